@@ -1,0 +1,295 @@
+//! Command-line interface: the clap definitions (also the source of the
+//! completions) and dispatch to one small handler per command.
+
+pub mod exit;
+mod handlers;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use exit::{CliError, ExitCode};
+
+const EXAMPLES: &str = "\
+Examples:
+  # Check the current cluster: every node pair, Services, DNS, hosts
+  kubectl netcheck
+
+  # CI smoke test after a CNI change: JUnit for the CI UI, exit code for the verdict
+  kubectl netcheck -o junit --output-file netcheck.xml --fail-on warning
+
+  # Stable JSON for scripts
+  kubectl netcheck -o json > report.json
+
+  # No cluster at hand? Run the same pipeline on a simulated one (root)
+  sudo kubectl netcheck lab --nodes 3 --fault node-isolated
+
+  # Why can't frontend talk to api on 8080?
+  kubectl netcheck explain shop/frontend-7d9 shop/api-5c4 --port 8080/TCP
+
+Exit codes: 0 all checks passed, 1 a check failed or an error finding,
+2 usage error, 3 could not run (cluster unreachable, permission denied, probes never ready).";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kubectl-netcheck",
+    bin_name = "kubectl netcheck",
+    version,
+    about = "Diagnose Kubernetes networking: probe every node pair, Service and DNS path, inspect each node, and explain the root cause of what fails.",
+    after_help = EXAMPLES,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// `run` flags, accepted without the word `run`.
+    #[command(flatten)]
+    pub run: RunArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum OutputFormat {
+    #[default]
+    Table,
+    Json,
+    Junit,
+    Markdown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum FailOn {
+    #[default]
+    Error,
+    Warning,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to use
+    #[arg(long, global = true, value_name = "NAME")]
+    pub context: Option<String>,
+    /// Namespace for the probes (default: a fresh netcheck-<id>, deleted at the end)
+    #[arg(short = 'n', long, global = true, value_name = "NS")]
+    pub namespace: Option<String>,
+    /// Report format on stdout
+    #[arg(short = 'o', long, global = true, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+    /// Overall deadline of the run (e.g. 90s, 5m)
+    #[arg(long, global = true, value_parser = parse_duration, default_value = "5m", value_name = "DURATION")]
+    pub timeout: Duration,
+    /// No colour (also when NO_COLOR is set or stdout is not a terminal)
+    #[arg(long, global = true)]
+    pub no_color: bool,
+    /// No progress, only the report and errors
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// More logging on stderr (-v, -vv)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Clone, Args, Default)]
+pub struct RunArgs {
+    /// Check kinds to run, comma-separated (default: all): pod-to-pod, pod-to-service,
+    /// node-to-pod, pod-to-node, pod-to-apiserver, dns, mtu, external
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub checks: Vec<String>,
+    /// Nodes to probe: a label selector (role=worker) or node names (a,b,c)
+    #[arg(long, value_name = "SELECTOR")]
+    pub nodes: Option<String>,
+    /// Probe image (default: the image matching this binary's version)
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
+    /// Keep the probe namespace after the run
+    #[arg(long)]
+    pub keep: bool,
+    /// Skip host inspection (no privileged host-network pods)
+    #[arg(long)]
+    pub no_host: bool,
+    /// Exit 1 on error findings only, or on warnings too
+    #[arg(long, value_enum, default_value_t = FailOn::Error)]
+    pub fail_on: FailOn,
+    /// Node pairs to probe: all, ring, or sample:K
+    #[arg(long, default_value = "all", value_name = "STRATEGY")]
+    pub pairs: String,
+    /// Also write the report in this format to --output-file
+    #[arg(long, value_name = "FILE")]
+    pub output_file: Option<PathBuf>,
+    /// Show the full matrix even when wider than the terminal
+    #[arg(long)]
+    pub wide: bool,
+    /// Give the probes the labels of a namespace's workloads so its policies apply
+    #[arg(long, value_name = "NAMESPACE")]
+    pub policy_from: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Deploy probes, run every check, inspect hosts, diagnose, print, clean up (the default)
+    Run(RunArgs),
+    /// The same pipeline on a simulated cluster of network namespaces on this machine (root)
+    Lab(LabArgs),
+    /// NetworkPolicy verdict between two pods, with the policies and rules that decide it
+    Explain(ExplainArgs),
+    /// Delete leftover probe namespaces of earlier runs
+    Cleanup,
+    /// Print shell completions
+    Completion {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the probe image as an OCI archive (for air-gapped clusters and kind)
+    Image {
+        /// Where to write the archive
+        #[arg(long = "output-file", short = 'f', value_name = "FILE")]
+        output_file: PathBuf,
+    },
+    /// Re-render a saved JSON report in any format
+    Report {
+        /// A report written by -o json
+        file: PathBuf,
+    },
+    /// What changed between two saved reports (exit 1 when something regressed)
+    Diff { old: PathBuf, new: PathBuf },
+    /// What runs inside probe pods
+    #[command(hide = true)]
+    Agent {
+        #[command(subcommand)]
+        command: AgentCommand,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LabArgs {
+    /// How many simulated nodes
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=250))]
+    pub nodes: u16,
+    /// Probe pods per node
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=16))]
+    pub pods_per_node: u16,
+    /// Break the lab the way clusters break (repeatable); see --list-faults
+    #[arg(long = "fault", value_name = "FAULT")]
+    pub faults: Vec<String>,
+    /// List the faults and exit
+    #[arg(long)]
+    pub list_faults: bool,
+    /// NetworkPolicies (YAML) to load into the lab's objects
+    #[arg(long, value_name = "FILE")]
+    pub policy: Vec<PathBuf>,
+    /// Check kinds to run, comma-separated (default: all)
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub checks: Vec<String>,
+    /// Exit 1 on error findings only, or on warnings too
+    #[arg(long, value_enum, default_value_t = FailOn::Error)]
+    pub fail_on: FailOn,
+    /// Node pairs to probe: all, ring, or sample:K
+    #[arg(long, default_value = "all", value_name = "STRATEGY")]
+    pub pairs: String,
+    /// Also write the report in this format to --output-file
+    #[arg(long, value_name = "FILE")]
+    pub output_file: Option<PathBuf>,
+    /// Show the full matrix even when wider than the terminal
+    #[arg(long)]
+    pub wide: bool,
+    /// Skip host inspection
+    #[arg(long)]
+    pub no_host: bool,
+    /// Keep the lab after the run (remove it later with `lab --destroy ID`)
+    #[arg(long)]
+    pub keep: bool,
+    /// Benchmark: build, probe, inspect and report RUNS times and print timings
+    #[arg(long, value_name = "RUNS")]
+    pub bench: Option<u16>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ExplainArgs {
+    /// Source: namespace/pod (or an IP, for ipBlock rules)
+    pub source: String,
+    /// Destination: namespace/pod (or an IP)
+    pub destination: String,
+    /// Port and protocol, e.g. 80/TCP, 53/UDP, or a named port (http)
+    #[arg(long, value_name = "PORT[/PROTO]")]
+    pub port: Option<String>,
+    /// Read Namespaces, Pods and NetworkPolicies from YAML instead of the cluster
+    #[arg(short = 'f', long = "filename", value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AgentCommand {
+    /// Serve TCP echo, UDP echo and an HTTP identity endpoint until SIGTERM
+    Serve(AgentServeArgs),
+    /// Read a probe plan (JSON) on stdin, run it, write the results (JSON) on stdout
+    Probe,
+    /// Inspect the host (CNI, firewall, sysctls, interfaces) and print JSON
+    InspectHost(AgentInspectArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AgentServeArgs {
+    #[arg(long, default_value_t = 7000)]
+    pub tcp_port: u16,
+    #[arg(long, default_value_t = 7001)]
+    pub udp_port: u16,
+    #[arg(long, default_value_t = 8080)]
+    pub http_port: u16,
+    /// Identity reported by the HTTP endpoint (default: $POD_NAME, $NODE_NAME, $POD_IP)
+    #[arg(long, env = "POD_NAME", default_value = "")]
+    pub pod_name: String,
+    #[arg(long, env = "NODE_NAME", default_value = "")]
+    pub node_name: String,
+    #[arg(long, env = "POD_IP", default_value = "")]
+    pub pod_ip: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AgentInspectArgs {
+    /// Where the host's root filesystem is mounted (/ on the host itself)
+    #[arg(long, default_value = "/")]
+    pub host_root: PathBuf,
+    /// CNI config dir, relative to the host root
+    #[arg(long, default_value = "/etc/cni/net.d")]
+    pub cni_conf_dir: PathBuf,
+    /// CNI plugin binary dir, relative to the host root
+    #[arg(long, default_value = "/opt/cni/bin")]
+    pub cni_bin_dir: PathBuf,
+    /// Node name to put in the report
+    #[arg(long, env = "NODE_NAME", default_value = "")]
+    pub node_name: String,
+}
+
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s.trim())
+        .map_err(|e| format!("'{s}' is not a duration like 30s, 2m or 1m30s ({e})"))?;
+    if d.is_zero() {
+        return Err("the timeout must be longer than zero".into());
+    }
+    Ok(d)
+}
+
+/// Parse the arguments and run; returns the process exit code.
+pub fn main() -> std::process::ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return std::process::ExitCode::from(code);
+        }
+    };
+    exit::init_logging(&cli.global);
+    match handlers::dispatch(cli) {
+        Ok(code) => code.into(),
+        Err(err) => {
+            exit::print_error(&err);
+            err.code().into()
+        }
+    }
+}

@@ -1,0 +1,131 @@
+//! Diagnosis: checks and host reports in, findings out.
+//!
+//! Each rule (one file in `rules/`) reads the evidence and emits findings of
+//! one ID. Rules run in rank order, root causes first; every finding says
+//! which failed checks it explains, and a later finding whose checks are all
+//! explained already is a symptom of an earlier root and is dropped. That is
+//! how an isolated node becomes one `node-isolated` finding instead of dozens.
+
+pub mod rules;
+
+use crate::model::host::HostReport;
+use crate::model::{Check, Deployment, Finding, Severity};
+use std::collections::BTreeSet;
+
+/// Everything a rule may read.
+pub struct Evidence<'a> {
+    pub deployment: &'a Deployment,
+    pub checks: &'a [Check],
+    pub hosts: &'a [HostReport],
+}
+
+impl<'a> Evidence<'a> {
+    /// Indices of failed checks (`fail` or `error`) not yet explained.
+    pub fn unexplained_failures<'b>(
+        &'b self,
+        explained: &'b BTreeSet<usize>,
+    ) -> impl Iterator<Item = (usize, &'a Check)> + 'b {
+        self.checks.iter().enumerate().filter(move |(i, c)| {
+            matches!(
+                c.status,
+                crate::model::Status::Fail | crate::model::Status::Error
+            ) && !explained.contains(i)
+        })
+    }
+}
+
+/// A finding and the failed checks it accounts for.
+#[derive(Debug, Clone)]
+pub struct Diagnosis {
+    pub finding: Finding,
+    pub explains: BTreeSet<usize>,
+}
+
+pub trait Rule: Sync {
+    /// Lower ranks run first. Host and control-plane roots rank before
+    /// data-plane patterns, broad patterns before narrow ones.
+    fn rank(&self) -> u16;
+    fn evaluate(&self, ev: &Evidence<'_>, explained: &BTreeSet<usize>) -> Vec<Diagnosis>;
+}
+
+/// Run every rule and return the findings, most severe first.
+pub fn diagnose(ev: &Evidence<'_>) -> Vec<Finding> {
+    let mut rules: Vec<&dyn Rule> = rules::all().to_vec();
+    rules.sort_by_key(|r| r.rank());
+    let mut explained = BTreeSet::new();
+    let mut findings: Vec<Finding> = ev.deployment.findings.clone();
+    for rule in rules {
+        for d in rule.evaluate(ev, &explained) {
+            if !d.explains.is_empty() && d.explains.is_subset(&explained) {
+                continue;
+            }
+            explained.extend(d.explains.iter().copied());
+            findings.push(d.finding);
+        }
+    }
+    // Stable order: severity (error first), then rank order of emission.
+    findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    findings
+}
+
+/// Cap the evidence list so a finding stays readable; says how many were left out.
+pub fn cap_evidence(mut lines: Vec<String>, max: usize) -> Vec<String> {
+    if lines.len() > max {
+        let more = lines.len() - max;
+        lines.truncate(max);
+        lines.push(format!("… and {more} more"));
+    }
+    lines
+}
+
+/// One line describing a check, for evidence: `pod-to-pod tcp/7000 a (node-1) → b (node-2): timeout`.
+pub fn describe_check(c: &Check) -> String {
+    fn side(e: &crate::model::Endpoint) -> String {
+        let who = e
+            .pod
+            .as_deref()
+            .or(e.name.as_deref())
+            .or(e.node.as_deref())
+            .map(str::to_string)
+            .or_else(|| e.ip.map(|ip| ip.to_string()))
+            .unwrap_or_else(|| "?".into());
+        match (&e.node, &e.pod, &e.name) {
+            (Some(n), Some(_), _) | (Some(n), None, Some(_)) => format!("{who} ({n})"),
+            _ => who,
+        }
+    }
+    let port = c.port.map(|p| format!("/{p}")).unwrap_or_default();
+    let detail = if c.detail.is_empty() {
+        c.status.as_str().to_string()
+    } else {
+        c.detail.clone()
+    };
+    format!(
+        "{} {}{} {} → {}: {}",
+        c.kind.as_str(),
+        c.protocol.as_str(),
+        port,
+        side(&c.source),
+        side(&c.target),
+        detail
+    )
+}
+
+/// Helper for rules: a finding with the usual fields.
+pub fn finding(
+    id: crate::model::FindingId,
+    severity: Severity,
+    title: impl Into<String>,
+    nodes: Vec<String>,
+    evidence: Vec<String>,
+    remediation: impl Into<String>,
+) -> Finding {
+    Finding {
+        id,
+        severity,
+        title: title.into(),
+        nodes,
+        evidence,
+        remediation: remediation.into(),
+    }
+}

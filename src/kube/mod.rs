@@ -1,0 +1,1 @@
+//! The Kubernetes runtime (kube-rs): discovery, preflight, deploy, exec, cleanup.

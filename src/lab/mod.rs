@@ -1,0 +1,1 @@
+//! The lab runtime: a cluster's network built from Linux network namespaces.

@@ -1,0 +1,126 @@
+//! The probe plan the CLI sends to an agent (JSON on stdin of `agent probe`)
+//! and the report the agent writes back (JSON on stdout).
+
+use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
+
+/// Everything one source agent must probe, sent once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProbePlan {
+    /// The whole plan must finish within this many milliseconds; probes still
+    /// running then are reported as `timeout`.
+    pub deadline_ms: u64,
+    /// Upper bound of probes in flight at once (the agent picks a default when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_in_flight: Option<usize>,
+    pub probes: Vec<Probe>,
+}
+
+/// One probe: an id the result echoes, its own deadline, and what to do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Probe {
+    pub id: String,
+    pub timeout_ms: u64,
+    /// Extra attempts after a timeout before the probe is called failed
+    /// (one dropped packet must not fail a cell). The total still fits in `timeout_ms`.
+    #[serde(default)]
+    pub retries: u8,
+    #[serde(flatten)]
+    pub spec: ProbeSpec,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum ProbeSpec {
+    /// ICMP echo.
+    Icmp { target: IpAddr },
+    /// TCP connect (and one echo round trip when `echo` is set).
+    Tcp {
+        target: IpAddr,
+        port: u16,
+        #[serde(default)]
+        echo: bool,
+    },
+    /// One UDP datagram that the peer must echo back.
+    Udp { target: IpAddr, port: u16 },
+    /// HTTP GET; ok on any 2xx answer.
+    Http {
+        target: IpAddr,
+        port: u16,
+        #[serde(default = "default_path")]
+        path: String,
+    },
+    /// DNS A/AAAA query. `server: None` uses the pod's resolv.conf (search path
+    /// and ndots like any pod); otherwise the name is asked as given of that server.
+    Dns {
+        name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        server: Option<IpAddr>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        port: Option<u16>,
+    },
+    /// Path MTU: ICMP echo with DF set at growing sizes (`min..=max` bytes of IP
+    /// packet); reports the largest size answered.
+    Mtu { target: IpAddr, min: u16, max: u16 },
+}
+
+fn default_path() -> String {
+    "/".to_string()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    Ok,
+    Timeout,
+    Refused,
+    Unreachable,
+    Error,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProbeResult {
+    pub id: String,
+    pub outcome: Outcome,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// DNS: the addresses in the answer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<IpAddr>,
+    /// MTU: the largest IP packet size that came back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_mtu: Option<u16>,
+    /// HTTP/TCP/UDP echo: who answered (the responder's JSON identity or echo), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer: Option<String>,
+}
+
+impl ProbeResult {
+    pub fn new(id: impl Into<String>, outcome: Outcome) -> Self {
+        ProbeResult {
+            id: id.into(),
+            outcome,
+            latency_ms: None,
+            detail: None,
+            addresses: Vec::new(),
+            path_mtu: None,
+            peer: None,
+        }
+    }
+}
+
+/// What `agent probe` writes on stdout.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProbeReport {
+    pub results: Vec<ProbeResult>,
+    pub duration_ms: f64,
+    /// Peak resident memory of the agent in KiB (from /proc/self/status VmHWM), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_rss_kib: Option<u64>,
+}

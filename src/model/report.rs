@@ -1,0 +1,246 @@
+//! The `netcheck/v1` report: the JSON contract of DESIGN.md ("The report").
+//! Field names are camelCase; enums are kebab-case strings.
+
+use super::finding::Finding;
+use super::host::HostReport;
+use super::topology::NodeInfo;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+pub const API_VERSION: &str = "netcheck/v1";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    pub api_version: String,
+    pub kind: String,
+    pub cluster: ClusterSummary,
+    pub nodes: Vec<NodeInfo>,
+    pub checks: Vec<Check>,
+    pub hosts: Vec<HostReport>,
+    pub findings: Vec<Finding>,
+    pub summary: Summary,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterSummary {
+    pub name: String,
+    pub server: String,
+    pub version: String,
+    /// Detected CNI ("flannel", "calico", …, or "unknown").
+    pub cni: String,
+    /// kube-proxy mode ("iptables", "ipvs", "nftables", "replaced", "none" or "unknown").
+    pub kube_proxy_mode: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns_service: Option<ServiceRef>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceRef {
+    pub name: String,
+    pub namespace: String,
+    pub ip: IpAddr,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CheckKind {
+    PodToPod,
+    PodToService,
+    NodeToPod,
+    PodToNode,
+    PodToApiserver,
+    Dns,
+    Mtu,
+    External,
+}
+
+impl CheckKind {
+    pub const ALL: [CheckKind; 8] = [
+        CheckKind::PodToPod,
+        CheckKind::PodToService,
+        CheckKind::NodeToPod,
+        CheckKind::PodToNode,
+        CheckKind::PodToApiserver,
+        CheckKind::Dns,
+        CheckKind::Mtu,
+        CheckKind::External,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckKind::PodToPod => "pod-to-pod",
+            CheckKind::PodToService => "pod-to-service",
+            CheckKind::NodeToPod => "node-to-pod",
+            CheckKind::PodToNode => "pod-to-node",
+            CheckKind::PodToApiserver => "pod-to-apiserver",
+            CheckKind::Dns => "dns",
+            CheckKind::Mtu => "mtu",
+            CheckKind::External => "external",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Protocol {
+    Icmp,
+    Tcp,
+    Udp,
+    Http,
+    Dns,
+}
+
+impl Protocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Icmp => "icmp",
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+            Protocol::Http => "http",
+            Protocol::Dns => "dns",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    Pass,
+    Fail,
+    ExpectedBlock,
+    UnexpectedAllow,
+    Skipped,
+    Error,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Fail => "fail",
+            Status::ExpectedBlock => "expected-block",
+            Status::UnexpectedAllow => "unexpected-allow",
+            Status::Skipped => "skipped",
+            Status::Error => "error",
+        }
+    }
+    /// Whether this status makes the run fail on its own.
+    pub fn is_failure(self) -> bool {
+        matches!(self, Status::Fail | Status::UnexpectedAllow | Status::Error)
+    }
+}
+
+/// One side of a check. A pod has `node`, `pod`, `ip`; a Service or DNS target
+/// also a `name`; a node (host network) has `node` and `ip`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Endpoint {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<IpAddr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// The NetworkPolicy verdict expected for a check (None: no policy question).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Expectation {
+    Allow,
+    Deny,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Check {
+    pub kind: CheckKind,
+    pub source: Endpoint,
+    pub target: Endpoint,
+    pub protocol: Protocol,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    pub status: Status,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<f64>,
+    #[serde(default)]
+    pub detail: String,
+    /// `mtu` checks: the largest packet that crossed the path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_mtu: Option<u16>,
+    /// `mtu` checks: the MTU the path was configured for (the pod interface's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub configured_mtu: Option<u16>,
+    /// What NetworkPolicy says this traffic should do, when a policy applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected: Option<Expectation>,
+    /// The raw probe outcome behind `status`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<super::plan::Outcome>,
+}
+
+impl Check {
+    pub fn source_node(&self) -> Option<&str> {
+        self.source.node.as_deref()
+    }
+    pub fn target_node(&self) -> Option<&str> {
+        self.target.node.as_deref()
+    }
+    /// Both ends known and on different nodes.
+    pub fn is_cross_node(&self) -> bool {
+        matches!((self.source_node(), self.target_node()), (Some(a), Some(b)) if a != b)
+    }
+    pub fn is_same_node(&self) -> bool {
+        matches!((self.source_node(), self.target_node()), (Some(a), Some(b)) if a == b)
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    /// Checks by status (`failed` includes checks that could not run, status `error`).
+    pub passed: usize,
+    pub failed: usize,
+    pub expected_blocks: usize,
+    pub unexpected_allows: usize,
+    pub skipped: usize,
+    /// Findings of severity `error`.
+    pub errors: usize,
+    /// Findings of severity `warning`.
+    pub warnings: usize,
+    pub duration_ms: u64,
+    /// Wall time of each stage: discover, deploy, probe, inspect, diagnose, render, cleanup.
+    pub stages_ms: BTreeMap<String, u64>,
+}
+
+impl Summary {
+    /// Counts from checks and findings; durations are filled in by the pipeline.
+    pub fn tally(checks: &[Check], findings: &[Finding]) -> Summary {
+        use super::finding::Severity;
+        let mut s = Summary::default();
+        for c in checks {
+            match c.status {
+                Status::Pass => s.passed += 1,
+                // A check that could not run is a failed check for the verdict.
+                Status::Fail | Status::Error => s.failed += 1,
+                Status::ExpectedBlock => s.expected_blocks += 1,
+                Status::UnexpectedAllow => s.unexpected_allows += 1,
+                Status::Skipped => s.skipped += 1,
+            }
+        }
+        s.errors = findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .count();
+        s.warnings = findings
+            .iter()
+            .filter(|f| f.severity == Severity::Warning)
+            .count();
+        s
+    }
+}

@@ -1,0 +1,203 @@
+use super::*;
+use crate::model::report::ServiceRef;
+use crate::model::topology::{
+    DnsName, DnsTarget, HostAgent, NodeInfo, ProbePod, ServePorts, ServiceTarget,
+};
+use crate::model::{Outcome, ProbeResult};
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+fn deployment(nodes: usize, pods_per_node: usize) -> Deployment {
+    let mut d = Deployment::default();
+    for n in 0..nodes {
+        d.nodes.push(NodeInfo {
+            name: format!("node-{n}"),
+            ready: true,
+            internal_ips: vec![ip(&format!("198.18.255.{}", n + 1))],
+            ..Default::default()
+        });
+        d.hosts.push(HostAgent {
+            node: format!("node-{n}"),
+            ips: vec![ip(&format!("198.18.255.{}", n + 1))],
+            tcp_port: Some(7000),
+        });
+        for p in 0..pods_per_node {
+            let name = format!("probe-{n}-{p}");
+            d.pods.push(ProbePod {
+                name: name.clone(),
+                namespace: "netcheck".into(),
+                node: format!("node-{n}"),
+                ips: vec![ip(&format!("198.18.{n}.{}", p + 2))],
+                ports: ServePorts::default(),
+                labels: Default::default(),
+                service: Some(ServiceTarget {
+                    name: name.clone(),
+                    namespace: "netcheck".into(),
+                    cluster_ips: vec![ip(&format!("198.19.{n}.{}", p + 2))],
+                    node_port: None,
+                }),
+                mtu: Some(1450),
+            });
+        }
+    }
+    d.dns = Some(DnsTarget {
+        service: ServiceRef {
+            name: "kube-dns".into(),
+            namespace: "kube-system".into(),
+            ip: ip("198.19.0.10"),
+        },
+        servers: vec![Endpoint {
+            node: Some("node-0".into()),
+            pod: Some("dns".into()),
+            ip: Some(ip("198.18.0.200")),
+            name: None,
+        }],
+        cluster_domain: "cluster.local".into(),
+        names: vec![
+            DnsName {
+                name: "probe-0-0.netcheck.svc.cluster.local".into(),
+                expect: vec![ip("198.19.0.2")],
+                via_search: false,
+            },
+            DnsName {
+                name: "probe-0-0".into(),
+                expect: vec![ip("198.19.0.2")],
+                via_search: true,
+            },
+        ],
+    });
+    d
+}
+
+#[test]
+fn full_mesh_plans_every_pod_pair_with_four_protocols() {
+    let d = deployment(3, 2);
+    let plans = plan(&d, &PlanOptions::default());
+    // 6 pod sources + 3 host sources
+    assert_eq!(plans.len(), 9);
+    let p2p: Vec<_> = plans
+        .iter()
+        .flat_map(|p| &p.templates)
+        .filter(|t| t.kind == CheckKind::PodToPod)
+        .collect();
+    // 6 pods × 5 other pods × 4 protocols
+    assert_eq!(p2p.len(), 6 * 5 * 4);
+    let protos: BTreeSet<_> = p2p.iter().map(|t| t.protocol).collect();
+    assert_eq!(protos.len(), 4);
+    assert!(p2p.iter().any(|t| t.source.node == t.target.node));
+    assert!(p2p.iter().any(|t| t.source.node != t.target.node));
+    // MTU: one per other node per source pod
+    let mtu = plans
+        .iter()
+        .flat_map(|p| &p.templates)
+        .filter(|t| t.kind == CheckKind::Mtu)
+        .count();
+    assert_eq!(mtu, 6 * 2);
+    // hairpin: every pod through its own Service
+    let hairpin = plans
+        .iter()
+        .flat_map(|p| &p.templates)
+        .filter(|t| t.note == Some("hairpin"))
+        .count();
+    assert_eq!(hairpin, 6 * 2);
+    // probe ids index the templates
+    for sp in &plans {
+        for (i, p) in sp.plan.probes.iter().enumerate() {
+            assert_eq!(p.id, i.to_string());
+        }
+    }
+}
+
+#[test]
+fn ring_and_sample_cover_every_node_with_fewer_pairs() {
+    let all = node_pairs(10, PairStrategy::All);
+    assert_eq!(all.len(), 90);
+    let ring = node_pairs(10, PairStrategy::Ring);
+    assert_eq!(ring.len(), 20);
+    let sample = node_pairs(10, PairStrategy::Sample(3));
+    assert!(sample.len() < all.len() && sample.len() >= ring.len());
+    for n in 0..10 {
+        assert!(ring.iter().any(|(a, _)| *a == n));
+        assert!(ring.iter().any(|(_, b)| *b == n));
+        assert!(sample.iter().filter(|(a, _)| *a == n).count() >= 3);
+    }
+    assert_eq!(node_pairs(1, PairStrategy::All).len(), 0);
+    assert_eq!(
+        node_pairs(3, PairStrategy::Sample(10)),
+        node_pairs(3, PairStrategy::All)
+    );
+}
+
+#[test]
+fn pair_strategy_and_checks_parse_with_clear_errors() {
+    assert_eq!("all".parse::<PairStrategy>(), Ok(PairStrategy::All));
+    assert_eq!(
+        "sample:4".parse::<PairStrategy>(),
+        Ok(PairStrategy::Sample(4))
+    );
+    assert!(
+        "sample:0"
+            .parse::<PairStrategy>()
+            .unwrap_err()
+            .contains("sample:K")
+    );
+    assert!("mesh".parse::<PairStrategy>().is_err());
+    let set = CheckSet::parse(&["dns".into(), "mtu".into()]).unwrap();
+    assert!(set.contains(CheckKind::Dns) && !set.contains(CheckKind::PodToPod));
+    let err = CheckSet::parse(&["dsn".into()]).unwrap_err();
+    assert!(err.contains("unknown check 'dsn'") && err.contains("pod-to-pod"));
+    assert!(!CheckSet::default_set().contains(CheckKind::External));
+}
+
+#[test]
+fn assemble_judges_dns_answers_and_mtu() {
+    let d = deployment(2, 1);
+    let plans = plan(&d, &PlanOptions::default());
+    let sp = &plans[0];
+    let mut results = Vec::new();
+    for (p, t) in sp.plan.probes.iter().zip(&sp.templates) {
+        let mut r = ProbeResult::new(&p.id, Outcome::Ok);
+        r.latency_ms = Some(0.4);
+        if t.kind == CheckKind::Dns {
+            r.addresses = vec![ip("198.19.9.9")]; // wrong answer
+        }
+        if t.kind == CheckKind::Mtu {
+            r.path_mtu = Some(1350);
+        }
+        results.push(r);
+    }
+    results.pop(); // one probe never answered
+    let report = ProbeReport {
+        results,
+        duration_ms: 1.0,
+        peak_rss_kib: None,
+    };
+    let checks = assemble(sp, Ok(&report));
+    assert_eq!(checks.len(), sp.templates.len());
+    let dns: Vec<_> = checks.iter().filter(|c| c.kind == CheckKind::Dns).collect();
+    assert!(!dns.is_empty());
+    assert!(
+        dns.iter()
+            .filter(|c| c.status == Status::Fail)
+            .all(|c| c.detail.contains("wrong answer"))
+    );
+    let mtu = checks.iter().find(|c| c.kind == CheckKind::Mtu).unwrap();
+    assert_eq!(mtu.status, Status::Fail);
+    assert_eq!(mtu.path_mtu, Some(1350));
+    assert_eq!(mtu.configured_mtu, Some(1450));
+    assert_eq!(checks.last().unwrap().status, Status::Error);
+    let p2p = checks
+        .iter()
+        .find(|c| c.kind == CheckKind::PodToPod)
+        .unwrap();
+    assert_eq!(p2p.status, Status::Pass);
+
+    let failed = assemble(sp, Err("exec failed"));
+    assert!(
+        failed
+            .iter()
+            .all(|c| c.status == Status::Error && c.detail == "exec failed")
+    );
+}
