@@ -1,0 +1,124 @@
+//! What the builder and the faults work with: the lab's plan, the tools, the
+//! processes it runs, and small verbs on namespaces ("run these `ip` lines in
+//! node 2", "load these rules", "set this sysctl"). Host faults use the same
+//! verbs.
+
+use super::cmd::{Tools, find_program};
+use super::plan::LabPlan;
+use crate::runtime::{Result, RuntimeError};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+pub struct LabCtx {
+    pub plan: LabPlan,
+    pub tools: Tools,
+    /// The binary exec'd as the agent in every namespace.
+    pub agent_exe: PathBuf,
+    /// dnsmasq's pid once started.
+    pub dns_pid: Option<u32>,
+}
+
+impl LabCtx {
+    /// Index of the last node (the target of single-node faults).
+    pub fn last_node(&self) -> usize {
+        self.plan.nodes - 1
+    }
+
+    /// `ip -n NS -batch -`.
+    pub async fn ip(&self, ns: &str, lines: &[String]) -> Result<()> {
+        self.tools.ip_batch(Some(ns), lines).await
+    }
+
+    /// `bridge -n NS -batch -`.
+    pub async fn bridge(&self, ns: &str, lines: &[String]) -> Result<()> {
+        self.tools.bridge_batch(ns, lines).await
+    }
+
+    /// `iptables-restore [--noflush]` inside a namespace.
+    pub async fn iptables_restore(&self, ns: &str, rules: &str, noflush: bool) -> Result<()> {
+        self.tools.iptables_restore(ns, rules, noflush).await
+    }
+
+    /// Run any program (found on PATH or in sbin) inside a namespace.
+    pub async fn exec(
+        &self,
+        ns: &str,
+        program: &str,
+        args: &[&str],
+        stdin: Option<String>,
+    ) -> Result<String> {
+        let p = find_program(program).ok_or_else(|| {
+            RuntimeError::NotReady(format!("`{program}` is not installed on this machine"))
+        })?;
+        self.tools.netns_exec(ns, &p, args, stdin).await
+    }
+
+    /// Set sysctls (`net.ipv4.ip_forward` style keys) inside a namespace.
+    pub async fn sysctl(&self, ns: &str, values: &[(&str, &str)]) -> Result<()> {
+        super::cmd::write_sysctls(
+            ns,
+            values
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string(), false))
+                .collect(),
+        )
+        .await
+    }
+
+    /// Node i's simulated root filesystem (CNI config and binaries).
+    pub fn node_root(&self, i: usize) -> PathBuf {
+        self.plan.node_root(i)
+    }
+
+    /// Make node `a` forget overlay peer `b`: its FDB entry, neighbour entry
+    /// (what flanneld removes when a peer's lease goes away; the route stays).
+    pub async fn forget_overlay_peer(&self, a: usize, b: usize) -> Result<()> {
+        let ns = self.plan.node_ns(a);
+        let mac = self.plan.overlay_mac(b);
+        self.bridge(
+            &ns,
+            &[format!(
+                "fdb del {mac} dev flannel.1 dst {} self",
+                self.plan.node_ip(b)
+            )],
+        )
+        .await?;
+        self.ip(
+            &ns,
+            &[format!(
+                "neigh del {} dev flannel.1",
+                self.plan.overlay_ip(b)
+            )],
+        )
+        .await
+    }
+
+    /// SIGKILL a process the lab started and wait (2 s at most) until it is gone.
+    pub async fn kill_and_wait(&self, pid: u32) -> Result<()> {
+        // SAFETY: kill(2) on a pid this lab started and still tracks.
+        unsafe {
+            libc::kill(pid as libc::pid_t, libc::SIGKILL);
+        }
+        let until = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < until {
+            if !alive(pid) {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        Err(RuntimeError::Other(format!(
+            "process {pid} did not stop after SIGKILL"
+        )))
+    }
+}
+
+/// Running (not gone and not a zombie waiting to be reaped).
+pub fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(s) => s
+            .rfind(')')
+            .and_then(|i| s[i + 1..].split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X"),
+        Err(_) => false,
+    }
+}

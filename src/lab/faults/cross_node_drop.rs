@@ -1,0 +1,38 @@
+//! `cross-node-drop`: the overlay between node-1 and node-2 loses its peer
+//! entries both ways (VXLAN FDB and neighbour entries), as when flannel drops
+//! a peer lease: the two nodes still see each other on the underlay, every
+//! other pair works, pod traffic between those two nodes vanishes.
+
+use super::Fault;
+use crate::lab::ctx::LabCtx;
+use crate::model::FindingId;
+use crate::runtime::Result;
+use futures::future::BoxFuture;
+
+pub struct CrossNodeDrop;
+
+impl Fault for CrossNodeDrop {
+    fn name(&self) -> &'static str {
+        "cross-node-drop"
+    }
+    fn description(&self) -> &'static str {
+        "overlay traffic between one node pair is lost (flannel forgot the peers)"
+    }
+    fn target(&self) -> &'static str {
+        "node-1 <-> node-2"
+    }
+    fn expected(&self) -> FindingId {
+        FindingId::CrossNodePodTrafficBroken
+    }
+    fn min_nodes(&self) -> usize {
+        2
+    }
+    fn apply<'a>(&'a self, lab: &'a LabCtx) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            for (a, b) in [(0, 1), (1, 0)] {
+                lab.forget_overlay_peer(a, b).await?;
+            }
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,33 @@
+//! `kube-proxy-down`: the last node's KUBE-SERVICES chain is flushed, as when
+//! kube-proxy died and something flushed its rules: pods on that node reach
+//! pods by IP but no ClusterIP.
+
+use super::Fault;
+use crate::lab::ctx::LabCtx;
+use crate::model::FindingId;
+use crate::runtime::Result;
+use futures::future::BoxFuture;
+
+pub struct KubeProxyDown;
+
+impl Fault for KubeProxyDown {
+    fn name(&self) -> &'static str {
+        "kube-proxy-down"
+    }
+    fn description(&self) -> &'static str {
+        "one node's Service rules are gone (KUBE-SERVICES flushed)"
+    }
+    fn target(&self) -> &'static str {
+        "the last node"
+    }
+    fn expected(&self) -> FindingId {
+        FindingId::ServiceVipUnreachable
+    }
+    fn apply<'a>(&'a self, lab: &'a LabCtx) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let ns = lab.plan.node_ns(lab.last_node());
+            lab.iptables_restore(&ns, "*nat\n-F KUBE-SERVICES\nCOMMIT\n", true)
+                .await
+        })
+    }
+}

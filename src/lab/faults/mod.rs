@@ -1,0 +1,132 @@
+//! Faults: each breaks a built lab the way clusters break, in one small file.
+//!
+//! A fault is a unit with its CLI name, a one-line description, the node it
+//! hits, the finding it must produce and an `apply` that changes the lab's
+//! network or files after the build. The diagnosis never sees which fault was
+//! asked for: only what probes and host inspection observe. The finding is
+//! for the tests, which run every fault in [`all`] and assert it.
+//!
+//! Adding a fault: one file here with a unit struct implementing [`Fault`],
+//! and one line in [`all`].
+
+mod cross_node_drop;
+mod dns_down;
+mod kube_proxy_down;
+mod node_isolated;
+mod underlay_mtu;
+
+use super::ctx::LabCtx;
+use crate::model::FindingId;
+use crate::runtime::Result;
+use futures::future::BoxFuture;
+
+pub trait Fault: Send + Sync {
+    /// The `--fault` name.
+    fn name(&self) -> &'static str;
+    /// One line: what breaks, in an operator's words.
+    fn description(&self) -> &'static str;
+    /// Which node(s) it hits (deterministic, so tests and docs can say).
+    fn target(&self) -> &'static str;
+    /// The finding the diagnosis must name as the root (tests only).
+    fn expected(&self) -> FindingId;
+    /// The smallest lab in which the fault means what it says.
+    fn min_nodes(&self) -> usize {
+        1
+    }
+    /// Break the built lab.
+    fn apply<'a>(&'a self, lab: &'a LabCtx) -> BoxFuture<'a, Result<()>>;
+}
+
+/// Every fault, in the order `--list-faults` shows them.
+pub fn all() -> &'static [&'static dyn Fault] {
+    &[
+        &cross_node_drop::CrossNodeDrop,
+        &node_isolated::NodeIsolated,
+        &underlay_mtu::UnderlayMtu,
+        &kube_proxy_down::KubeProxyDown,
+        &dns_down::DnsDown,
+    ]
+}
+
+pub fn find(name: &str) -> Option<&'static dyn Fault> {
+    all().iter().copied().find(|f| f.name() == name)
+}
+
+/// Resolve `--fault` names for a lab of `nodes` nodes; the error is a usage
+/// message naming the known faults.
+pub fn parse(names: &[String], nodes: usize) -> Result<Vec<&'static dyn Fault>, String> {
+    let mut out: Vec<&'static dyn Fault> = Vec::new();
+    for n in names.iter().map(|n| n.trim()) {
+        let f = find(n).ok_or_else(|| {
+            let known: Vec<&str> = all().iter().map(|f| f.name()).collect();
+            format!("unknown fault '{n}'; known faults: {}", known.join(", "))
+        })?;
+        if nodes < f.min_nodes() {
+            return Err(format!(
+                "fault '{n}' needs a lab of at least {} nodes (--nodes {})",
+                f.min_nodes(),
+                f.min_nodes()
+            ));
+        }
+        if !out.iter().any(|o| o.name() == f.name()) {
+            out.push(f);
+        }
+    }
+    Ok(out)
+}
+
+/// The `--list-faults` text: name, what it breaks, where, which finding.
+pub fn listing() -> String {
+    let width = all().iter().map(|f| f.name().len()).max().unwrap_or(0);
+    let mut s = String::new();
+    for f in all() {
+        s.push_str(&format!(
+            "{:width$}  {} ({}; expect {})\n",
+            f.name(),
+            f.description(),
+            f.target(),
+            f.expected()
+        ));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_kebab_case_and_described() {
+        let mut seen = std::collections::BTreeSet::new();
+        for f in all() {
+            assert!(seen.insert(f.name()), "duplicate fault {}", f.name());
+            assert!(
+                f.name()
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+                "{}",
+                f.name()
+            );
+            assert!(!f.description().is_empty() && !f.description().contains('\n'));
+            assert!(!f.target().is_empty());
+        }
+    }
+
+    #[test]
+    fn parse_validates_names_and_sizes() {
+        let ok = parse(&["dns-down".into(), "dns-down".into()], 3).unwrap();
+        assert_eq!(ok.len(), 1);
+        let err = parse(&["nope".into()], 3).err().unwrap();
+        assert!(err.contains("unknown fault 'nope'") && err.contains("cross-node-drop"));
+        let err = parse(&["cross-node-drop".into()], 1).err().unwrap();
+        assert!(err.contains("at least 2 nodes"), "{err}");
+    }
+
+    #[test]
+    fn listing_names_every_fault_and_its_finding() {
+        let l = listing();
+        for f in all() {
+            assert!(l.contains(f.name()) && l.contains(f.expected().as_str()));
+        }
+    }
+}

@@ -1,0 +1,263 @@
+//! The lab's names and addresses, decided once from the run id and the size.
+//! Pure data: everything the builder, the faults and the teardown need to
+//! know where things are.
+//!
+//! Address plan (only 198.18.0.0/15, the benchmarking range):
+//!
+//! | what | range | node i (0-based) / pod j |
+//! |---|---|---|
+//! | pod network (cluster CIDR) | 198.18.0.0/16 | node i: 198.18.i.0/24, gateway .1, pod j .(j+2) |
+//! | overlay address (flannel.1) | inside the pod CIDR | 198.18.i.0/32 |
+//! | DNS server pod (node 0) | 198.18.0.53 | |
+//! | Services | 198.19.0.0/20 | kubernetes 198.19.0.1, kube-dns 198.19.0.10, probe k 198.19.0.(32+k) |
+//! | node underlay (the wire) | 198.19.255.0/24 | node i: 198.19.255.(i+1) |
+//!
+//! Names: every namespace starts with `nc<id>-` (id: 5 hex digits), so two
+//! labs never collide and a sweep finds leftovers by prefix.
+
+use std::net::Ipv4Addr;
+
+/// Most nodes a lab can have: node i owns 198.18.i.0/24 and 198.19.255.(i+1).
+pub const MAX_NODES: usize = 250;
+/// Most probe pods per node (pods use .2 ..= .17 of the node's /24).
+pub const MAX_PODS_PER_NODE: usize = 16;
+
+pub const CLUSTER_DOMAIN: &str = "cluster.local";
+pub const CLUSTER_CIDR: &str = "198.18.0.0/16";
+pub const SERVICE_CIDR: &str = "198.19.0.0/20";
+pub const UNDERLAY_PREFIX: u8 = 24;
+pub const WIRE_MTU: u16 = 1500;
+/// VXLAN costs 50 bytes: the overlay (and every pod) gets 1450 on a 1500 wire.
+pub const OVERLAY_MTU: u16 = 1450;
+pub const VXLAN_VNI: u32 = 1;
+pub const VXLAN_PORT: u16 = 8472;
+pub const APISERVER_IP: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 1);
+pub const APISERVER_PORT: u16 = 443;
+pub const DNS_SERVICE_IP: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 10);
+pub const DNS_POD_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 53);
+/// Where the node (host-network) agent serves.
+pub const NODE_TCP_PORT: u16 = 9100;
+pub const NODE_UDP_PORT: u16 = 9101;
+pub const NODE_HTTP_PORT: u16 = 9180;
+
+/// A lab's size and identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabPlan {
+    /// 5 lowercase hex digits.
+    pub id: String,
+    pub nodes: usize,
+    pub pods_per_node: usize,
+}
+
+impl LabPlan {
+    pub fn new(id: impl Into<String>, nodes: usize, pods_per_node: usize) -> Result<Self, String> {
+        let id = id.into();
+        if id.len() != 5
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        {
+            return Err(format!("lab id '{id}' is not 5 lowercase hex digits"));
+        }
+        if !(1..=MAX_NODES).contains(&nodes) {
+            return Err(format!("a lab has 1 to {MAX_NODES} nodes, not {nodes}"));
+        }
+        if !(1..=MAX_PODS_PER_NODE).contains(&pods_per_node) {
+            return Err(format!(
+                "a lab has 1 to {MAX_PODS_PER_NODE} pods per node, not {pods_per_node}"
+            ));
+        }
+        Ok(LabPlan {
+            id,
+            nodes,
+            pods_per_node,
+        })
+    }
+
+    /// A fresh random id.
+    pub fn random_id() -> String {
+        format!("{:05x}", rand::random::<u32>() & 0xf_ffff)
+    }
+
+    pub fn prefix(&self) -> String {
+        format!("nc{}-", self.id)
+    }
+    pub fn wire_ns(&self) -> String {
+        format!("nc{}-wire", self.id)
+    }
+    pub fn node_ns(&self, i: usize) -> String {
+        format!("nc{}-n{i}", self.id)
+    }
+    pub fn pod_ns(&self, i: usize, j: usize) -> String {
+        format!("nc{}-n{i}p{j}", self.id)
+    }
+    pub fn dns_ns(&self) -> String {
+        format!("nc{}-dns", self.id)
+    }
+    /// Every namespace of the lab, wire first.
+    pub fn all_namespaces(&self) -> Vec<String> {
+        let mut v = vec![self.wire_ns()];
+        for i in 0..self.nodes {
+            v.push(self.node_ns(i));
+        }
+        for i in 0..self.nodes {
+            for j in 0..self.pods_per_node {
+                v.push(self.pod_ns(i, j));
+            }
+        }
+        v.push(self.dns_ns());
+        v
+    }
+    /// Namespaces that get an /etc/netns/<ns>/resolv.conf (pods and DNS pod).
+    pub fn pod_namespaces(&self) -> Vec<String> {
+        let mut v: Vec<String> = (0..self.nodes)
+            .flat_map(|i| (0..self.pods_per_node).map(move |j| (i, j)))
+            .map(|(i, j)| self.pod_ns(i, j))
+            .collect();
+        v.push(self.dns_ns());
+        v
+    }
+
+    pub fn cluster_name(&self) -> String {
+        format!("netcheck-lab-{}", self.id)
+    }
+    /// The Kubernetes namespace the probe pods live in.
+    pub fn k8s_namespace(&self) -> String {
+        format!("netcheck-{}", self.id)
+    }
+    /// Node names are 1-based, like a cluster's: node i is `node-(i+1)`.
+    pub fn node_name(&self, i: usize) -> String {
+        format!("node-{}", i + 1)
+    }
+    pub fn node_index(&self, name: &str) -> Option<usize> {
+        let n: usize = name.strip_prefix("node-")?.parse().ok()?;
+        (1..=self.nodes).contains(&n).then(|| n - 1)
+    }
+    /// Pod j of node i: `probe-<i+1><letter>` (probe-1a, probe-1b, probe-2a, …).
+    pub fn pod_name(&self, i: usize, j: usize) -> String {
+        format!("probe-{}{}", i + 1, (b'a' + j as u8) as char)
+    }
+    pub fn pod_index(&self, name: &str) -> Option<(usize, usize)> {
+        let rest = name.strip_prefix("probe-")?;
+        let letter = rest.chars().last()?;
+        let num: usize = rest[..rest.len() - letter.len_utf8()].parse().ok()?;
+        let j = (letter as u32).checked_sub('a' as u32)? as usize;
+        (num >= 1 && num <= self.nodes && j < self.pods_per_node).then(|| (num - 1, j))
+    }
+
+    // Interfaces (at most 15 characters).
+    /// Node i's port on the wire bridge (in the wire namespace).
+    pub fn wire_port(&self, i: usize) -> String {
+        format!("n{i}")
+    }
+    /// Pod j's veth end on node i's cni0 (in the node namespace).
+    pub fn pod_veth(&self, j: usize) -> String {
+        format!("veth{j}")
+    }
+    pub fn dns_veth(&self) -> &'static str {
+        "vethdns"
+    }
+
+    pub fn node_ip(&self, i: usize) -> Ipv4Addr {
+        Ipv4Addr::new(198, 19, 255, (i + 1) as u8)
+    }
+    pub fn pod_cidr(&self, i: usize) -> String {
+        format!("198.18.{i}.0/24")
+    }
+    pub fn gateway(&self, i: usize) -> Ipv4Addr {
+        Ipv4Addr::new(198, 18, i as u8, 1)
+    }
+    /// flannel.1's address on node i (the network address of its pod CIDR).
+    pub fn overlay_ip(&self, i: usize) -> Ipv4Addr {
+        Ipv4Addr::new(198, 18, i as u8, 0)
+    }
+    /// flannel.1's MAC on node i: locally administered, unicast, fixed, so that
+    /// every other node can hold it in its FDB and neighbour table.
+    pub fn overlay_mac(&self, i: usize) -> String {
+        format!("0e:6e:63:00:{:02x}:{:02x}", (i >> 8) & 0xff, i & 0xff)
+    }
+    pub fn pod_ip(&self, i: usize, j: usize) -> Ipv4Addr {
+        Ipv4Addr::new(198, 18, i as u8, (j + 2) as u8)
+    }
+    /// Global index of pod (i, j).
+    pub fn pod_number(&self, i: usize, j: usize) -> usize {
+        i * self.pods_per_node + j
+    }
+    pub fn service_ip(&self, i: usize, j: usize) -> Ipv4Addr {
+        let k = self.pod_number(i, j) as u32;
+        Ipv4Addr::from(u32::from(Ipv4Addr::new(198, 19, 0, 32)) + k)
+    }
+
+    /// Where the run's state lives.
+    pub fn state_dir(&self) -> std::path::PathBuf {
+        super::state::state_root().join(&self.id)
+    }
+    /// The simulated root filesystem of node i (CNI config and binaries).
+    pub fn node_root(&self, i: usize) -> std::path::PathBuf {
+        self.state_dir().join("nodes").join(self.node_name(i))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn names_fit_and_do_not_collide() {
+        let p = LabPlan::new("0a1b2", MAX_NODES, MAX_PODS_PER_NODE).unwrap();
+        let all = p.all_namespaces();
+        let set: BTreeSet<_> = all.iter().collect();
+        assert_eq!(set.len(), all.len());
+        assert_eq!(all.len(), 1 + MAX_NODES + MAX_NODES * MAX_PODS_PER_NODE + 1);
+        for ns in &all {
+            assert!(ns.starts_with("nc0a1b2-"), "{ns}");
+        }
+        for i in [0, MAX_NODES - 1] {
+            assert!(p.wire_port(i).len() <= 15);
+            assert!(p.pod_veth(MAX_PODS_PER_NODE - 1).len() <= 15);
+        }
+    }
+
+    #[test]
+    fn addresses_stay_in_the_benchmark_range_and_apart() {
+        let p = LabPlan::new("fffff", MAX_NODES, MAX_PODS_PER_NODE).unwrap();
+        let bench: ipnet::Ipv4Net = "198.18.0.0/15".parse().unwrap();
+        let cluster: ipnet::Ipv4Net = CLUSTER_CIDR.parse().unwrap();
+        let services: ipnet::Ipv4Net = SERVICE_CIDR.parse().unwrap();
+        let mut seen = BTreeSet::new();
+        for i in 0..p.nodes {
+            let n = p.node_ip(i);
+            assert!(bench.contains(&n) && !cluster.contains(&n) && !services.contains(&n));
+            assert!(seen.insert(n));
+            for j in 0..p.pods_per_node {
+                let ip = p.pod_ip(i, j);
+                assert!(cluster.contains(&ip));
+                assert!(seen.insert(ip), "{ip}");
+                let s = p.service_ip(i, j);
+                assert!(services.contains(&s), "{s}");
+                assert!(seen.insert(s), "{s}");
+            }
+            assert!(seen.insert(p.gateway(i)));
+            assert!(seen.insert(p.overlay_ip(i)));
+        }
+        for fixed in [APISERVER_IP, DNS_SERVICE_IP, DNS_POD_IP] {
+            assert!(seen.insert(fixed), "{fixed}");
+        }
+        let macs: BTreeSet<_> = (0..p.nodes).map(|i| p.overlay_mac(i)).collect();
+        assert_eq!(macs.len(), p.nodes);
+    }
+
+    #[test]
+    fn names_round_trip() {
+        let p = LabPlan::new("12345", 12, 3).unwrap();
+        assert_eq!(p.pod_name(0, 0), "probe-1a");
+        assert_eq!(p.pod_index("probe-12c"), Some((11, 2)));
+        assert_eq!(p.pod_index("probe-13a"), None);
+        assert_eq!(p.pod_index("probe-1d"), None);
+        assert_eq!(p.node_index("node-12"), Some(11));
+        assert_eq!(p.node_index("node-0"), None);
+        assert!(LabPlan::new("XYZ12", 3, 2).is_err());
+        assert!(LabPlan::new("12345", 0, 2).is_err());
+    }
+}

@@ -1,0 +1,532 @@
+//! [`LabRuntime`]: the pipeline's [`Runtime`] on the lab. `discover` describes
+//! the cluster to be, `deploy` builds it (network, DNS, agents, faults),
+//! `probe` and `inspect_host` exec the agent inside namespaces, `teardown`
+//! removes everything (also after a partial build).
+
+use super::cmd::Tools;
+use super::ctx::LabCtx;
+use super::plan::{
+    APISERVER_IP, APISERVER_PORT, CLUSTER_DOMAIN, DNS_POD_IP, DNS_SERVICE_IP, LabPlan,
+    NODE_HTTP_PORT, NODE_TCP_PORT, NODE_UDP_PORT, OVERLAY_MTU,
+};
+use super::procs::{self, Started};
+use super::state::LabState;
+use crate::model::host::HostReport;
+use crate::model::report::{ClusterSummary, Endpoint, ServiceRef};
+use crate::model::topology::{
+    ApiServer, DnsName, DnsTarget, HostAgent, NodeInfo, PolicyWorld, ProbePod, ServePorts,
+    ServiceTarget, Source,
+};
+use crate::model::{Deployment, ProbePlan, ProbeReport};
+use crate::runtime::{Progress, Result, Runtime, RuntimeError};
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::sync::Mutex;
+
+/// What to build.
+#[derive(Clone)]
+pub struct LabConfig {
+    pub nodes: usize,
+    pub pods_per_node: usize,
+    pub faults: Vec<&'static dyn super::faults::Fault>,
+    /// The binary exec'd as the agent (the running CLI: `std::env::current_exe()`).
+    pub agent_exe: PathBuf,
+    /// Start the agents. Off: network and DNS only (tests of the topology).
+    pub agents: bool,
+    /// A fixed run id (default: random).
+    pub id: Option<String>,
+    /// The lab outlives the CLI (--keep): the sweep leaves it alone only
+    /// while the owner runs, unless kept.
+    pub keep: bool,
+    /// NetworkPolicies loaded into the lab's objects (the lab's CNI, like
+    /// flannel, does not enforce them).
+    pub policies: Vec<k8s_openapi::api::networking::v1::NetworkPolicy>,
+}
+
+impl std::fmt::Debug for LabConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LabConfig")
+            .field("nodes", &self.nodes)
+            .field("pods_per_node", &self.pods_per_node)
+            .field(
+                "faults",
+                &self.faults.iter().map(|x| x.name()).collect::<Vec<_>>(),
+            )
+            .field("agent_exe", &self.agent_exe)
+            .field("agents", &self.agents)
+            .field("id", &self.id)
+            .finish()
+    }
+}
+
+impl LabConfig {
+    pub fn new(nodes: usize, pods_per_node: usize, agent_exe: PathBuf) -> Self {
+        LabConfig {
+            nodes,
+            pods_per_node,
+            faults: Vec::new(),
+            agent_exe,
+            agents: true,
+            id: None,
+            keep: false,
+            policies: Vec::new(),
+        }
+    }
+}
+
+/// One sentence for a user without root.
+pub const NEEDS_ROOT: &str =
+    "kubectl netcheck lab needs root (network namespaces): run it with sudo";
+
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+struct Inner {
+    state: LabState,
+    children: Vec<Started>,
+    dns_pid: Option<u32>,
+    torn_down: bool,
+}
+
+pub struct LabRuntime {
+    cfg: LabConfig,
+    plan: LabPlan,
+    tools: Tools,
+    ports: ServePorts,
+    inner: Mutex<Inner>,
+}
+
+impl LabRuntime {
+    /// Check root and tools, pick the id; builds nothing yet.
+    pub fn new(cfg: LabConfig) -> Result<Self> {
+        if !is_root() {
+            return Err(RuntimeError::NotPermitted(NEEDS_ROOT.into()));
+        }
+        let tools = Tools::find()?;
+        let id = cfg.id.clone().unwrap_or_else(LabPlan::random_id);
+        let plan = LabPlan::new(id, cfg.nodes, cfg.pods_per_node).map_err(RuntimeError::Other)?;
+        let state = LabState {
+            id: plan.id.clone(),
+            owner_pid: std::process::id(),
+            owner_start: super::state::process_start(std::process::id()).unwrap_or(0),
+            kept: cfg.keep,
+            nodes: plan.nodes,
+            pods_per_node: plan.pods_per_node,
+            namespaces: plan.all_namespaces(),
+            etc_netns: plan.pod_namespaces(),
+            pids: BTreeMap::new(),
+        };
+        Ok(LabRuntime {
+            cfg,
+            plan,
+            tools,
+            ports: ServePorts::default(),
+            inner: Mutex::new(Inner {
+                state,
+                children: Vec::new(),
+                dns_pid: None,
+                torn_down: false,
+            }),
+        })
+    }
+
+    pub fn plan(&self) -> &LabPlan {
+        &self.plan
+    }
+    pub fn id(&self) -> &str {
+        &self.plan.id
+    }
+    pub fn tools(&self) -> &Tools {
+        &self.tools
+    }
+
+    /// A context for faults and tests (dns pid included once started).
+    pub async fn ctx(&self) -> LabCtx {
+        LabCtx {
+            plan: self.plan.clone(),
+            tools: self.tools.clone(),
+            agent_exe: self.cfg.agent_exe.clone(),
+            dns_pid: self.inner.lock().await.dns_pid,
+        }
+    }
+
+    /// Pids of the processes the lab started, by role.
+    pub async fn pids(&self) -> BTreeMap<String, u32> {
+        self.inner.lock().await.state.pids.clone()
+    }
+
+    fn namespace_of(&self, source: &Source) -> Result<String> {
+        match source {
+            Source::Pod(name) => self
+                .plan
+                .pod_index(name)
+                .map(|(i, j)| self.plan.pod_ns(i, j))
+                .ok_or_else(|| RuntimeError::Other(format!("the lab has no pod {name}"))),
+            Source::Host(node) => self.node_ns(node),
+        }
+    }
+
+    fn node_ns(&self, node: &str) -> Result<String> {
+        self.plan
+            .node_index(node)
+            .map(|i| self.plan.node_ns(i))
+            .ok_or_else(|| RuntimeError::Other(format!("the lab has no node {node}")))
+    }
+
+    fn discovered(&self) -> Deployment {
+        let p = &self.plan;
+        Deployment {
+            cluster: ClusterSummary {
+                name: p.cluster_name(),
+                server: "lab: network namespaces on this machine".into(),
+                version: format!("lab ({} nodes)", p.nodes),
+                cni: "bridge+vxlan (lab)".into(),
+                kube_proxy_mode: "iptables".into(),
+                dns_service: Some(dns_service_ref()),
+            },
+            nodes: (0..p.nodes)
+                .map(|i| NodeInfo {
+                    name: p.node_name(i),
+                    ready: true,
+                    internal_ips: vec![IpAddr::V4(p.node_ip(i))],
+                    pod_cidrs: p.pod_cidr(i).parse().into_iter().collect(),
+                    taints: Vec::new(),
+                    reason: None,
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    /// The deployment the lab serves once built (pure: what `deploy` returns).
+    pub fn deployed(&self, discovered: Deployment) -> Deployment {
+        let p = &self.plan;
+        let kns = p.k8s_namespace();
+        let mut pods = Vec::new();
+        for i in 0..p.nodes {
+            for j in 0..p.pods_per_node {
+                let name = p.pod_name(i, j);
+                let labels = BTreeMap::from([
+                    ("app".to_string(), "netcheck-probe".to_string()),
+                    ("netcheck.io/pod".to_string(), name.clone()),
+                    ("netcheck.io/node".to_string(), p.node_name(i)),
+                ]);
+                pods.push(ProbePod {
+                    name: name.clone(),
+                    namespace: kns.clone(),
+                    node: p.node_name(i),
+                    ips: vec![IpAddr::V4(p.pod_ip(i, j))],
+                    ports: self.ports,
+                    labels,
+                    service: Some(ServiceTarget {
+                        name,
+                        namespace: kns.clone(),
+                        cluster_ips: vec![IpAddr::V4(p.service_ip(i, j))],
+                        node_port: None,
+                    }),
+                    mtu: Some(OVERLAY_MTU),
+                });
+            }
+        }
+        let hosts = (0..p.nodes)
+            .map(|i| HostAgent {
+                node: p.node_name(i),
+                ips: vec![IpAddr::V4(p.node_ip(i))],
+                tcp_port: Some(NODE_TCP_PORT),
+            })
+            .collect();
+        let first = &pods[0];
+        let first_svc = first.service.clone();
+        let mut names = Vec::new();
+        if let Some(s) = &first_svc {
+            names.push(DnsName {
+                name: s.fqdn(CLUSTER_DOMAIN),
+                expect: s.cluster_ips.clone(),
+                via_search: false,
+            });
+        }
+        names.push(DnsName {
+            name: format!("kubernetes.default.svc.{CLUSTER_DOMAIN}"),
+            expect: vec![IpAddr::V4(APISERVER_IP)],
+            via_search: false,
+        });
+        if let Some(s) = &first_svc {
+            names.push(DnsName {
+                name: s.name.clone(),
+                expect: s.cluster_ips.clone(),
+                via_search: true,
+            });
+        }
+        let dns = DnsTarget {
+            service: dns_service_ref(),
+            servers: vec![Endpoint {
+                node: Some(p.node_name(0)),
+                pod: Some("coredns-lab".into()),
+                ip: Some(IpAddr::V4(DNS_POD_IP)),
+                name: None,
+            }],
+            cluster_domain: CLUSTER_DOMAIN.into(),
+            names,
+        };
+        let apiserver = ApiServer {
+            service: ServiceTarget {
+                name: "kubernetes".into(),
+                namespace: "default".into(),
+                cluster_ips: vec![IpAddr::V4(APISERVER_IP)],
+                node_port: None,
+            },
+            port: APISERVER_PORT,
+        };
+        let ns_labels =
+            |n: &str| BTreeMap::from([("kubernetes.io/metadata.name".to_string(), n.to_string())]);
+        let mut namespaces = BTreeMap::new();
+        for n in [kns.as_str(), "kube-system", "default"] {
+            namespaces.insert(n.to_string(), ns_labels(n));
+        }
+        Deployment {
+            pods,
+            hosts,
+            dns: Some(dns),
+            apiserver: Some(apiserver),
+            policy: PolicyWorld {
+                namespaces,
+                policies: self.cfg.policies.clone(),
+            },
+            ..discovered
+        }
+    }
+
+    async fn build(&self, progress: &dyn Progress) -> Result<()> {
+        {
+            let inner = self.inner.lock().await;
+            if inner.torn_down {
+                return Err(RuntimeError::Other("the lab was already torn down".into()));
+            }
+            // Intent first: a sweep must find what we are about to make.
+            inner.state.save()?;
+        }
+        let mut ctx = self.ctx().await;
+        super::build::build_network(&ctx, progress, self.ports).await?;
+
+        progress.message("starting the DNS server");
+        let dns = procs::start_dnsmasq(&ctx)?;
+        let dns_pid = dns.child.id();
+        self.track(vec![dns]).await?;
+        let mut starting = Vec::new();
+        if self.cfg.agents {
+            progress.message(&format!(
+                "starting {} agents",
+                self.plan.nodes * (self.plan.pods_per_node + 1)
+            ));
+            starting = self.start_agents(&ctx)?;
+        }
+        let n_agents = starting.len();
+        self.track(starting).await?;
+        {
+            let mut inner = self.inner.lock().await;
+            inner.dns_pid = Some(dns_pid);
+            procs::wait_ready(&mut inner.children, procs::READY_TIMEOUT).await?;
+        }
+        tracing::debug!(
+            "lab {}: dnsmasq and {n_agents} agents listening",
+            self.plan.id
+        );
+        ctx.dns_pid = Some(dns_pid);
+        for f in &self.cfg.faults {
+            progress.message(&format!("fault: {}", f.name()));
+            f.apply(&ctx)
+                .await
+                .map_err(|e| RuntimeError::Other(format!("applying fault {}: {e}", f.name())))?;
+        }
+        Ok(())
+    }
+
+    /// Record started processes (in memory for teardown, on disk for the sweep).
+    async fn track(&self, started: Vec<Started>) -> Result<()> {
+        let mut inner = self.inner.lock().await;
+        for s in started {
+            inner.state.pids.insert(s.role.clone(), s.child.id());
+            inner.children.push(s);
+        }
+        inner.state.save()
+    }
+
+    fn start_agents(&self, ctx: &LabCtx) -> Result<Vec<Started>> {
+        let p = &self.plan;
+        let exe = &self.cfg.agent_exe;
+        let mut out = Vec::new();
+        for i in 0..p.nodes {
+            let node = p.node_name(i);
+            let args = procs::serve_args(
+                NODE_TCP_PORT,
+                NODE_UDP_PORT,
+                NODE_HTTP_PORT,
+                &node,
+                &node,
+                &p.node_ip(i).to_string(),
+            );
+            let role = format!("agent-{node}");
+            let ns = p.node_ns(i);
+            let (child, log) = procs::spawn_in(ctx, &role, &ns, exe, &args)?;
+            out.push(Started {
+                role,
+                ns,
+                child,
+                tcp: vec![NODE_TCP_PORT, NODE_HTTP_PORT],
+                udp: vec![NODE_UDP_PORT],
+                log,
+            });
+            for j in 0..p.pods_per_node {
+                let pod = p.pod_name(i, j);
+                let sp = self.ports;
+                let args = procs::serve_args(
+                    sp.tcp,
+                    sp.udp,
+                    sp.http,
+                    &pod,
+                    &node,
+                    &p.pod_ip(i, j).to_string(),
+                );
+                let role = format!("agent-{pod}");
+                let ns = p.pod_ns(i, j);
+                let (child, log) = procs::spawn_in(ctx, &role, &ns, exe, &args)?;
+                out.push(Started {
+                    role,
+                    ns,
+                    child,
+                    tcp: vec![sp.tcp, sp.http],
+                    udp: vec![sp.udp],
+                    log,
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn dns_service_ref() -> ServiceRef {
+    ServiceRef {
+        name: "kube-dns".into(),
+        namespace: "kube-system".into(),
+        ip: IpAddr::V4(DNS_SERVICE_IP),
+    }
+}
+
+impl Runtime for LabRuntime {
+    async fn discover(&self, _progress: &dyn Progress) -> Result<Deployment> {
+        Ok(self.discovered())
+    }
+
+    async fn deploy(&self, discovered: Deployment, progress: &dyn Progress) -> Result<Deployment> {
+        progress.message(&format!(
+            "building lab {} ({} nodes, {} pods per node)",
+            self.plan.id, self.plan.nodes, self.plan.pods_per_node
+        ));
+        self.build(progress).await?;
+        Ok(self.deployed(discovered))
+    }
+
+    async fn probe(&self, source: &Source, plan: &ProbePlan) -> Result<ProbeReport> {
+        let ns = self.namespace_of(source)?;
+        let input = serde_json::to_string(plan)
+            .map_err(|e| RuntimeError::Other(format!("could not encode the probe plan: {e}")))?;
+        let out = self
+            .tools
+            .netns_exec_timeout(
+                &ns,
+                &self.cfg.agent_exe,
+                &["agent", "probe"],
+                Some(input),
+                Duration::from_millis(plan.deadline_ms) + Duration::from_secs(10),
+            )
+            .await?;
+        serde_json::from_str(&out).map_err(|e| {
+            RuntimeError::Other(format!(
+                "the agent in {ns} answered something that is not a probe report ({e}): {}",
+                out.chars().take(200).collect::<String>()
+            ))
+        })
+    }
+
+    async fn inspect_host(&self, node: &str) -> Result<HostReport> {
+        let ns = self.node_ns(node)?;
+        let i = self.plan.node_index(node).unwrap_or(0);
+        let root = self.plan.node_root(i);
+        let root = root.to_string_lossy();
+        let out = self
+            .tools
+            .netns_exec(
+                &ns,
+                &self.cfg.agent_exe,
+                &[
+                    "agent",
+                    "inspect-host",
+                    "--host-root",
+                    &root,
+                    "--node-name",
+                    node,
+                ],
+                None,
+            )
+            .await
+            .map_err(|e| {
+                RuntimeError::Other(format!(
+                    "host inspection of {node} failed (`agent inspect-host`): {e}"
+                ))
+            })?;
+        serde_json::from_str(&out).map_err(|e| {
+            RuntimeError::Other(format!(
+                "`agent inspect-host` on {node} printed something that is not a host report: {e}"
+            ))
+        })
+    }
+
+    async fn teardown(&self) -> Result<()> {
+        let mut inner = self.inner.lock().await;
+        if inner.torn_down {
+            return Ok(());
+        }
+        inner.torn_down = true;
+        let st = inner.state.clone();
+        let children = &mut inner.children;
+        let reap = || {
+            for c in children.iter_mut() {
+                let _ = c.child.try_wait();
+            }
+        };
+        let r = super::state::destroy(&self.tools, &st, reap).await;
+        for c in inner.children.iter_mut() {
+            let _ = c.child.kill();
+            let _ = c.child.wait();
+        }
+        inner.children.clear();
+        r
+    }
+}
+
+impl Drop for LabRuntime {
+    /// Last resort when the owner forgot teardown (a panic in a test): kill
+    /// what we started and delete the namespaces synchronously.
+    fn drop(&mut self) {
+        let inner = self.inner.get_mut();
+        if inner.torn_down || self.cfg.keep {
+            return;
+        }
+        let st = inner.state.clone();
+        let children = &mut inner.children;
+        super::state::kill_namespace_processes(&st.namespaces, || {
+            for c in children.iter_mut() {
+                let _ = c.child.try_wait();
+            }
+        });
+        for c in inner.children.iter_mut() {
+            let _ = c.child.kill();
+            let _ = c.child.wait();
+        }
+        super::state::destroy_blocking(&self.tools, &st);
+    }
+}
