@@ -143,3 +143,27 @@ async fn a_failed_build_cleans_up_after_itself() {
     rt.teardown().await.expect("teardown after a failed build");
     assert_nothing_left(&id, &[]);
 }
+
+/// Build and teardown time of the network alone (no agents), for the sizes
+/// of issue 7. `cargo test --test lab_topology -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a benchmark: run on demand"]
+async fn build_time_by_size() {
+    if !require_root() {
+        return;
+    }
+    for nodes in [3, 10, 30, 60] {
+        let t = std::time::Instant::now();
+        let lab = build(nodes, 2, &[]).await.expect("build");
+        let built = t.elapsed();
+        let p = lab.plan().clone();
+        assert!(ping(&p.pod_ns(0, 0), p.pod_ip(nodes - 1, 1), 56));
+        let t = std::time::Instant::now();
+        lab.teardown().await.expect("teardown");
+        println!(
+            "{nodes:>3} nodes x 2 pods: build {:>6} ms, teardown {:>6} ms",
+            built.as_millis(),
+            t.elapsed().as_millis()
+        );
+    }
+}

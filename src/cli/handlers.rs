@@ -35,8 +35,16 @@ fn run(g: &super::GlobalArgs, args: super::RunArgs) -> Result<ExitCode, CliError
     not_yet("run", g, &args)
 }
 
+#[cfg(target_os = "linux")]
 fn lab(g: &super::GlobalArgs, args: super::LabArgs) -> Result<ExitCode, CliError> {
-    not_yet("lab", g, &args)
+    crate::lab::command::run(g, args)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lab(_g: &super::GlobalArgs, _args: super::LabArgs) -> Result<ExitCode, CliError> {
+    Err(CliError::could_not_run(
+        "kubectl netcheck lab needs Linux (network namespaces)",
+    ))
 }
 
 fn agent(cmd: AgentCommand) -> Result<ExitCode, CliError> {

@@ -170,8 +170,8 @@ pub struct LabArgs {
     /// How many simulated nodes
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=250))]
     pub nodes: u16,
-    /// Probe pods per node
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=16))]
+    /// Probe pods per node (two, so that same-node pairs are checked too)
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=16))]
     pub pods_per_node: u16,
     /// Break the lab the way clusters break (repeatable); see --list-faults
     #[arg(long = "fault", value_name = "FAULT")]
@@ -204,8 +204,14 @@ pub struct LabArgs {
     #[arg(long)]
     pub keep: bool,
     /// Benchmark: build, probe, inspect and report RUNS times and print timings
-    #[arg(long, value_name = "RUNS")]
+    #[arg(long, value_name = "RUNS", value_parser = clap::value_parser!(u16).range(1..))]
     pub bench: Option<u16>,
+    /// Remove a lab kept with --keep (its id is in the namespace names: nc<ID>-…)
+    #[arg(long, value_name = "ID", conflicts_with_all = ["destroy_all", "bench"])]
+    pub destroy: Option<String>,
+    /// Remove every lab left on this machine whose run has ended (kept or crashed)
+    #[arg(long, conflicts_with = "bench")]
+    pub destroy_all: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -17,7 +17,7 @@ use std::path::Path;
 
 /// Nodes built at once. The kernel serialises most of the work on the rtnl
 /// lock; a few in flight keep both cores busy with the tools' own work.
-const NODES_IN_FLIGHT: usize = 6;
+const NODES_IN_FLIGHT: usize = 8;
 
 /// Every Service port the lab's kube-proxy serves: one Service per probe pod
 /// (TCP and UDP echo), kube-dns (UDP and TCP 53) and `kubernetes` (443 to
@@ -243,7 +243,6 @@ fn pod_lines(ip: std::net::Ipv4Addr, gw: std::net::Ipv4Addr) -> Vec<String> {
 async fn build_node(ctx: &LabCtx, i: usize, services: &[ServicePort]) -> Result<()> {
     let p = &ctx.plan;
     let ns = p.node_ns(i);
-    ctx.ip(&ns, &node_lines(ctx, i)).await?;
     let mut pods: Vec<(String, Vec<String>)> = (0..p.pods_per_node)
         .map(|j| (p.pod_ns(i, j), pod_lines(p.pod_ip(i, j), p.gateway(i))))
         .collect();
@@ -252,25 +251,30 @@ async fn build_node(ctx: &LabCtx, i: usize, services: &[ServicePort]) -> Result<
     }
     let rules = node_rules(&p.pod_cidr(i), services);
     let fdb_lines = fdb_lines(ctx, i);
-    let (fdb, sysctls, iptables, pods) = tokio::join!(
-        ctx.bridge(&ns, &fdb_lines),
-        super::cmd::write_sysctls(
-            &ns,
-            vec![
-                ("net.ipv4.ip_forward".into(), "1".into(), false),
-                (
-                    "net.bridge.bridge-nf-call-iptables".into(),
-                    "1".into(),
-                    true
-                ),
-            ],
-        ),
-        ctx.iptables_restore(&ns, &rules, false),
-        futures::future::join_all(pods.iter().map(|(pns, lines)| ctx.ip(pns, lines))),
-    );
-    fdb?;
-    sysctls?;
-    iptables.map_err(|e| RuntimeError::Other(format!("loading {ns}'s iptables rules: {e}")))?;
-    pods.into_iter().collect::<Result<Vec<()>>>()?;
-    Ok(())
+    // The rules name addresses, not interfaces: they load while the links
+    // are made (iptables-nft is the slow part, and waits more than it works).
+    let links = async {
+        ctx.ip(&ns, &node_lines(ctx, i)).await?;
+        let (fdb, sysctls, pods) = tokio::join!(
+            ctx.bridge(&ns, &fdb_lines),
+            super::cmd::write_sysctls(
+                &ns,
+                vec![
+                    ("net.ipv4.ip_forward".into(), "1".into(), false),
+                    (
+                        "net.bridge.bridge-nf-call-iptables".into(),
+                        "1".into(),
+                        true
+                    ),
+                ],
+            ),
+            futures::future::join_all(pods.iter().map(|(pns, lines)| ctx.ip(pns, lines))),
+        );
+        fdb?;
+        sysctls?;
+        pods.into_iter().collect::<Result<Vec<()>>>().map(drop)
+    };
+    let (links, iptables) = tokio::join!(links, ctx.iptables_restore(&ns, &rules, false));
+    links?;
+    iptables.map_err(|e| RuntimeError::Other(format!("loading {ns}'s iptables rules: {e}")))
 }

@@ -93,13 +93,14 @@ impl LabCtx {
         .await
     }
 
-    /// SIGKILL a process the lab started and wait (2 s at most) until it is gone.
+    /// SIGKILL a process the lab started and wait (10 s at most: an exit can
+    /// wait on the kernel's network lock while other labs build) until it is gone.
     pub async fn kill_and_wait(&self, pid: u32) -> Result<()> {
         // SAFETY: kill(2) on a pid this lab started and still tracks.
         unsafe {
             libc::kill(pid as libc::pid_t, libc::SIGKILL);
         }
-        let until = Instant::now() + Duration::from_secs(2);
+        let until = Instant::now() + Duration::from_secs(10);
         while Instant::now() < until {
             if !alive(pid) {
                 return Ok(());

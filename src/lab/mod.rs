@@ -9,8 +9,10 @@
 //! - [`state`]: what exists, for teardown and the leftover sweep.
 //! - [`faults`]: one small file per way to break it.
 
+pub mod bench;
 pub mod build;
 pub mod cmd;
+pub mod command;
 pub mod ctx;
 pub mod faults;
 pub mod nodefs;

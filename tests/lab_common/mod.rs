@@ -46,9 +46,23 @@ pub fn ping_df(ns: &str, ip: Ipv4Addr, payload: u16) -> bool {
     ping_args(ns, ip, &["-M", "do", "-s", &payload.to_string()])
 }
 
+/// Expect no answer: one echo (a path that answers even once is not broken).
+pub fn no_ping(ns: &str, ip: Ipv4Addr, size: u16) -> bool {
+    !ping_tries(ns, ip, &["-s", &size.to_string()], 1)
+}
+
+/// Expect a DF echo of `payload` bytes to vanish.
+pub fn no_ping_df(ns: &str, ip: Ipv4Addr, payload: u16) -> bool {
+    !ping_tries(ns, ip, &["-M", "do", "-s", &payload.to_string()], 1)
+}
+
 fn ping_args(ns: &str, ip: Ipv4Addr, extra: &[&str]) -> bool {
     // Two tries: the first packet of a path may wait for ARP.
-    (0..2).any(|_| {
+    ping_tries(ns, ip, extra, 2)
+}
+
+fn ping_tries(ns: &str, ip: Ipv4Addr, extra: &[&str], tries: usize) -> bool {
+    (0..tries).any(|_| {
         Command::new("ip")
             .args([
                 "netns", "exec", ns, "ping", "-n", "-q", "-c", "1", "-W", "1",

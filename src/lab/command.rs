@@ -1,0 +1,276 @@
+//! `kubectl netcheck lab`: parse the flags, build the lab, run the pipeline
+//! on it, render, tear down (also on Ctrl-C and SIGTERM), pick the exit code.
+
+use super::faults;
+use super::runtime::{LabConfig, LabRuntime, NEEDS_ROOT, is_root};
+use crate::cli::{CliError, ExitCode, FailOn, GlobalArgs, LabArgs, OutputFormat};
+use crate::pipeline::{self, Options};
+use crate::plan::{CheckSet, PairStrategy, PlanOptions};
+use crate::render::RenderOptions;
+use crate::runtime::{Progress, Runtime};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use std::io::IsTerminal;
+use std::time::Instant;
+
+/// Progress as plain stage lines on stderr (`-q`: none).
+pub struct StderrProgress {
+    started: Instant,
+    quiet: bool,
+}
+
+impl StderrProgress {
+    pub fn new(quiet: bool) -> Self {
+        StderrProgress {
+            started: Instant::now(),
+            quiet,
+        }
+    }
+}
+
+impl Progress for StderrProgress {
+    fn message(&self, msg: &str) {
+        if !self.quiet {
+            eprintln!("[{:6.2}s] {msg}", self.started.elapsed().as_secs_f64());
+        }
+    }
+}
+
+/// What the flags ask for, checked before anything is built.
+struct Request {
+    cfg: LabConfig,
+    opts: Options,
+    fail_on_warning: bool,
+}
+
+fn parse_request(args: &LabArgs) -> Result<Request, CliError> {
+    let faults = faults::parse(&args.faults, args.nodes as usize).map_err(CliError::usage)?;
+    let checks = CheckSet::parse(&args.checks).map_err(CliError::usage)?;
+    let pairs: PairStrategy = args.pairs.parse().map_err(CliError::usage)?;
+    let policies = load_policies(&args.policy)?;
+    let exe = std::env::current_exe().map_err(|e| {
+        CliError::could_not_run(format!(
+            "could not find this program's own path to run it as the agent: {e}"
+        ))
+    })?;
+    let mut cfg = LabConfig::new(args.nodes as usize, args.pods_per_node as usize, exe);
+    cfg.faults = faults;
+    cfg.keep = args.keep;
+    cfg.policies = policies;
+    Ok(Request {
+        cfg,
+        opts: Options {
+            plan: PlanOptions {
+                checks,
+                pairs,
+                ..PlanOptions::default()
+            },
+            no_host: args.no_host,
+            keep: args.keep,
+        },
+        fail_on_warning: args.fail_on == FailOn::Warning,
+    })
+}
+
+/// NetworkPolicies from YAML files (multi-document); other kinds are skipped.
+fn load_policies(files: &[std::path::PathBuf]) -> Result<Vec<NetworkPolicy>, CliError> {
+    use serde::Deserialize;
+    let mut out = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(f).map_err(|e| {
+            CliError::usage(format!("could not read --policy {}: {e}", f.display()))
+        })?;
+        for doc in serde_yaml::Deserializer::from_str(&text) {
+            let v = serde_yaml::Value::deserialize(doc).map_err(|e| {
+                CliError::usage(format!("--policy {} is not YAML: {e}", f.display()))
+            })?;
+            if v.is_null() {
+                continue;
+            }
+            match v.get("kind").and_then(|k| k.as_str()) {
+                Some("NetworkPolicy") => {
+                    let p: NetworkPolicy = serde_yaml::from_value(v).map_err(|e| {
+                        CliError::usage(format!(
+                            "--policy {}: not a valid NetworkPolicy: {e}",
+                            f.display()
+                        ))
+                    })?;
+                    out.push(p);
+                }
+                other => tracing::warn!(
+                    "--policy {}: skipping a {} (only NetworkPolicy objects are loaded)",
+                    f.display(),
+                    other.unwrap_or("document without kind")
+                ),
+            }
+        }
+    }
+    Ok(out)
+}
+
+pub fn render_options(g: &GlobalArgs, wide: bool) -> RenderOptions {
+    let tty = std::io::stdout().is_terminal();
+    let locale = ["LC_ALL", "LC_CTYPE", "LANG"]
+        .iter()
+        .filter_map(|k| std::env::var(k).ok())
+        .find(|v| !v.is_empty());
+    let unicode = locale.is_none_or(|l| {
+        let l = l.to_ascii_lowercase();
+        l.contains("utf-8") || l.contains("utf8")
+    });
+    RenderOptions {
+        color: tty
+            && !g.no_color
+            && std::env::var_os("NO_COLOR").is_none()
+            && g.output == OutputFormat::Table,
+        unicode,
+        wide,
+        width: terminal_width().unwrap_or(120),
+    }
+}
+
+fn terminal_width() -> Option<usize> {
+    // SAFETY: TIOCGWINSZ fills a winsize struct for a terminal fd, fails otherwise.
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) };
+    (rc == 0 && ws.ws_col > 0).then_some(ws.ws_col as usize)
+}
+
+pub fn run(g: &GlobalArgs, args: LabArgs) -> Result<ExitCode, CliError> {
+    if args.list_faults {
+        print!("{}", faults::listing());
+        return Ok(ExitCode::Ok);
+    }
+    let req = parse_request(&args)?;
+    if !is_root() {
+        return Err(CliError::could_not_run(NEEDS_ROOT));
+    }
+    let tools = super::cmd::Tools::find()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::could_not_run(format!("could not start the async runtime: {e}")))?;
+    rt.block_on(async move {
+        if let Some(id) = &args.destroy {
+            return destroy_one(&tools, id).await;
+        }
+        if args.destroy_all {
+            return destroy_all(&tools).await;
+        }
+        if let Some(runs) = args.bench {
+            return super::bench::run(g, &args, req.cfg, req.opts, runs).await;
+        }
+        run_once(g, &args, req).await
+    })
+}
+
+async fn run_once(g: &GlobalArgs, args: &LabArgs, req: Request) -> Result<ExitCode, CliError> {
+    let progress = StderrProgress::new(g.quiet);
+    let lab = LabRuntime::new(req.cfg)?;
+    let id = lab.id().to_string();
+    let outcome = tokio::select! {
+        r = tokio::time::timeout(g.timeout, pipeline::run(&lab, &req.opts, &progress)) => match r {
+            Ok(r) => Ok(r),
+            Err(_) => Err(format!("the run did not finish within {} (--timeout)", humantime::format_duration(g.timeout))),
+        },
+        sig = interrupted() => Err(sig.to_string()),
+    };
+    let report = match outcome {
+        Ok(r) => r?,
+        Err(why) => {
+            progress.message("removing the lab");
+            let down = lab.teardown().await;
+            let mut msg = format!("{why}; the lab was removed");
+            if let Err(e) = down {
+                msg = format!(
+                    "{why}; removing the lab failed too ({e}): run `kubectl netcheck lab --destroy {id}`"
+                );
+            }
+            return Err(CliError::could_not_run(msg));
+        }
+    };
+    if args.keep {
+        eprintln!(
+            "lab {id} kept (namespaces nc{id}-*); remove it with `kubectl netcheck lab --destroy {id}`"
+        );
+    }
+    let out = crate::render::render(&report, g.output, &render_options(g, args.wide));
+    print!("{out}");
+    if let Some(f) = &args.output_file {
+        std::fs::write(f, &out).map_err(|e| {
+            CliError::could_not_run(format!(
+                "could not write --output-file {}: {e}",
+                f.display()
+            ))
+        })?;
+    }
+    Ok(if pipeline::failed(&report, req.fail_on_warning) {
+        ExitCode::Failed
+    } else {
+        ExitCode::Ok
+    })
+}
+
+/// Resolves on Ctrl-C or SIGTERM, saying which.
+pub async fn interrupted() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return "interrupted (Ctrl-C)";
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "interrupted (Ctrl-C)",
+        _ = term.recv() => "terminated (SIGTERM)",
+    }
+}
+
+async fn destroy_one(tools: &super::cmd::Tools, id: &str) -> Result<ExitCode, CliError> {
+    let lab = super::state::find_labs().into_iter().find(|l| l.id == id);
+    let Some(lab) = lab else {
+        return Err(CliError::usage(format!(
+            "there is no lab {id} on this machine (labs: {})",
+            known_ids()
+        )));
+    };
+    let mut st = lab.state.clone().unwrap_or_else(|| super::state::LabState {
+        id: lab.id.clone(),
+        ..Default::default()
+    });
+    for ns in &lab.namespaces {
+        if !st.namespaces.contains(ns) {
+            st.namespaces.push(ns.clone());
+            st.etc_netns.push(ns.clone());
+        }
+    }
+    super::state::destroy(tools, &st, || {}).await?;
+    eprintln!("removed lab {id}");
+    Ok(ExitCode::Ok)
+}
+
+fn known_ids() -> String {
+    let ids: Vec<String> = super::state::find_labs()
+        .into_iter()
+        .map(|l| l.id)
+        .collect();
+    if ids.is_empty() {
+        "none".into()
+    } else {
+        ids.join(", ")
+    }
+}
+
+async fn destroy_all(tools: &super::cmd::Tools) -> Result<ExitCode, CliError> {
+    let (removed, skipped) = super::state::sweep(tools, false).await;
+    for (id, pid) in &skipped {
+        eprintln!("lab {id} is still in use by process {pid}: left alone");
+    }
+    if removed.is_empty() {
+        eprintln!("no leftover labs");
+    } else {
+        eprintln!("removed {} lab(s): {}", removed.len(), removed.join(", "));
+    }
+    Ok(ExitCode::Ok)
+}
