@@ -144,12 +144,10 @@ fn socket_for(bind: Option<IpAddr>, ty: Type, port: u16) -> io::Result<Socket> {
     };
     match bind {
         Some(ip) => try_bind(SocketAddr::new(ip, port), false),
-        None => try_bind(SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), port), true).or_else(
-            |e6| {
-                tracing::debug!("no dual-stack socket ({e6}); IPv4 only");
-                try_bind(SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), port), false)
-            },
-        ),
+        None => try_bind(SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), port), true).or_else(|e6| {
+            tracing::debug!("no dual-stack socket ({e6}); IPv4 only");
+            try_bind(SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), port), false)
+        }),
     }
 }
 
@@ -257,7 +255,9 @@ pub(crate) fn identity_json(id: &Identity, local: Option<IpAddr>) -> String {
 fn respond(method: &Method, body: String) -> Response<Full<Bytes>> {
     let builder = Response::builder().header(hyper::header::CONTENT_TYPE, "application/json");
     let resp = match *method {
-        Method::GET => builder.status(StatusCode::OK).body(Full::new(Bytes::from(body))),
+        Method::GET => builder
+            .status(StatusCode::OK)
+            .body(Full::new(Bytes::from(body))),
         Method::HEAD => builder.status(StatusCode::OK).body(Full::new(Bytes::new())),
         _ => builder
             .status(StatusCode::METHOD_NOT_ALLOWED)

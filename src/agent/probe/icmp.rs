@@ -433,7 +433,11 @@ fn set_pmtudisc_probe(sock: &Socket, v6: bool) -> io::Result<()> {
             libc::IPV6_PMTUDISC_PROBE,
         )
     } else {
-        (libc::IPPROTO_IP, libc::IP_MTU_DISCOVER, libc::IP_PMTUDISC_PROBE)
+        (
+            libc::IPPROTO_IP,
+            libc::IP_MTU_DISCOVER,
+            libc::IP_PMTUDISC_PROBE,
+        )
     };
     // SAFETY: setsockopt reads `size_of::<c_int>()` bytes from a live c_int on
     // a socket we own.
@@ -495,7 +499,11 @@ pub(super) async fn probe(
             sent.insert(key, Instant::now());
             n_sent += 1;
             next_send += attempts.interval;
-            if let Err(e) = reg.socket().send(target, key, reg.socket().echo_size()).await {
+            if let Err(e) = reg
+                .socket()
+                .send(target, key, reg.socket().echo_size())
+                .await
+            {
                 return from_io(id, "ICMP send", &e);
             }
         }

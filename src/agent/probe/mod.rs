@@ -91,7 +91,10 @@ pub async fn run_plan(plan: &ProbePlan) -> ProbeReport {
                 results[i] = Some(r);
             }
         };
-        if tokio::time::timeout_at(plan_deadline, collect).await.is_err() {
+        if tokio::time::timeout_at(plan_deadline, collect)
+            .await
+            .is_err()
+        {
             tracing::debug!("plan deadline reached; unfinished probes are timeouts");
         }
     }
@@ -126,11 +129,15 @@ async fn run_probe(ctx: &Context, probe: &Probe) -> ProbeResult {
     let attempts = Attempts::new(timeout, probe.retries);
     let work = async {
         match &probe.spec {
-            ProbeSpec::Icmp { target } => icmp::probe(&ctx.icmp, &probe.id, *target, attempts).await,
+            ProbeSpec::Icmp { target } => {
+                icmp::probe(&ctx.icmp, &probe.id, *target, attempts).await
+            }
             ProbeSpec::Tcp { target, port, echo } => {
                 tcp::probe(&probe.id, *target, *port, *echo).await
             }
-            ProbeSpec::Udp { target, port } => udp::probe(&probe.id, *target, *port, attempts).await,
+            ProbeSpec::Udp { target, port } => {
+                udp::probe(&probe.id, *target, *port, attempts).await
+            }
             ProbeSpec::Http { target, port, path } => {
                 http::probe(&probe.id, *target, *port, path).await
             }
@@ -138,7 +145,10 @@ async fn run_probe(ctx: &Context, probe: &Probe) -> ProbeResult {
                 dns::probe(&probe.id, name, *server, *port, attempts).await
             }
             ProbeSpec::Mtu { target, min, max } => {
-                mtu::probe(&ctx.icmp, &probe.id, *target, *min, *max, attempts, deadline).await
+                mtu::probe(
+                    &ctx.icmp, &probe.id, *target, *min, *max, attempts, deadline,
+                )
+                .await
             }
         }
     };

@@ -35,7 +35,12 @@ pub(super) fn sizes(min: u16, max: u16) -> Vec<u16> {
         size -= STEP;
     }
     s.push(min);
-    s.extend(COMMON_MTUS.iter().copied().filter(|m| (min..=max).contains(m)));
+    s.extend(
+        COMMON_MTUS
+            .iter()
+            .copied()
+            .filter(|m| (min..=max).contains(m)),
+    );
     s.sort_unstable_by(|a, b| b.cmp(a));
     s.dedup();
     s
@@ -192,7 +197,9 @@ pub(super) async fn probe(
                 return error(id, format!("no size could be sent: {why}"));
             }
             let mut r = ProbeResult::new(id, Outcome::Timeout);
-            r.detail = Some(format!("no echo of any size from {min} to {max} bytes came back"));
+            r.detail = Some(format!(
+                "no echo of any size from {min} to {max} bytes came back"
+            ));
             r
         }
     }
