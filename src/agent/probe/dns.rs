@@ -12,8 +12,8 @@ use crate::model::{Outcome, ProbeResult};
 use hickory_resolver::config::{
     LookupIpStrategy, NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts,
 };
-use hickory_resolver::net::NetError;
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::net::{DnsError, NetError};
 use hickory_resolver::{Resolver, TokioResolver};
 use std::net::IpAddr;
 use std::time::Instant;
@@ -134,6 +134,10 @@ fn from_net_error(id: &str, e: &NetError, latency: std::time::Duration) -> Probe
         return answered_error(id, "no records", latency);
     }
     match e {
+        // REFUSED, SERVFAIL, …: the server answered, with an error code.
+        NetError::Dns(DnsError::ResponseCode(code)) => {
+            answered_error(id, &format!("{code:?}").to_uppercase(), latency)
+        }
         NetError::Timeout => {
             let mut r = ProbeResult::new(id, Outcome::Timeout);
             r.detail = Some("no DNS answer".into());

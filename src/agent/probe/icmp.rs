@@ -62,10 +62,14 @@ pub(crate) struct IcmpPool {
     v4: OnceCell<Result<Arc<IcmpSocket>, String>>,
     v6: OnceCell<Result<Arc<IcmpSocket>, String>>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
-    /// Tests force the unprivileged ping-socket path.
-    #[cfg(test)]
+    /// Use unprivileged ping sockets even where raw sockets are allowed.
     pub force_dgram: bool,
 }
+
+/// Set to `dgram` to make the agent use unprivileged ping sockets although it
+/// may open raw ones: to test the fallback, or to see what a pod without
+/// CAP_NET_RAW sees.
+pub const ICMP_MODE_ENV: &str = "NETCHECK_AGENT_ICMP";
 
 impl Drop for IcmpPool {
     fn drop(&mut self) {
@@ -78,14 +82,16 @@ impl Drop for IcmpPool {
 }
 
 impl IcmpPool {
+    pub(super) fn from_env() -> Self {
+        let mut pool = IcmpPool::default();
+        pool.force_dgram = std::env::var(ICMP_MODE_ENV).is_ok_and(|v| v == "dgram");
+        pool
+    }
+
     pub(super) async fn get(&self, v6: bool) -> Result<Arc<IcmpSocket>, String> {
         let cell = if v6 { &self.v6 } else { &self.v4 };
         cell.get_or_init(|| async {
-            #[cfg(test)]
-            let force_dgram = self.force_dgram;
-            #[cfg(not(test))]
-            let force_dgram = false;
-            let sock = Arc::new(IcmpSocket::open(v6, force_dgram)?);
+            let sock = Arc::new(IcmpSocket::open(v6, self.force_dgram)?);
             let task = tokio::spawn(receive_loop(sock.clone()));
             if let Ok(mut tasks) = self.tasks.lock() {
                 tasks.push(task);

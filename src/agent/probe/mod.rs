@@ -10,7 +10,7 @@
 
 mod dns;
 mod http;
-mod icmp;
+pub mod icmp;
 mod mtu;
 mod tcp;
 mod udp;
@@ -68,7 +68,7 @@ pub async fn run_plan(plan: &ProbePlan) -> ProbeReport {
     let started = Instant::now();
     let plan_deadline = tokio::time::Instant::now() + Duration::from_millis(plan.deadline_ms);
     let ctx = Arc::new(Context {
-        icmp: icmp::IcmpPool::default(),
+        icmp: icmp::IcmpPool::from_env(),
     });
     let in_flight = effective_in_flight(plan.max_in_flight);
     tracing::debug!(
