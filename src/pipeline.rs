@@ -184,3 +184,6 @@ pub fn failed(report: &Report, fail_on_warning: bool) -> bool {
             f.severity == Severity::Error || (fail_on_warning && f.severity == Severity::Warning)
         })
 }
+
+#[cfg(test)]
+mod tests;
