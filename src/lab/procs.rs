@@ -158,10 +158,17 @@ fn listening(s: &Started, ns_inode: u64) -> bool {
     if net_inode_of(pid) != Some(ns_inode) {
         return false; // still `ip netns exec`, not yet in the namespace
     }
+    // IPv4 and IPv6 tables: a dual-stack wildcard socket shows only in the v6 one.
     let read =
         |f: &str| std::fs::read_to_string(format!("/proc/{pid}/net/{f}")).unwrap_or_default();
-    let (tcp, udp) = (read("tcp"), read("udp"));
-    let (tcp, udp) = (bound_ports(&tcp, true), bound_ports(&udp, false));
+    let tcp: Vec<u16> = ["tcp", "tcp6"]
+        .iter()
+        .flat_map(|f| bound_ports(&read(f), true))
+        .collect();
+    let udp: Vec<u16> = ["udp", "udp6"]
+        .iter()
+        .flat_map(|f| bound_ports(&read(f), false))
+        .collect();
     s.tcp.iter().all(|p| tcp.contains(p)) && s.udp.iter().all(|p| udp.contains(p))
 }
 

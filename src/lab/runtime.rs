@@ -280,6 +280,7 @@ impl LabRuntime {
                 node_port: None,
             },
             port: APISERVER_PORT,
+            node: Some(p.node_name(0)),
         };
         let ns_labels =
             |n: &str| BTreeMap::from([("kubernetes.io/metadata.name".to_string(), n.to_string())]);
