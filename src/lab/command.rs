@@ -176,7 +176,13 @@ async fn run_once(g: &GlobalArgs, args: &LabArgs, req: Request) -> Result<ExitCo
         sig = interrupted() => Err(sig.to_string()),
     };
     let report = match outcome {
-        Ok(r) => r?,
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) if args.keep => {
+            return Err(CliError::could_not_run(format!(
+                "{e}; the lab is kept as asked: remove it with `kubectl netcheck lab --destroy {id}`"
+            )));
+        }
+        Ok(Err(e)) => return Err(e.into()),
         Err(why) => {
             progress.message("removing the lab");
             let down = lab.teardown().await;
@@ -273,4 +279,32 @@ async fn destroy_all(tools: &super::cmd::Tools) -> Result<ExitCode, CliError> {
         eprintln!("removed {} lab(s): {}", removed.len(), removed.join(", "));
     }
     Ok(ExitCode::Ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policies_load_from_multi_document_yaml() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("p.yaml");
+        std::fs::write(
+            &f,
+            "apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n---\n\
+             apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n\
+             metadata: {name: deny, namespace: x}\nspec:\n  podSelector: {}\n  policyTypes: [Ingress]\n",
+        )
+        .unwrap();
+        let p = load_policies(std::slice::from_ref(&f)).unwrap();
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].metadata.name.as_deref(), Some("deny"));
+        std::fs::write(&f, "kind: NetworkPolicy\nspec: 3\n").unwrap();
+        assert_eq!(load_policies(&[f]).unwrap_err().code(), ExitCode::Usage);
+        let missing = dir.path().join("nope.yaml");
+        assert_eq!(
+            load_policies(&[missing]).unwrap_err().code(),
+            ExitCode::Usage
+        );
+    }
 }

@@ -1,8 +1,10 @@
 //! The lab's long-running processes: the agent (`agent serve`) in every pod
 //! and node namespace, and dnsmasq in the DNS pod. Each is started with
-//! `ip netns exec` (which also bind-mounts the namespace's resolv.conf) and is
-//! ready once its sockets are listening in its namespace, read from
-//! /proc/PID/net (no packet needed).
+//! `ip netns exec` (which also bind-mounts the namespace's resolv.conf). An
+//! agent is ready when it prints `ready` (it does once every socket is
+//! bound); dnsmasq when its port 53 shows in /proc/PID/net. Reading
+//! /proc/PID/net/tcp walks the kernel's socket hash of every namespace, so
+//! it is kept for the one process that prints nothing.
 
 use super::ctx::LabCtx;
 use super::plan::{APISERVER_IP, CLUSTER_DOMAIN, DNS_POD_IP, DNS_SERVICE_IP};
@@ -22,7 +24,12 @@ pub struct Started {
     pub tcp: Vec<u16>,
     pub udp: Vec<u16>,
     pub log: PathBuf,
+    /// A line the process prints once ready (else: its ports in /proc).
+    pub ready_line: Option<&'static str>,
 }
+
+/// What `agent serve` prints once it listens.
+pub const AGENT_READY: &str = "ready";
 
 fn logs_dir(ctx: &LabCtx) -> PathBuf {
     ctx.plan.state_dir().join("logs")
@@ -129,6 +136,7 @@ pub fn start_dnsmasq(ctx: &LabCtx) -> Result<Started> {
         tcp: vec![53],
         udp: vec![53],
         log,
+        ready_line: None,
     })
 }
 
@@ -150,6 +158,17 @@ fn net_inode_of(pid: u32) -> Option<u64> {
     let l = std::fs::read_link(format!("/proc/{pid}/ns/net")).ok()?;
     let s = l.to_string_lossy().into_owned();
     s.strip_prefix("net:[")?.strip_suffix(']')?.parse().ok()
+}
+
+/// Is the process ready: its ready line in the log, or listening on
+/// everything it should in its namespace?
+fn ready(s: &Started, ns_inode: u64) -> bool {
+    match s.ready_line {
+        Some(line) => std::fs::read_to_string(&s.log)
+            .map(|t| t.lines().any(|l| l.trim() == line))
+            .unwrap_or(false),
+        None => listening(s, ns_inode),
+    }
 }
 
 /// Is the process listening on everything it should, in its namespace?
@@ -194,7 +213,7 @@ pub async fn wait_ready(started: &mut [Started], timeout: Duration) -> Result<()
                 )));
             }
             match inodes[k] {
-                Some(ino) if listening(s, ino) => {}
+                Some(ino) if ready(s, ino) => {}
                 _ => still.push(k),
             }
         }

@@ -380,6 +380,7 @@ impl LabRuntime {
                 tcp: vec![NODE_TCP_PORT, NODE_HTTP_PORT],
                 udp: vec![NODE_UDP_PORT],
                 log,
+                ready_line: Some(procs::AGENT_READY),
             });
             for j in 0..p.pods_per_node {
                 let pod = p.pod_name(i, j);
@@ -402,6 +403,7 @@ impl LabRuntime {
                     tcp: vec![sp.tcp, sp.http],
                     udp: vec![sp.udp],
                     log,
+                    ready_line: Some(procs::AGENT_READY),
                 });
             }
         }

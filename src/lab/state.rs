@@ -289,20 +289,38 @@ pub fn find_labs() -> Vec<Leftover> {
     by_id.into_values().collect()
 }
 
+/// Is a lab a leftover? Yes when its run ended (owner gone), it was kept on
+/// purpose (its owner may still be exiting), or it has no state at all (the
+/// state is written before anything is made, so a lab without one is debris).
+/// A lab whose owner still runs is in use and left alone unless `include_live`.
+pub fn should_sweep(state: Option<&LabState>, include_live: bool) -> bool {
+    match state {
+        None => true,
+        Some(st) => include_live || st.kept || !st.owner_alive(),
+    }
+}
+
 /// Remove labs whose owner is gone (or every lab with `include_live`).
 /// Returns the ids removed and the ids skipped because still in use.
 pub async fn sweep(tools: &Tools, include_live: bool) -> (Vec<String>, Vec<(String, u32)>) {
     let mut removed = Vec::new();
     let mut skipped = Vec::new();
     for lab in find_labs() {
+        // A state dir without a readable state may be a lab writing its
+        // first state right now: give it a minute.
+        let young = lab.state.is_none()
+            && std::fs::metadata(state_root().join(&lab.id))
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age < Duration::from_secs(60));
+        if young || !should_sweep(lab.state.as_ref(), include_live) {
+            let pid = lab.state.as_ref().map(|s| s.owner_pid).unwrap_or(0);
+            skipped.push((lab.id.clone(), pid));
+            continue;
+        }
         let mut st = match lab.state.clone() {
-            Some(st) => {
-                if st.owner_alive() && !st.kept && !include_live {
-                    skipped.push((lab.id.clone(), st.owner_pid));
-                    continue;
-                }
-                st
-            }
+            Some(st) => st,
             // A state dir is written before any namespace is made: none (or
             // an unreadable one) means a dead run.
             None => LabState {
@@ -339,6 +357,29 @@ mod tests {
         assert_eq!(lab_id_of_namespace("nc0A1b2-wire"), None);
         assert_eq!(lab_id_of_namespace("nc0a1b-wire"), None);
         assert_eq!(lab_id_of_namespace("cni-1234"), None);
+    }
+
+    #[test]
+    fn sweep_leaves_labs_in_use_alone() {
+        let me = std::process::id();
+        let live = LabState {
+            owner_pid: me,
+            owner_start: process_start(me).unwrap(),
+            ..Default::default()
+        };
+        assert!(!should_sweep(Some(&live), false));
+        assert!(should_sweep(Some(&live), true));
+        let kept = LabState {
+            kept: true,
+            ..live.clone()
+        };
+        assert!(should_sweep(Some(&kept), false));
+        let dead = LabState {
+            owner_start: live.owner_start + 1,
+            ..live
+        };
+        assert!(should_sweep(Some(&dead), false));
+        assert!(should_sweep(None, false));
     }
 
     #[test]
