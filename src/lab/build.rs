@@ -83,8 +83,14 @@ pub async fn ensure_br_netfilter() {
     }
 }
 
-/// Build the whole network (no processes yet).
-pub async fn build_network(ctx: &LabCtx, progress: &dyn Progress, ports: ServePorts) -> Result<()> {
+/// Build the whole network; `on_node(i)` runs as soon as node i and its pods
+/// are wired (the runtime starts their agents there).
+pub async fn build_network(
+    ctx: &LabCtx,
+    progress: &dyn Progress,
+    ports: ServePorts,
+    on_node: &(dyn Fn(usize) + Sync),
+) -> Result<()> {
     let p = &ctx.plan;
     ensure_br_netfilter().await;
 
@@ -112,6 +118,9 @@ pub async fn build_network(ctx: &LabCtx, progress: &dyn Progress, ports: ServePo
             let done = &done;
             async move {
                 let r = build_node(ctx, i, services).await;
+                if r.is_ok() {
+                    on_node(i);
+                }
                 let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
                 progress.tick(n, rules_total);
                 r

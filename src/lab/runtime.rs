@@ -311,22 +311,42 @@ impl LabRuntime {
             inner.state.save()?;
         }
         let mut ctx = self.ctx().await;
-        super::build::build_network(&ctx, progress, self.ports).await?;
+        // Each node's agents start as soon as its pods are wired, while the
+        // other nodes are still being built.
+        if self.cfg.agents {
+            progress.message(&format!(
+                "starting {} agents as their nodes are ready",
+                self.plan.nodes * (self.plan.pods_per_node + 1)
+            ));
+        }
+        let spawned = std::sync::Mutex::new((Vec::new(), None::<RuntimeError>));
+        let on_node = |i: usize| {
+            if !self.cfg.agents {
+                return;
+            }
+            let r = self.start_node_agents(&ctx, i);
+            let mut g = spawned.lock().unwrap_or_else(|e| e.into_inner());
+            match r {
+                Ok(v) => g.0.extend(v),
+                Err(e) => {
+                    g.1.get_or_insert(e);
+                }
+            }
+        };
+        let built = super::build::build_network(&ctx, progress, self.ports, &on_node).await;
+        let (starting, spawn_err) = spawned.into_inner().unwrap_or_else(|e| e.into_inner());
+        let n_agents = starting.len();
+        self.track(starting).await?;
+        built?;
+        if let Some(e) = spawn_err {
+            return Err(e);
+        }
 
         progress.message("starting the DNS server");
         let dns = procs::start_dnsmasq(&ctx)?;
         let dns_pid = dns.child.id();
         self.track(vec![dns]).await?;
-        let mut starting = Vec::new();
-        if self.cfg.agents {
-            progress.message(&format!(
-                "starting {} agents",
-                self.plan.nodes * (self.plan.pods_per_node + 1)
-            ));
-            starting = self.start_agents(&ctx)?;
-        }
-        let n_agents = starting.len();
-        self.track(starting).await?;
+        progress.message("waiting for the agents and DNS to listen");
         {
             let mut inner = self.inner.lock().await;
             inner.dns_pid = Some(dns_pid);
@@ -356,56 +376,55 @@ impl LabRuntime {
         inner.state.save()
     }
 
-    fn start_agents(&self, ctx: &LabCtx) -> Result<Vec<Started>> {
+    /// Start node i's agents: the node's (host network) and its pods'.
+    fn start_node_agents(&self, ctx: &LabCtx, i: usize) -> Result<Vec<Started>> {
         let p = &self.plan;
         let exe = &self.cfg.agent_exe;
         let mut out = Vec::new();
-        for i in 0..p.nodes {
-            let node = p.node_name(i);
+        let node = p.node_name(i);
+        let args = procs::serve_args(
+            NODE_TCP_PORT,
+            NODE_UDP_PORT,
+            NODE_HTTP_PORT,
+            &node,
+            &node,
+            &p.node_ip(i).to_string(),
+        );
+        let role = format!("agent-{node}");
+        let ns = p.node_ns(i);
+        let (child, log) = procs::spawn_in(ctx, &role, &ns, exe, &args)?;
+        out.push(Started {
+            role,
+            ns,
+            child,
+            tcp: vec![NODE_TCP_PORT, NODE_HTTP_PORT],
+            udp: vec![NODE_UDP_PORT],
+            log,
+            ready_line: Some(procs::AGENT_READY),
+        });
+        for j in 0..p.pods_per_node {
+            let pod = p.pod_name(i, j);
+            let sp = self.ports;
             let args = procs::serve_args(
-                NODE_TCP_PORT,
-                NODE_UDP_PORT,
-                NODE_HTTP_PORT,
+                sp.tcp,
+                sp.udp,
+                sp.http,
+                &pod,
                 &node,
-                &node,
-                &p.node_ip(i).to_string(),
+                &p.pod_ip(i, j).to_string(),
             );
-            let role = format!("agent-{node}");
-            let ns = p.node_ns(i);
+            let role = format!("agent-{pod}");
+            let ns = p.pod_ns(i, j);
             let (child, log) = procs::spawn_in(ctx, &role, &ns, exe, &args)?;
             out.push(Started {
                 role,
                 ns,
                 child,
-                tcp: vec![NODE_TCP_PORT, NODE_HTTP_PORT],
-                udp: vec![NODE_UDP_PORT],
+                tcp: vec![sp.tcp, sp.http],
+                udp: vec![sp.udp],
                 log,
                 ready_line: Some(procs::AGENT_READY),
             });
-            for j in 0..p.pods_per_node {
-                let pod = p.pod_name(i, j);
-                let sp = self.ports;
-                let args = procs::serve_args(
-                    sp.tcp,
-                    sp.udp,
-                    sp.http,
-                    &pod,
-                    &node,
-                    &p.pod_ip(i, j).to_string(),
-                );
-                let role = format!("agent-{pod}");
-                let ns = p.pod_ns(i, j);
-                let (child, log) = procs::spawn_in(ctx, &role, &ns, exe, &args)?;
-                out.push(Started {
-                    role,
-                    ns,
-                    child,
-                    tcp: vec![sp.tcp, sp.http],
-                    udp: vec![sp.udp],
-                    log,
-                    ready_line: Some(procs::AGENT_READY),
-                });
-            }
         }
         Ok(out)
     }
