@@ -427,3 +427,24 @@ fn compile_port(p: &NetworkPolicyPort, path: &str, warn: &mut impl FnMut(String)
     };
     PortMatcher { proto, spec }
 }
+
+impl Compiled {
+    /// For each policy that affects egress: its namespace, its podSelector
+    /// as text, and labels a pod it selects would carry (best effort; None
+    /// when no example can be made). For static checks.
+    pub fn egress_pod_examples(&self) -> Vec<(String, String, Option<BTreeMap<String, String>>)> {
+        self.policies
+            .iter()
+            .filter(|p| p.egress.is_some())
+            .map(|p| {
+                let labels = p.selector.example_labels();
+                let ok = p.selector.matches(&labels);
+                (
+                    p.namespace.clone(),
+                    p.selector.to_string(),
+                    ok.then_some(labels),
+                )
+            })
+            .collect()
+    }
+}

@@ -8,6 +8,7 @@
 //! - [`load`]: Namespaces, Pods and NetworkPolicies from YAML files.
 //! - [`explain`]: the `explain` command.
 //! - [`labels`]: workload labels for `--policy-from`.
+//! - [`truth`]: truth tables (who reaches whom) with a grid printer.
 //!
 //! docs/policy.md says which choices the evaluator makes where the API leaves
 //! room (ipBlock and pod IPs, ICMP, a pod's traffic to itself).
@@ -19,6 +20,7 @@ pub mod judge;
 pub mod labels;
 pub mod load;
 pub mod selector;
+pub mod truth;
 pub mod world;
 
 pub use compile::{Compiled, Direction};
@@ -26,4 +28,5 @@ pub use eval::{Decision, DirectionVerdict, RuleRef, Verdict};
 pub use judge::{PolicyJudge, judge_checks};
 pub use labels::probe_labels_from;
 pub use load::{load_objects, load_policy_files, parse_objects};
+pub use truth::TruthTable;
 pub use world::{ContainerPort, Peer, PodInfo, PortQuery, Proto};
