@@ -4,53 +4,10 @@
 //! expected matrix compared with the evaluator's (printed as grids on failure).
 
 use k8s_openapi::api::networking::v1::NetworkPolicy;
-use netcheck::policy::{Compiled, ContainerPort, PodInfo, PortQuery, Proto, TruthTable};
-use std::collections::BTreeMap;
+use netcheck::policy::{Compiled, PortQuery, Proto, TruthTable};
 
-const NAMESPACES: [&str; 3] = ["x", "y", "z"];
-const PODS: [&str; 3] = ["a", "b", "c"];
-
-fn world() -> (BTreeMap<String, BTreeMap<String, String>>, Vec<PodInfo>) {
-    let mut namespaces = BTreeMap::new();
-    let mut pods = Vec::new();
-    for (i, ns) in NAMESPACES.iter().enumerate() {
-        namespaces.insert(
-            ns.to_string(),
-            BTreeMap::from([("ns".to_string(), ns.to_string())]),
-        );
-        for (j, p) in PODS.iter().enumerate() {
-            let mut ports = Vec::new();
-            for port in [80u16, 81] {
-                for (proto, word) in [
-                    (Proto::Tcp, "tcp"),
-                    (Proto::Udp, "udp"),
-                    (Proto::Sctp, "sctp"),
-                ] {
-                    ports.push(ContainerPort {
-                        name: Some(format!("serve-{port}-{word}")),
-                        port,
-                        protocol: proto,
-                    });
-                }
-            }
-            pods.push(PodInfo {
-                namespace: ns.to_string(),
-                name: p.to_string(),
-                labels: BTreeMap::from([("pod".to_string(), p.to_string())]),
-                ips: vec![format!("198.18.{}.{}", 10 + i, j + 1).parse().unwrap()],
-                ports,
-            });
-        }
-    }
-    (namespaces, pods)
-}
-
-fn names() -> Vec<String> {
-    NAMESPACES
-        .iter()
-        .flat_map(|ns| PODS.iter().map(move |p| format!("{ns}/{p}")))
-        .collect()
-}
+mod policy_common;
+use policy_common::{names, world};
 
 fn policies(yaml: &[&str]) -> Vec<NetworkPolicy> {
     yaml.iter()

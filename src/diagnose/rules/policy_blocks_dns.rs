@@ -51,6 +51,11 @@ impl Rule for PolicyBlocksDns {
             candidates.push((pod, what));
         }
         let servers = judge.dns_pods();
+        let dns_ns = d
+            .dns
+            .as_ref()
+            .map(|t| t.service.namespace.as_str())
+            .unwrap_or("kube-system");
         let dns_name = match &d.dns {
             Some(t) => format!(
                 "the cluster DNS ({}/{} {}, pods {}={})",
@@ -99,7 +104,11 @@ impl Rule for PolicyBlocksDns {
         groups
             .into_iter()
             .map(|(policies, (protos, who, probes))| {
-                let protos: Vec<String> = protos.iter().map(|p| format!("{p}/53")).collect();
+                let protos: Vec<String> = ["UDP", "TCP"]
+                    .iter()
+                    .filter(|p| protos.contains(*p))
+                    .map(|p| format!("{p}/53"))
+                    .collect();
                 let named = if policies.len() == 1 {
                     format!("NetworkPolicy {}", policies[0])
                 } else {
@@ -131,7 +140,7 @@ impl Rule for PolicyBlocksDns {
                         Vec::new(),
                         evidence,
                         format!(
-                            "Add an egress rule to {} that allows DNS, e.g. `- to: [{{namespaceSelector: {{matchLabels: {{kubernetes.io/metadata.name: kube-system}}}}, podSelector: {{matchLabels: {{{}: {}}}}}}}]` with `ports: [{{port: 53, protocol: UDP}}, {{port: 53, protocol: TCP}}]`.",
+                            "Add an egress rule to {} that allows DNS, e.g. `- to: [{{namespaceSelector: {{matchLabels: {{kubernetes.io/metadata.name: {dns_ns}}}}}, podSelector: {{matchLabels: {{{}: {}}}}}}}]` with `ports: [{{port: 53, protocol: UDP}}, {{port: 53, protocol: TCP}}]`.",
                             policies[0],
                             crate::policy::judge::DNS_POD_LABEL.0,
                             crate::policy::judge::DNS_POD_LABEL.1
