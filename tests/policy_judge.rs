@@ -37,11 +37,13 @@ fn probe(name: &str, node: &str, addr: &str) -> ProbePod {
 }
 
 fn deployment(policies: &[&str]) -> Deployment {
-    let mut d = Deployment::default();
-    d.pods = vec![
-        probe("probe-a", "n1", "198.18.0.2"),
-        probe("probe-b", "n2", "198.18.1.2"),
-    ];
+    let mut d = Deployment {
+        pods: vec![
+            probe("probe-a", "n1", "198.18.0.2"),
+            probe("probe-b", "n2", "198.18.1.2"),
+        ],
+        ..Default::default()
+    };
     d.dns = Some(DnsTarget {
         service: ServiceRef {
             name: "kube-dns".into(),

@@ -428,22 +428,32 @@ fn compile_port(p: &NetworkPolicyPort, path: &str, warn: &mut impl FnMut(String)
     PortMatcher { proto, spec }
 }
 
+/// A pod an egress policy selects, made up from its podSelector (for static checks).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EgressPodExample {
+    pub namespace: String,
+    /// The podSelector as text (`app=web`, `{}`).
+    pub selector: String,
+    /// Labels a selected pod would carry; None when no example can be made.
+    pub labels: Option<BTreeMap<String, String>>,
+}
+
 impl Compiled {
-    /// For each policy that affects egress: its namespace, its podSelector
-    /// as text, and labels a pod it selects would carry (best effort; None
-    /// when no example can be made). For static checks.
-    pub fn egress_pod_examples(&self) -> Vec<(String, String, Option<BTreeMap<String, String>>)> {
+    /// For each policy that affects egress, an example of the pods it
+    /// selects (best effort: equalities, the first value of `In`, a
+    /// placeholder value for `Exists`).
+    pub fn egress_pod_examples(&self) -> Vec<EgressPodExample> {
         self.policies
             .iter()
             .filter(|p| p.egress.is_some())
             .map(|p| {
                 let labels = p.selector.example_labels();
                 let ok = p.selector.matches(&labels);
-                (
-                    p.namespace.clone(),
-                    p.selector.to_string(),
-                    ok.then_some(labels),
-                )
+                EgressPodExample {
+                    namespace: p.namespace.clone(),
+                    selector: p.selector.to_string(),
+                    labels: ok.then_some(labels),
+                }
             })
             .collect()
     }

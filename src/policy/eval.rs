@@ -67,6 +67,14 @@ pub struct DirectionVerdict {
     pub reason: String,
 }
 
+/// "allowed by <rule>" or "not restricted (<why>)", for the one-line verdict.
+fn short_allow(d: &DirectionVerdict) -> String {
+    match d.allowed_by.first() {
+        Some(r) => format!("allowed by {}", r.text),
+        None => format!("not restricted ({})", d.reason),
+    }
+}
+
 fn is_true(b: &bool) -> bool {
     *b
 }
@@ -117,9 +125,13 @@ impl Compiled {
             Decision::Deny
         };
         let reason = match (egress.verdict, ingress.verdict) {
-            (Decision::Allow, Decision::Allow) => {
-                format!("allow: {}; {}", egress.reason, ingress.reason)
-            }
+            (Decision::Allow, Decision::Allow) => format!(
+                "allow: {} → {} on {port}: ingress {}; egress {}",
+                src.describe(),
+                dst.describe(),
+                short_allow(&ingress),
+                short_allow(&egress)
+            ),
             (Decision::Deny, Decision::Allow) => format!("deny: {}", egress.reason),
             (Decision::Allow, Decision::Deny) => format!("deny: {}", ingress.reason),
             (Decision::Deny, Decision::Deny) => {

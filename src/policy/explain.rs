@@ -170,7 +170,8 @@ pub fn hints(v: &Verdict, input: &ExplainInput) -> Vec<String> {
             })
             .unwrap_or_else(|| key.to_string())
     };
-    v.denying()
+    let mut out: Vec<String> = v
+        .denying()
         .into_iter()
         .map(|(dir, _)| {
             let (subject, other, field) = match dir {
@@ -183,7 +184,15 @@ pub fn hints(v: &Verdict, input: &ExplainInput) -> Vec<String> {
                 v.port
             )
         })
-        .collect()
+        .collect();
+    let port_limited = !v.egress.peer_matched_other_ports.is_empty()
+        || !v.ingress.peer_matched_other_ports.is_empty();
+    if port_limited && v.port == PortQuery::Any.to_string() {
+        out.push(
+            "rules match these pods on some ports only; ask about one port with --port PORT/PROTO (e.g. --port 8080/TCP)".into(),
+        );
+    }
+    out
 }
 
 fn direction_block(name: &str, d: &DirectionVerdict) -> String {
@@ -371,7 +380,9 @@ pub fn run(g: &GlobalArgs, args: &ExplainArgs) -> Result<ExitCode, CliError> {
         OutputFormat::Json => render_json(&verdict, &warnings),
         _ => render_table(&verdict, &hints(&verdict, &input), &warnings),
     };
-    println!("{}", out.trim_end());
+    // A closed pipe (`| head`) is not an error worth a panic.
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout(), "{}", out.trim_end());
     // Answered: allow or deny alike.
     Ok(ExitCode::Ok)
 }

@@ -195,10 +195,21 @@ pub fn load_policy_files(paths: &[PathBuf]) -> anyhow::Result<Vec<NetworkPolicy>
         let text = read(p)?;
         let o = parse_objects(&text, &p.display().to_string())?;
         if o.policies.is_empty() {
-            let other = if o.skipped.is_empty() {
+            let held: Vec<String> = o
+                .namespaces
+                .iter()
+                .map(|n| format!("Namespace {}", n.metadata.name.as_deref().unwrap_or("?")))
+                .chain(
+                    o.pods
+                        .iter()
+                        .map(|p| format!("Pod {}", p.metadata.name.as_deref().unwrap_or("?"))),
+                )
+                .chain(o.skipped.iter().cloned())
+                .collect();
+            let other = if held.is_empty() {
                 String::new()
             } else {
-                format!(" (it holds {})", o.skipped.join(", "))
+                format!(" (it holds {})", held.join(", "))
             };
             anyhow::bail!(
                 "{} holds no NetworkPolicy{other}; give a YAML file with `kind: NetworkPolicy` documents",

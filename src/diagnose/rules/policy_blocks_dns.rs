@@ -29,8 +29,9 @@ impl Rule for PolicyBlocksDns {
             .iter()
             .map(|p| (p.clone(), format!("probe pod {}", p.key())))
             .collect();
-        for (ns, selector, labels) in compiled.egress_pod_examples() {
-            let Some(labels) = labels else { continue };
+        for ex in compiled.egress_pod_examples() {
+            let (ns, selector) = (ex.namespace, ex.selector);
+            let Some(labels) = ex.labels else { continue };
             if candidates
                 .iter()
                 .any(|(c, _)| c.namespace == ns && c.labels == labels)

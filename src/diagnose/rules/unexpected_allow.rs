@@ -8,6 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 pub struct UnexpectedAllow;
 
+/// Per policy: the directions it denies in, the cells, the nodes.
+type Cells = (BTreeSet<&'static str>, Vec<String>, BTreeSet<String>);
+
 impl Rule for UnexpectedAllow {
     fn rank(&self) -> u16 {
         850
@@ -23,9 +26,7 @@ impl Rule for UnexpectedAllow {
             return Vec::new();
         }
         let judge = PolicyJudge::new(ev.deployment);
-        // policy → (direction words, cells, nodes)
-        let mut by_policy: BTreeMap<String, (BTreeSet<&str>, Vec<String>, BTreeSet<String>)> =
-            BTreeMap::new();
+        let mut by_policy: BTreeMap<String, Cells> = BTreeMap::new();
         for c in allowed {
             let Some(v) = judge.judge(c) else { continue };
             for (dir, policy) in denying_policies(&v) {
