@@ -187,7 +187,7 @@ impl Compiled {
             DirectionVerdict {
                 certain: false,
                 reason: format!(
-                    "{} (undecided: a rule with an ipBlock or port may match the address or port behind the Service)",
+                    "{} (undecided: an ipBlock or port rule may match the address or port, which is not known)",
                     strict.reason
                 ),
                 ..strict
