@@ -71,6 +71,7 @@ fn deployment(policies: &[&str]) -> Deployment {
             node_port: None,
         },
         port: 443,
+        node: None,
     });
     d.policy.namespaces = BTreeMap::from([
         (NS.to_string(), BTreeMap::new()),

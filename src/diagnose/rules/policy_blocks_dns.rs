@@ -13,7 +13,7 @@ pub struct PolicyBlocksDns;
 
 impl Rule for PolicyBlocksDns {
     fn rank(&self) -> u16 {
-        60
+        59
     }
 
     fn evaluate(&self, ev: &Evidence<'_>, _explained: &BTreeSet<usize>) -> Vec<Diagnosis> {
