@@ -13,6 +13,8 @@ pub enum ExitCode {
     Usage = 2,
     /// Could not run: cluster unreachable, permission denied, probes never ready, not root.
     CouldNotRun = 3,
+    /// Stopped by Ctrl-C/SIGTERM (after cleaning up), like a shell's 128+SIGINT.
+    Interrupted = 130,
 }
 
 impl From<ExitCode> for std::process::ExitCode {
