@@ -90,8 +90,9 @@ pub fn print_error(err: &CliError) {
 pub fn init_logging(g: &GlobalArgs) {
     use tracing_subscriber::EnvFilter;
     let level = match (g.quiet, g.verbose) {
-        (true, _) => "error",
-        (false, 0) => "warn",
+        // kube-client logs every failed request at ERROR; the CLI says it once, better.
+        (true, _) => "error,kube_client=off",
+        (false, 0) => "warn,kube_client=off",
         (false, 1) => "netcheck=debug,kubectl_netcheck=debug,info",
         (false, _) => "trace",
     };

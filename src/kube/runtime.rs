@@ -410,10 +410,12 @@ pub fn api_error(what: &str, server: &str, e: ::kube::Error) -> RuntimeError {
             s.code, s.reason, s.message
         )),
         other => {
+            // The chain repeats itself ("client error (Connect): client error
+            // (Connect): tcp connect error: …"): the root cause says it all.
             let mut msg = other.to_string();
             let mut src = std::error::Error::source(&other);
             while let Some(s) = src {
-                msg = format!("{msg}: {s}");
+                msg = s.to_string();
                 src = s.source();
             }
             unreachable(format!(
