@@ -13,6 +13,8 @@ pub struct Permission {
     pub group: &'static str,
     pub resource: &'static str,
     pub subresource: Option<&'static str>,
+    /// One object by name (a Role may grant only named objects).
+    pub name: Option<&'static str>,
     /// None: cluster-wide (all namespaces, or a cluster-scoped resource).
     pub namespace: Option<String>,
     /// Why the run needs it (said when it is missing).
@@ -32,6 +34,7 @@ impl Permission {
             group,
             resource,
             subresource: None,
+            name: None,
             namespace: namespace.map(str::to_string),
             why,
         }
@@ -48,6 +51,9 @@ impl Permission {
             r.push('.');
             r.push_str(self.group);
         }
+        if let Some(n) = self.name {
+            r.push_str(&format!(" \"{n}\""));
+        }
         match &self.namespace {
             Some(ns) => format!("{} {r} in namespace {ns}", self.verb),
             None => format!("{} {r} (cluster-wide)", self.verb),
@@ -62,6 +68,7 @@ impl Permission {
                     group: Some(self.group.into()),
                     resource: Some(self.resource.into()),
                     subresource: self.subresource.map(str::to_string),
+                    name: self.name.map(str::to_string),
                     namespace: self.namespace.clone(),
                     ..Default::default()
                 }),
@@ -146,13 +153,26 @@ pub fn required(probe_ns: &str, create_namespace: bool) -> Vec<Permission> {
             None,
             "to detect the CNI and kube-proxy",
         ),
-        Permission::new(
-            "get",
-            "",
-            "configmaps",
-            Some("kube-system"),
-            "to read the kube-proxy mode and the cluster domain",
-        ),
+        Permission {
+            name: Some("kube-proxy"),
+            ..Permission::new(
+                "get",
+                "",
+                "configmaps",
+                Some("kube-system"),
+                "to read the kube-proxy mode",
+            )
+        },
+        Permission {
+            name: Some("coredns"),
+            ..Permission::new(
+                "get",
+                "",
+                "configmaps",
+                Some("kube-system"),
+                "to read the cluster domain",
+            )
+        },
         Permission::new(
             "list",
             "discovery.k8s.io",
@@ -215,7 +235,10 @@ mod tests {
         );
         assert!(d.contains(&"create namespaces (cluster-wide)".to_string()));
         assert!(d.contains(&"list daemonsets.apps (cluster-wide)".to_string()));
-        assert!(d.contains(&"get configmaps in namespace kube-system".to_string()));
+        assert!(
+            d.contains(&"get configmaps \"kube-proxy\" in namespace kube-system".to_string()),
+            "{d:?}"
+        );
         assert!(d.contains(&"list endpointslices.discovery.k8s.io (cluster-wide)".to_string()));
         let without = required("mine", false);
         assert!(
