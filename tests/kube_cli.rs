@@ -233,3 +233,63 @@ async fn cleanup_prints_what_it_removed() {
         "no leftover netcheck namespaces\n"
     );
 }
+
+async fn interrupt_while_waiting(signal: libc::c_int) {
+    let fake = FakeApi::start(FakeState {
+        fates: [("node1".to_string(), kube_fake::PodFate::NeverReady)].into(),
+        ..Default::default()
+    })
+    .await;
+    let child = tokio::process::Command::new(BIN)
+        .args([
+            "--kubeconfig",
+            fake.kubeconfig.to_str().unwrap(),
+            "--timeout",
+            "60s",
+        ])
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // Wait until the first probe pod exists: the run is waiting for it.
+    let until = Instant::now() + Duration::from_secs(20);
+    while fake.state().pods.is_empty() {
+        assert!(Instant::now() < until, "no pod was created");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let pid = child.id().unwrap() as libc::pid_t;
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc::kill(pid, signal) };
+    let t = Instant::now();
+    let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
+        .await
+        .expect("the run stops after the signal")
+        .unwrap();
+    assert!(t.elapsed() < Duration::from_secs(15));
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("interrupted: deleting namespace netcheck-"),
+        "{err}"
+    );
+    let st = fake.state();
+    assert_eq!(st.deleted_namespaces.len(), 1, "{:?}", st.requests);
+    assert!(st.namespaces.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_deletes_the_namespace_and_exits_130() {
+    interrupt_while_waiting(libc::SIGINT).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_deletes_the_namespace_and_exits_130() {
+    interrupt_while_waiting(libc::SIGTERM).await;
+}

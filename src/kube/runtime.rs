@@ -155,6 +155,8 @@ pub struct KubeRuntime {
     cluster_name: String,
     server: String,
     state: Mutex<State>,
+    /// When the run began: --timeout bounds discovery and pod start-up from here.
+    started: Instant,
 }
 
 /// How long one API call may take.
@@ -194,6 +196,7 @@ impl KubeRuntime {
             cluster_name: conn.cluster_name,
             server: conn.server,
             state: Mutex::new(State::default()),
+            started: Instant::now(),
         }
     }
 
@@ -666,8 +669,8 @@ impl Runtime for KubeRuntime {
     }
 
     async fn deploy(&self, mut d: Deployment, progress: &dyn Progress) -> Result<Deployment> {
-        let started = Instant::now();
-        let deadline = started + self.opts.timeout;
+        // Pods must be ready within --timeout of the start of the run.
+        let deadline = self.started + self.opts.timeout;
         let run = self.run_spec();
         let ns = run.namespace.clone();
         let host_off = self.state().host_off.clone();
@@ -780,7 +783,7 @@ impl Runtime for KubeRuntime {
                     name.clone(),
                     match r {
                         Ok(Ok(_)) => None,
-                        Ok(Err(e)) => Some(create_error(name, &ns, &self.server, e)),
+                        Ok(Err(e)) => Some(create_error(name, ns, &self.server, e)),
                         Err(_) => {
                             Some("the API server did not answer the create in time".to_string())
                         }
