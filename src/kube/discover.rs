@@ -636,7 +636,21 @@ pub fn apiserver(svc: &Service) -> ApiServer {
     ApiServer {
         service: service_target(svc),
         port,
+        node: None,
     }
+}
+
+/// The node serving the API (the `kubernetes` endpoint on a node's InternalIP), if any.
+pub fn apiserver_node(slices: &[EndpointSlice], nodes: &[NodeInfo]) -> Option<String> {
+    ready_endpoints("kubernetes", "default", slices)
+        .iter()
+        .filter_map(|e| e.ip)
+        .find_map(|ip| {
+            nodes
+                .iter()
+                .find(|n| n.internal_ips.contains(&ip))
+                .map(|n| n.name.clone())
+        })
 }
 
 /// Ready endpoints (node, pod, ip) of a Service, from its EndpointSlices.

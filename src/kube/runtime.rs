@@ -7,6 +7,7 @@
 //! the API's websocket. teardown: delete what the run created, nothing else.
 
 use super::discover::{self, CniDetection, NodeFilter};
+use crate::model::topology::ApiServer;
 use super::manifests::{self, PsaLevel, RunSpec};
 use super::pods::{self, PodStart};
 use super::preflight;
@@ -593,7 +594,10 @@ impl Runtime for KubeRuntime {
                 ) {
                     findings.push(f);
                 }
-                discover::apiserver(s)
+                ApiServer {
+                    node: discover::apiserver_node(&slices, &infos),
+                    ..discover::apiserver(s)
+                }
             });
         let dns_svc = ks_services
             .iter()
