@@ -390,3 +390,69 @@ async fn cleanup_deletes_only_labelled_namespaces() {
     assert_eq!(st.deleted_namespaces, ["netcheck-old1"]);
     assert!(st.namespaces.contains_key("netcheck-lookalike"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn probes_and_host_inspection_run_over_exec_and_come_back_as_checks() {
+    let fake = FakeApi::start(FakeState {
+        exec: true,
+        ..Default::default()
+    })
+    .await;
+    let rt = runtime(&fake, opts(&fake)).await;
+    let report = pipeline::run(&rt, &Default::default(), &Quiet)
+        .await
+        .expect("a report");
+    let not_passed: Vec<_> = report
+        .checks
+        .iter()
+        .filter(|c| c.status != Status::Pass)
+        .collect();
+    assert!(not_passed.is_empty(), "{not_passed:#?}");
+    use netcheck::model::CheckKind;
+    for kind in [
+        CheckKind::PodToPod,
+        CheckKind::PodToService,
+        CheckKind::NodeToPod,
+        CheckKind::PodToNode,
+        CheckKind::PodToApiserver,
+        CheckKind::Dns,
+        CheckKind::Mtu,
+    ] {
+        assert!(
+            report.checks.iter().any(|c| c.kind == kind),
+            "no {kind:?} check"
+        );
+    }
+    // Same-node pairs exist: two probes per node.
+    assert!(report.checks.iter().any(|c| c.kind == CheckKind::PodToPod
+        && c.source.node == c.target.node
+        && c.source.pod != c.target.pod));
+    let hosts: Vec<&str> = report.hosts.iter().map(|h| h.node.as_str()).collect();
+    assert_eq!(hosts, ["node1", "node2"]);
+    assert!(
+        report.hosts.iter().all(|h| h.unavailable.is_empty()),
+        "{:#?}",
+        report.hosts
+    );
+    assert!(!pipeline::failed(&report, false));
+    let st = fake.state();
+    // 4 probe pods + 2 host agents ran `agent probe`; 2 host pods ran inspect-host.
+    let probes = st
+        .execs
+        .iter()
+        .filter(|(_, a)| a.iter().any(|x| x == "probe"))
+        .count();
+    assert_eq!(probes, 6, "{:?}", st.execs);
+    let inspects: Vec<&(String, Vec<String>)> = st
+        .execs
+        .iter()
+        .filter(|(_, a)| a.iter().any(|x| x == "inspect-host"))
+        .collect();
+    assert_eq!(inspects.len(), 2);
+    assert!(
+        inspects
+            .iter()
+            .all(|(pod, a)| pod.starts_with("host-") && a.contains(&"/host".to_string()))
+    );
+    assert_eq!(st.deleted_namespaces.len(), 1);
+}

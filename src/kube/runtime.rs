@@ -7,11 +7,11 @@
 //! the API's websocket. teardown: delete what the run created, nothing else.
 
 use super::discover::{self, CniDetection, NodeFilter};
-use crate::model::topology::ApiServer;
 use super::manifests::{self, PsaLevel, RunSpec};
 use super::pods::{self, PodStart};
 use super::preflight;
 use crate::model::host::HostReport;
+use crate::model::topology::ApiServer;
 use crate::model::topology::{HostAgent, ProbePod, ServePorts, Source};
 use crate::model::{Deployment, ProbePlan, ProbeReport};
 use crate::runtime::{Progress, Result, Runtime, RuntimeError};

@@ -53,6 +53,10 @@ pub struct FakeState {
     /// Created pods and services, by "namespace/name".
     pub pods: BTreeMap<String, Value>,
     pub services: BTreeMap<String, Value>,
+    /// Answer exec with a websocket and a fake agent (otherwise exec is refused).
+    pub exec: bool,
+    /// The commands exec ran: (pod, argv).
+    pub execs: Vec<(String, Vec<String>)>,
 }
 
 impl FakeState {
@@ -91,6 +95,7 @@ impl FakeApi {
                     let svc = service_fn(move |req| handle(st.clone(), req));
                     let _ = http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), svc)
+                        .with_upgrades()
                         .await;
                 });
             }
@@ -231,10 +236,132 @@ fn matches_selector(obj: &Value, sel: &str) -> bool {
     })
 }
 
+fn query_values(query: &str, key: &str) -> Vec<String> {
+    query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .filter(|(k, _)| *k == key)
+        .map(|(_, v)| percent_decode(v))
+        .collect()
+}
+
+/// What the fake agent answers: every probe passes (DNS with the addresses the
+/// planner expects for the cluster's names), host inspection reports the node.
+fn fake_agent(argv: &[String], stdin: &[u8]) -> Vec<u8> {
+    if argv.iter().any(|a| a == "inspect-host") {
+        let node = argv
+            .windows(2)
+            .find(|w| w[0] == "--node-name")
+            .map(|w| w[1].clone())
+            .unwrap_or_default();
+        return json!({"node": node}).to_string().into_bytes();
+    }
+    let plan: Value = serde_json::from_slice(stdin).unwrap_or(Value::Null);
+    let results: Vec<Value> = plan["probes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|p| {
+            let mut r = json!({"id": p["id"], "outcome": "ok", "latencyMs": 0.4});
+            if p["kind"] == "dns" {
+                let name = p["name"].as_str().unwrap_or("");
+                r["addresses"] = if name.starts_with("kubernetes.default") {
+                    json!(["198.19.0.1"])
+                } else {
+                    json!(["198.19.0.10"])
+                };
+            }
+            if p["kind"] == "mtu" {
+                r["pathMtu"] = p["max"].clone();
+            }
+            r
+        })
+        .collect();
+    json!({"results": results, "durationMs": 12.0})
+        .to_string()
+        .into_bytes()
+}
+
+/// One exec over the v5 channel protocol: stdin until its close signal, then
+/// the agent's answer on stdout and a Success status.
+async fn exec_session(upgraded: hyper::upgrade::Upgraded, argv: Vec<String>, wants_stdin: bool) {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::protocol::Role;
+    let mut ws = tokio_tungstenite::WebSocketStream::from_raw_socket(
+        TokioIo::new(upgraded),
+        Role::Server,
+        None,
+    )
+    .await;
+    let mut stdin = Vec::new();
+    if wants_stdin {
+        while let Some(Ok(msg)) = ws.next().await {
+            let Message::Binary(b) = msg else { continue };
+            match b.first() {
+                Some(0) => stdin.extend_from_slice(&b[1..]),
+                Some(255) if b.get(1) == Some(&0) => break,
+                _ => {}
+            }
+        }
+    }
+    let mut out = vec![1u8];
+    out.extend(fake_agent(&argv, &stdin));
+    let _ = ws.send(Message::binary(out)).await;
+    let mut status = vec![3u8];
+    status.extend(
+        json!({"metadata": {}, "status": "Success"})
+            .to_string()
+            .into_bytes(),
+    );
+    let _ = ws.send(Message::binary(status)).await;
+    let _ = ws.close(None).await;
+}
+
 async fn handle(
     state: Arc<Mutex<FakeState>>,
-    req: Request<Incoming>,
+    mut req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
+    let exec_ok = state.lock().unwrap().exec;
+    if exec_ok && req.uri().path().ends_with("/exec") {
+        let query = req.uri().query().unwrap_or("").to_string();
+        let argv = query_values(&query, "command");
+        let pod = req
+            .uri()
+            .path()
+            .rsplit('/')
+            .nth(1)
+            .unwrap_or("")
+            .to_string();
+        {
+            let mut st = state.lock().unwrap();
+            st.requests
+                .push(format!("{} {}?{query}", req.method(), req.uri().path()));
+            st.execs.push((pod, argv.clone()));
+        }
+        let key = req
+            .headers()
+            .get("sec-websocket-key")
+            .map(|k| k.as_bytes().to_vec())
+            .unwrap_or_default();
+        let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(&key);
+        let wants_stdin = query_values(&query, "stdin").iter().any(|v| v == "true");
+        let on_upgrade = hyper::upgrade::on(&mut req);
+        tokio::spawn(async move {
+            if let Ok(up) = on_upgrade.await {
+                exec_session(up, argv, wants_stdin).await;
+            }
+        });
+        return Ok(Response::builder()
+            .status(StatusCode::SWITCHING_PROTOCOLS)
+            .header("upgrade", "websocket")
+            .header("connection", "Upgrade")
+            .header("sec-websocket-accept", accept)
+            .header("sec-websocket-protocol", "v5.channel.k8s.io")
+            .body(Full::new(Bytes::new()))
+            .unwrap());
+    }
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
