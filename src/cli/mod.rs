@@ -3,6 +3,7 @@
 
 pub mod exit;
 mod handlers;
+pub mod progress;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -154,6 +155,9 @@ pub enum Command {
     Report {
         /// A report written by -o json
         file: PathBuf,
+        /// Show the full matrix even when wider than the terminal
+        #[arg(long)]
+        wide: bool,
     },
     /// What changed between two saved reports (exit 1 when something regressed)
     Diff { old: PathBuf, new: PathBuf },
