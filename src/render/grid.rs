@@ -236,6 +236,9 @@ pub struct Grid<'a> {
     pub cols: Vec<Column>,
     /// `cells[row][col]`; None: no check for that pair.
     pub cells: Vec<Vec<Option<Cell<'a>>>>,
+    /// The domain every node name ends in, left out of the labels
+    /// (`.eu-west-1.compute.internal`), when there is one.
+    pub node_suffix: Option<String>,
 }
 
 impl<'a> Grid<'a> {
@@ -344,6 +347,51 @@ fn build<'a>(
         rows,
         cols,
         cells,
+        node_suffix: None,
+    }
+}
+
+/// The DNS suffix all node names share (`.eu-west-1.compute.internal`),
+/// when there are at least two nodes and every name has more before it.
+pub fn common_node_suffix(nodes: &[String]) -> Option<String> {
+    let first = nodes.first()?;
+    if nodes.len() < 2 {
+        return None;
+    }
+    // Candidate suffixes: from each '.' of the first name, longest first.
+    for (i, _) in first.match_indices('.') {
+        let suffix = &first[i..];
+        if nodes
+            .iter()
+            .all(|n| n.len() > suffix.len() && n.ends_with(suffix))
+        {
+            return Some(suffix.to_string());
+        }
+    }
+    None
+}
+
+impl<'a> Grid<'a> {
+    /// Leave `suffix` out of the node names in rows and columns.
+    pub fn strip_node_suffix(&mut self, nodes: &[String], suffix: &str) {
+        let strip = |s: &mut String| {
+            if nodes.contains(s) {
+                if let Some(short) = s.strip_suffix(suffix) {
+                    *s = short.to_string();
+                }
+            }
+        };
+        self.rows.iter_mut().for_each(strip);
+        for c in &mut self.cols {
+            strip(&mut c.label);
+            if let Some(sub) = &mut c.sub {
+                // "direct, node-1.example.internal"
+                if let Some(short) = sub.strip_suffix(suffix) {
+                    *sub = short.to_string();
+                }
+            }
+        }
+        self.node_suffix = Some(suffix.to_string());
     }
 }
 
@@ -512,5 +560,11 @@ pub fn grids(report: &Report) -> Vec<Grid<'_>> {
         kind_grid(report, CheckKind::External),
     ];
     out.retain(|g| !g.is_empty());
+    let nodes = node_order(report);
+    if let Some(suffix) = common_node_suffix(&nodes) {
+        for g in &mut out {
+            g.strip_node_suffix(&nodes, &suffix);
+        }
+    }
     out
 }

@@ -211,34 +211,60 @@ fn width_of(table: &str) -> usize {
     table.lines().map(|l| l.chars().count()).max().unwrap_or(0)
 }
 
-/// The folded matrix: one line per source node, then the failing pairs.
+/// The folded matrix: a line per source node that has failures, one line for
+/// all the healthy ones (a dozen identical "all ok" rows hide the one that
+/// matters), then the failing pairs with the first failure's detail.
 pub fn folded_matrix(g: &Grid<'_>, th: &Theme) -> String {
     let mut b = Builder::default();
-    b.push_record(["source", "targets ok", "median"].map(String::from));
+    b.push_record(["source", "targets ok"].map(String::from));
+    let mut bad_rows = 0;
+    let mut good_rows = 0;
+    let mut lat: Vec<f64> = Vec::new();
+    let mut mtu: Vec<u16> = Vec::new();
     for (r, row) in g.rows.iter().zip(&g.cells) {
         let cells: Vec<_> = row.iter().flatten().collect();
         let ok = cells.iter().filter(|c| !c.state().is_failure()).count();
-        let state = if ok == cells.len() {
-            CellState::Pass
-        } else {
-            CellState::Fail
-        };
-        let mut lat: Vec<f64> = cells.iter().filter_map(|c| c.median_latency()).collect();
-        let med = grid::median(&mut lat)
-            .map(super::theme::latency)
-            .unwrap_or_default();
+        if ok == cells.len() {
+            good_rows += 1;
+            lat.extend(cells.iter().filter_map(|c| c.median_latency()));
+            mtu.extend(cells.iter().filter_map(|c| c.path_mtu().0));
+            continue;
+        }
+        bad_rows += 1;
         b.push_record([
             th.bold(r),
             th.paint(
-                &format!("{} {}/{}", th.symbol(state), ok, cells.len()),
-                Theme::state_color(state),
-                state.is_failure(),
+                &format!("{} {}/{}", th.symbol(CellState::Fail), ok, cells.len()),
+                Theme::state_color(CellState::Fail),
+                true,
             ),
-            med,
         ]);
     }
-    let mut out = styled(b, th);
-    out.push('\n');
+    let mut out = String::new();
+    if bad_rows > 0 {
+        out.push_str(&styled(b, th));
+        out.push('\n');
+    }
+    if good_rows > 0 {
+        let who = if bad_rows == 0 {
+            format!("all {good_rows} source nodes")
+        } else if good_rows == 1 {
+            "the other source node".to_string()
+        } else {
+            format!("the other {good_rows} source nodes")
+        };
+        let how = match (g.view, grid::median(&mut lat), mtu.iter().min()) {
+            (grid::View::Mtu, _, Some(m)) => format!(" (smallest path MTU {m})"),
+            (_, Some(l), _) => format!(" (median {})", super::theme::latency(l)),
+            _ => String::new(),
+        };
+        out.push_str(&th.paint(
+            &format!("{} {who}: every target ok{how}", th.symbol(CellState::Pass)),
+            Theme::state_color(CellState::Pass),
+            false,
+        ));
+        out.push('\n');
+    }
     let failing = g.failing();
     if !failing.is_empty() {
         out.push_str(&format!("failing pairs ({}):\n", failing.len()));
@@ -296,28 +322,34 @@ pub fn grid_section(g: &Grid<'_>, th: &Theme, opts: &RenderOptions) -> String {
     };
     let failing = g.failing().len();
     let total = g.cells.iter().flatten().flatten().count();
-    let verdict = if failing == 0 {
-        th.paint(
+    let verdict = match (failing, th.unicode) {
+        (0, true) => th.paint(
             &format!("{} {total} ok", th.symbol(CellState::Pass)),
             Theme::state_color(CellState::Pass),
             false,
-        )
-    } else {
-        th.paint(
-            &format!(
-                "{} {failing} of {total} failing",
-                th.symbol(CellState::Fail)
-            ),
+        ),
+        (0, false) => format!("({total} ok)"),
+        (n, true) => th.paint(
+            &format!("{} {n} of {total} failing", th.symbol(CellState::Fail)),
             Theme::state_color(CellState::Fail),
             true,
-        )
+        ),
+        (n, false) => th.paint(
+            &format!("({n} of {total} FAILING)"),
+            Theme::state_color(CellState::Fail),
+            true,
+        ),
+    };
+    let about = match &g.node_suffix {
+        Some(sfx) => format!("{}; node names end in {sfx}", g.about),
+        None => g.about.clone(),
     };
     let mut out = format!(
         "{}  {}{}\n{}\n",
         th.bold(&th.text(&g.title)),
         verdict,
         note,
-        th.dim(&th.text(&g.about))
+        th.dim(&th.text(&about))
     );
     out.push_str(body.trim_end());
     out.push('\n');

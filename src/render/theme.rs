@@ -170,7 +170,14 @@ impl Theme {
                 };
                 format!("{sym} {}", truncate(&what, 18))
             }
-            CellState::UnexpectedAllow => format!("{sym} {}", cell.allowed_labels().join(",")),
+            CellState::UnexpectedAllow => {
+                let blocked = if cell.blocked_labels().is_empty() {
+                    ""
+                } else {
+                    self.symbol(CellState::ExpectedBlock)
+                };
+                format!("{sym} {} {blocked}", cell.allowed_labels().join(","))
+            }
             CellState::ExpectedBlock | CellState::Skipped => sym.to_string(),
         };
         if cell.has_hairpin() && view == View::Services {
