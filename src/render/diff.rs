@@ -62,16 +62,20 @@ impl CellKey {
 
 /// Mask the per-run probe namespace (`netcheck-<id>`) in a name.
 fn mask_run(name: &str) -> String {
-    name.split(['.', '/'])
-        .map(|part| {
-            if part.starts_with("netcheck-") {
-                "netcheck-*"
-            } else {
-                part
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(".")
+    let mut out = String::with_capacity(name.len());
+    for part in name.split_inclusive(['.', '/']) {
+        let (word, sep) = match part.char_indices().last() {
+            Some((j, c)) if c == '.' || c == '/' => (&part[..j], &part[j..]),
+            _ => (part, ""),
+        };
+        out.push_str(if word.starts_with("netcheck-") {
+            "netcheck-*"
+        } else {
+            word
+        });
+        out.push_str(sep);
+    }
+    out
 }
 
 pub fn key(c: &Check) -> CellKey {
@@ -340,7 +344,10 @@ pub fn render(
 fn verdict(d: &Diff) -> String {
     let mut parts = Vec::new();
     if !d.regressions.is_empty() {
-        parts.push(format!("{} checks regressed", d.regressions.len()));
+        parts.push(format!(
+            "{} checks went from ok to failing",
+            d.regressions.len()
+        ));
     }
     let new_bad = d
         .findings_appeared
@@ -348,7 +355,11 @@ fn verdict(d: &Diff) -> String {
         .filter(|f| f.severity >= Severity::Warning)
         .count();
     if new_bad > 0 {
-        parts.push(format!("{new_bad} new error/warning findings"));
+        parts.push(if new_bad == 1 {
+            "1 new error or warning finding".to_string()
+        } else {
+            format!("{new_bad} new error or warning findings")
+        });
     }
     if !d.fixed.is_empty() {
         parts.push(format!("{} fixed", d.fixed.len()));
@@ -394,36 +405,54 @@ fn text(d: &Diff, old_name: &str, new_name: &str, th: &Theme, md: bool) -> Strin
             return;
         }
         if md {
-            o.push_str(&format!("\n### {title} ({})\n\n", lines.len()));
+            o.push_str(&format!("\n### {title}\n\n"));
             for l in lines {
                 o.push_str(&format!("- {}\n", l.replace('|', "\\|")));
             }
         } else {
-            o.push_str(&format!(
-                "\n{}\n",
-                th.bold(&format!("{title} ({})", lines.len()))
-            ));
+            o.push_str(&format!("\n{}\n", th.bold(title)));
             for l in lines {
                 o.push_str(&format!("  {l}\n"));
             }
         }
     };
     let st = |s: Option<&str>| s.unwrap_or("absent").to_string();
+    // One line per source → target and change, the protocols together:
+    // "pod-to-pod node-1 → node-3 icmp, tcp/7000  pass → fail: timeout".
     let cell_lines = |v: &[CellChange]| -> Vec<String> {
-        v.iter()
-            .map(|c| {
-                let detail = if c.detail.is_empty() {
-                    String::new()
-                } else {
-                    format!(": {}", c.detail)
-                };
-                th.text(&format!(
-                    "{}  {} {arrow} {}{detail}",
-                    c.key.label(arrow),
-                    st(c.old),
-                    st(c.new)
-                ))
-            })
+        let mut groups: Vec<(String, Vec<String>, String)> = Vec::new();
+        for c in v {
+            let k = &c.key;
+            let variant = if k.variant.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", k.variant)
+            };
+            let head = format!(
+                "{} {} {arrow} {}{variant}",
+                k.kind.as_str(),
+                k.source,
+                k.target
+            );
+            let change = format!("{} {arrow} {}", st(c.old), st(c.new));
+            let proto = match k.port {
+                Some(p) => format!("{}/{p}", k.protocol),
+                None => k.protocol.clone(),
+            };
+            let why = if c.detail.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", grid::short_reason(&c.detail))
+            };
+            let tail = format!("{change}{why}");
+            match groups.iter_mut().find(|(h, _, t)| *h == head && *t == tail) {
+                Some(g) => g.1.push(proto),
+                None => groups.push((head, vec![proto], tail)),
+            }
+        }
+        groups
+            .into_iter()
+            .map(|(head, protos, tail)| th.text(&format!("{head} {}  {tail}", protos.join(", "))))
             .collect()
     };
     let finding_lines = |v: &[FindingRef]| -> Vec<String> {
@@ -455,21 +484,41 @@ fn text(d: &Diff, old_name: &str, new_name: &str, th: &Theme, md: bool) -> Strin
             })
             .collect()
     };
+    let n = |what: &str, k: usize| format!("{what} ({k})");
     section(
         &mut o,
-        "Findings appeared",
+        &n("Findings appeared", d.findings_appeared.len()),
         finding_lines(&d.findings_appeared),
     );
-    section(&mut o, "Regressions", cell_lines(&d.regressions));
     section(
         &mut o,
-        "Findings resolved",
+        &n(
+            "Regressions: checks ok before, failing now",
+            d.regressions.len(),
+        ),
+        cell_lines(&d.regressions),
+    );
+    section(
+        &mut o,
+        &n("Findings resolved", d.findings_resolved.len()),
         finding_lines(&d.findings_resolved),
     );
-    section(&mut o, "Fixed", cell_lines(&d.fixed));
-    section(&mut o, "Other changes", cell_lines(&d.changed));
-    section(&mut o, "Slower", lat_lines(&d.slower));
-    section(&mut o, "Faster", lat_lines(&d.faster));
+    section(
+        &mut o,
+        &n("Fixed: checks failing before, ok now", d.fixed.len()),
+        cell_lines(&d.fixed),
+    );
+    section(
+        &mut o,
+        &n("Other changes", d.changed.len()),
+        cell_lines(&d.changed),
+    );
+    section(
+        &mut o,
+        &n("Slower: median more than doubled", d.slower.len()),
+        lat_lines(&d.slower),
+    );
+    section(&mut o, &n("Faster", d.faster.len()), lat_lines(&d.faster));
     let c = |a: usize, b: usize| {
         if a == b {
             a.to_string()
