@@ -31,14 +31,20 @@ fn every_finding_has_a_complete_page() {
             assert!(body.trim().len() > 40, "{id}: {section:?} is nearly empty");
         }
         let confirm = text.split("## Confirm by hand").nth(1).unwrap_or_default();
-        assert!(confirm.contains("```"), "{id}: confirming needs real commands");
+        assert!(
+            confirm.contains("```"),
+            "{id}: confirming needs real commands"
+        );
     }
 }
 
 #[test]
 fn no_page_is_orphaned_and_the_index_lists_every_id() {
     let known: BTreeSet<String> = FindingId::ALL.iter().map(|i| i.to_string()).collect();
-    for e in std::fs::read_dir(dir()).expect("docs/findings exists").flatten() {
+    for e in std::fs::read_dir(dir())
+        .expect("docs/findings exists")
+        .flatten()
+    {
         let name = e.file_name().to_string_lossy().to_string();
         if name == "README.md" {
             continue;
@@ -51,13 +57,19 @@ fn no_page_is_orphaned_and_the_index_lists_every_id() {
     }
     let index = std::fs::read_to_string(dir().join("README.md")).expect("index");
     for id in &known {
-        assert!(index.contains(&format!("[`{id}`]({id}.md)")), "index misses {id}");
+        assert!(
+            index.contains(&format!("[`{id}`]({id}.md)")),
+            "index misses {id}"
+        );
     }
 }
 
 #[test]
 fn links_between_pages_resolve() {
-    for e in std::fs::read_dir(dir()).expect("docs/findings exists").flatten() {
+    for e in std::fs::read_dir(dir())
+        .expect("docs/findings exists")
+        .flatten()
+    {
         let text = std::fs::read_to_string(e.path()).expect("readable");
         for (i, _) in text.match_indices("](") {
             let rest = &text[i + 2..];

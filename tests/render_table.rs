@@ -199,3 +199,17 @@ fn options_from_the_environment() {
     let o = RenderOptions::from_env(env(&[("COLUMNS", "wide")]), false, None, false, false);
     assert_eq!(o.width, netcheck::render::DEFAULT_WIDTH);
 }
+
+/// Not a check: `NETCHECK_DUMP_SCENARIOS=DIR cargo test --test render_table dump`
+/// writes every scenario as a saved report, to look at them as a user would
+/// (`kubectl-netcheck report DIR/node_isolated.json` in a terminal).
+#[test]
+fn dump_scenarios_when_asked() {
+    let Some(dir) = std::env::var_os("NETCHECK_DUMP_SCENARIOS") else {
+        return;
+    };
+    for (name, r) in s::all() {
+        let p = std::path::Path::new(&dir).join(format!("{name}.json"));
+        std::fs::write(&p, netcheck::render::json(&r)).expect("write the scenario");
+    }
+}

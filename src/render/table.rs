@@ -48,6 +48,7 @@ pub fn render(report: &Report, opts: &RenderOptions) -> String {
         out.push_str(&h);
     }
     out.push('\n');
+    out.push_str(&recap(report, &th, opts.width));
     out.push_str(&summary_line(report, &th, opts.width));
     out.push('\n');
     out
@@ -374,6 +375,33 @@ pub fn strip_ansi(s: &str) -> String {
         } else {
             out.push(c);
         }
+    }
+    out
+}
+
+/// The root causes again, one line each, just above the summary: a report
+/// longer than the terminal leaves its end on screen, and the end must say why.
+pub fn recap(r: &Report, th: &Theme, width: usize) -> String {
+    let important: Vec<_> = sorted_findings(r)
+        .into_iter()
+        .filter(|f| f.severity >= Severity::Warning)
+        .collect();
+    if important.is_empty() {
+        return String::new();
+    }
+    let mut out = th.bold("Root cause (details under Findings at the top):");
+    out.push('\n');
+    for f in important.iter().take(5) {
+        let line = format!("{}  {}", f.id, th.text(&f.title));
+        let line = super::grid::truncate(&line, width.saturating_sub(12).max(40));
+        out.push_str(&format!("  {}  {}\n", th.severity_word(f.severity), line));
+    }
+    if important.len() > 5 {
+        out.push_str(&format!(
+            "  {} {} more\n",
+            th.ellipsis(),
+            important.len() - 5
+        ));
     }
     out
 }

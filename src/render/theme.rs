@@ -118,15 +118,13 @@ impl Theme {
 
     pub fn severity_word(&self, s: Severity) -> String {
         let (sym, word, color) = match s {
-            Severity::Error => (self.symbol(CellState::Fail), "ERROR", Color::Red),
-            Severity::Warning => (
-                if self.unicode { "▲" } else { "!" },
-                "WARNING",
-                Color::Yellow,
-            ),
-            Severity::Info => (if self.unicode { "ℹ" } else { "i" }, "INFO", Color::Blue),
+            Severity::Error => ("✗ ", "ERROR", Color::Red),
+            Severity::Warning => ("▲ ", "WARNING", Color::Yellow),
+            Severity::Info => ("ℹ ", "INFO", Color::Blue),
         };
-        self.paint(&format!("{sym} {word}"), Some(color), true)
+        let sym = if self.unicode { sym } else { "" };
+        // One width for every severity, so the IDs after it line up.
+        self.paint(&format!("{sym}{word:<7}"), Some(color), true)
     }
 
     /// The text of a cell, without colour.
