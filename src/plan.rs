@@ -426,7 +426,7 @@ pub fn plan(d: &Deployment, opts: &PlanOptions) -> Vec<SourcePlan> {
                             kind: CheckKind::PodToApiserver,
                             source: source.clone(),
                             target: Endpoint {
-                                node: None,
+                                node: api.node.clone(),
                                 pod: None,
                                 ip: Some(vip),
                                 name: Some(format!(

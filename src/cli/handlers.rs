@@ -100,10 +100,89 @@ fn diff(
 
 fn agent(cmd: AgentCommand) -> Result<ExitCode, CliError> {
     match cmd {
-        AgentCommand::Serve(_) | AgentCommand::Probe | AgentCommand::InspectHost(_) => Err(
-            CliError::could_not_run("the agent is not available in this build"),
-        ),
+        AgentCommand::Serve(args) => agent_serve(args),
+        AgentCommand::Probe => agent_probe(),
+        AgentCommand::InspectHost(_) => Err(CliError::could_not_run(
+            "the agent is not available in this build",
+        )),
     }
+}
+
+/// A small single-threaded runtime: the agent waits on sockets, it does not
+/// compute, and one thread keeps its memory small in every probe pod.
+#[cfg(target_os = "linux")]
+fn agent_runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::could_not_run(format!("cannot start the async runtime: {e}")))
+}
+
+/// `agent serve`: bind, print `ready` on stdout, serve until SIGTERM/SIGINT.
+#[cfg(target_os = "linux")]
+fn agent_serve(args: super::AgentServeArgs) -> Result<ExitCode, CliError> {
+    use crate::agent::serve::{Identity, ServeConfig, Server, shutdown_signal};
+    use std::io::Write;
+    let cfg = ServeConfig {
+        bind: None,
+        tcp_port: args.tcp_port,
+        udp_port: args.udp_port,
+        http_port: args.http_port,
+        identity: Identity {
+            pod: args.pod_name,
+            node: args.node_name,
+            ip: args.pod_ip,
+        },
+    };
+    let rt = agent_runtime()?;
+    rt.block_on(async {
+        let server = Server::bind(&cfg).map_err(|e| {
+            CliError::could_not_run(format!(
+                "{e:#}; is another agent already running, or pick other ports with --tcp-port/--udp-port/--http-port"
+            ))
+        })?;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "ready");
+        let _ = out.flush();
+        drop(out);
+        server.run(shutdown_signal()).await;
+        Ok(ExitCode::Ok)
+    })
+}
+
+/// `agent probe`: one plan on stdin, one report on stdout.
+#[cfg(target_os = "linux")]
+fn agent_probe() -> Result<ExitCode, CliError> {
+    use crate::agent::probe;
+    use std::io::{Read, Write};
+    // A plan of thousands of probes is a few hundred KiB; refuse absurd input.
+    const MAX_PLAN: u64 = 64 << 20;
+    let mut input = Vec::new();
+    std::io::stdin()
+        .take(MAX_PLAN)
+        .read_to_end(&mut input)
+        .map_err(|e| CliError::usage(probe::PlanError::Read(e).to_string()))?;
+    let plan = probe::parse_plan(&input).map_err(|e| CliError::usage(e.to_string()))?;
+    drop(input);
+    probe::raise_fd_limit();
+    let report = agent_runtime()?.block_on(probe::run_plan(&plan));
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer(&mut out, &report)
+        .map_err(|e| CliError::could_not_run(format!("cannot write the probe report: {e}")))?;
+    let _ = writeln!(out);
+    out.flush()
+        .map_err(|e| CliError::could_not_run(format!("cannot write the probe report: {e}")))?;
+    Ok(ExitCode::Ok)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn agent_serve(_args: super::AgentServeArgs) -> Result<ExitCode, CliError> {
+    Err(CliError::could_not_run("the agent runs on Linux only"))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn agent_probe() -> Result<ExitCode, CliError> {
+    Err(CliError::could_not_run("the agent runs on Linux only"))
 }
 
 fn completion(shell: clap_complete::Shell) {

@@ -6,7 +6,10 @@
 //! explained already is a symptom of an earlier root and is dropped. That is
 //! how an isolated node becomes one `node-isolated` finding instead of dozens.
 
+pub mod facts;
 pub mod rules;
+#[cfg(test)]
+pub mod sim;
 
 use crate::model::host::HostReport;
 use crate::model::{Check, Deployment, Finding, Severity};

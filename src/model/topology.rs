@@ -66,6 +66,9 @@ impl ServiceTarget {
 pub struct ApiServer {
     pub service: ServiceTarget,
     pub port: u16,
+    /// The node serving the API endpoint, when it is one of the cluster's nodes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
 }
 
 /// A probe pod: runs `agent serve`, is a probe source and a probe target.

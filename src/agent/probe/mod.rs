@@ -1,0 +1,277 @@
+//! `agent probe`: run a whole [`ProbePlan`] concurrently and answer with one
+//! [`ProbeReport`].
+//!
+//! Time is the contract here. Every probe runs under its own `timeoutMs`
+//! (retries fit inside it), at most `maxInFlight` probes run at once, and the
+//! whole plan stops at `deadlineMs`: whatever has not finished by then is
+//! reported as `timeout`. A plan of a thousand dead targets therefore costs
+//! about one probe timeout (as long as they fit in one batch of `maxInFlight`),
+//! never a thousand.
+
+mod dns;
+mod http;
+pub mod icmp;
+mod mtu;
+mod tcp;
+mod udp;
+
+#[cfg(test)]
+mod tests;
+
+use crate::model::{Outcome, Probe, ProbePlan, ProbeReport, ProbeResult, ProbeSpec};
+use futures::StreamExt;
+use std::io;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Probes in flight when the plan does not say. High enough that a plan of a
+/// thousand targets runs as one batch (one timeout); each TCP/UDP/HTTP probe
+/// holds one file descriptor, ICMP probes share one socket per family.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 1024;
+
+/// File descriptors kept free for the runtime, resolver and stdio.
+const FD_RESERVE: u64 = 64;
+
+/// Why a plan could not be read. The CLI maps it to exit code 2.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("could not read the probe plan from stdin: {0}")]
+    Read(#[source] io::Error),
+    #[error(
+        "the probe plan on stdin is not a valid ProbePlan ({source}); \
+         expected {{\"deadlineMs\": N, \"probes\": [{{\"id\": \"..\", \"timeoutMs\": N, \"kind\": \"icmp|tcp|udp|http|dns|mtu\", ..}}]}}"
+    )]
+    Parse {
+        line: usize,
+        column: usize,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// Parse a plan, with the position of the first error.
+pub fn parse_plan(input: &[u8]) -> Result<ProbePlan, PlanError> {
+    serde_json::from_slice(input).map_err(|e| PlanError::Parse {
+        line: e.line(),
+        column: e.column(),
+        source: e,
+    })
+}
+
+/// Shared state of one plan run: the ICMP sockets every ICMP and MTU probe share.
+pub(crate) struct Context {
+    pub icmp: icmp::IcmpPool,
+}
+
+/// Run every probe of `plan` and collect the results, in the plan's order.
+pub async fn run_plan(plan: &ProbePlan) -> ProbeReport {
+    let started = Instant::now();
+    let plan_deadline = tokio::time::Instant::now() + Duration::from_millis(plan.deadline_ms);
+    let ctx = Arc::new(Context {
+        icmp: icmp::IcmpPool::from_env(),
+    });
+    let in_flight = effective_in_flight(plan.max_in_flight);
+    tracing::debug!(
+        probes = plan.probes.len(),
+        in_flight,
+        deadline_ms = plan.deadline_ms,
+        "running probe plan"
+    );
+
+    let mut results: Vec<Option<ProbeResult>> = vec![None; plan.probes.len()];
+    {
+        let mut stream = futures::stream::iter(plan.probes.iter().enumerate())
+            .map(|(i, probe)| {
+                let ctx = ctx.clone();
+                async move { (i, run_probe(&ctx, probe).await) }
+            })
+            .buffer_unordered(in_flight);
+        let collect = async {
+            while let Some((i, r)) = stream.next().await {
+                results[i] = Some(r);
+            }
+        };
+        if tokio::time::timeout_at(plan_deadline, collect)
+            .await
+            .is_err()
+        {
+            tracing::debug!("plan deadline reached; unfinished probes are timeouts");
+        }
+    }
+    let results = results
+        .into_iter()
+        .zip(&plan.probes)
+        .map(|(r, p)| {
+            r.unwrap_or_else(|| {
+                let mut r = ProbeResult::new(p.id.clone(), Outcome::Timeout);
+                r.detail = Some(format!(
+                    "the plan deadline of {} ms ended before this probe finished",
+                    plan.deadline_ms
+                ));
+                r
+            })
+        })
+        .collect();
+    ProbeReport {
+        results,
+        duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+        peak_rss_kib: peak_rss_kib(),
+    }
+}
+
+/// One probe under its own deadline.
+async fn run_probe(ctx: &Context, probe: &Probe) -> ProbeResult {
+    if probe.timeout_ms == 0 {
+        return error(&probe.id, "timeoutMs must be greater than 0");
+    }
+    let timeout = Duration::from_millis(probe.timeout_ms);
+    let deadline = tokio::time::Instant::now() + timeout;
+    let attempts = Attempts::new(timeout, probe.retries);
+    let work = async {
+        match &probe.spec {
+            ProbeSpec::Icmp { target } => {
+                icmp::probe(&ctx.icmp, &probe.id, *target, attempts).await
+            }
+            ProbeSpec::Tcp { target, port, echo } => {
+                tcp::probe(&probe.id, *target, *port, *echo).await
+            }
+            ProbeSpec::Udp { target, port } => {
+                udp::probe(&probe.id, *target, *port, attempts).await
+            }
+            ProbeSpec::Http { target, port, path } => {
+                http::probe(&probe.id, *target, *port, path).await
+            }
+            ProbeSpec::Dns { name, server, port } => {
+                dns::probe(&probe.id, name, *server, *port, attempts).await
+            }
+            ProbeSpec::Mtu { target, min, max } => {
+                mtu::probe(
+                    &ctx.icmp, &probe.id, *target, *min, *max, attempts, deadline,
+                )
+                .await
+            }
+        }
+    };
+    // The MTU probe ends itself at the deadline with what it found so far; the
+    // margin only guards against a send that never returns.
+    let hard_stop = match probe.spec {
+        ProbeSpec::Mtu { .. } => deadline + Duration::from_millis(50),
+        _ => deadline,
+    };
+    match tokio::time::timeout_at(hard_stop, work).await {
+        Ok(r) => r,
+        Err(_) => {
+            let mut r = ProbeResult::new(probe.id.clone(), Outcome::Timeout);
+            r.detail = Some(format!("no answer within {} ms", probe.timeout_ms));
+            r
+        }
+    }
+}
+
+/// When the attempts of a probe that retries go out: attempt `k` of `n` at
+/// `k * timeout / n`, so all of them (and their answers) fit in the timeout.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Attempts {
+    pub count: u32,
+    pub interval: Duration,
+}
+
+impl Attempts {
+    fn new(timeout: Duration, retries: u8) -> Self {
+        let count = u32::from(retries) + 1;
+        Attempts {
+            count,
+            interval: timeout / count,
+        }
+    }
+}
+
+pub(crate) fn error(id: &str, detail: impl Into<String>) -> ProbeResult {
+    let mut r = ProbeResult::new(id, Outcome::Error);
+    r.detail = Some(detail.into());
+    r
+}
+
+pub(crate) fn ok(id: &str, latency: Duration) -> ProbeResult {
+    let mut r = ProbeResult::new(id, Outcome::Ok);
+    r.latency_ms = Some(ms(latency));
+    r
+}
+
+pub(crate) fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// A socket error as a probe outcome: refused and unreachable are answers from
+/// the network, everything else is an error with the OS's words.
+pub(crate) fn from_io(id: &str, what: &str, e: &io::Error) -> ProbeResult {
+    let outcome = match e.kind() {
+        io::ErrorKind::ConnectionRefused => Outcome::Refused,
+        io::ErrorKind::HostUnreachable | io::ErrorKind::NetworkUnreachable => Outcome::Unreachable,
+        io::ErrorKind::TimedOut => Outcome::Timeout,
+        _ => match e.raw_os_error() {
+            Some(libc::EHOSTUNREACH) | Some(libc::ENETUNREACH) => Outcome::Unreachable,
+            Some(libc::ECONNREFUSED) => Outcome::Refused,
+            _ => Outcome::Error,
+        },
+    };
+    let mut r = ProbeResult::new(id, outcome);
+    r.detail = Some(format!("{what}: {e}"));
+    r
+}
+
+/// How many probes may run at once: what the plan asks (or the default),
+/// lowered to what the open-files limit allows.
+fn effective_in_flight(asked: Option<usize>) -> usize {
+    let asked = asked.unwrap_or(DEFAULT_MAX_IN_FLIGHT).max(1);
+    match nofile_limit() {
+        Some(limit) => {
+            let room = usize::try_from(limit.saturating_sub(FD_RESERVE)).unwrap_or(usize::MAX);
+            asked.min(room.max(16))
+        }
+        None => asked,
+    }
+}
+
+fn nofile_limit() -> Option<u64> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct we own and reads nothing else.
+    let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) };
+    (rc == 0).then_some(lim.rlim_cur)
+}
+
+/// Raise the soft open-files limit to the hard limit so that a large plan can
+/// hold one socket per probe in flight. Best effort: the process keeps its
+/// limit when this fails.
+pub fn raise_fd_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct we own.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                tracing::debug!("could not raise RLIMIT_NOFILE");
+            }
+        }
+    }
+}
+
+/// Peak resident set size of this process (VmHWM), in KiB.
+pub fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    parse_vm_hwm(&status)
+}
+
+fn parse_vm_hwm(status: &str) -> Option<u64> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+}

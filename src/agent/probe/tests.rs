@@ -1,0 +1,647 @@
+//! Probe tests on loopback (127.0.0.1 / ::1), no root needed: a served agent,
+//! refused ports, a socket that never answers, deadlines, and DNS against a
+//! tiny responder built with hickory-proto.
+
+use super::*;
+use crate::agent::serve::{Identity, ServeConfig, Server};
+use crate::model::{Outcome, Probe, ProbePlan, ProbeResult, ProbeSpec};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+const LO: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+struct Served {
+    tcp: u16,
+    udp: u16,
+    http: u16,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+async fn serve() -> Served {
+    let server = Server::bind(&ServeConfig {
+        bind: Some(LO),
+        tcp_port: 0,
+        udp_port: 0,
+        http_port: 0,
+        identity: Identity {
+            pod: "pod-a".into(),
+            node: "node-1".into(),
+            ip: String::new(),
+        },
+    })
+    .expect("bind on loopback");
+    let (tcp, udp, http) = (
+        server.tcp_addr().unwrap().port(),
+        server.udp_addr().unwrap().port(),
+        server.http_addr().unwrap().port(),
+    );
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(server.run(async move {
+        let _ = stopped.await;
+    }));
+    Served {
+        tcp,
+        udp,
+        http,
+        _stop: stop,
+    }
+}
+
+fn probe(id: &str, timeout_ms: u64, retries: u8, spec: ProbeSpec) -> Probe {
+    Probe {
+        id: id.into(),
+        timeout_ms,
+        retries,
+        spec,
+    }
+}
+
+fn plan(deadline_ms: u64, probes: Vec<Probe>) -> ProbePlan {
+    ProbePlan {
+        deadline_ms,
+        max_in_flight: None,
+        probes,
+    }
+}
+
+fn by_id<'a>(results: &'a [ProbeResult], id: &str) -> &'a ProbeResult {
+    results
+        .iter()
+        .find(|r| r.id == id)
+        .unwrap_or_else(|| panic!("no result {id} in {results:?}"))
+}
+
+/// A port nothing listens on (TCP and UDP): bound, then released.
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind((LO, 0)).unwrap();
+    let port = l.local_addr().unwrap().port();
+    drop(l);
+    port
+}
+
+/// A UDP socket that reads everything and never answers.
+async fn black_hole() -> (tokio::task::JoinHandle<()>, u16) {
+    let sock = tokio::net::UdpSocket::bind((LO, 0)).await.unwrap();
+    let port = sock.local_addr().unwrap().port();
+    let task = tokio::spawn(async move {
+        let mut buf = [0u8; 2048];
+        while sock.recv_from(&mut buf).await.is_ok() {}
+    });
+    (task, port)
+}
+
+#[tokio::test]
+async fn tcp_udp_http_against_a_served_agent() {
+    let s = serve().await;
+    let report = run_plan(&plan(
+        5000,
+        vec![
+            probe(
+                "tcp",
+                2000,
+                0,
+                ProbeSpec::Tcp {
+                    target: LO,
+                    port: s.tcp,
+                    echo: false,
+                },
+            ),
+            probe(
+                "tcp-echo",
+                2000,
+                0,
+                ProbeSpec::Tcp {
+                    target: LO,
+                    port: s.tcp,
+                    echo: true,
+                },
+            ),
+            probe(
+                "udp",
+                2000,
+                2,
+                ProbeSpec::Udp {
+                    target: LO,
+                    port: s.udp,
+                },
+            ),
+            probe(
+                "http",
+                2000,
+                0,
+                ProbeSpec::Http {
+                    target: LO,
+                    port: s.http,
+                    path: "/whoami".into(),
+                },
+            ),
+        ],
+    ))
+    .await;
+    assert_eq!(report.results.len(), 4);
+    for r in &report.results {
+        assert_eq!(r.outcome, Outcome::Ok, "{r:?}");
+        let l = r.latency_ms.expect("latency on an answered probe");
+        assert!((0.0..2000.0).contains(&l), "{r:?}");
+    }
+    let peer: serde_json::Value =
+        serde_json::from_str(by_id(&report.results, "http").peer.as_deref().unwrap()).unwrap();
+    assert_eq!(peer["pod"], "pod-a");
+    assert_eq!(peer["node"], "node-1");
+    assert_eq!(
+        peer["ip"], "127.0.0.1",
+        "the address the request arrived on"
+    );
+    assert!(report.peak_rss_kib.unwrap_or(0) > 0);
+    assert_eq!(report.results[0].id, "tcp", "results keep the plan's order");
+}
+
+#[tokio::test]
+async fn refused_ports_are_refused() {
+    let port = free_port();
+    let report = run_plan(&plan(
+        3000,
+        vec![
+            probe(
+                "tcp",
+                1000,
+                0,
+                ProbeSpec::Tcp {
+                    target: LO,
+                    port,
+                    echo: false,
+                },
+            ),
+            probe("udp", 1000, 2, ProbeSpec::Udp { target: LO, port }),
+            probe(
+                "http",
+                1000,
+                0,
+                ProbeSpec::Http {
+                    target: LO,
+                    port,
+                    path: "/".into(),
+                },
+            ),
+        ],
+    ))
+    .await;
+    for r in &report.results {
+        assert_eq!(r.outcome, Outcome::Refused, "{r:?}");
+    }
+}
+
+#[tokio::test]
+async fn tcp_echo_against_a_non_echo_server_is_an_error() {
+    // A server that accepts and closes at once: connect works, echo does not.
+    let l = tokio::net::TcpListener::bind((LO, 0)).await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((s, _)) = l.accept().await {
+            drop(s);
+        }
+    });
+    let report = run_plan(&plan(
+        3000,
+        vec![probe(
+            "tcp-echo",
+            1000,
+            0,
+            ProbeSpec::Tcp {
+                target: LO,
+                port,
+                echo: true,
+            },
+        )],
+    ))
+    .await;
+    let r = &report.results[0];
+    assert_ne!(r.outcome, Outcome::Ok, "{r:?}");
+}
+
+#[tokio::test]
+async fn many_dead_probes_finish_in_about_one_timeout() {
+    let (_task, port) = black_hole().await;
+    let n = 300;
+    let timeout_ms = 400;
+    let probes = (0..n)
+        .map(|i| {
+            probe(
+                &format!("p{i}"),
+                timeout_ms,
+                2,
+                ProbeSpec::Udp { target: LO, port },
+            )
+        })
+        .collect();
+    let started = Instant::now();
+    let report = run_plan(&plan(10_000, probes)).await;
+    let took = started.elapsed();
+    assert_eq!(report.results.len(), n);
+    assert!(
+        report.results.iter().all(|r| r.outcome == Outcome::Timeout),
+        "{:?}",
+        report
+            .results
+            .iter()
+            .find(|r| r.outcome != Outcome::Timeout)
+    );
+    assert!(
+        took >= Duration::from_millis(timeout_ms) && took < Duration::from_millis(timeout_ms * 2),
+        "{n} dead probes took {took:?}, expected about one timeout ({timeout_ms} ms)"
+    );
+}
+
+#[tokio::test]
+async fn the_plan_deadline_cuts_everything_still_running() {
+    let (_task, port) = black_hole().await;
+    let probes = (0..20)
+        .map(|i| {
+            probe(
+                &format!("p{i}"),
+                10_000,
+                0,
+                ProbeSpec::Udp { target: LO, port },
+            )
+        })
+        .collect();
+    let started = Instant::now();
+    let report = run_plan(&plan(300, probes)).await;
+    let took = started.elapsed();
+    assert!(took < Duration::from_millis(1000), "took {took:?}");
+    assert_eq!(report.results.len(), 20);
+    for r in &report.results {
+        assert_eq!(r.outcome, Outcome::Timeout);
+        assert!(r.detail.as_deref().unwrap_or("").contains("plan deadline"));
+    }
+}
+
+#[tokio::test]
+async fn max_in_flight_bounds_concurrency() {
+    let (_task, port) = black_hole().await;
+    let probes = (0..8)
+        .map(|i| {
+            probe(
+                &format!("p{i}"),
+                150,
+                0,
+                ProbeSpec::Udp { target: LO, port },
+            )
+        })
+        .collect();
+    let mut p = plan(10_000, probes);
+    p.max_in_flight = Some(2);
+    let started = Instant::now();
+    let report = run_plan(&p).await;
+    let took = started.elapsed();
+    // Four batches of two, each one timeout.
+    assert!(took >= Duration::from_millis(600), "took {took:?}");
+    assert!(took < Duration::from_millis(1500), "took {took:?}");
+    assert!(report.results.iter().all(|r| r.outcome == Outcome::Timeout));
+}
+
+#[tokio::test]
+async fn a_late_answer_to_an_earlier_attempt_counts() {
+    // Answers only the first datagram, after 250 ms: the probe resends at
+    // 0/200/400 ms of a 600 ms timeout and must take the late first answer.
+    let sock = tokio::net::UdpSocket::bind((LO, 0)).await.unwrap();
+    let port = sock.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut buf = [0u8; 512];
+        if let Ok((n, peer)) = sock.recv_from(&mut buf).await {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            let _ = sock.send_to(&buf[..n], peer).await;
+        }
+        while sock.recv_from(&mut buf).await.is_ok() {}
+    });
+    let report = run_plan(&plan(
+        3000,
+        vec![probe("udp", 600, 2, ProbeSpec::Udp { target: LO, port })],
+    ))
+    .await;
+    let r = &report.results[0];
+    assert_eq!(r.outcome, Outcome::Ok, "{r:?}");
+    assert!(r.latency_ms.unwrap() >= 240.0, "{r:?}");
+}
+
+#[test]
+fn bad_plan_json_is_a_clear_error() {
+    let e = parse_plan(b"{\"deadlineMs\": 100, \"probes\": [{\"id\": 1}]}").unwrap_err();
+    let msg = e.to_string();
+    assert!(msg.contains("not a valid ProbePlan"), "{msg}");
+    assert!(msg.contains("line 1"), "{msg}");
+    assert!(parse_plan(b"not json").is_err());
+    let ok = parse_plan(
+        br#"{"deadlineMs": 100, "probes": [{"id": "a", "timeoutMs": 5, "kind": "tcp", "target": "127.0.0.1", "port": 1}]}"#,
+    )
+    .unwrap();
+    assert_eq!(ok.probes.len(), 1);
+}
+
+#[tokio::test]
+async fn zero_timeout_and_bad_mtu_range_are_errors_not_hangs() {
+    let report = run_plan(&plan(
+        2000,
+        vec![
+            probe(
+                "zero",
+                0,
+                0,
+                ProbeSpec::Tcp {
+                    target: LO,
+                    port: 1,
+                    echo: false,
+                },
+            ),
+            probe(
+                "mtu",
+                500,
+                0,
+                ProbeSpec::Mtu {
+                    target: LO,
+                    min: 1500,
+                    max: 1000,
+                },
+            ),
+        ],
+    ))
+    .await;
+    assert_eq!(by_id(&report.results, "zero").outcome, Outcome::Error);
+    assert_eq!(by_id(&report.results, "mtu").outcome, Outcome::Error);
+}
+
+#[test]
+fn mtu_sizes_cover_the_range_in_steps_and_common_mtus() {
+    let s = mtu::sizes(576, 1500);
+    assert_eq!(s[0], 1500);
+    assert_eq!(*s.last().unwrap(), 576);
+    assert!(s.windows(2).all(|w| w[0] > w[1]), "strictly descending");
+    assert!(
+        s.windows(2).all(|w| w[0] - w[1] <= 8),
+        "no gap above 8 bytes"
+    );
+    for m in [1450, 1420, 1300, 1280] {
+        assert!(s.contains(&m), "{m} missing");
+    }
+    assert_eq!(mtu::sizes(1400, 1400), vec![1400]);
+}
+
+#[test]
+fn vm_hwm_is_read_from_proc_status() {
+    let status = "Name:\tx\nVmPeak:\t  10000 kB\nVmHWM:\t    4321 kB\nVmRSS:\t 4000 kB\n";
+    assert_eq!(parse_vm_hwm(status), Some(4321));
+    assert_eq!(parse_vm_hwm("Name: x\n"), None);
+    assert!(peak_rss_kib().unwrap_or(0) > 0);
+}
+
+// ---- ICMP and MTU on loopback: raw sockets as root, ping sockets otherwise,
+// ---- and a clear error naming NET_RAW when neither is allowed.
+
+fn icmp_allowed(r: &ProbeResult) -> bool {
+    if r.outcome == Outcome::Error {
+        let d = r.detail.as_deref().unwrap_or("");
+        assert!(
+            d.contains("NET_RAW"),
+            "the error must name the capability: {d}"
+        );
+        eprintln!("ICMP not permitted here: {d}");
+        return false;
+    }
+    true
+}
+
+#[tokio::test]
+async fn icmp_echo_and_mtu_on_loopback() {
+    let report = run_plan(&plan(
+        3000,
+        vec![
+            probe("icmp", 1000, 2, ProbeSpec::Icmp { target: LO }),
+            probe(
+                "mtu",
+                1000,
+                1,
+                ProbeSpec::Mtu {
+                    target: LO,
+                    min: 576,
+                    max: 1500,
+                },
+            ),
+        ],
+    ))
+    .await;
+    let icmp = by_id(&report.results, "icmp");
+    if icmp_allowed(icmp) {
+        assert_eq!(icmp.outcome, Outcome::Ok, "{icmp:?}");
+        assert!(icmp.latency_ms.is_some());
+        let mtu = by_id(&report.results, "mtu");
+        assert_eq!(mtu.outcome, Outcome::Ok, "{mtu:?}");
+        assert_eq!(mtu.path_mtu, Some(1500), "loopback carries every size");
+    }
+}
+
+#[tokio::test]
+async fn icmp_over_unprivileged_ping_sockets() {
+    let mut pool = icmp::IcmpPool::default();
+    pool.force_dgram = true;
+    let a = Attempts::new(Duration::from_millis(1000), 2);
+    let r = tokio::time::timeout(Duration::from_secs(2), icmp::probe(&pool, "x", LO, a))
+        .await
+        .expect("probe ends in its timeout");
+    if icmp_allowed(&r) {
+        assert_eq!(r.outcome, Outcome::Ok, "{r:?}");
+    }
+}
+
+#[tokio::test]
+async fn many_icmp_probes_share_one_socket() {
+    let probes = (0..200)
+        .map(|i| probe(&format!("p{i}"), 1000, 1, ProbeSpec::Icmp { target: LO }))
+        .collect();
+    let report = run_plan(&plan(5000, probes)).await;
+    if icmp_allowed(&report.results[0]) {
+        let ok = report
+            .results
+            .iter()
+            .filter(|r| r.outcome == Outcome::Ok)
+            .count();
+        assert_eq!(ok, 200, "every probe gets its own reply");
+    }
+}
+
+// ---- Serve robustness.
+
+#[tokio::test]
+async fn served_agent_survives_garbage_and_echoes_large_payloads() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = serve().await;
+    // Garbage on the HTTP port: the server answers 400 or closes, never hangs.
+    let mut g = tokio::net::TcpStream::connect((LO, s.http)).await.unwrap();
+    g.write_all(b"\x00\x01garbage\r\n\r\n").await.unwrap();
+    let mut sink = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(3), g.read_to_end(&mut sink)).await;
+    assert!(read.is_ok(), "the server must close a garbage connection");
+    // 200 KB through the TCP echo, in and out concurrently.
+    let payload: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    let stream = tokio::net::TcpStream::connect((LO, s.tcp)).await.unwrap();
+    let (mut rd, mut wr) = stream.into_split();
+    let out = payload.clone();
+    let writer = tokio::spawn(async move { wr.write_all(&out).await });
+    let mut back = vec![0u8; payload.len()];
+    tokio::time::timeout(Duration::from_secs(5), rd.read_exact(&mut back))
+        .await
+        .expect("echo in time")
+        .unwrap();
+    writer.await.unwrap().unwrap();
+    assert_eq!(back, payload);
+    // Still serving HTTP afterwards.
+    let report = run_plan(&plan(
+        3000,
+        vec![probe(
+            "http",
+            1000,
+            0,
+            ProbeSpec::Http {
+                target: LO,
+                port: s.http,
+                path: "/".into(),
+            },
+        )],
+    ))
+    .await;
+    assert_eq!(report.results[0].outcome, Outcome::Ok);
+}
+
+// ---- DNS against an in-test responder.
+
+mod dns_server {
+    use hickory_resolver::proto::op::{Message, MessageType, ResponseCode};
+    use hickory_resolver::proto::rr::{RData, Record, RecordType, rdata::A};
+    use std::collections::HashMap;
+    use std::net::{IpAddr, Ipv4Addr};
+
+    /// Answers A for the names in `zone` (fully qualified, lower case),
+    /// NOERROR without records for AAAA of those and for names starting
+    /// with `empty.`, NXDOMAIN for the rest. Returns its port.
+    pub async fn start(zone: HashMap<String, Ipv4Addr>) -> u16 {
+        let sock = tokio::net::UdpSocket::bind((IpAddr::from([127, 0, 0, 1]), 0))
+            .await
+            .unwrap();
+        let port = sock.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 4096];
+            while let Ok((n, peer)) = sock.recv_from(&mut buf).await {
+                let Ok(req) = Message::from_vec(&buf[..n]) else {
+                    continue;
+                };
+                let mut resp = Message::response(req.metadata.id, req.metadata.op_code);
+                resp.metadata.message_type = MessageType::Response;
+                resp.metadata.recursion_desired = req.metadata.recursion_desired;
+                resp.metadata.recursion_available = true;
+                let Some(q) = req.queries.first().cloned() else {
+                    continue;
+                };
+                let name = q.name.to_ascii().to_lowercase();
+                let known = zone.get(&name);
+                match (known, q.query_type) {
+                    (Some(ip), RecordType::A) => {
+                        resp.add_answer(Record::from_rdata(q.name.clone(), 30, RData::A(A(*ip))));
+                    }
+                    (Some(_), _) => {}
+                    (None, _) if name.starts_with("empty.") => {}
+                    (None, _) => resp.metadata.response_code = ResponseCode::NXDomain,
+                }
+                resp.add_query(q);
+                if let Ok(bytes) = resp.to_vec() {
+                    let _ = sock.send_to(&bytes, peer).await;
+                }
+            }
+        });
+        port
+    }
+}
+
+async fn dns_zone() -> u16 {
+    let mut zone = std::collections::HashMap::new();
+    zone.insert(
+        "web.ns1.svc.test.".to_string(),
+        Ipv4Addr::new(198, 18, 5, 7),
+    );
+    zone.insert("api.test.".to_string(), Ipv4Addr::new(198, 18, 5, 8));
+    dns_server::start(zone).await
+}
+
+fn dns(id: &str, name: &str, port: u16, server: bool) -> Probe {
+    probe(
+        id,
+        1500,
+        2,
+        ProbeSpec::Dns {
+            name: name.into(),
+            server: server.then_some(LO),
+            port: Some(port),
+        },
+    )
+}
+
+#[tokio::test]
+async fn dns_against_a_chosen_server() {
+    let port = dns_zone().await;
+    let report = run_plan(&plan(
+        5000,
+        vec![
+            dns("a", "api.test", port, true),
+            dns("fqdn", "web.ns1.svc.test.", port, true),
+            dns("nx", "nothere.test", port, true),
+            dns("empty", "empty.test", port, true),
+            // The name as given: no search list with an explicit server.
+            dns("short", "web", port, true),
+        ],
+    ))
+    .await;
+    let r = by_id(&report.results, "a");
+    assert_eq!(r.outcome, Outcome::Ok, "{r:?}");
+    assert_eq!(r.addresses, vec!["198.18.5.8".parse::<IpAddr>().unwrap()]);
+    assert!(r.latency_ms.is_some());
+    let r = by_id(&report.results, "fqdn");
+    assert_eq!(r.addresses, vec!["198.18.5.7".parse::<IpAddr>().unwrap()]);
+    let r = by_id(&report.results, "nx");
+    assert_eq!(r.outcome, Outcome::Error, "{r:?}");
+    assert_eq!(r.detail.as_deref(), Some("NXDOMAIN"));
+    assert!(r.latency_ms.is_some(), "an answer came: it has a latency");
+    let r = by_id(&report.results, "empty");
+    assert_eq!(r.outcome, Outcome::Error, "{r:?}");
+    assert_eq!(r.detail.as_deref(), Some("no records"));
+    assert_eq!(
+        by_id(&report.results, "short").detail.as_deref(),
+        Some("NXDOMAIN")
+    );
+}
+
+#[tokio::test]
+async fn dns_through_resolv_conf_uses_the_search_path() {
+    let port = dns_zone().await;
+    let conf = b"nameserver 127.0.0.1\nsearch ns1.svc.test svc.test test\noptions ndots:5\n";
+    let attempts = Attempts::new(Duration::from_millis(1500), 2);
+    let resolver = dns::system_resolver(conf, Some(port), attempts).unwrap();
+    let r = dns::lookup("short", &resolver, "web").await;
+    assert_eq!(r.outcome, Outcome::Ok, "{r:?}");
+    assert_eq!(r.addresses, vec!["198.18.5.7".parse::<IpAddr>().unwrap()]);
+    // "api" is found as api.test, the third search domain.
+    let r = dns::lookup("api", &resolver, "api").await;
+    assert_eq!(r.addresses, vec!["198.18.5.8".parse::<IpAddr>().unwrap()]);
+    let r = dns::lookup("nx", &resolver, "nothere").await;
+    assert_eq!(r.outcome, Outcome::Error, "{r:?}");
+    assert_eq!(r.detail.as_deref(), Some("NXDOMAIN"));
+}
+
+#[tokio::test]
+async fn dns_without_an_answer_is_a_timeout_within_the_probe_timeout() {
+    let (_task, port) = black_hole().await;
+    let started = Instant::now();
+    let report = run_plan(&plan(5000, vec![dns("mute", "api.test", port, true)])).await;
+    let took = started.elapsed();
+    let r = &report.results[0];
+    assert_eq!(r.outcome, Outcome::Timeout, "{r:?}");
+    assert!(took < Duration::from_millis(2000), "took {took:?}");
+    let _ = SocketAddr::new(LO, port);
+}

@@ -1,0 +1,59 @@
+//! UDP echo: a datagram with a random token that the peer must send back.
+//! Each attempt carries its own token, so a late answer to an earlier attempt
+//! still counts (with that attempt's latency).
+
+use super::{Attempts, from_io, ok};
+use crate::model::ProbeResult;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::{Duration, Instant};
+use tokio::net::UdpSocket;
+
+pub(super) async fn probe(id: &str, target: IpAddr, port: u16, attempts: Attempts) -> ProbeResult {
+    let local: SocketAddr = match target {
+        IpAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
+        IpAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
+    };
+    let sock = match UdpSocket::bind(local).await {
+        Ok(s) => s,
+        Err(e) => return from_io(id, "bind", &e),
+    };
+    // Connected, so that ICMP port unreachable comes back as ECONNREFUSED.
+    if let Err(e) = sock.connect(SocketAddr::new(target, port)).await {
+        return from_io(id, "connect", &e);
+    }
+    let base: u64 = rand::random();
+    let token = |k: u32| format!("netcheck-{base:016x}-{k:04}").into_bytes();
+    let mut sent: Vec<Instant> = Vec::with_capacity(attempts.count as usize);
+    let mut buf = [0u8; 512];
+    let mut next_send = tokio::time::Instant::now();
+    loop {
+        if (sent.len() as u32) < attempts.count && tokio::time::Instant::now() >= next_send {
+            let k = sent.len() as u32;
+            sent.push(Instant::now());
+            if let Err(e) = sock.send(&token(k)).await {
+                return from_io(id, "send", &e);
+            }
+            next_send += attempts.interval;
+        }
+        let wait = if (sent.len() as u32) < attempts.count {
+            next_send
+        } else {
+            // The caller's deadline ends the probe; just keep listening.
+            tokio::time::Instant::now() + Duration::from_secs(3600)
+        };
+        tokio::select! {
+            r = sock.recv(&mut buf) => match r {
+                Ok(n) => {
+                    let got = &buf[..n];
+                    if let Some(k) = (0..sent.len() as u32).find(|k| token(*k) == got)
+                    {
+                        return ok(id, sent[k as usize].elapsed());
+                    }
+                    // Something else (a stale or foreign datagram): keep waiting.
+                }
+                Err(e) => return from_io(id, "receive", &e),
+            },
+            _ = tokio::time::sleep_until(wait) => {}
+        }
+    }
+}

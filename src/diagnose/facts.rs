@@ -1,0 +1,138 @@
+//! Shared questions rules ask of the checks: which node pairs work, which
+//! sources reach Services, what DNS answered. Computed on demand; cheap next
+//! to probing.
+
+use crate::model::{Check, CheckKind, Outcome, Protocol, Status};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// An unordered node pair.
+pub type NodePair = (String, String);
+
+pub fn pair(a: &str, b: &str) -> NodePair {
+    if a <= b {
+        (a.to_string(), b.to_string())
+    } else {
+        (b.to_string(), a.to_string())
+    }
+}
+
+pub fn is_failed(c: &Check) -> bool {
+    matches!(c.status, Status::Fail | Status::Error)
+}
+
+/// Pass/fail counts of one group of checks.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Tally {
+    pub pass: usize,
+    pub fail: usize,
+}
+
+impl Tally {
+    pub fn add(&mut self, c: &Check) {
+        match c.status {
+            Status::Pass | Status::UnexpectedAllow => self.pass += 1,
+            Status::Fail | Status::Error => self.fail += 1,
+            Status::ExpectedBlock | Status::Skipped => {}
+        }
+    }
+    pub fn all_fail(&self) -> bool {
+        self.fail > 0 && self.pass == 0
+    }
+    pub fn any_pass(&self) -> bool {
+        self.pass > 0
+    }
+}
+
+/// Pod-to-pod tallies: same-node per node, cross-node per unordered pair.
+#[derive(Debug, Default)]
+pub struct PodMesh {
+    pub same_node: BTreeMap<String, Tally>,
+    pub cross: BTreeMap<NodePair, Tally>,
+    /// Failed protocols per pair, for evidence.
+    pub cross_failed_protocols: BTreeMap<NodePair, BTreeSet<Protocol>>,
+}
+
+impl PodMesh {
+    pub fn of(checks: &[Check]) -> PodMesh {
+        let mut m = PodMesh::default();
+        for c in checks.iter().filter(|c| c.kind == CheckKind::PodToPod) {
+            let (Some(a), Some(b)) = (c.source_node(), c.target_node()) else {
+                continue;
+            };
+            if a == b {
+                m.same_node.entry(a.to_string()).or_default().add(c);
+            } else {
+                let p = pair(a, b);
+                m.cross.entry(p.clone()).or_default().add(c);
+                if is_failed(c) {
+                    m.cross_failed_protocols
+                        .entry(p)
+                        .or_default()
+                        .insert(c.protocol);
+                }
+            }
+        }
+        m
+    }
+    pub fn same_node_works(&self) -> bool {
+        self.same_node.values().any(|t| t.any_pass())
+    }
+    pub fn any_pod_traffic(&self) -> bool {
+        self.same_node_works() || self.cross.values().any(|t| t.any_pass())
+    }
+    pub fn nodes(&self) -> BTreeSet<String> {
+        let mut n: BTreeSet<String> = self.same_node.keys().cloned().collect();
+        for (a, b) in self.cross.keys() {
+            n.insert(a.clone());
+            n.insert(b.clone());
+        }
+        n
+    }
+}
+
+/// Whether a check's path crosses the pair {a, b} (its two ends are a and b).
+pub fn crosses(c: &Check, p: &NodePair) -> bool {
+    match (c.source_node(), c.target_node()) {
+        (Some(x), Some(y)) if x != y => pair(x, y) == *p,
+        _ => false,
+    }
+}
+
+/// Whether a check touches node `n` and another node.
+pub fn crosses_node(c: &Check, n: &str) -> bool {
+    match (c.source_node(), c.target_node()) {
+        (Some(x), Some(y)) => x != y && (x == n || y == n),
+        _ => false,
+    }
+}
+
+/// A DNS check asked through the DNS Service (not straight to a server pod).
+pub fn is_dns_via_service(c: &Check) -> bool {
+    c.kind == CheckKind::Dns && c.detail.contains("via the DNS Service")
+}
+
+pub fn is_dns_direct(c: &Check) -> bool {
+    c.kind == CheckKind::Dns && c.detail.contains("direct to the DNS pod")
+}
+
+/// The check got no answer at all (as opposed to an answer that was wrong).
+pub fn no_answer(c: &Check) -> bool {
+    is_failed(c)
+        && matches!(
+            c.outcome,
+            Some(Outcome::Timeout) | Some(Outcome::Refused) | Some(Outcome::Unreachable) | None
+        )
+}
+
+pub fn is_hairpin(c: &Check) -> bool {
+    c.kind == CheckKind::PodToService && c.detail.contains("hairpin")
+}
+
+/// Median of latencies, if any.
+pub fn median(mut v: Vec<f64>) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    Some(v[v.len() / 2])
+}

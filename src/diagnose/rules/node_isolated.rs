@@ -1,0 +1,118 @@
+//! `node-isolated`: one node fails with all others while the others work
+//! with each other. Its failed cells, of every kind, are evidence of one finding.
+
+use crate::diagnose::facts::{PodMesh, crosses_node, pair};
+use crate::diagnose::{Diagnosis, Evidence, Rule, cap_evidence, describe_check, finding};
+use crate::model::{FindingId, Severity};
+use std::collections::BTreeSet;
+
+pub struct NodeIsolated;
+
+impl Rule for NodeIsolated {
+    fn rank(&self) -> u16 {
+        30
+    }
+    fn evaluate(&self, ev: &Evidence<'_>, explained: &BTreeSet<usize>) -> Vec<Diagnosis> {
+        let mesh = PodMesh::of(ev.checks);
+        let nodes: Vec<String> = mesh.nodes().into_iter().collect();
+        // With two nodes nobody can tell which one is cut off: that is a
+        // broken pair, not an isolated node.
+        if nodes.len() < 3 || !mesh.same_node_works() {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for n in &nodes {
+            let mine: Vec<_> = nodes
+                .iter()
+                .filter(|o| *o != n)
+                .filter_map(|o| mesh.cross.get(&pair(n, o)).map(|t| (o, *t)))
+                .collect();
+            let isolated = !mine.is_empty() && mine.iter().all(|(_, t)| t.all_fail());
+            // The rest must still work among themselves, or it is not this node.
+            let others_work = mesh
+                .cross
+                .iter()
+                .any(|((a, b), t)| a != n && b != n && t.any_pass());
+            if !isolated || !others_work {
+                continue;
+            }
+            let explains: BTreeSet<usize> = ev
+                .unexplained_failures(explained)
+                .filter(|(_, c)| {
+                    crosses_node(c, n)
+                        // A Service VIP or the API server, asked from the isolated node.
+                        || (c.source_node() == Some(n.as_str()) && c.target_node().is_none())
+                })
+                .map(|(i, _)| i)
+                .collect();
+            let mut evidence = vec![format!(
+                "pod traffic between {n} and each of the other {} nodes fails; the other nodes reach each other and pods on {n} reach each other",
+                mine.len()
+            )];
+            evidence.extend(
+                explains
+                    .iter()
+                    .take(6)
+                    .map(|&i| describe_check(&ev.checks[i])),
+            );
+            out.push(Diagnosis {
+                finding: finding(
+                    FindingId::NodeIsolated,
+                    Severity::Error,
+                    format!("Node {n} is cut off from every other node's pods"),
+                    vec![n.clone()],
+                    cap_evidence(evidence, 8),
+                    format!(
+                        "Look at {n}'s overlay: is the CNI agent on {n} running and its tunnel \
+                         device up (ip -d link show on the node: flannel.1, vxlan.calico, \
+                         cilium_vxlan, …)? Do the other nodes have forwarding entries for {n} \
+                         (bridge fdb show dev <tunnel>; ip neigh)? Restarting the CNI pod on {n} \
+                         usually rebuilds them: kubectl -n kube-system delete pod -l <cni-label> \
+                         --field-selector spec.nodeName={n}"
+                    ),
+                ),
+                explains,
+            });
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::diagnose::sim;
+    use crate::model::FindingId;
+
+    #[test]
+    fn a_node_cut_off_is_one_finding_naming_it() {
+        let d = sim::cluster(4);
+        let checks = sim::run(&d, |t| match sim::nodes_of(t) {
+            (Some(a), Some(b)) if a != b && (a == "node-3" || b == "node-3") => sim::timeout(),
+            // The API server VIP answers from a node-0 host: unreachable from node-3.
+            (Some("node-3"), None) => sim::timeout(),
+            _ => sim::ok(),
+        });
+        let f = sim::diagnose(&d, &checks);
+        assert_eq!(sim::ids(&f), vec![FindingId::NodeIsolated], "{f:#?}");
+        assert_eq!(f[0].nodes, vec!["node-3".to_string()]);
+        assert!(f[0].evidence.iter().any(|e| e.contains("node-3")));
+    }
+
+    #[test]
+    fn two_nodes_are_never_called_isolated() {
+        let d = sim::cluster(2);
+        let checks = sim::run(&d, |t| {
+            if sim::between(t, "node-0", "node-1") {
+                sim::timeout()
+            } else {
+                sim::ok()
+            }
+        });
+        let ids = sim::ids(&sim::diagnose(&d, &checks));
+        assert!(!ids.contains(&FindingId::NodeIsolated), "{ids:?}");
+        assert!(
+            ids.contains(&FindingId::CrossNodePodTrafficBroken),
+            "{ids:?}"
+        );
+    }
+}
