@@ -213,3 +213,38 @@ fn dump_scenarios_when_asked() {
         std::fs::write(&p, netcheck::render::json(&r)).expect("write the scenario");
     }
 }
+
+/// With the real diagnosis rules: whatever they conclude for each fault is on
+/// the first screen and in the last line.
+#[test]
+fn real_diagnosis_is_on_the_first_screen_too() {
+    for (name, r) in s::all() {
+        let r = s::diagnosed(&r);
+        let out = table(&r, plain(120));
+        let first: String = out.lines().take(40).collect::<Vec<_>>().join("\n");
+        let last = out.lines().last().unwrap_or_default();
+        eprintln!(
+            "{name}: {:?}",
+            r.findings.iter().map(|f| f.id.as_str()).collect::<Vec<_>>()
+        );
+        if !matches!(name, "healthy" | "policy" | "wide12") {
+            assert!(!r.findings.is_empty(), "{name}: the rules found nothing");
+        }
+        for f in r
+            .findings
+            .iter()
+            .filter(|f| f.severity >= netcheck::model::Severity::Warning)
+        {
+            assert!(
+                first.contains(f.id.as_str()),
+                "{name}: {} not on the first screen",
+                f.id
+            );
+            assert!(
+                last.contains(f.id.as_str()),
+                "{name}: {} not in {last:?}",
+                f.id
+            );
+        }
+    }
+}

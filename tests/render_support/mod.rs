@@ -28,6 +28,12 @@ fn ip(s: &str) -> IpAddr {
 /// A deployment of `names.len()` nodes, one probe pod each (with its own
 /// Service), a host agent per node, two DNS pods, the API server.
 pub fn deployment(names: &[&str]) -> Deployment {
+    deployment_with(names, 1)
+}
+
+/// [`deployment`] with `per_node` probe pods on each node (same-node pairs
+/// then exist, the diagonal of the pod → pod matrix).
+pub fn deployment_with(names: &[&str], per_node: usize) -> Deployment {
     let mut d = Deployment {
         cluster: ClusterSummary {
             name: "kind-netcheck".into(),
@@ -57,22 +63,28 @@ pub fn deployment(names: &[&str]) -> Deployment {
             ips: vec![node_ip],
             tcp_port: Some(7002),
         });
-        let name = format!("probe-{n}");
-        d.pods.push(ProbePod {
-            name: name.clone(),
-            namespace: NS.into(),
-            node: n.to_string(),
-            ips: vec![ip(&format!("198.18.{i}.2"))],
-            ports: ServePorts::default(),
-            labels: Default::default(),
-            service: Some(ServiceTarget {
+        for p in 0..per_node {
+            let name = if p == 0 {
+                format!("probe-{n}")
+            } else {
+                format!("probe-{n}-{p}")
+            };
+            d.pods.push(ProbePod {
                 name: name.clone(),
                 namespace: NS.into(),
-                cluster_ips: vec![ip(&format!("198.19.1.{}", i + 10))],
-                node_port: None,
-            }),
-            mtu: Some(1450),
-        });
+                node: n.to_string(),
+                ips: vec![ip(&format!("198.18.{i}.{}", 2 + 10 * p))],
+                ports: ServePorts::default(),
+                labels: Default::default(),
+                service: Some(ServiceTarget {
+                    name: name.clone(),
+                    namespace: NS.into(),
+                    cluster_ips: vec![ip(&format!("198.19.{}.{}", 1 + p, i + 10))],
+                    node_port: None,
+                }),
+                mtu: Some(1450),
+            });
+        }
     }
     let first = names[0];
     let second = names.get(1).copied().unwrap_or(first);
@@ -118,6 +130,7 @@ pub fn deployment(names: &[&str]) -> Deployment {
             node_port: None,
         },
         port: 443,
+        node: Some(first.into()),
     });
     d
 }
@@ -239,14 +252,14 @@ fn evidence(checks: &[Check], pick: impl Fn(&Check) -> bool, max: usize) -> Vec<
 pub const THREE: [&str; 3] = ["node-1", "node-2", "node-3"];
 
 pub fn healthy() -> Report {
-    let d = deployment(&THREE);
+    let d = deployment_with(&THREE, 2);
     let c = checks(&d, ok);
     report(d, c, Vec::new())
 }
 
 /// node-3 cannot reach or be reached from the other nodes.
 pub fn node_isolated() -> Report {
-    let d = deployment(&THREE);
+    let d = deployment_with(&THREE, 2);
     let cut = |t: &CheckTemplate| {
         let s = t.source.node.as_deref();
         let n = t.target.node.as_deref();
@@ -281,7 +294,7 @@ pub fn node_isolated() -> Report {
 
 /// Pod traffic between nodes is dropped; same-node traffic works.
 pub fn cross_node_drop() -> Report {
-    let d = deployment(&THREE);
+    let d = deployment_with(&THREE, 2);
     let dns_node = "node-1";
     let cross = |t: &CheckTemplate| {
         let s = t.source.node.as_deref();
@@ -317,7 +330,7 @@ pub fn cross_node_drop() -> Report {
 
 /// Small packets pass, packets above 1400 bytes with DF vanish.
 pub fn mtu_blackhole() -> Report {
-    let d = deployment(&THREE);
+    let d = deployment_with(&THREE, 2);
     let c = checks(&d, |t, i| {
         let mut a = ok(t, i);
         if t.kind == CheckKind::Mtu {
@@ -338,7 +351,7 @@ pub fn mtu_blackhole() -> Report {
 
 /// No DNS answers, neither through the Service nor from the pods.
 pub fn dns_down() -> Report {
-    let d = deployment(&THREE);
+    let d = deployment_with(&THREE, 2);
     let c = checks(&d, |t, i| {
         if t.kind == CheckKind::Dns {
             Answer {
@@ -378,7 +391,7 @@ pub fn dns_down() -> Report {
 
 /// Policy: node-2's probe denies ingress; tcp is blocked as intended, but udp passes.
 pub fn policy() -> Report {
-    let d = deployment(&THREE);
+    let d = deployment_with(&THREE, 2);
     let mut c = checks(&d, ok);
     for ch in &mut c {
         if ch.kind == CheckKind::PodToPod
@@ -459,4 +472,26 @@ pub fn all() -> Vec<(&'static str, Report)> {
         ("policy", policy()),
         ("wide12", wide12()),
     ]
+}
+
+/// The same report with the findings of the real diagnosis rules instead of
+/// the hand-written ones (the deployment is rebuilt from the node names: the
+/// scenarios build it from nothing else).
+pub fn diagnosed(r: &Report) -> Report {
+    let names: Vec<&str> = r.nodes.iter().map(|n| n.name.as_str()).collect();
+    let per_node = if names.len() == 3 { 2 } else { 1 };
+    let d = deployment_with(&names, per_node);
+    let findings = netcheck::diagnose::diagnose(&netcheck::diagnose::Evidence {
+        deployment: &d,
+        checks: &r.checks,
+        hosts: &r.hosts,
+    });
+    let mut out = r.clone();
+    out.summary = Summary {
+        duration_ms: r.summary.duration_ms,
+        stages_ms: r.summary.stages_ms.clone(),
+        ..Summary::tally(&r.checks, &findings)
+    };
+    out.findings = findings;
+    out
 }
