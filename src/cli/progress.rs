@@ -30,18 +30,42 @@ fn is_stage(msg: &str) -> bool {
     STAGES.iter().any(|s| msg.starts_with(s))
 }
 
-/// The progress the CLI should show for `-q`, `-v` and whether stderr is a terminal.
-pub fn for_cli(quiet: bool, verbose: u8) -> Box<dyn Progress> {
-    choose(quiet, verbose, std::io::stderr().is_terminal())
+/// The progress the CLI should show for the global flags: bars when stderr
+/// and stdout are terminals and the report is the table (DESIGN.md: no bars
+/// when stdout is not a terminal or the output is not `table`); log lines
+/// otherwise with `-v`; nothing with `-q`.
+pub fn for_cli(g: &super::GlobalArgs) -> Box<dyn Progress> {
+    choose(
+        g.quiet,
+        g.verbose,
+        std::io::stderr().is_terminal(),
+        std::io::stdout().is_terminal() && g.output == super::OutputFormat::Table,
+    )
 }
 
-/// [`for_cli`] with the terminal question answered (for tests).
-pub fn choose(quiet: bool, verbose: u8, stderr_is_terminal: bool) -> Box<dyn Progress> {
-    match (quiet, stderr_is_terminal, verbose) {
-        (true, _, _) => Box::new(Quiet),
-        (false, true, _) => Box::new(Bars::new(ProgressDrawTarget::stderr())),
-        (false, false, v) if v > 0 => Box::new(LogLines::new(Box::new(std::io::stderr()))),
-        _ => Box::new(Quiet),
+/// Which progress to show: `Bars`, `LogLines` or nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Bars,
+    LogLines,
+    Nothing,
+}
+
+/// The decision of [`for_cli`], with the terminal questions answered (for tests).
+pub fn kind(quiet: bool, verbose: u8, stderr_tty: bool, table_on_a_tty: bool) -> Kind {
+    match (quiet, stderr_tty && table_on_a_tty, verbose) {
+        (true, _, _) => Kind::Nothing,
+        (false, true, _) => Kind::Bars,
+        (false, false, v) if v > 0 => Kind::LogLines,
+        _ => Kind::Nothing,
+    }
+}
+
+fn choose(quiet: bool, verbose: u8, stderr_tty: bool, table_on_a_tty: bool) -> Box<dyn Progress> {
+    match kind(quiet, verbose, stderr_tty, table_on_a_tty) {
+        Kind::Bars => Box::new(Bars::new(ProgressDrawTarget::stderr())),
+        Kind::LogLines => Box::new(LogLines::new(Box::new(std::io::stderr()))),
+        Kind::Nothing => Box::new(Quiet),
     }
 }
 
@@ -235,6 +259,19 @@ mod tests {
         let counts: Vec<&&str> = lines.iter().filter(|l| l.ends_with("done")).collect();
         assert_eq!(counts.len(), 11, "{text}");
         assert_eq!(*counts.last().unwrap(), &"netcheck: 20/20 done");
+    }
+
+    #[test]
+    fn bars_only_on_a_terminal_with_the_table_logs_with_v_nothing_with_q() {
+        assert_eq!(kind(false, 0, true, true), Kind::Bars);
+        assert_eq!(kind(false, 1, true, true), Kind::Bars);
+        assert_eq!(kind(true, 2, true, true), Kind::Nothing);
+        // stderr or stdout not a terminal, or -o json: no bars
+        assert_eq!(kind(false, 0, false, true), Kind::Nothing);
+        assert_eq!(kind(false, 0, true, false), Kind::Nothing);
+        assert_eq!(kind(false, 1, false, true), Kind::LogLines);
+        assert_eq!(kind(false, 1, true, false), Kind::LogLines);
+        assert_eq!(kind(true, 1, false, false), Kind::Nothing);
     }
 
     #[test]
