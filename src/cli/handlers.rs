@@ -21,16 +21,6 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
     }
 }
 
-fn not_yet<T: std::fmt::Debug>(
-    what: &str,
-    _g: &super::GlobalArgs,
-    _a: &T,
-) -> Result<ExitCode, CliError> {
-    Err(CliError::could_not_run(format!(
-        "`{what}` is not available in this build"
-    )))
-}
-
 fn run(g: &super::GlobalArgs, args: super::RunArgs) -> Result<ExitCode, CliError> {
     super::kube_run::run(g, args)
 }
