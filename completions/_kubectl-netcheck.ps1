@@ -88,7 +88,7 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-netcheck' -ScriptBlock 
         }
         'kubectl-netcheck;lab' {
             [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'How many simulated nodes')
-            [CompletionResult]::new('--pods-per-node', '--pods-per-node', [CompletionResultType]::ParameterName, 'Probe pods per node')
+            [CompletionResult]::new('--pods-per-node', '--pods-per-node', [CompletionResultType]::ParameterName, 'Probe pods per node (two, so that same-node pairs are checked too)')
             [CompletionResult]::new('--fault', '--fault', [CompletionResultType]::ParameterName, 'Break the lab the way clusters break (repeatable); see --list-faults')
             [CompletionResult]::new('--policy', '--policy', [CompletionResultType]::ParameterName, 'NetworkPolicies (YAML) to load into the lab''s objects')
             [CompletionResult]::new('--checks', '--checks', [CompletionResultType]::ParameterName, 'Check kinds to run, comma-separated (default: all)')
@@ -96,6 +96,7 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-netcheck' -ScriptBlock 
             [CompletionResult]::new('--pairs', '--pairs', [CompletionResultType]::ParameterName, 'Node pairs to probe: all, ring, or sample:K')
             [CompletionResult]::new('--output-file', '--output-file', [CompletionResultType]::ParameterName, 'Also write the report in this format to --output-file')
             [CompletionResult]::new('--bench', '--bench', [CompletionResultType]::ParameterName, 'Benchmark: build, probe, inspect and report RUNS times and print timings')
+            [CompletionResult]::new('--destroy', '--destroy', [CompletionResultType]::ParameterName, 'Remove a lab kept with --keep (its id is in the namespace names: nc<ID>-…)')
             [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The kubeconfig context to use')
             [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Namespace for the probes (default: a fresh netcheck-<id>, deleted at the end)')
@@ -107,6 +108,7 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-netcheck' -ScriptBlock 
             [CompletionResult]::new('--wide', '--wide', [CompletionResultType]::ParameterName, 'Show the full matrix even when wider than the terminal')
             [CompletionResult]::new('--no-host', '--no-host', [CompletionResultType]::ParameterName, 'Skip host inspection')
             [CompletionResult]::new('--keep', '--keep', [CompletionResultType]::ParameterName, 'Keep the lab after the run (remove it later with `lab --destroy ID`)')
+            [CompletionResult]::new('--destroy-all', '--destroy-all', [CompletionResultType]::ParameterName, 'Remove every lab left on this machine whose run has ended (kept or crashed)')
             [CompletionResult]::new('--no-color', '--no-color', [CompletionResultType]::ParameterName, 'No colour (also when NO_COLOR is set or stdout is not a terminal)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No progress, only the report and errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No progress, only the report and errors')

@@ -82,7 +82,7 @@ complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand run" -
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand run" -s v -l verbose -d 'More logging on stderr (-v, -vv)'
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand run" -s h -l help -d 'Print help'
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l nodes -d 'How many simulated nodes' -r
-complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l pods-per-node -d 'Probe pods per node' -r
+complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l pods-per-node -d 'Probe pods per node (two, so that same-node pairs are checked too)' -r
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l fault -d 'Break the lab the way clusters break (repeatable); see --list-faults' -r
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l policy -d 'NetworkPolicies (YAML) to load into the lab\'s objects' -r -F
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l checks -d 'Check kinds to run, comma-separated (default: all)' -r
@@ -91,6 +91,7 @@ warning\t''"
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l pairs -d 'Node pairs to probe: all, ring, or sample:K' -r
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l output-file -d 'Also write the report in this format to --output-file' -r -F
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l bench -d 'Benchmark: build, probe, inspect and report RUNS times and print timings' -r
+complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l destroy -d 'Remove a lab kept with --keep (its id is in the namespace names: nc<ID>-…)' -r
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l context -d 'The kubeconfig context to use' -r
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -s n -l namespace -d 'Namespace for the probes (default: a fresh netcheck-<id>, deleted at the end)' -r
@@ -103,6 +104,7 @@ complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l wide -d 'Show the full matrix even when wider than the terminal'
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l no-host -d 'Skip host inspection'
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l keep -d 'Keep the lab after the run (remove it later with `lab --destroy ID`)'
+complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l destroy-all -d 'Remove every lab left on this machine whose run has ended (kept or crashed)'
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l no-color -d 'No colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -s q -l quiet -d 'No progress, only the report and errors'
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -s v -l verbose -d 'More logging on stderr (-v, -vv)'
