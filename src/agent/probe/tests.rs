@@ -548,6 +548,9 @@ mod dns_server {
                     }
                     (Some(_), _) => {}
                     (None, _) if name.starts_with("empty.") => {}
+                    (None, _) if name.starts_with("refused.") => {
+                        resp.metadata.response_code = ResponseCode::Refused
+                    }
                     (None, _) => resp.metadata.response_code = ResponseCode::NXDomain,
                 }
                 resp.add_query(q);
@@ -593,6 +596,7 @@ async fn dns_against_a_chosen_server() {
             dns("fqdn", "web.ns1.svc.test.", port, true),
             dns("nx", "nothere.test", port, true),
             dns("empty", "empty.test", port, true),
+            dns("refused", "refused.test", port, true),
             // The name as given: no search list with an explicit server.
             dns("short", "web", port, true),
         ],
@@ -615,6 +619,10 @@ async fn dns_against_a_chosen_server() {
         by_id(&report.results, "short").detail.as_deref(),
         Some("NXDOMAIN")
     );
+    let r = by_id(&report.results, "refused");
+    assert_eq!(r.outcome, Outcome::Error, "{r:?}");
+    assert_eq!(r.detail.as_deref(), Some("REFUSED"));
+    assert!(r.latency_ms.is_some(), "REFUSED is an answer too");
 }
 
 #[tokio::test]
