@@ -236,6 +236,9 @@ impl Pair {
         child.stdin.take().unwrap().write_all(&json).unwrap();
         let out = child.wait_with_output().expect("agent probe output");
         let took = started.elapsed();
+        if std::env::var("AGENT_STDERR").is_ok() {
+            eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+        }
         assert!(
             out.status.success(),
             "agent probe failed: {}",
@@ -458,6 +461,98 @@ fn path_mtu_finds_a_lowered_mtu_exactly() {
         "one timeout at most: {took:?}"
     );
     eprintln!("path MTU found: {found} (in {took:?})");
+}
+
+#[test]
+fn icmp_errors_from_the_path_are_unreachable() {
+    if !require_root() {
+        return;
+    }
+    let mut pair = Pair::new();
+    pair.serve();
+    // b now forwards the dead prefix (to a spare veth) and rejects it in
+    // its FORWARD chain with ICMP host unreachable, as a router or firewall on
+    // the path does. icmp_ratelimit=0 and a large budget for b's namespace, so
+    // that every packet gets its error (the kernel's defaults allow a handful).
+    let prefix = format!("198.19.{}.0/22", pair.dead);
+    let b = pair.b.clone();
+    run(&[
+        "ip",
+        "netns",
+        "exec",
+        &b,
+        "sysctl",
+        "-qw",
+        "net.ipv4.ip_forward=1",
+        "net.ipv4.icmp_ratelimit=0",
+        "net.ipv4.icmp_msgs_per_sec=100000",
+        "net.ipv4.icmp_msgs_burst=10000",
+    ]);
+    run(&[
+        "ip", "-n", &b, "link", "add", "d0", "type", "veth", "peer", "name", "d1",
+    ]);
+    run(&["ip", "-n", &b, "link", "set", "d0", "up"]);
+    run(&["ip", "-n", &b, "link", "set", "d1", "up"]);
+    run(&["ip", "-n", &b, "route", "add", &prefix, "dev", "d0"]);
+    run(&[
+        "ip",
+        "netns",
+        "exec",
+        &b,
+        "iptables",
+        "-I",
+        "FORWARD",
+        "-d",
+        &prefix,
+        "-j",
+        "REJECT",
+        "--reject-with",
+        "icmp-host-unreachable",
+    ]);
+    let dead = pair.dead(4);
+    let plan = ProbePlan {
+        deadline_ms: 10_000,
+        max_in_flight: None,
+        probes: vec![
+            probe("icmp", 2000, ProbeSpec::Icmp { target: dead[0] }),
+            probe(
+                "tcp",
+                2000,
+                ProbeSpec::Tcp {
+                    target: dead[1],
+                    port: TCP,
+                    echo: false,
+                },
+            ),
+            probe(
+                "udp",
+                2000,
+                ProbeSpec::Udp {
+                    target: dead[2],
+                    port: UDP,
+                },
+            ),
+            probe(
+                "mtu",
+                2000,
+                ProbeSpec::Mtu {
+                    target: dead[3],
+                    min: 576,
+                    max: 1500,
+                },
+            ),
+        ],
+    };
+    let (r, took) = pair.probe(&plan, &[]);
+    for x in &r.results {
+        assert_eq!(x.outcome, Outcome::Unreachable, "{x:?}");
+    }
+    let detail = get(&r, "icmp").detail.clone().unwrap_or_default();
+    assert!(detail.contains("unreachable"), "{detail}");
+    assert!(
+        took < Duration::from_millis(1500),
+        "an ICMP error is an answer: {took:?}"
+    );
 }
 
 #[test]

@@ -127,6 +127,9 @@ impl IcmpSocket {
         };
         let (sock, is_raw) = match raw {
             Ok(s) => (s, true),
+            Err(raw_err) if !matches!(raw_err.raw_os_error(), Some(libc::EPERM | libc::EACCES)) => {
+                return Err(format!("cannot open an {family} socket: {raw_err}"));
+            }
             Err(raw_err) => match Socket::new(domain, Type::DGRAM, Some(proto)) {
                 Ok(s) => (s, false),
                 Err(dgram_err) => {
