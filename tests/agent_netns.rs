@@ -678,6 +678,23 @@ fn peak_memory_for_a_500_target_plan() {
         "500-target plan: {ok} ok, agent {:.0} ms, wall {took:?}, peak RSS {rss} KiB",
         r.duration_ms
     );
+    for kind in ["icmp", "tcp", "udp", "http"] {
+        let mut l: Vec<f64> = r
+            .results
+            .iter()
+            .filter(|x| x.id.starts_with(kind))
+            .filter_map(|x| x.latency_ms)
+            .collect();
+        l.sort_by(f64::total_cmp);
+        if !l.is_empty() {
+            eprintln!(
+                "  {kind} latency ms: min {:.2} median {:.2} max {:.2}",
+                l[0],
+                l[l.len() / 2],
+                l[l.len() - 1]
+            );
+        }
+    }
     assert_eq!(ok, 400, "every live probe answered");
     assert!(rss < 64 * 1024, "peak RSS {rss} KiB");
 }

@@ -12,6 +12,7 @@ mod dns;
 mod http;
 pub mod icmp;
 mod mtu;
+mod rx;
 mod tcp;
 mod udp;
 

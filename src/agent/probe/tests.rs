@@ -653,3 +653,26 @@ async fn dns_without_an_answer_is_a_timeout_within_the_probe_timeout() {
     assert!(took < Duration::from_millis(2000), "took {took:?}");
     let _ = SocketAddr::new(LO, port);
 }
+
+#[tokio::test]
+async fn receive_time_is_the_kernels_not_the_readers() {
+    let a = tokio::net::UdpSocket::bind((LO, 0)).await.unwrap();
+    let b = tokio::net::UdpSocket::bind((LO, 0)).await.unwrap();
+    rx::enable_timestamps(&b);
+    // The kernel turns receive timestamps on for the whole system in deferred
+    // work the first time a socket asks; give it a moment.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    a.send_to(b"x", b.local_addr().unwrap()).await.unwrap();
+    let sent = Instant::now();
+    // The reader is busy elsewhere for 200 ms.
+    std::thread::sleep(Duration::from_millis(200));
+    let mut buf = [0u8; 16];
+    let r = rx::recv(&b, &mut buf).await.unwrap();
+    assert_eq!(r.len, 1);
+    assert_eq!(r.from, Some(a.local_addr().unwrap()));
+    let waited = r.at.saturating_duration_since(sent);
+    assert!(
+        waited < Duration::from_millis(50),
+        "stamped {waited:?} after sending"
+    );
+}

@@ -24,6 +24,7 @@ pub(super) async fn probe(id: &str, target: IpAddr, port: u16, attempts: Attempt
         return from_io(id, "connect", &e);
     }
     set_recverr(&sock, target.is_ipv6());
+    super::rx::enable_timestamps(&sock);
     let base: u64 = rand::random();
     let token = |k: u32| format!("netcheck-{base:016x}-{k:04}").into_bytes();
     let mut sent: Vec<Instant> = Vec::with_capacity(attempts.count as usize);
@@ -45,12 +46,12 @@ pub(super) async fn probe(id: &str, target: IpAddr, port: u16, attempts: Attempt
             tokio::time::Instant::now() + Duration::from_secs(3600)
         };
         tokio::select! {
-            r = sock.recv(&mut buf) => match r {
-                Ok(n) => {
-                    let got = &buf[..n];
+            r = super::rx::recv(&sock, &mut buf) => match r {
+                Ok(rcv) => {
+                    let got = buf.get(..rcv.len).unwrap_or_default();
                     if let Some(k) = (0..sent.len() as u32).find(|k| token(*k) == got)
                     {
-                        return ok(id, sent[k as usize].elapsed());
+                        return ok(id, rcv.at.saturating_duration_since(sent[k as usize]));
                     }
                     // Something else (a stale or foreign datagram): keep waiting.
                 }
