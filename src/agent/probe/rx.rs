@@ -49,8 +49,13 @@ pub(super) fn enable_timestamps(sock: &impl AsRawFd) {
 
 /// Receive one datagram with its sender and arrival time.
 pub(super) async fn recv(sock: &UdpSocket, buf: &mut [u8]) -> io::Result<Received> {
-    sock.async_io(Interest::READABLE, || recvmsg(sock.as_raw_fd(), buf))
-        .await
+    // ERROR too: an ICMP error on a connected UDP socket (port or host
+    // unreachable) makes the socket report EPOLLERR only, and recvmsg then
+    // returns it.
+    sock.async_io(Interest::READABLE | Interest::ERROR, || {
+        recvmsg(sock.as_raw_fd(), buf)
+    })
+    .await
 }
 
 fn recvmsg(fd: libc::c_int, buf: &mut [u8]) -> io::Result<Received> {

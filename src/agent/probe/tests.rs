@@ -159,6 +159,7 @@ async fn tcp_udp_http_against_a_served_agent() {
 #[tokio::test]
 async fn refused_ports_are_refused() {
     let port = free_port();
+    let started = Instant::now();
     let report = run_plan(&plan(
         3000,
         vec![
@@ -189,6 +190,9 @@ async fn refused_ports_are_refused() {
     for r in &report.results {
         assert_eq!(r.outcome, Outcome::Refused, "{r:?}");
     }
+    // At the first attempt, not at a retry (every 333 ms here).
+    let took = started.elapsed();
+    assert!(took < Duration::from_millis(300), "took {took:?}");
 }
 
 #[tokio::test]
