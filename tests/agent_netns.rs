@@ -226,6 +226,12 @@ impl Pair {
         let started = Instant::now();
         let mut child = Command::new("ip")
             .args(["netns", "exec", &self.a, BIN, "agent", "probe"])
+            // AGENT_STDERR=1: the agent's debug log (one line per probe) on stderr.
+            .envs(
+                std::env::var("AGENT_STDERR")
+                    .ok()
+                    .map(|_| ("RUST_LOG", "debug")),
+            )
             .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -510,11 +516,83 @@ fn icmp_errors_from_the_path_are_unreachable() {
         "--reject-with",
         "icmp-host-unreachable",
     ]);
+    // The same for IPv6: a dead /64 routed through b, rejected with
+    // "address unreachable".
+    let prefix6 = format!("2001:2:0:{:x}::/64", 0x1000 + u16::from(pair.n));
+    let dead6 = |i: u16| -> IpAddr {
+        format!("2001:2:0:{:x}::{:x}", 0x1000 + u16::from(pair.n), i + 1)
+            .parse()
+            .unwrap()
+    };
+    run(&[
+        "ip",
+        "netns",
+        "exec",
+        &b,
+        "sysctl",
+        "-qw",
+        "net.ipv6.conf.all.forwarding=1",
+        "net.ipv6.icmp.ratelimit=0",
+    ]);
+    run(&["ip", "-n", &b, "-6", "route", "add", &prefix6, "dev", "d0"]);
+    run(&[
+        "ip",
+        "-n",
+        &pair.a,
+        "-6",
+        "route",
+        "add",
+        &prefix6,
+        "via",
+        &pair.ip6_b().to_string(),
+    ]);
+    run(&[
+        "ip",
+        "netns",
+        "exec",
+        &b,
+        "ip6tables",
+        "-I",
+        "FORWARD",
+        "-d",
+        &prefix6,
+        "-j",
+        "REJECT",
+        "--reject-with",
+        "icmp6-addr-unreachable",
+    ]);
     let dead = pair.dead(4);
     let plan = ProbePlan {
         deadline_ms: 10_000,
         max_in_flight: None,
         probes: vec![
+            probe("icmp6", 2000, ProbeSpec::Icmp { target: dead6(0) }),
+            probe(
+                "tcp6",
+                2000,
+                ProbeSpec::Tcp {
+                    target: dead6(1),
+                    port: TCP,
+                    echo: false,
+                },
+            ),
+            probe(
+                "udp6",
+                2000,
+                ProbeSpec::Udp {
+                    target: dead6(2),
+                    port: UDP,
+                },
+            ),
+            probe(
+                "mtu6",
+                2000,
+                ProbeSpec::Mtu {
+                    target: dead6(3),
+                    min: 1280,
+                    max: 1500,
+                },
+            ),
             probe("icmp", 2000, ProbeSpec::Icmp { target: dead[0] }),
             probe(
                 "tcp",
@@ -550,6 +628,9 @@ fn icmp_errors_from_the_path_are_unreachable() {
     }
     let detail = get(&r, "icmp").detail.clone().unwrap_or_default();
     assert!(detail.contains("unreachable"), "{detail}");
+    eprintln!("path errors: agent {:.0} ms, wall {took:?}", r.duration_ms);
+    let detail = get(&r, "icmp6").detail.clone().unwrap_or_default();
+    assert!(detail.contains("ICMPv6 address unreachable"), "{detail}");
     assert!(
         took < Duration::from_millis(1500),
         "an ICMP error is an answer: {took:?}"

@@ -159,14 +159,23 @@ async fn run_probe(ctx: &Context, probe: &Probe) -> ProbeResult {
         ProbeSpec::Mtu { .. } => deadline + Duration::from_millis(50),
         _ => deadline,
     };
-    match tokio::time::timeout_at(hard_stop, work).await {
+    let started = tokio::time::Instant::now();
+    let result = match tokio::time::timeout_at(hard_stop, work).await {
         Ok(r) => r,
         Err(_) => {
             let mut r = ProbeResult::new(probe.id.clone(), Outcome::Timeout);
             r.detail = Some(format!("no answer within {} ms", probe.timeout_ms));
             r
         }
-    }
+    };
+    tracing::debug!(
+        id = %probe.id,
+        outcome = ?result.outcome,
+        took_ms = started.elapsed().as_millis() as u64,
+        detail = result.detail.as_deref().unwrap_or(""),
+        "probe done"
+    );
+    result
 }
 
 /// When the attempts of a probe that retries go out: attempt `k` of `n` at
