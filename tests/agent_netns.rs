@@ -226,7 +226,6 @@ impl Pair {
         let started = Instant::now();
         let mut child = Command::new("ip")
             .args(["netns", "exec", &self.a, BIN, "agent", "probe"])
-            .envs(std::env::var("XX_INLINE").ok().map(|v| ("XX_INLINE", v)))
             // AGENT_STDERR=1: the agent's debug log (one line per probe) on stderr.
             .envs(
                 std::env::var("AGENT_STDERR")
