@@ -127,6 +127,9 @@ impl IcmpSocket {
         };
         let (sock, is_raw) = match raw {
             Ok(s) => (s, true),
+            Err(raw_err) if !matches!(raw_err.raw_os_error(), Some(libc::EPERM | libc::EACCES)) => {
+                return Err(format!("cannot open an {family} socket: {raw_err}"));
+            }
             Err(raw_err) => match Socket::new(domain, Type::DGRAM, Some(proto)) {
                 Ok(s) => (s, false),
                 Err(dgram_err) => {
@@ -140,6 +143,7 @@ impl IcmpSocket {
         };
         let setup = || -> io::Result<UdpSocket> {
             sock.set_nonblocking(true)?;
+            super::rx::enable_timestamps(&sock);
             set_pmtudisc_probe(&sock, v6)?;
             // Many replies may arrive at once (a thousand targets, or an MTU
             // sweep); a bigger buffer keeps the kernel from dropping them.
@@ -362,8 +366,12 @@ impl Drop for Registration {
 async fn receive_loop(sock: Arc<IcmpSocket>) {
     let mut buf = vec![0u8; 65536];
     loop {
-        match sock.sock.recv_from(&mut buf).await {
-            Ok((n, from)) => sock.handle(&buf[..n], from.ip(), Instant::now()),
+        match super::rx::recv(&sock.sock, &mut buf).await {
+            Ok(r) => {
+                if let (Some(from), Some(data)) = (r.from, buf.get(..r.len)) {
+                    sock.handle(data, from.ip(), r.at);
+                }
+            }
             Err(e) => {
                 tracing::debug!("ICMP receive: {e}");
                 tokio::time::sleep(Duration::from_millis(10)).await;

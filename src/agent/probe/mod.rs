@@ -12,6 +12,7 @@ mod dns;
 mod http;
 pub mod icmp;
 mod mtu;
+mod rx;
 mod tcp;
 mod udp;
 
@@ -61,15 +62,51 @@ pub fn parse_plan(input: &[u8]) -> Result<ProbePlan, PlanError> {
 /// Shared state of one plan run: the ICMP sockets every ICMP and MTU probe share.
 pub(crate) struct Context {
     pub icmp: icmp::IcmpPool,
+    /// DNS lookups run on their own thread (started on first use): their
+    /// latency is wall time inside hickory, and on the main thread it would
+    /// also count the time spent starting hundreds of other probes, enough to
+    /// look like `dns-slow` in a large plan.
+    dns: std::sync::OnceLock<Option<tokio::runtime::Runtime>>,
+}
+
+impl Context {
+    fn new() -> Self {
+        Context {
+            icmp: icmp::IcmpPool::from_env(),
+            dns: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn dns_runtime(&self) -> Option<tokio::runtime::Handle> {
+        self.dns
+            .get_or_init(|| {
+                tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(1)
+                    .thread_name("netcheck-dns")
+                    .enable_all()
+                    .build()
+                    .map_err(|e| tracing::debug!("no DNS thread ({e}); DNS runs inline"))
+                    .ok()
+            })
+            .as_ref()
+            .map(|rt| rt.handle().clone())
+    }
+}
+
+impl Drop for Context {
+    fn drop(&mut self) {
+        // Dropped inside the main runtime: a runtime may not block there.
+        if let Some(Some(rt)) = self.dns.take() {
+            rt.shutdown_background();
+        }
+    }
 }
 
 /// Run every probe of `plan` and collect the results, in the plan's order.
 pub async fn run_plan(plan: &ProbePlan) -> ProbeReport {
     let started = Instant::now();
     let plan_deadline = tokio::time::Instant::now() + Duration::from_millis(plan.deadline_ms);
-    let ctx = Arc::new(Context {
-        icmp: icmp::IcmpPool::from_env(),
-    });
+    let ctx = Arc::new(Context::new());
     let in_flight = effective_in_flight(plan.max_in_flight);
     tracing::debug!(
         probes = plan.probes.len(),
@@ -142,7 +179,20 @@ async fn run_probe(ctx: &Context, probe: &Probe) -> ProbeResult {
                 http::probe(&probe.id, *target, *port, path).await
             }
             ProbeSpec::Dns { name, server, port } => {
-                dns::probe(&probe.id, name, *server, *port, attempts).await
+                let (id, name, server, port) = (probe.id.clone(), name.clone(), *server, *port);
+                match ctx.dns_runtime() {
+                    Some(rt) => {
+                        let task = rt.spawn(async move {
+                            dns::probe(&id, &name, server, port, attempts).await
+                        });
+                        // The probe's deadline drops this future: stop the lookup too.
+                        let _abort = AbortOnDrop(task.abort_handle());
+                        task.await.unwrap_or_else(|e| {
+                            error(&probe.id, format!("the DNS lookup failed: {e}"))
+                        })
+                    }
+                    None => dns::probe(&id, &name, server, port, attempts).await,
+                }
             }
             ProbeSpec::Mtu { target, min, max } => {
                 mtu::probe(
@@ -158,13 +208,30 @@ async fn run_probe(ctx: &Context, probe: &Probe) -> ProbeResult {
         ProbeSpec::Mtu { .. } => deadline + Duration::from_millis(50),
         _ => deadline,
     };
-    match tokio::time::timeout_at(hard_stop, work).await {
+    let started = tokio::time::Instant::now();
+    let result = match tokio::time::timeout_at(hard_stop, work).await {
         Ok(r) => r,
         Err(_) => {
             let mut r = ProbeResult::new(probe.id.clone(), Outcome::Timeout);
             r.detail = Some(format!("no answer within {} ms", probe.timeout_ms));
             r
         }
+    };
+    tracing::debug!(
+        id = %probe.id,
+        outcome = ?result.outcome,
+        took_ms = started.elapsed().as_millis() as u64,
+        detail = result.detail.as_deref().unwrap_or(""),
+        "probe done"
+    );
+    result
+}
+
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

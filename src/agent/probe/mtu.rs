@@ -4,7 +4,9 @@
 //!
 //! Sizes are total IP packet sizes: `max`, then every 8 bytes down to `min`,
 //! plus the MTUs real networks use (1500, 1450 VXLAN, 1420 WireGuard, …) that
-//! fall in between, so that common path MTUs are found exactly. Retries
+//! fall in between, so that common path MTUs are found exactly. A small echo
+//! goes first and the burst follows its answer (or a quarter of the retry
+//! interval), so the burst never waits for address resolution. Retries
 //! resend only the sizes above the best answer so far; the probe stops early
 //! when `max` answers or every larger size failed locally (bigger than our
 //! own interface) or with "too big". It costs at most one timeout.
@@ -82,7 +84,37 @@ pub(super) async fn probe(
         sizes.iter().map(|s| (*s, SizeState::default())).collect();
     let (mut reg, mut rx) = sock.register(target);
     let mut keys: HashMap<u32, (u16, Instant)> = HashMap::new();
-    let mut unreachable: Option<String> = None;
+
+    // Warm-up: one small echo first, so that the neighbour entry towards the
+    // target (or its gateway) is resolved before the burst. Packets sent to an
+    // unresolved neighbour wait in a small queue, and a burst of large ones
+    // overflows it: the kernel drops the oldest, here the largest size.
+    let key = reg.new_key();
+    let warm_sent = Instant::now();
+    keys.insert(key, (min, warm_sent));
+    if let Err(e) = reg.socket().send(target, key, min).await {
+        return from_io(id, "ICMP send", &e);
+    }
+    let warm_until = (tokio::time::Instant::now() + attempts.interval / 4).min(deadline);
+    if let Ok(Some(ev)) = tokio::time::timeout_at(warm_until, rx.recv()).await {
+        match ev {
+            Event::Reply { at, .. } => {
+                if let Some(s) = state.get_mut(&min) {
+                    s.answered = Some(at.saturating_duration_since(warm_sent));
+                }
+            }
+            Event::Error {
+                detail,
+                too_big: false,
+                ..
+            } => {
+                let mut r = ProbeResult::new(id, Outcome::Unreachable);
+                r.detail = Some(detail);
+                return r;
+            }
+            Event::Error { .. } => {}
+        }
+    }
     let mut next_round = tokio::time::Instant::now();
     let mut rounds = 0u32;
 
@@ -146,12 +178,14 @@ pub(super) async fn probe(
                     }
                 }
                 Some(Event::Error { key, detail, too_big }) => {
-                    if let Some((size, _)) = keys.get(&key)
-                        && let Some(s) = state.get_mut(size)
-                    {
-                        if !too_big {
-                            unreachable = Some(detail.clone());
-                        }
+                    let Some((size, _)) = keys.get(&key) else { continue };
+                    if !too_big && best(&state).is_none() {
+                        // The host or network is unreachable at any size.
+                        let mut r = ProbeResult::new(id, Outcome::Unreachable);
+                        r.detail = Some(detail);
+                        return r;
+                    }
+                    if let Some(s) = state.get_mut(size) {
                         s.dead = Some(detail);
                     }
                 }
@@ -184,11 +218,6 @@ pub(super) async fn probe(
             r
         }
         None => {
-            if let Some(detail) = unreachable {
-                let mut r = ProbeResult::new(id, Outcome::Unreachable);
-                r.detail = Some(detail);
-                return r;
-            }
             if state.values().all(|s| s.dead.is_some()) {
                 let why = state
                     .values()

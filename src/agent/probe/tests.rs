@@ -159,12 +159,13 @@ async fn tcp_udp_http_against_a_served_agent() {
 #[tokio::test]
 async fn refused_ports_are_refused() {
     let port = free_port();
+    let started = Instant::now();
     let report = run_plan(&plan(
         3000,
         vec![
             probe(
                 "tcp",
-                1000,
+                3000,
                 0,
                 ProbeSpec::Tcp {
                     target: LO,
@@ -172,10 +173,10 @@ async fn refused_ports_are_refused() {
                     echo: false,
                 },
             ),
-            probe("udp", 1000, 2, ProbeSpec::Udp { target: LO, port }),
+            probe("udp", 3000, 2, ProbeSpec::Udp { target: LO, port }),
             probe(
                 "http",
-                1000,
+                3000,
                 0,
                 ProbeSpec::Http {
                     target: LO,
@@ -189,6 +190,9 @@ async fn refused_ports_are_refused() {
     for r in &report.results {
         assert_eq!(r.outcome, Outcome::Refused, "{r:?}");
     }
+    // At the first attempt, not at a retry (every 1000 ms here).
+    let took = started.elapsed();
+    assert!(took < Duration::from_millis(800), "took {took:?}");
 }
 
 #[tokio::test]
@@ -548,6 +552,9 @@ mod dns_server {
                     }
                     (Some(_), _) => {}
                     (None, _) if name.starts_with("empty.") => {}
+                    (None, _) if name.starts_with("refused.") => {
+                        resp.metadata.response_code = ResponseCode::Refused
+                    }
                     (None, _) => resp.metadata.response_code = ResponseCode::NXDomain,
                 }
                 resp.add_query(q);
@@ -593,6 +600,7 @@ async fn dns_against_a_chosen_server() {
             dns("fqdn", "web.ns1.svc.test.", port, true),
             dns("nx", "nothere.test", port, true),
             dns("empty", "empty.test", port, true),
+            dns("refused", "refused.test", port, true),
             // The name as given: no search list with an explicit server.
             dns("short", "web", port, true),
         ],
@@ -615,6 +623,10 @@ async fn dns_against_a_chosen_server() {
         by_id(&report.results, "short").detail.as_deref(),
         Some("NXDOMAIN")
     );
+    let r = by_id(&report.results, "refused");
+    assert_eq!(r.outcome, Outcome::Error, "{r:?}");
+    assert_eq!(r.detail.as_deref(), Some("REFUSED"));
+    assert!(r.latency_ms.is_some(), "REFUSED is an answer too");
 }
 
 #[tokio::test]
@@ -644,4 +656,27 @@ async fn dns_without_an_answer_is_a_timeout_within_the_probe_timeout() {
     assert_eq!(r.outcome, Outcome::Timeout, "{r:?}");
     assert!(took < Duration::from_millis(2000), "took {took:?}");
     let _ = SocketAddr::new(LO, port);
+}
+
+#[tokio::test]
+async fn receive_time_is_the_kernels_not_the_readers() {
+    let a = tokio::net::UdpSocket::bind((LO, 0)).await.unwrap();
+    let b = tokio::net::UdpSocket::bind((LO, 0)).await.unwrap();
+    rx::enable_timestamps(&b);
+    // The kernel turns receive timestamps on for the whole system in deferred
+    // work the first time a socket asks; give it a moment.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    a.send_to(b"x", b.local_addr().unwrap()).await.unwrap();
+    let sent = Instant::now();
+    // The reader is busy elsewhere for 200 ms.
+    std::thread::sleep(Duration::from_millis(200));
+    let mut buf = [0u8; 16];
+    let r = rx::recv(&b, &mut buf).await.unwrap();
+    assert_eq!(r.len, 1);
+    assert_eq!(r.from, Some(a.local_addr().unwrap()));
+    let waited = r.at.saturating_duration_since(sent);
+    assert!(
+        waited < Duration::from_millis(50),
+        "stamped {waited:?} after sending"
+    );
 }

@@ -17,10 +17,14 @@ pub(super) async fn probe(id: &str, target: IpAddr, port: u16, attempts: Attempt
         Ok(s) => s,
         Err(e) => return from_io(id, "bind", &e),
     };
-    // Connected, so that ICMP port unreachable comes back as ECONNREFUSED.
+    // Connected, so that ICMP port unreachable comes back as ECONNREFUSED;
+    // IP_RECVERR so that host and network unreachable come back too (Linux
+    // reports only "hard" errors to UDP sockets without it).
     if let Err(e) = sock.connect(SocketAddr::new(target, port)).await {
         return from_io(id, "connect", &e);
     }
+    set_recverr(&sock, target.is_ipv6());
+    super::rx::enable_timestamps(&sock);
     let base: u64 = rand::random();
     let token = |k: u32| format!("netcheck-{base:016x}-{k:04}").into_bytes();
     let mut sent: Vec<Instant> = Vec::with_capacity(attempts.count as usize);
@@ -42,12 +46,12 @@ pub(super) async fn probe(id: &str, target: IpAddr, port: u16, attempts: Attempt
             tokio::time::Instant::now() + Duration::from_secs(3600)
         };
         tokio::select! {
-            r = sock.recv(&mut buf) => match r {
-                Ok(n) => {
-                    let got = &buf[..n];
+            r = super::rx::recv(&sock, &mut buf) => match r {
+                Ok(rcv) => {
+                    let got = buf.get(..rcv.len).unwrap_or_default();
                     if let Some(k) = (0..sent.len() as u32).find(|k| token(*k) == got)
                     {
-                        return ok(id, sent[k as usize].elapsed());
+                        return ok(id, rcv.at.saturating_duration_since(sent[k as usize]));
                     }
                     // Something else (a stale or foreign datagram): keep waiting.
                 }
@@ -55,5 +59,28 @@ pub(super) async fn probe(id: &str, target: IpAddr, port: u16, attempts: Attempt
             },
             _ = tokio::time::sleep_until(wait) => {}
         }
+    }
+}
+
+fn set_recverr(sock: &UdpSocket, v6: bool) {
+    use std::os::fd::AsRawFd;
+    let (level, name) = if v6 {
+        (libc::IPPROTO_IPV6, libc::IPV6_RECVERR)
+    } else {
+        (libc::IPPROTO_IP, libc::IP_RECVERR)
+    };
+    let on: libc::c_int = 1;
+    // SAFETY: setsockopt reads one c_int from a live local on our own socket.
+    let rc = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            level,
+            name,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        tracing::debug!("IP_RECVERR: {}", std::io::Error::last_os_error());
     }
 }
