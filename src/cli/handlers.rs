@@ -8,7 +8,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         None => run(&global, cli.run),
         Some(Command::Run(args)) => run(&global, args),
         Some(Command::Lab(args)) => lab(&global, args),
-        Some(Command::Explain(args)) => not_yet("explain", &global, &args),
+        Some(Command::Explain(args)) => crate::policy::explain::run(&global, &args),
         Some(Command::Cleanup) => cleanup(&global),
         Some(Command::Completion { shell }) => {
             completion(shell);
