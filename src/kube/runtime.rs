@@ -677,20 +677,40 @@ impl Runtime for KubeRuntime {
         let deadline = self.started + self.opts.timeout;
         let run = self.run_spec();
         let ns = run.namespace.clone();
-        let host_off = self.state().host_off.clone();
+        let mut host_off = self.state().host_off.clone();
 
         if self.opts.namespace.is_none() {
             progress.message(&format!("creating namespace {ns}"));
             let api: Api<Namespace> = Api::all(self.client.clone());
             // Mark first: a create that times out may still have happened.
             self.state().created_namespace = true;
-            let obj = manifests::namespace(&run, host_off.is_none());
-            let created = self
-                .call(
-                    &format!("creating namespace {ns}"),
-                    api.create(&PostParams::default(), &obj),
-                )
-                .await?;
+            let what = format!("creating namespace {ns}");
+            let privileged = host_off.is_none();
+            let obj = manifests::namespace(&run, privileged);
+            let created = match self
+                .call(&what, api.create(&PostParams::default(), &obj))
+                .await
+            {
+                Ok(c) => c,
+                // A policy engine may refuse the privileged Pod Security label:
+                // go on without host inspection rather than not at all.
+                Err(RuntimeError::NotPermitted(m) | RuntimeError::Other(m)) if privileged => {
+                    let why = format!(
+                        "namespace {ns} could not be labelled {}=privileged ({m}): running without host inspection",
+                        manifests::PSA_ENFORCE
+                    );
+                    progress.message(&why);
+                    tracing::warn!("{why}");
+                    self.state().host_off = Some(why.clone());
+                    host_off = Some(why);
+                    self.call(
+                        &what,
+                        api.create(&PostParams::default(), &manifests::namespace(&run, false)),
+                    )
+                    .await?
+                }
+                Err(e) => return Err(e),
+            };
             d.policy
                 .namespaces
                 .insert(ns.clone(), created.metadata.labels.unwrap_or_default());

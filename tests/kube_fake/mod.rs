@@ -55,6 +55,8 @@ pub struct FakeState {
     pub services: BTreeMap<String, Value>,
     /// Answer exec with a websocket and a fake agent (otherwise exec is refused).
     pub exec: bool,
+    /// Refuse namespaces labelled Pod Security privileged (like a policy webhook).
+    pub refuse_privileged_namespaces: bool,
     /// The commands exec ran: (pod, argv).
     pub execs: Vec<(String, Vec<String>)>,
 }
@@ -404,6 +406,17 @@ async fn handle(
                 items.retain(|n| matches_selector(n, &sel));
             }
             list("NamespaceList", items)
+        }
+        (Method::POST, ["api", "v1", "namespaces"])
+            if st.refuse_privileged_namespaces
+                && body["metadata"]["labels"]["pod-security.kubernetes.io/enforce"]
+                    == "privileged" =>
+        {
+            status(
+                403,
+                "Forbidden",
+                "admission webhook \"validate.kyverno.svc\" denied the request: privileged namespaces are not allowed",
+            )
         }
         (Method::POST, ["api", "v1", "namespaces"]) => {
             let name = body["metadata"]["name"].as_str().unwrap_or("").to_string();
