@@ -293,3 +293,16 @@ async fn ctrl_c_deletes_the_namespace_and_exits_130() {
 async fn sigterm_deletes_the_namespace_and_exits_130() {
     interrupt_while_waiting(libc::SIGTERM).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_broken_kubeconfig_variable_is_named() {
+    let o = tokio::process::Command::new(BIN)
+        .args(["--timeout", "5s"])
+        .env("KUBECONFIG", "/nonexistent/a-config")
+        .env("HOME", "/nonexistent-netcheck-home")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3));
+    assert!(error_line(&o).contains("$KUBECONFIG"), "{}", stderr(&o));
+}

@@ -74,7 +74,16 @@ pub async fn connect(
                 p.display()
             ))
         })?),
-        None => Kubeconfig::read().ok(),
+        None => match Kubeconfig::read() {
+            Ok(kc) => Some(kc),
+            // $KUBECONFIG set but unreadable: say so rather than fall back silently.
+            Err(e) if std::env::var_os("KUBECONFIG").is_some_and(|v| !v.is_empty()) => {
+                return Err(unreachable(format!(
+                    "could not read the kubeconfig named by $KUBECONFIG: {e}; fix the variable or pass --kubeconfig"
+                )));
+            }
+            Err(_) => None,
+        },
     };
     let (mut config, cluster_name) = match loaded {
         Some(kc) => {
