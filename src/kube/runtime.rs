@@ -760,17 +760,25 @@ impl Runtime for KubeRuntime {
         progress.message(&format!("starting the first probe on {}", first.node));
         let pod = manifests::probe_pod(&run, &first.probes[0], &first.node);
         self.note_created_pod(&first.probes[0]);
-        if let Err(e) =
-            tokio::time::timeout(call_bound(self.opts.timeout), pods_api.create(&pp, &pod))
-                .await
-                .unwrap_or_else(|_| Err(::kube::Error::Service("timed out".into())))
+        match tokio::time::timeout(call_bound(self.opts.timeout), pods_api.create(&pp, &pod)).await
         {
-            return Err(RuntimeError::NotPermitted(create_error(
-                &first.probes[0],
-                &ns,
-                &self.server,
-                e,
-            )));
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                let forbidden = matches!(&e, ::kube::Error::Api(s) if s.code == 403);
+                let msg = create_error(&first.probes[0], &ns, &self.server, e);
+                return Err(if forbidden {
+                    RuntimeError::NotPermitted(msg)
+                } else {
+                    RuntimeError::Other(msg)
+                });
+            }
+            Err(_) => {
+                return Err(unreachable(format!(
+                    "the Kubernetes API at {} did not answer the creation of the first probe pod within {}",
+                    self.server,
+                    humantime::format_duration(call_bound(self.opts.timeout))
+                )));
+            }
         }
         let first_wait = self
             .wait_pods(&pods_api, &[first.probes[0].clone()], deadline, progress)

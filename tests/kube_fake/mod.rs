@@ -55,6 +55,8 @@ pub struct FakeState {
     pub services: BTreeMap<String, Value>,
     /// Answer exec with a websocket and a fake agent (otherwise exec is refused).
     pub exec: bool,
+    /// Refuse every pod with this 403 message (Pod Security Admission).
+    pub reject_pods: Option<String>,
     /// Refuse namespaces labelled Pod Security privileged (like a policy webhook).
     pub refuse_privileged_namespaces: bool,
     /// The commands exec ran: (pod, argv).
@@ -473,6 +475,9 @@ async fn handle(
         }
         (Method::GET, ["api", "v1", "namespaces", "kube-system", "configmaps", name]) => {
             status(404, "NotFound", &format!("configmaps \"{name}\" not found"))
+        }
+        (Method::POST, ["api", "v1", "namespaces", _ns, "pods"]) if st.reject_pods.is_some() => {
+            status(403, "Forbidden", st.reject_pods.as_deref().unwrap_or(""))
         }
         (Method::POST, ["api", "v1", "namespaces", ns, "pods"]) => {
             let name = body["metadata"]["name"].as_str().unwrap_or("").to_string();
