@@ -306,3 +306,37 @@ async fn a_broken_kubeconfig_variable_is_named() {
     assert_eq!(o.status.code(), Some(3));
     assert!(error_line(&o).contains("$KUBECONFIG"), "{}", stderr(&o));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_healthy_fake_cluster_exits_0_with_junit_on_stdout_and_in_the_file() {
+    let fake = FakeApi::start(FakeState {
+        exec: true,
+        ..Default::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("netcheck.xml");
+    let o = netcheck(&[
+        "--kubeconfig",
+        fake.kubeconfig.to_str().unwrap(),
+        "--timeout",
+        "30s",
+        "-o",
+        "junit",
+        "--output-file",
+        file.to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let written = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(stdout, written, "the file holds the same report");
+    assert!(!written.is_empty());
+    let st = fake.state();
+    assert_eq!(st.deleted_namespaces.len(), 1);
+    assert!(
+        st.execs.len() >= 8,
+        "probes and host inspection ran: {}",
+        st.execs.len()
+    );
+}
