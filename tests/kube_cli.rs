@@ -293,3 +293,117 @@ async fn ctrl_c_deletes_the_namespace_and_exits_130() {
 async fn sigterm_deletes_the_namespace_and_exits_130() {
     interrupt_while_waiting(libc::SIGTERM).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_broken_kubeconfig_variable_is_named() {
+    let o = tokio::process::Command::new(BIN)
+        .args(["--timeout", "5s"])
+        .env("KUBECONFIG", "/nonexistent/a-config")
+        .env("HOME", "/nonexistent-netcheck-home")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3));
+    assert!(error_line(&o).contains("$KUBECONFIG"), "{}", stderr(&o));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_healthy_fake_cluster_exits_0_with_junit_on_stdout_and_in_the_file() {
+    let fake = FakeApi::start(FakeState {
+        exec: true,
+        ..Default::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("netcheck.xml");
+    let o = netcheck(&[
+        "--kubeconfig",
+        fake.kubeconfig.to_str().unwrap(),
+        "--timeout",
+        "30s",
+        "-o",
+        "junit",
+        "--output-file",
+        file.to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let written = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(stdout, written, "the file holds the same report");
+    assert!(!written.is_empty());
+    let st = fake.state();
+    assert_eq!(st.deleted_namespaces.len(), 1);
+    assert!(
+        st.execs.len() >= 8,
+        "probes and host inspection ran: {}",
+        st.execs.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_api_server_with_an_untrusted_certificate_exits_3_with_one_line() {
+    let openssl = std::process::Command::new("openssl")
+        .arg("version")
+        .output();
+    if !openssl.is_ok_and(|o| o.status.success()) {
+        eprintln!("skipped: needs the openssl command for a TLS server");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (key, cert) = (dir.path().join("k.pem"), dir.path().join("c.pem"));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+        ])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(made.status.success());
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut server = tokio::process::Command::new("openssl")
+        .args([
+            "s_server",
+            "-www",
+            "-accept",
+            &format!("127.0.0.1:{port}"),
+            "-cert",
+        ])
+        .arg(&cert)
+        .arg("-key")
+        .arg(&key)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let until = Instant::now() + Duration::from_secs(10);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(Instant::now() < until, "openssl s_server did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (_d, kc) = temp_kubeconfig(&format!("https://127.0.0.1:{port}"), "tls");
+    let o = netcheck(&["--kubeconfig", &kc, "--timeout", "10s", "-q"]).await;
+    server.kill().await.ok();
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "one line, no library logs: {err}");
+    assert!(err.contains("certificate"), "{err}");
+}

@@ -456,3 +456,63 @@ async fn probes_and_host_inspection_run_over_exec_and_come_back_as_checks() {
     );
     assert_eq!(st.deleted_namespaces.len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_privileged_namespace_label_means_no_host_pods_not_no_run() {
+    let fake = FakeApi::start(FakeState {
+        refuse_privileged_namespaces: true,
+        ..Default::default()
+    })
+    .await;
+    let rt = runtime(&fake, opts(&fake)).await;
+    let d = rt.discover(&Quiet).await.unwrap();
+    let d = rt.deploy(d, &Quiet).await.expect("the run goes on");
+    assert!(d.hosts.is_empty());
+    assert_eq!(d.pods.len(), 4);
+    let e = rt.inspect_host("node1").await.unwrap_err().to_string();
+    assert!(
+        e.contains("could not be labelled pod-security.kubernetes.io/enforce=privileged"),
+        "{e}"
+    );
+    assert!(e.contains("privileged namespaces are not allowed"), "{e}");
+    {
+        let st = fake.state();
+        assert!(!st.pods.values().any(|p| p["spec"]["hostNetwork"] == true));
+    }
+    rt.teardown().await.unwrap();
+    assert_eq!(fake.state().deleted_namespaces.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pod_security_rejecting_the_first_probe_fails_in_seconds_with_the_reason() {
+    let fake = FakeApi::start(FakeState {
+        reject_pods: Some(
+            "pods \"probe-node1-0a\" is forbidden: violates PodSecurity \"restricted:latest\": unrestricted capabilities (container \"agent\" must set securityContext.capabilities.drop=[\"ALL\"])".into(),
+        ),
+        ..Default::default()
+    })
+    .await;
+    let rt = runtime(&fake, opts(&fake)).await;
+    let t = Instant::now();
+    let e = pipeline::run(&rt, &Default::default(), &Quiet)
+        .await
+        .unwrap_err();
+    assert!(t.elapsed() < Duration::from_secs(5));
+    assert!(matches!(e, RuntimeError::NotPermitted(_)), "{e:?}");
+    let msg = e.to_string();
+    assert!(
+        msg.contains("Pod Security Admission rejected pod probe-node1-0a"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("violates PodSecurity \"restricted:latest\""),
+        "{msg}"
+    );
+    let st = fake.state();
+    assert_eq!(
+        st.count("POST /api/v1/namespaces/netcheck-"),
+        1,
+        "only the first probe was tried"
+    );
+    assert_eq!(st.deleted_namespaces.len(), 1);
+}

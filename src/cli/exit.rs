@@ -90,9 +90,10 @@ pub fn print_error(err: &CliError) {
 pub fn init_logging(g: &GlobalArgs) {
     use tracing_subscriber::EnvFilter;
     let level = match (g.quiet, g.verbose) {
-        // kube-client logs every failed request at ERROR; the CLI says it once, better.
-        (true, _) => "error,kube_client=off",
-        (false, 0) => "warn,kube_client=off",
+        // kube-client (and the TLS verifier) log every failed request at ERROR; the
+        // CLI says it once, better.
+        (true, _) => "error,kube_client=off,rustls_platform_verifier=off",
+        (false, 0) => "warn,kube_client=off,rustls_platform_verifier=off",
         (false, 1) => "netcheck=debug,kubectl_netcheck=debug,info",
         (false, _) => "trace",
     };

@@ -35,24 +35,24 @@ pub fn elf_interpreter(elf: &[u8]) -> Option<String> {
     if elf.len() < 64 || &elf[..4] != b"\x7fELF" || elf[4] != 2 || elf[5] != 1 {
         return None;
     }
-    let u16_at = |o: usize| elf.get(o..o + 2).map(|b| u16::from_le_bytes([b[0], b[1]]));
+    // Every offset comes from the file: checked arithmetic, never a panic.
+    let bytes_at = |o: usize, n: usize| elf.get(o..o.checked_add(n)?);
+    let u16_at = |o: usize| bytes_at(o, 2).map(|b| u16::from_le_bytes([b[0], b[1]]));
+    let u32_at = |o: usize| bytes_at(o, 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
     let u64_at = |o: usize| {
-        elf.get(o..o + 8)
+        bytes_at(o, 8)
             .and_then(|b| b.try_into().ok())
             .map(u64::from_le_bytes)
     };
-    let phoff = u64_at(0x20)? as usize;
+    let phoff = usize::try_from(u64_at(0x20)?).ok()?;
     let phentsize = u16_at(0x36)? as usize;
     let phnum = u16_at(0x38)? as usize;
     for i in 0..phnum {
         let ph = phoff.checked_add(i.checked_mul(phentsize)?)?;
-        let p_type = elf
-            .get(ph..ph + 4)
-            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))?;
-        if p_type == 3 {
-            let off = u64_at(ph + 8)? as usize;
-            let size = u64_at(ph + 32)? as usize;
-            let raw = elf.get(off..off.checked_add(size)?)?;
+        if u32_at(ph)? == 3 {
+            let off = usize::try_from(u64_at(ph.checked_add(8)?)?).ok()?;
+            let size = usize::try_from(u64_at(ph.checked_add(32)?)?).ok()?;
+            let raw = bytes_at(off, size)?;
             let s = raw.split(|b| *b == 0).next()?;
             return String::from_utf8(s.to_vec()).ok();
         }
@@ -274,6 +274,17 @@ mod tests {
         }
         assert_eq!(elf_interpreter(b"not an elf"), None);
         assert_eq!(elf_interpreter(&[0x7f, b'E', b'L', b'F', 2, 1, 0, 0]), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn elf_parsing_never_panics(mut bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..512), phoff in proptest::num::u64::ANY) {
+            if bytes.len() >= 64 {
+                bytes[..6].copy_from_slice(b"\x7fELF\x02\x01");
+                bytes[0x20..0x28].copy_from_slice(&phoff.to_le_bytes());
+            }
+            let _ = elf_interpreter(&bytes);
+        }
     }
 
     #[test]

@@ -165,11 +165,20 @@ fn env_field(name: &str, path: &str) -> EnvVar {
     }
 }
 
-fn small_resources() -> ResourceRequirements {
+/// Small requests (a probe must fit on a full node); limits that bound a
+/// runaway agent. Host agents get more memory: a large cluster's iptables or
+/// nftables ruleset is tens of megabytes of text to parse.
+fn small_resources(memory_limit: &str) -> ResourceRequirements {
     let q = |s: &str| Quantity(s.to_string());
     ResourceRequirements {
         requests: Some([("cpu".into(), q("10m")), ("memory".into(), q("16Mi"))].into()),
-        limits: Some([("cpu".into(), q("500m")), ("memory".into(), q("128Mi"))].into()),
+        limits: Some(
+            [
+                ("cpu".into(), q("500m")),
+                ("memory".into(), q(memory_limit)),
+            ]
+            .into(),
+        ),
         ..Default::default()
     }
 }
@@ -277,7 +286,7 @@ pub fn probe_pod(run: &RunSpec, name: &str, node: &str) -> Pod {
             container_port("http", p.http, "TCP"),
         ]),
         readiness_probe: Some(tcp_readiness(p.tcp)),
-        resources: Some(small_resources()),
+        resources: Some(small_resources("128Mi")),
         security_context: Some(probe_security(run.psa)),
         ..Default::default()
     };
@@ -368,7 +377,7 @@ pub fn host_pod(run: &RunSpec, name: &str, node: &str) -> Pod {
             env_field("POD_IP", "status.podIP"),
         ]),
         readiness_probe: Some(tcp_readiness(hp)),
-        resources: Some(small_resources()),
+        resources: Some(small_resources("512Mi")),
         security_context: Some(SecurityContext {
             privileged: Some(true),
             ..Default::default()
@@ -547,6 +556,8 @@ mod tests {
         let m = &c.volume_mounts.as_ref().unwrap()[0];
         assert_eq!((m.mount_path.as_str(), m.read_only), ("/host", Some(true)));
         assert_eq!(c.security_context.as_ref().unwrap().privileged, Some(true));
+        let limits = c.resources.as_ref().unwrap().limits.as_ref().unwrap();
+        assert_eq!(limits["memory"].0, "512Mi");
         let args = c.args.as_ref().unwrap();
         assert!(
             args.windows(2)

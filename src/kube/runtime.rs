@@ -74,7 +74,16 @@ pub async fn connect(
                 p.display()
             ))
         })?),
-        None => Kubeconfig::read().ok(),
+        None => match Kubeconfig::read() {
+            Ok(kc) => Some(kc),
+            // $KUBECONFIG set but unreadable: say so rather than fall back silently.
+            Err(e) if std::env::var_os("KUBECONFIG").is_some_and(|v| !v.is_empty()) => {
+                return Err(unreachable(format!(
+                    "could not read the kubeconfig named by $KUBECONFIG: {e}; fix the variable or pass --kubeconfig"
+                )));
+            }
+            Err(_) => None,
+        },
     };
     let (mut config, cluster_name) = match loaded {
         Some(kc) => {
@@ -677,20 +686,40 @@ impl Runtime for KubeRuntime {
         let deadline = self.started + self.opts.timeout;
         let run = self.run_spec();
         let ns = run.namespace.clone();
-        let host_off = self.state().host_off.clone();
+        let mut host_off = self.state().host_off.clone();
 
         if self.opts.namespace.is_none() {
             progress.message(&format!("creating namespace {ns}"));
             let api: Api<Namespace> = Api::all(self.client.clone());
             // Mark first: a create that times out may still have happened.
             self.state().created_namespace = true;
-            let obj = manifests::namespace(&run, host_off.is_none());
-            let created = self
-                .call(
-                    &format!("creating namespace {ns}"),
-                    api.create(&PostParams::default(), &obj),
-                )
-                .await?;
+            let what = format!("creating namespace {ns}");
+            let privileged = host_off.is_none();
+            let obj = manifests::namespace(&run, privileged);
+            let created = match self
+                .call(&what, api.create(&PostParams::default(), &obj))
+                .await
+            {
+                Ok(c) => c,
+                // A policy engine may refuse the privileged Pod Security label:
+                // go on without host inspection rather than not at all.
+                Err(RuntimeError::NotPermitted(m) | RuntimeError::Other(m)) if privileged => {
+                    let why = format!(
+                        "namespace {ns} could not be labelled {}=privileged ({m}): running without host inspection",
+                        manifests::PSA_ENFORCE
+                    );
+                    progress.message(&why);
+                    tracing::warn!("{why}");
+                    self.state().host_off = Some(why.clone());
+                    host_off = Some(why);
+                    self.call(
+                        &what,
+                        api.create(&PostParams::default(), &manifests::namespace(&run, false)),
+                    )
+                    .await?
+                }
+                Err(e) => return Err(e),
+            };
             d.policy
                 .namespaces
                 .insert(ns.clone(), created.metadata.labels.unwrap_or_default());
@@ -731,17 +760,25 @@ impl Runtime for KubeRuntime {
         progress.message(&format!("starting the first probe on {}", first.node));
         let pod = manifests::probe_pod(&run, &first.probes[0], &first.node);
         self.note_created_pod(&first.probes[0]);
-        if let Err(e) =
-            tokio::time::timeout(call_bound(self.opts.timeout), pods_api.create(&pp, &pod))
-                .await
-                .unwrap_or_else(|_| Err(::kube::Error::Service("timed out".into())))
+        match tokio::time::timeout(call_bound(self.opts.timeout), pods_api.create(&pp, &pod)).await
         {
-            return Err(RuntimeError::NotPermitted(create_error(
-                &first.probes[0],
-                &ns,
-                &self.server,
-                e,
-            )));
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                let forbidden = matches!(&e, ::kube::Error::Api(s) if s.code == 403);
+                let msg = create_error(&first.probes[0], &ns, &self.server, e);
+                return Err(if forbidden {
+                    RuntimeError::NotPermitted(msg)
+                } else {
+                    RuntimeError::Other(msg)
+                });
+            }
+            Err(_) => {
+                return Err(unreachable(format!(
+                    "the Kubernetes API at {} did not answer the creation of the first probe pod within {}",
+                    self.server,
+                    humantime::format_duration(call_bound(self.opts.timeout))
+                )));
+            }
         }
         let first_wait = self
             .wait_pods(&pods_api, &[first.probes[0].clone()], deadline, progress)

@@ -55,6 +55,10 @@ pub struct FakeState {
     pub services: BTreeMap<String, Value>,
     /// Answer exec with a websocket and a fake agent (otherwise exec is refused).
     pub exec: bool,
+    /// Refuse every pod with this 403 message (Pod Security Admission).
+    pub reject_pods: Option<String>,
+    /// Refuse namespaces labelled Pod Security privileged (like a policy webhook).
+    pub refuse_privileged_namespaces: bool,
     /// The commands exec ran: (pod, argv).
     pub execs: Vec<(String, Vec<String>)>,
 }
@@ -405,6 +409,17 @@ async fn handle(
             }
             list("NamespaceList", items)
         }
+        (Method::POST, ["api", "v1", "namespaces"])
+            if st.refuse_privileged_namespaces
+                && body["metadata"]["labels"]["pod-security.kubernetes.io/enforce"]
+                    == "privileged" =>
+        {
+            status(
+                403,
+                "Forbidden",
+                "admission webhook \"validate.kyverno.svc\" denied the request: privileged namespaces are not allowed",
+            )
+        }
         (Method::POST, ["api", "v1", "namespaces"]) => {
             let name = body["metadata"]["name"].as_str().unwrap_or("").to_string();
             st.namespaces.insert(name, body.clone());
@@ -460,6 +475,9 @@ async fn handle(
         }
         (Method::GET, ["api", "v1", "namespaces", "kube-system", "configmaps", name]) => {
             status(404, "NotFound", &format!("configmaps \"{name}\" not found"))
+        }
+        (Method::POST, ["api", "v1", "namespaces", _ns, "pods"]) if st.reject_pods.is_some() => {
+            status(403, "Forbidden", st.reject_pods.as_deref().unwrap_or(""))
         }
         (Method::POST, ["api", "v1", "namespaces", ns, "pods"]) => {
             let name = body["metadata"]["name"].as_str().unwrap_or("").to_string();

@@ -508,3 +508,21 @@ fn failing_pods_explain_themselves() {
     assert!(line("crashloop").contains("3 restarts"));
     assert!(line("unschedulable").contains("not scheduled: 0/2 nodes are available"));
 }
+
+proptest::proptest! {
+    #[test]
+    fn proxy_mode_roundtrips_and_never_panics(mode in "[a-z]{1,12}", junk in ".{0,200}") {
+        // YAML words that are not strings are not modes either.
+        proptest::prop_assume!(!matches!(mode.as_str(), "true" | "false" | "null"));
+        let conf = format!("kind: KubeProxyConfiguration\nmode: {mode}\nclusterCIDR: 198.18.0.0/17\n");
+        proptest::prop_assert_eq!(proxy_mode_from_config(&conf), Some(mode));
+        let _ = proxy_mode_from_config(&junk);
+        let _ = cluster_domain_from_corefile(&junk);
+    }
+
+    #[test]
+    fn corefile_domain_is_the_kubernetes_plugin_argument(domain in "[a-z]{1,10}\\.[a-z]{2,6}") {
+        let corefile = format!(".:53 {{\n    errors\n    kubernetes {domain}. in-addr.arpa {{\n    }}\n}}\n");
+        proptest::prop_assert_eq!(cluster_domain_from_corefile(&corefile), Some(domain));
+    }
+}
