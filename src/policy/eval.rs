@@ -94,6 +94,30 @@ pub struct Verdict {
 }
 
 impl Verdict {
+    /// Traffic NetworkPolicy never restricts (between a pod and the node it
+    /// runs on: "traffic to and from the node where a Pod is running is
+    /// always allowed").
+    pub fn exempt(source: String, destination: String, port: &PortQuery, why: &str) -> Verdict {
+        let open = DirectionVerdict {
+            verdict: Decision::Allow,
+            pod: None,
+            policies: Vec::new(),
+            allowed_by: Vec::new(),
+            peer_matched_other_ports: Vec::new(),
+            certain: true,
+            reason: why.to_string(),
+        };
+        Verdict {
+            verdict: Decision::Allow,
+            reason: format!("allow: {why}"),
+            source,
+            destination,
+            port: port.to_string(),
+            egress: open.clone(),
+            ingress: open,
+        }
+    }
+
     pub fn certain(&self) -> bool {
         self.egress.certain && self.ingress.certain
     }

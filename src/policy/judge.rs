@@ -96,6 +96,8 @@ pub fn dns_pod_infos(d: &Deployment) -> Vec<PodInfo> {
 pub struct PolicyJudge {
     pub compiled: Compiled,
     probes: Vec<PodInfo>,
+    /// The node of each probe, by index into `probes`.
+    probe_nodes: Vec<String>,
     dns: Vec<PodInfo>,
 }
 
@@ -104,6 +106,7 @@ impl PolicyJudge {
         PolicyJudge {
             compiled: Compiled::new(&d.policy.policies, &d.policy.namespaces),
             probes: d.pods.iter().map(probe_pod_info).collect(),
+            probe_nodes: d.pods.iter().map(|p| p.node.clone()).collect(),
             dns: dns_pod_infos(d),
         }
     }
@@ -113,6 +116,15 @@ impl PolicyJudge {
     }
     pub fn dns_pods(&self) -> &[PodInfo] {
         &self.dns
+    }
+
+    /// The node a probe pod runs on.
+    fn node_of(&self, pod: &PodInfo) -> Option<&str> {
+        self.probes
+            .iter()
+            .position(|p| p.namespace == pod.namespace && p.name == pod.name)
+            .and_then(|i| self.probe_nodes.get(i))
+            .map(String::as_str)
     }
 
     fn probe(&self, e: &Endpoint) -> Option<&PodInfo> {
@@ -132,11 +144,6 @@ impl PolicyJudge {
         if self.compiled.is_empty() {
             return None;
         }
-        let src_pod = self.probe(&c.source)?;
-        let src = Peer::Pod {
-            pod: src_pod,
-            ip: c.source.ip,
-        };
         let port = match (c.protocol, c.port) {
             (Protocol::Icmp, _) => PortQuery::Icmp,
             (Protocol::Tcp | Protocol::Http, Some(p)) => PortQuery::Port(p, Proto::Tcp),
@@ -145,11 +152,48 @@ impl PolicyJudge {
             (Protocol::Dns, _) => PortQuery::Port(53, Proto::Udp),
             (_, None) => return None,
         };
+        let local_node = |pod: &PodInfo, node: Option<&str>| {
+            let on = self.node_of(pod);
+            (on.is_some() && on == node).then(|| {
+                Verdict::exempt(
+                    c.source.ip.map(|i| i.to_string()).unwrap_or_default(),
+                    c.target.ip.map(|i| i.to_string()).unwrap_or_default(),
+                    &port,
+                    &format!(
+                        "traffic between {} and its own node is always allowed",
+                        pod.key()
+                    ),
+                )
+            })
+        };
+        if c.kind == CheckKind::NodeToPod {
+            // The host network is not a pod: only the pod's ingress applies,
+            // and never to traffic from the pod's own node.
+            let dst_pod = self.probe(&c.target)?;
+            if let Some(v) = local_node(dst_pod, c.source.node.as_deref()) {
+                return Some(v);
+            }
+            let host = c.source.ip?;
+            return Some(self.compiled.evaluate(
+                Peer::Ip(host),
+                Peer::Pod {
+                    pod: dst_pod,
+                    ip: c.target.ip,
+                },
+                &port,
+            ));
+        }
+        let src_pod = self.probe(&c.source)?;
+        let src = Peer::Pod {
+            pod: src_pod,
+            ip: c.source.ip,
+        };
         match c.kind {
-            CheckKind::PodToPod | CheckKind::PodToService => {
+            // MTU probes are ICMP echoes with DF set between pods.
+            CheckKind::PodToPod | CheckKind::PodToService | CheckKind::Mtu => {
                 // A Service is DNATed to its pod before policy applies.
                 let dst_pod = self.probe(&c.target)?;
-                let ip = if c.kind == CheckKind::PodToPod {
+                let ip = if c.kind != CheckKind::PodToService {
                     c.target.ip
                 } else {
                     None
@@ -160,6 +204,9 @@ impl PolicyJudge {
                 )
             }
             CheckKind::PodToNode => {
+                if let Some(v) = local_node(src_pod, c.target.node.as_deref()) {
+                    return Some(v);
+                }
                 let ip = c.target.ip?;
                 Some(self.compiled.evaluate(src, Peer::Ip(ip), &port))
             }
@@ -197,7 +244,7 @@ impl PolicyJudge {
                     .then(|| verdicts.into_iter().next())
                     .flatten()
             }
-            CheckKind::NodeToPod | CheckKind::Mtu | CheckKind::External => None,
+            CheckKind::NodeToPod | CheckKind::External => None,
         }
     }
 }
