@@ -512,5 +512,5 @@ fn policy_blocks_dns_quiet_when_dns_is_allowed_and_precise_when_half_is() {
         "{:?}",
         pd[0].evidence
     );
-    assert_eq!(pd[0].severity, Severity::Warning);
+    assert_eq!(pd[0].severity, Severity::Error);
 }
