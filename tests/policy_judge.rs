@@ -329,7 +329,7 @@ fn egress_deny_covers_dns_nodes_and_the_apiserver() {
         Some(443),
         Status::Fail,
     ));
-    // Host-network sources are not pods: no verdict.
+    // From another node, a pod's ingress policy applies to the node's address.
     checks.push(check(
         CheckKind::NodeToPod,
         node,
@@ -337,6 +337,29 @@ fn egress_deny_covers_dns_nodes_and_the_apiserver() {
         Protocol::Tcp,
         Some(7000),
         Status::Fail,
+    ));
+    // Traffic between a pod and its own node is always allowed.
+    let own = Endpoint {
+        node: Some("n1".into()),
+        pod: None,
+        ip: Some(ip("198.18.255.11")),
+        name: None,
+    };
+    checks.push(check(
+        CheckKind::NodeToPod,
+        own.clone(),
+        a.clone(),
+        Protocol::Tcp,
+        Some(7000),
+        Status::Fail,
+    ));
+    checks.push(check(
+        CheckKind::PodToNode,
+        a.clone(),
+        own,
+        Protocol::Icmp,
+        None,
+        Status::Pass,
     ));
     judge_checks(&d, &mut checks);
     assert_eq!(
@@ -346,10 +369,13 @@ fn egress_deny_covers_dns_nodes_and_the_apiserver() {
             Status::ExpectedBlock,
             Status::ExpectedBlock,
             Status::ExpectedBlock,
-            Status::Fail
+            Status::ExpectedBlock,
+            Status::Fail,
+            Status::Pass
         ]
     );
-    assert_eq!(checks[4].expected, None);
+    assert_eq!(checks[5].expected, Some(Expectation::Allow));
+    assert_eq!(checks[6].expected, Some(Expectation::Allow));
 
     // With an ipBlock egress rule the apiserver's endpoint address decides: no verdict.
     let cidr = r#"{"metadata": {"name": "to-net", "namespace": "netcheck-t1"}, "spec": {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{"to": [{"ipBlock": {"cidr": "198.18.0.0/15"}}], "ports": [{"port": 6443}]}]}}"#;
@@ -486,5 +512,5 @@ fn policy_blocks_dns_quiet_when_dns_is_allowed_and_precise_when_half_is() {
         "{:?}",
         pd[0].evidence
     );
-    assert_eq!(pd[0].severity, Severity::Warning);
+    assert_eq!(pd[0].severity, Severity::Error);
 }

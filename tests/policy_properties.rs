@@ -179,6 +179,29 @@ proptest! {
     }
 
     #[test]
+    fn the_fast_decision_equals_the_explained_verdict(
+        base in prop::collection::vec(policy_parts(false), 0..5),
+    ) {
+        let pols: Vec<NetworkPolicy> = base.iter().enumerate().map(|(i, p)| build(i, p)).collect();
+        let (ns, pods) = world();
+        let c = Compiled::new(&pols, &ns);
+        let outside: std::net::IpAddr = "198.18.11.3".parse().unwrap();
+        let mut qs = queries();
+        qs.push(PortQuery::Unknown(Proto::Tcp));
+        for q in &qs {
+            for a in &pods {
+                let ends = pods.iter().map(Peer::pod).chain([Peer::Ip(outside), Peer::UnknownIp]);
+                for b in ends {
+                    for (s, d) in [(Peer::pod(a), b), (b, Peer::pod(a))] {
+                        let full = c.evaluate(s, d, q);
+                        prop_assert_eq!(c.decide(s, d, q), full.decided(), "{}", full.reason);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn adding_allow_rules_only_adds_allowed_pairs(
         base in prop::collection::vec(policy_parts(true), 1..4),
         pick in any::<prop::sample::Index>(),

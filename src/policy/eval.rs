@@ -94,12 +94,42 @@ pub struct Verdict {
 }
 
 impl Verdict {
+    /// Traffic NetworkPolicy never restricts (between a pod and the node it
+    /// runs on: "traffic to and from the node where a Pod is running is
+    /// always allowed").
+    pub fn exempt(source: String, destination: String, port: &PortQuery, why: &str) -> Verdict {
+        let open = DirectionVerdict {
+            verdict: Decision::Allow,
+            pod: None,
+            policies: Vec::new(),
+            allowed_by: Vec::new(),
+            peer_matched_other_ports: Vec::new(),
+            certain: true,
+            reason: why.to_string(),
+        };
+        Verdict {
+            verdict: Decision::Allow,
+            reason: format!("allow: {why}"),
+            source,
+            destination,
+            port: port.to_string(),
+            egress: open.clone(),
+            ingress: open,
+        }
+    }
+
     pub fn certain(&self) -> bool {
         self.egress.certain && self.ingress.certain
     }
-    /// The decision when it does not depend on unknowns.
+    /// The decision when it does not depend on unknowns: a direction that
+    /// denies for certain decides alone.
     pub fn decided(&self) -> Option<Decision> {
-        self.certain().then_some(self.verdict)
+        let sure_deny = |d: &DirectionVerdict| d.certain && d.verdict == Decision::Deny;
+        if sure_deny(&self.egress) || sure_deny(&self.ingress) {
+            Some(Decision::Deny)
+        } else {
+            self.certain().then_some(self.verdict)
+        }
     }
     /// The directions that deny, with their policies.
     pub fn denying(&self) -> Vec<(Direction, &DirectionVerdict)> {
@@ -147,6 +177,78 @@ impl Compiled {
             ingress,
             reason,
         }
+    }
+
+    /// The decision alone, without reasons (the fast path for judging every
+    /// check of a run); None when it depends on an unknown address or port.
+    /// Always equal to `evaluate(..).decided()`.
+    pub fn decide(&self, src: Peer<'_>, dst: Peer<'_>, port: &PortQuery) -> Option<Decision> {
+        let port = port.resolve(dst.as_pod());
+        let egress = self.decide_direction(Direction::Egress, src, dst, &port);
+        let ingress = self.decide_direction(Direction::Ingress, src, dst, &port);
+        match (egress, ingress) {
+            (Some(Decision::Allow), Some(Decision::Allow)) => Some(Decision::Allow),
+            // Denied in one direction for certain: denied, whatever the other says.
+            (Some(Decision::Deny), _) | (_, Some(Decision::Deny)) => Some(Decision::Deny),
+            _ => None,
+        }
+    }
+
+    /// One direction's decision without reasons; None when undecided.
+    pub fn decide_direction(
+        &self,
+        dir: Direction,
+        src: Peer<'_>,
+        dst: Peer<'_>,
+        port: &PortQuery,
+    ) -> Option<Decision> {
+        if self.allows(dir, src, dst, port, false) {
+            Some(Decision::Allow)
+        } else if self.allows(dir, src, dst, port, true) {
+            None
+        } else {
+            Some(Decision::Deny)
+        }
+    }
+
+    fn allows(
+        &self,
+        dir: Direction,
+        src: Peer<'_>,
+        dst: Peer<'_>,
+        port: &PortQuery,
+        assume: bool,
+    ) -> bool {
+        let (subject, peer) = match dir {
+            Direction::Egress => (src, dst),
+            Direction::Ingress => (dst, src),
+        };
+        let Some(pod) = subject.as_pod() else {
+            return true;
+        };
+        if let (Some(a), Some(b)) = (src.as_pod(), dst.as_pod())
+            && a.namespace == b.namespace
+            && a.name == b.name
+        {
+            return true;
+        }
+        let dst_pod = dst.as_pod();
+        let mut selected = false;
+        for p in self.selecting_policies(pod, dir) {
+            selected = true;
+            for rule in p.rules(dir).unwrap_or_default() {
+                let port_ok = || match &rule.ports {
+                    None => true,
+                    Some(ports) => ports
+                        .iter()
+                        .any(|pm| port_matches(pm, port, dst_pod, assume)),
+                };
+                if self.rule_peer_match(p, rule, peer, assume).is_some() && port_ok() {
+                    return true;
+                }
+            }
+        }
+        !selected
     }
 
     /// Policies selecting `pod` for `dir`.

@@ -96,14 +96,24 @@ pub fn dns_pod_infos(d: &Deployment) -> Vec<PodInfo> {
 pub struct PolicyJudge {
     pub compiled: Compiled,
     probes: Vec<PodInfo>,
+    /// The node of each probe, by index into `probes`.
+    probe_nodes: Vec<String>,
+    /// Probe name → indices into `probes` (checks name pods, not namespaces).
+    by_name: std::collections::HashMap<String, Vec<usize>>,
     dns: Vec<PodInfo>,
 }
 
 impl PolicyJudge {
     pub fn new(d: &Deployment) -> Self {
+        let mut by_name: std::collections::HashMap<String, Vec<usize>> = Default::default();
+        for (i, p) in d.pods.iter().enumerate() {
+            by_name.entry(p.name.clone()).or_default().push(i);
+        }
         PolicyJudge {
             compiled: Compiled::new(&d.policy.policies, &d.policy.namespaces),
             probes: d.pods.iter().map(probe_pod_info).collect(),
+            probe_nodes: d.pods.iter().map(|p| p.node.clone()).collect(),
+            by_name,
             dns: dns_pod_infos(d),
         }
     }
@@ -115,53 +125,88 @@ impl PolicyJudge {
         &self.dns
     }
 
+    /// The node a probe pod runs on.
+    fn node_of(&self, pod: &PodInfo) -> Option<&str> {
+        self.by_name
+            .get(&pod.name)?
+            .iter()
+            .find(|&&i| self.probes[i].namespace == pod.namespace)
+            .and_then(|&i| self.probe_nodes.get(i))
+            .map(String::as_str)
+    }
+
+    /// The probe an endpoint names (by pod name; by address when names repeat).
     fn probe(&self, e: &Endpoint) -> Option<&PodInfo> {
-        let name = e.pod.as_deref()?;
-        let mut named = self.probes.iter().filter(|p| p.name == name);
-        let first = named.next()?;
+        let idx = self.by_name.get(e.pod.as_deref()?)?;
+        let first = &self.probes[*idx.first()?];
         match e.ip {
-            Some(ip) if !first.ips.contains(&ip) => {
-                named.find(|p| p.ips.contains(&ip)).or(Some(first))
-            }
+            Some(ip) if !first.ips.contains(&ip) => idx
+                .iter()
+                .map(|&i| &self.probes[i])
+                .find(|p| p.ips.contains(&ip))
+                .or(Some(first)),
             _ => Some(first),
         }
     }
 
-    /// The policy verdict of a check, when policy has a say on it.
-    pub fn judge(&self, c: &Check) -> Option<Verdict> {
-        if self.compiled.is_empty() {
-            return None;
-        }
-        let src_pod = self.probe(&c.source)?;
-        let src = Peer::Pod {
-            pod: src_pod,
-            ip: c.source.ip,
-        };
-        let port = match (c.protocol, c.port) {
+    /// The port a check asks about.
+    fn port_of(c: &Check) -> Option<PortQuery> {
+        Some(match (c.protocol, c.port) {
             (Protocol::Icmp, _) => PortQuery::Icmp,
             (Protocol::Tcp | Protocol::Http, Some(p)) => PortQuery::Port(p, Proto::Tcp),
             (Protocol::Udp, Some(p)) => PortQuery::Port(p, Proto::Udp),
             // Resolvers ask over UDP first; TCP only after a truncated answer.
             (Protocol::Dns, _) => PortQuery::Port(53, Proto::Udp),
             (_, None) => return None,
+        })
+    }
+
+    /// What a check asks of the policies, when they have a say on it.
+    fn question<'s>(&'s self, c: &Check) -> Option<Question<'s>> {
+        if self.compiled.is_empty() {
+            return None;
+        }
+        let port = Self::port_of(c)?;
+        let own_node = |pod: &'s PodInfo, node: Option<&str>| {
+            let on = self.node_of(pod);
+            (on.is_some() && on == node).then_some(pod)
+        };
+        if c.kind == CheckKind::NodeToPod {
+            // The host network is not a pod: only the pod's ingress applies,
+            // and never to traffic from the pod's own node.
+            let dst_pod = self.probe(&c.target)?;
+            if let Some(pod) = own_node(dst_pod, c.source.node.as_deref()) {
+                return Some(Question::OwnNode(pod, port));
+            }
+            let dst = Peer::Pod {
+                pod: dst_pod,
+                ip: c.target.ip,
+            };
+            return Some(Question::Pairs(vec![(Peer::Ip(c.source.ip?), dst)], port));
+        }
+        let src_pod = self.probe(&c.source)?;
+        let src = Peer::Pod {
+            pod: src_pod,
+            ip: c.source.ip,
         };
         match c.kind {
-            CheckKind::PodToPod | CheckKind::PodToService => {
+            // MTU probes are ICMP echoes with DF set between pods.
+            CheckKind::PodToPod | CheckKind::PodToService | CheckKind::Mtu => {
                 // A Service is DNATed to its pod before policy applies.
                 let dst_pod = self.probe(&c.target)?;
-                let ip = if c.kind == CheckKind::PodToPod {
+                let ip = if c.kind != CheckKind::PodToService {
                     c.target.ip
                 } else {
                     None
                 };
-                Some(
-                    self.compiled
-                        .evaluate(src, Peer::Pod { pod: dst_pod, ip }, &port),
-                )
+                let dst = Peer::Pod { pod: dst_pod, ip };
+                Some(Question::Pairs(vec![(src, dst)], port))
             }
             CheckKind::PodToNode => {
-                let ip = c.target.ip?;
-                Some(self.compiled.evaluate(src, Peer::Ip(ip), &port))
+                if let Some(pod) = own_node(src_pod, c.target.node.as_deref()) {
+                    return Some(Question::OwnNode(pod, port));
+                }
+                Some(Question::Pairs(vec![(src, Peer::Ip(c.target.ip?))], port))
             }
             CheckKind::PodToApiserver => {
                 // Behind kubernetes.default: an endpoint address and port we do not know.
@@ -169,7 +214,7 @@ impl PolicyJudge {
                     PortQuery::Port(_, proto) => PortQuery::Unknown(proto),
                     other => other,
                 };
-                Some(self.compiled.evaluate(src, Peer::UnknownIp, &port))
+                Some(Question::Pairs(vec![(src, Peer::UnknownIp)], port))
             }
             CheckKind::Dns => {
                 let direct = c
@@ -177,19 +222,45 @@ impl PolicyJudge {
                     .pod
                     .as_ref()
                     .and_then(|name| self.dns.iter().find(|p| &p.name == name));
-                if let Some(server) = direct {
-                    let ip = c.target.ip;
-                    return Some(
-                        self.compiled
-                            .evaluate(src, Peer::Pod { pod: server, ip }, &port),
-                    );
-                }
-                // Through the Service: any server may answer; a verdict only when all agree.
-                let verdicts: Vec<Verdict> = self
-                    .dns
+                let pairs = match direct {
+                    Some(server) => vec![(
+                        src,
+                        Peer::Pod {
+                            pod: server,
+                            ip: c.target.ip,
+                        },
+                    )],
+                    // Through the Service: any server may answer.
+                    None => self.dns.iter().map(|s| (src, Peer::pod(s))).collect(),
+                };
+                Some(Question::Pairs(pairs, port))
+            }
+            CheckKind::NodeToPod | CheckKind::External => None,
+        }
+    }
+
+    /// The policy verdict of a check with its reasons, when policy has a say
+    /// on it. Through a Service with several DNS servers: a verdict only when
+    /// all servers agree.
+    pub fn judge(&self, c: &Check) -> Option<Verdict> {
+        match self.question(c)? {
+            Question::OwnNode(pod, port) => Some(Verdict::exempt(
+                c.source.ip.map(|i| i.to_string()).unwrap_or_default(),
+                c.target.ip.map(|i| i.to_string()).unwrap_or_default(),
+                &port,
+                &format!(
+                    "traffic between {} and its own node is always allowed",
+                    pod.key()
+                ),
+            )),
+            Question::Pairs(pairs, port) => {
+                let verdicts: Vec<Verdict> = pairs
                     .iter()
-                    .map(|s| self.compiled.evaluate(src, Peer::pod(s), &port))
+                    .map(|(s, d)| self.compiled.evaluate(*s, *d, &port))
                     .collect();
+                if verdicts.len() == 1 {
+                    return verdicts.into_iter().next();
+                }
                 let first = verdicts.first()?.decided()?;
                 verdicts
                     .iter()
@@ -197,24 +268,76 @@ impl PolicyJudge {
                     .then(|| verdicts.into_iter().next())
                     .flatten()
             }
-            CheckKind::NodeToPod | CheckKind::Mtu | CheckKind::External => None,
         }
+    }
+
+    /// The decision of a check and, when it is deny, the denying directions
+    /// with the pod and the policies selecting it there. The fast path: no
+    /// reasons are written. None when policy has no say or it is undecided.
+    pub fn decide(&self, c: &Check) -> Option<(Decision, Vec<Denial>)> {
+        let (pairs, port) = match self.question(c)? {
+            Question::OwnNode(..) => return Some((Decision::Allow, Vec::new())),
+            Question::Pairs(pairs, port) => (pairs, port),
+        };
+        let mut decision = None;
+        for (s, d) in &pairs {
+            let this = self.compiled.decide(*s, *d, &port)?;
+            if decision.is_some_and(|x| x != this) {
+                return None;
+            }
+            decision = Some(this);
+        }
+        let decision = decision?;
+        if decision == Decision::Allow {
+            return Some((decision, Vec::new()));
+        }
+        let (s, d) = pairs[0];
+        let port = port.resolve(d.as_pod());
+        let denials = [(Direction::Egress, s), (Direction::Ingress, d)]
+            .into_iter()
+            .filter(|(dir, _)| {
+                self.compiled.decide_direction(*dir, s, d, &port) == Some(Decision::Deny)
+            })
+            .filter_map(|(dir, subject)| {
+                let pod = subject.as_pod()?;
+                Some(Denial {
+                    direction: dir,
+                    pod: pod.key(),
+                    policies: self.compiled.selecting(pod, dir),
+                })
+            })
+            .collect();
+        Some((decision, denials))
     }
 }
 
-/// "NetworkPolicy ns/x denies it (ingress of ns/b)" for each denying direction.
-pub fn denial_summary(v: &Verdict) -> String {
-    let parts: Vec<String> = v
-        .denying()
-        .into_iter()
-        .map(|(dir, d)| {
-            let who = d.pod.as_deref().unwrap_or("?");
+/// A direction that denies a check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denial {
+    pub direction: Direction,
+    /// `namespace/name` of the pod whose policies deny.
+    pub pod: String,
+    pub policies: Vec<String>,
+}
+
+enum Question<'a> {
+    /// Between a pod and its own node: always allowed.
+    OwnNode(&'a PodInfo, PortQuery),
+    /// (source, destination) pairs on a port; a verdict when all agree.
+    Pairs(Vec<(Peer<'a>, Peer<'a>)>, PortQuery),
+}
+
+/// "NetworkPolicy ns/x (ingress of ns/b) allows none of it", per denying direction.
+pub fn denial_summary(denials: &[Denial]) -> String {
+    let parts: Vec<String> = denials
+        .iter()
+        .map(|d| {
             let pols = if d.policies.len() == 1 {
                 format!("NetworkPolicy {}", d.policies[0])
             } else {
                 format!("NetworkPolicies {}", d.policies.join(", "))
             };
-            format!("{pols} ({dir} of {who}) allows none of it")
+            format!("{pols} ({} of {}) allows none of it", d.direction, d.pod)
         })
         .collect();
     parts.join("; ")
@@ -240,8 +363,7 @@ pub fn judge_checks(d: &Deployment, checks: &mut [Check]) {
         tracing::warn!("{w}");
     }
     for c in checks.iter_mut() {
-        let Some(v) = judge.judge(c) else { continue };
-        let Some(decision) = v.decided() else {
+        let Some((decision, denials)) = judge.decide(c) else {
             continue;
         };
         c.expected = Some(match decision {
@@ -253,25 +375,17 @@ pub fn judge_checks(d: &Deployment, checks: &mut [Check]) {
                 c.status = Status::ExpectedBlock;
                 c.detail = append(
                     &c.detail,
-                    &format!("blocked as intended: {}", denial_summary(&v)),
+                    &format!("blocked as intended: {}", denial_summary(&denials)),
                 );
             }
             (Status::Pass, Decision::Deny) => {
                 c.status = Status::UnexpectedAllow;
                 c.detail = append(
                     &c.detail,
-                    &format!("passed although {}", denial_summary(&v)),
+                    &format!("passed although {}", denial_summary(&denials)),
                 );
             }
             _ => {}
         }
     }
-}
-
-/// The directions that deny a check and the policies selecting the pod there.
-pub fn denying_policies(v: &Verdict) -> Vec<(Direction, String)> {
-    v.denying()
-        .into_iter()
-        .flat_map(|(dir, d)| d.policies.iter().map(move |p| (dir, p.clone())))
-        .collect()
 }

@@ -23,6 +23,9 @@ pub mod selector;
 pub mod truth;
 pub mod world;
 
+#[cfg(test)]
+mod scenarios;
+
 pub use compile::{Compiled, Direction};
 pub use eval::{Decision, DirectionVerdict, RuleRef, Verdict};
 pub use judge::{PolicyJudge, judge_checks};

@@ -136,7 +136,7 @@ impl Rule for PolicyBlocksDns {
                 Diagnosis {
                     finding: finding(
                         FindingId::PolicyBlocksDns,
-                        Severity::Warning,
+                        Severity::Error,
                         format!("{named} blocks DNS for the pods it selects"),
                         Vec::new(),
                         evidence,

@@ -1,15 +1,18 @@
 //! `unexpected-allow`: traffic passed that NetworkPolicy denies. One finding
 //! per policy that is not enforced, with the cells that prove it.
 
-use crate::diagnose::{Diagnosis, Evidence, Rule, cap_evidence, describe_check, finding};
+use crate::diagnose::{Diagnosis, Evidence, Rule, describe_check, finding};
 use crate::model::{FindingId, Severity, Status};
-use crate::policy::judge::{PolicyJudge, denying_policies};
+use crate::policy::judge::PolicyJudge;
 use std::collections::{BTreeMap, BTreeSet};
 
 pub struct UnexpectedAllow;
 
 /// Per policy: the directions it denies in, the cells, the nodes.
-type Cells = (BTreeSet<&'static str>, Vec<String>, BTreeSet<String>);
+type Cells = (BTreeSet<&'static str>, Vec<String>, BTreeSet<String>, usize);
+
+/// Cells listed as evidence per policy.
+const MAX_CELLS: usize = 12;
 
 impl Rule for UnexpectedAllow {
     fn rank(&self) -> u16 {
@@ -28,11 +31,20 @@ impl Rule for UnexpectedAllow {
         let judge = PolicyJudge::new(ev.deployment);
         let mut by_policy: BTreeMap<String, Cells> = BTreeMap::new();
         for c in allowed {
-            let Some(v) = judge.judge(c) else { continue };
-            for (dir, policy) in denying_policies(&v) {
+            let Some((_, denials)) = judge.decide(c) else {
+                continue;
+            };
+            for (dir, policy) in denials
+                .iter()
+                .flat_map(|d| d.policies.iter().map(move |p| (d.direction, p.clone())))
+            {
                 let e = by_policy.entry(policy).or_default();
                 e.0.insert(dir.as_str());
-                e.1.push(describe_check(c));
+                // Only the cells the finding shows are written out; the rest are counted.
+                if e.1.len() < MAX_CELLS {
+                    e.1.push(describe_check(c));
+                }
+                e.3 += 1;
                 e.2.extend(c.source.node.iter().chain(c.target.node.iter()).cloned());
             }
         }
@@ -44,15 +56,17 @@ impl Rule for UnexpectedAllow {
         };
         by_policy
             .into_iter()
-            .map(|(policy, (dirs, cells, nodes))| {
+            .map(|(policy, (dirs, cells, nodes, n))| {
                 let dirs: Vec<&str> = dirs.into_iter().collect();
-                let n = cells.len();
                 let mut evidence = vec![format!(
                     "NetworkPolicy {policy} ({}) denies {n} probe connection{} that passed",
                     dirs.join(", "),
                     if n == 1 { "" } else { "s" }
                 )];
-                evidence.extend(cap_evidence(cells, 12));
+                evidence.extend(cells);
+                if n > MAX_CELLS {
+                    evidence.push(format!("… and {} more", n - MAX_CELLS));
+                }
                 Diagnosis {
                     finding: finding(
                         FindingId::UnexpectedAllow,

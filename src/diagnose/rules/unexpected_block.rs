@@ -37,7 +37,7 @@ impl Rule for UnexpectedBlock {
         vec![Diagnosis {
             finding: finding(
                 FindingId::UnexpectedBlock,
-                Severity::Error,
+                Severity::Warning,
                 "Traffic that NetworkPolicy allows is blocked",
                 nodes.into_iter().collect(),
                 evidence,
