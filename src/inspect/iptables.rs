@@ -148,7 +148,12 @@ pub fn parse(text: &str) -> Saved {
                 if s.version.is_none() {
                     // "iptables-save v1.8.9 (nf_tables) on Thu …"
                     let v = rest.split(" on ").next().unwrap_or(rest);
-                    s.version = Some(v.trim_start_matches("iptables-save ").trim().to_string());
+                    // Drop the program name (iptables-save, iptables-nft-save).
+                    let v = match v.find(" v") {
+                        Some(i) => &v[i + 1..],
+                        None => v,
+                    };
+                    s.version = Some(v.trim().to_string());
                 }
             } else if !c.starts_with("Completed on") && !s.notes.iter().any(|n| n == c) {
                 s.notes.push(c.to_string());

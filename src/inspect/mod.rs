@@ -5,6 +5,7 @@
 //! [`collect`] does the I/O (files under the host root, the tools, /proc/sys)
 //! and [`query`] answers the questions the host rules ask.
 
+pub mod captures;
 pub mod cni;
 #[cfg(target_os = "linux")]
 pub mod collect;
