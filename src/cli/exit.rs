@@ -13,6 +13,8 @@ pub enum ExitCode {
     Usage = 2,
     /// Could not run: cluster unreachable, permission denied, probes never ready, not root.
     CouldNotRun = 3,
+    /// Stopped by Ctrl-C/SIGTERM (after cleaning up), like a shell's 128+SIGINT.
+    Interrupted = 130,
 }
 
 impl From<ExitCode> for std::process::ExitCode {
@@ -88,8 +90,9 @@ pub fn print_error(err: &CliError) {
 pub fn init_logging(g: &GlobalArgs) {
     use tracing_subscriber::EnvFilter;
     let level = match (g.quiet, g.verbose) {
-        (true, _) => "error",
-        (false, 0) => "warn",
+        // kube-client logs every failed request at ERROR; the CLI says it once, better.
+        (true, _) => "error,kube_client=off",
+        (false, 0) => "warn,kube_client=off",
         (false, 1) => "netcheck=debug,kubectl_netcheck=debug,info",
         (false, _) => "trace",
     };

@@ -8,13 +8,13 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         None => run(&global, cli.run),
         Some(Command::Run(args)) => run(&global, args),
         Some(Command::Lab(args)) => lab(&global, args),
-        Some(Command::Explain(args)) => not_yet("explain", &global, &args),
-        Some(Command::Cleanup) => not_yet("cleanup", &global, &()),
+        Some(Command::Explain(args)) => crate::policy::explain::run(&global, &args),
+        Some(Command::Cleanup) => cleanup(&global),
         Some(Command::Completion { shell }) => {
             completion(shell);
             Ok(ExitCode::Ok)
         }
-        Some(Command::Image { output_file }) => not_yet("image", &global, &output_file),
+        Some(Command::Image { output_file }) => image(&global, &output_file),
         Some(Command::Report { file }) => not_yet("report", &global, &file),
         Some(Command::Diff { old, new }) => not_yet("diff", &global, &(old, new)),
         Some(Command::Agent { command }) => agent(command),
@@ -32,7 +32,15 @@ fn not_yet<T: std::fmt::Debug>(
 }
 
 fn run(g: &super::GlobalArgs, args: super::RunArgs) -> Result<ExitCode, CliError> {
-    not_yet("run", g, &args)
+    super::kube_run::run(g, args)
+}
+
+fn cleanup(g: &super::GlobalArgs) -> Result<ExitCode, CliError> {
+    super::kube_run::cleanup(g)
+}
+
+fn image(g: &super::GlobalArgs, out: &std::path::Path) -> Result<ExitCode, CliError> {
+    super::kube_run::image(g, out)
 }
 
 fn lab(g: &super::GlobalArgs, args: super::LabArgs) -> Result<ExitCode, CliError> {

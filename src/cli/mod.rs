@@ -3,6 +3,7 @@
 
 pub mod exit;
 mod handlers;
+mod kube_run;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;

@@ -1,13 +1,32 @@
 //! NetworkPolicy: compile once, evaluate every probe pair, explain verdicts.
+//!
+//! - [`world`]: pods, namespaces, the traffic a question is about.
+//! - [`selector`]: label selectors.
+//! - [`compile`]: policies compiled into matchers ([`Compiled`]).
+//! - [`eval`]: (source, destination, port) → [`Verdict`] with its reasons.
+//! - [`judge`]: the run's checks judged against the deployment's policies.
+//! - [`load`]: Namespaces, Pods and NetworkPolicies from YAML files.
+//! - [`explain`]: the `explain` command.
+//! - [`labels`]: workload labels for `--policy-from`.
+//! - [`truth`]: truth tables (who reaches whom) with a grid printer.
+//!
+//! docs/policy.md says which choices the evaluator makes where the API leaves
+//! room (ipBlock and pod IPs, ICMP, a pod's traffic to itself).
 
-use crate::model::{Check, Deployment};
+pub mod compile;
+pub mod eval;
+pub mod explain;
+pub mod judge;
+pub mod labels;
+pub mod load;
+pub mod selector;
+pub mod truth;
+pub mod world;
 
-/// Give every check between probes its expected verdict and turn the status
-/// into `expected-block` / `unexpected-allow` where policy says so.
-/// With no NetworkPolicy in the deployment, every check keeps its status.
-pub fn judge_checks(d: &Deployment, checks: &mut [Check]) {
-    if d.policy.policies.is_empty() {
-        return;
-    }
-    let _ = checks;
-}
+pub use compile::{Compiled, Direction};
+pub use eval::{Decision, DirectionVerdict, RuleRef, Verdict};
+pub use judge::{PolicyJudge, judge_checks};
+pub use labels::probe_labels_from;
+pub use load::{load_objects, load_policy_files, parse_objects};
+pub use truth::TruthTable;
+pub use world::{ContainerPort, Peer, PodInfo, PortQuery, Proto};

@@ -8,8 +8,12 @@ use crate::diagnose::{Diagnosis, Evidence, Rule, cap_evidence, describe_check, f
 use crate::model::{Check, CheckKind, FindingId, Severity, Status};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// A DNS answer slower than this (median per source node) is `dns-slow`.
+/// A DNS answer slower than this (median per source node) is `dns-slow`…
 pub const SLOW_MS: f64 = 250.0;
+/// …when it is also this many times slower than the same node's pod-to-pod
+/// round trips: when everything is slow (a loaded node, a slow network) that
+/// is not a DNS problem, and calling it one would send people the wrong way.
+pub const SLOW_FACTOR: f64 = 4.0;
 
 fn dns_service(ev: &Evidence<'_>) -> String {
     ev.deployment
@@ -199,22 +203,25 @@ impl Rule for DnsSlow {
         66
     }
     fn evaluate(&self, ev: &Evidence<'_>, _explained: &BTreeSet<usize>) -> Vec<Diagnosis> {
-        let mut per_node: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
-        for c in ev
-            .checks
-            .iter()
-            .filter(|c| c.kind == CheckKind::Dns && c.status == Status::Pass)
-        {
-            if let (Some(n), Some(l)) = (c.source_node(), c.latency_ms) {
-                per_node.entry(n).or_default().push(l);
+        let mut dns: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+        let mut pod_rtt: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+        for c in ev.checks.iter().filter(|c| c.status == Status::Pass) {
+            let (Some(n), Some(l)) = (c.source_node(), c.latency_ms) else {
+                continue;
+            };
+            match c.kind {
+                CheckKind::Dns => dns.entry(n).or_default().push(l),
+                CheckKind::PodToPod => pod_rtt.entry(n).or_default().push(l),
+                _ => {}
             }
         }
-        let slow: Vec<(String, f64)> = per_node
+        let slow: Vec<(String, f64, Option<f64>)> = dns
             .into_iter()
             .filter_map(|(n, v)| {
-                median(v)
-                    .filter(|m| *m > SLOW_MS)
-                    .map(|m| (n.to_string(), m))
+                let m = median(v)?;
+                let base = pod_rtt.get(n).cloned().and_then(median);
+                let slower = base.is_none_or(|b| m > SLOW_FACTOR * b);
+                (m > SLOW_MS && slower).then(|| (n.to_string(), m, base))
             })
             .collect();
         if slow.is_empty() {
@@ -222,22 +229,23 @@ impl Rule for DnsSlow {
         }
         let evidence = slow
             .iter()
-            .map(|(n, m)| {
-                format!("{n}: median DNS answer time {m:.0} ms (threshold {SLOW_MS:.0} ms)")
+            .map(|(n, m, base)| match base {
+                Some(b) => format!(
+                    "{n}: median DNS answer time {m:.0} ms (threshold {SLOW_MS:.0} ms), \
+                     while pod-to-pod round trips take {b:.1} ms"
+                ),
+                None => {
+                    format!("{n}: median DNS answer time {m:.0} ms (threshold {SLOW_MS:.0} ms)")
+                }
             })
             .collect();
+        let nodes: Vec<String> = slow.iter().map(|(n, _, _)| n.clone()).collect();
         vec![Diagnosis {
             finding: finding(
                 FindingId::DnsSlow,
                 Severity::Warning,
-                format!(
-                    "DNS answers slowly on {}",
-                    slow.iter()
-                        .map(|(n, _)| n.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-                slow.iter().map(|(n, _)| n.clone()).collect(),
+                format!("DNS answers slowly on {}", nodes.join(", ")),
+                nodes,
                 evidence,
                 "Slow cluster DNS usually means overloaded DNS pods (scale CoreDNS or add \
                  NodeLocal DNSCache), lost UDP packets retried after 5 s (conntrack races: use \
@@ -324,5 +332,16 @@ mod tests {
         let f = sim::diagnose(&d, &checks);
         assert_eq!(sim::ids(&f), vec![FindingId::DnsSlow]);
         assert_eq!(f[0].severity, crate::model::Severity::Warning);
+    }
+
+    #[test]
+    fn everything_slow_is_not_a_dns_problem() {
+        // A loaded node: every round trip takes 300 ms, DNS included.
+        let d = sim::cluster(2);
+        let checks = sim::run(&d, |_| sim::Answer {
+            latency_ms: 300.0,
+            ..sim::ok()
+        });
+        assert!(sim::diagnose(&d, &checks).is_empty());
     }
 }

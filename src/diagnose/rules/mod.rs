@@ -10,7 +10,10 @@ mod node_isolated;
 mod node_to_pod;
 mod pod_network_down;
 mod pod_to_apiserver;
+mod policy_blocks_dns;
 mod service_vip;
+mod unexpected_allow;
+mod unexpected_block;
 
 /// Every rule; `diagnose` sorts them by rank.
 pub fn all() -> &'static [&'static dyn Rule] {
@@ -26,5 +29,8 @@ pub fn all() -> &'static [&'static dyn Rule] {
         &dns::DnsVipBroken,
         &dns::DnsResolutionFailed,
         &dns::DnsSlow,
+        &policy_blocks_dns::PolicyBlocksDns,
+        &unexpected_allow::UnexpectedAllow,
+        &unexpected_block::UnexpectedBlock,
     ]
 }

@@ -1,0 +1,246 @@
+//! The handlers of `run` (the default command), `cleanup` and `image`: thin
+//! wrappers that build the Kubernetes runtime, run the pipeline, render, and
+//! turn the outcome into an exit code.
+
+use super::{CliError, ExitCode, GlobalArgs, OutputFormat, RunArgs};
+use crate::kube::{self, KubeOptions, KubeRuntime};
+use crate::pipeline;
+use crate::plan::{CheckSet, PairStrategy, PlanOptions};
+use crate::render::{self, RenderOptions};
+use crate::runtime::{Progress, Runtime};
+use std::io::IsTerminal;
+use std::path::Path;
+use std::time::Duration;
+
+/// Progress as log lines on stderr (nothing with -q).
+struct StderrProgress {
+    quiet: bool,
+}
+
+impl Progress for StderrProgress {
+    fn message(&self, msg: &str) {
+        if !self.quiet {
+            eprintln!("netcheck: {msg}");
+        }
+    }
+}
+
+fn tokio_runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::could_not_run(format!("could not start the async runtime: {e}")))
+}
+
+/// The pipeline options a `run` asks for; bad values are usage errors (exit 2).
+pub fn pipeline_options(args: &RunArgs) -> Result<pipeline::Options, CliError> {
+    let checks = CheckSet::parse(&args.checks).map_err(CliError::usage)?;
+    let pairs: PairStrategy = args.pairs.parse().map_err(CliError::usage)?;
+    Ok(pipeline::Options {
+        plan: PlanOptions {
+            checks,
+            pairs,
+            ..Default::default()
+        },
+        no_host: args.no_host,
+        keep: args.keep,
+    })
+}
+
+fn render_options(g: &GlobalArgs, wide: bool) -> RenderOptions {
+    let tty = std::io::stdout().is_terminal();
+    let color = tty
+        && !g.no_color
+        && std::env::var_os("NO_COLOR").is_none()
+        && g.output == OutputFormat::Table;
+    let width = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(120);
+    RenderOptions {
+        color,
+        wide,
+        width,
+        ..Default::default()
+    }
+}
+
+/// Wait for SIGTERM (Unix) — Ctrl-C is handled with `tokio::signal::ctrl_c`.
+async fn sigterm() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    }
+    #[cfg(not(unix))]
+    std::future::pending::<()>().await
+}
+
+async fn interrupted() {
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = sigterm() => {}
+    }
+}
+
+pub fn run(g: &GlobalArgs, args: RunArgs) -> Result<ExitCode, CliError> {
+    let opts = pipeline_options(&args)?;
+    let kopts = KubeOptions {
+        kubeconfig: g.kubeconfig.clone(),
+        context: g.context.clone(),
+        namespace: g.namespace.clone(),
+        image: args
+            .image
+            .clone()
+            .unwrap_or_else(kube::manifests::default_image),
+        no_host: args.no_host,
+        timeout: g.timeout,
+        nodes: args.nodes.clone(),
+    };
+    let progress = StderrProgress { quiet: g.quiet };
+    let rt = tokio_runtime()?;
+    let report = rt.block_on(async {
+        let krt = KubeRuntime::new(kopts).await?;
+        let ns = krt.namespace();
+        tokio::select! {
+            r = pipeline::run(&krt, &opts, &progress) => {
+                if opts.keep && r.is_ok() {
+                    eprintln!(
+                        "netcheck: kept namespace {ns} (--keep); delete it with `kubectl delete namespace {ns}` or `kubectl netcheck cleanup`"
+                    );
+                }
+                r.map_err(CliError::from)
+            }
+            _ = interrupted() => {
+                if opts.keep {
+                    eprintln!("netcheck: interrupted; kept namespace {ns} (--keep): `kubectl netcheck cleanup` removes it");
+                    return Err(interrupted_error());
+                }
+                eprintln!("netcheck: interrupted: deleting namespace {ns} (press Ctrl-C again to stop at once)");
+                tokio::select! {
+                    r = krt.teardown() => {
+                        if let Err(e) = r {
+                            eprintln!("netcheck: cleanup failed: {e}");
+                        }
+                    }
+                    _ = tokio::signal::ctrl_c() => {
+                        eprintln!("netcheck: aborted; remove what is left with `kubectl netcheck cleanup`");
+                    }
+                }
+                Err(interrupted_error())
+            }
+        }
+    })?;
+
+    let ropts = render_options(g, args.wide);
+    let text = render::render(&report, g.output, &ropts);
+    print!("{text}");
+    if let Some(path) = &args.output_file {
+        let file_text = render::render(
+            &report,
+            g.output,
+            &RenderOptions {
+                color: false,
+                ..ropts
+            },
+        );
+        std::fs::write(path, file_text).map_err(|e| {
+            CliError::could_not_run(format!(
+                "could not write the report to {}: {e}",
+                path.display()
+            ))
+        })?;
+    }
+    let fail_on_warning = args.fail_on == super::FailOn::Warning;
+    Ok(if pipeline::failed(&report, fail_on_warning) {
+        ExitCode::Failed
+    } else {
+        ExitCode::Ok
+    })
+}
+
+fn interrupted_error() -> CliError {
+    CliError {
+        code: ExitCode::Interrupted,
+        message: "interrupted".into(),
+        source: None,
+    }
+}
+
+pub fn cleanup(g: &GlobalArgs) -> Result<ExitCode, CliError> {
+    let rt = tokio_runtime()?;
+    let removed = rt.block_on(async {
+        let conn = kube::connect(g.kubeconfig.as_deref(), g.context.as_deref(), g.timeout).await?;
+        let bound = g.timeout.min(Duration::from_secs(60));
+        kube::cleanup_leftovers(&conn.client, bound)
+            .await
+            .map_err(CliError::from)
+    })?;
+    if removed.is_empty() {
+        println!("no leftover netcheck namespaces");
+    } else {
+        for ns in &removed {
+            println!("deleted namespace {ns}");
+        }
+    }
+    Ok(ExitCode::Ok)
+}
+
+pub fn image(g: &GlobalArgs, out: &Path) -> Result<ExitCode, CliError> {
+    let reference = kube::manifests::default_image();
+    let w = kube::image::write_running_binary(out, &reference).map_err(|e| {
+        CliError::could_not_run(format!("could not write the image archive: {e:#}"))
+    })?;
+    if !g.quiet {
+        eprintln!(
+            "wrote {} ({} {}, {} file(s){})",
+            out.display(),
+            w.reference,
+            w.manifest_digest,
+            w.files.len(),
+            if w.statically_linked {
+                ""
+            } else {
+                "; dynamically linked: its loader and libraries are in the image"
+            }
+        );
+        eprintln!(
+            "load it with `kind load image-archive {0}` or `ctr -n k8s.io images import {0}`",
+            out.display()
+        );
+    }
+    Ok(ExitCode::Ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_pairs_and_checks_are_usage_errors() {
+        let args = RunArgs {
+            pairs: "some".into(),
+            ..Default::default()
+        };
+        assert_eq!(pipeline_options(&args).unwrap_err().code, ExitCode::Usage);
+        let args = RunArgs {
+            pairs: "all".into(),
+            checks: vec!["pod-to-moon".into()],
+            ..Default::default()
+        };
+        assert_eq!(pipeline_options(&args).unwrap_err().code, ExitCode::Usage);
+        let args = RunArgs {
+            pairs: "sample:3".into(),
+            keep: true,
+            ..Default::default()
+        };
+        let o = pipeline_options(&args).unwrap();
+        assert!(o.keep);
+        assert_eq!(o.plan.pairs, PairStrategy::Sample(3));
+    }
+}

@@ -1,0 +1,155 @@
+//! `policy-blocks-dns` (static): a NetworkPolicy puts pods under egress
+//! isolation and no egress rule of the policies selecting them allows UDP
+//! and TCP 53 to the cluster DNS pods. Found from the policies alone, for
+//! the probe pods and for the pods each egress policy selects.
+
+use crate::diagnose::{Diagnosis, Evidence, Rule, cap_evidence, finding};
+use crate::model::{CheckKind, FindingId, Severity, Status};
+use crate::policy::judge::PolicyJudge;
+use crate::policy::{Decision, Direction, Peer, PodInfo, PortQuery, Proto};
+use std::collections::{BTreeMap, BTreeSet};
+
+pub struct PolicyBlocksDns;
+
+impl Rule for PolicyBlocksDns {
+    fn rank(&self) -> u16 {
+        59
+    }
+
+    fn evaluate(&self, ev: &Evidence<'_>, _explained: &BTreeSet<usize>) -> Vec<Diagnosis> {
+        let d = ev.deployment;
+        if d.policy.policies.is_empty() {
+            return Vec::new();
+        }
+        let judge = PolicyJudge::new(d);
+        let compiled = &judge.compiled;
+        // Who to ask about: the probes, then an example pod per egress policy.
+        let mut candidates: Vec<(PodInfo, String)> = judge
+            .probe_pods()
+            .iter()
+            .map(|p| (p.clone(), format!("probe pod {}", p.key())))
+            .collect();
+        for ex in compiled.egress_pod_examples() {
+            let (ns, selector) = (ex.namespace, ex.selector);
+            let Some(labels) = ex.labels else { continue };
+            if candidates
+                .iter()
+                .any(|(c, _)| c.namespace == ns && c.labels == labels)
+            {
+                continue;
+            }
+            let pod = PodInfo {
+                namespace: ns.clone(),
+                name: format!("<{selector}>"),
+                labels,
+                ..Default::default()
+            };
+            let what = if selector == "{}" {
+                format!("every pod in {ns}")
+            } else {
+                format!("pods {selector} in {ns}")
+            };
+            candidates.push((pod, what));
+        }
+        let servers = judge.dns_pods();
+        let dns_ns = d
+            .dns
+            .as_ref()
+            .map(|t| t.service.namespace.as_str())
+            .unwrap_or("kube-system");
+        let dns_name = match &d.dns {
+            Some(t) => format!(
+                "the cluster DNS ({}/{} {}, pods {}={})",
+                t.service.namespace,
+                t.service.name,
+                t.service.ip,
+                crate::policy::judge::DNS_POD_LABEL.0,
+                crate::policy::judge::DNS_POD_LABEL.1
+            ),
+            None => format!(
+                "the cluster DNS (pods {}={} in kube-system)",
+                crate::policy::judge::DNS_POD_LABEL.0,
+                crate::policy::judge::DNS_POD_LABEL.1
+            ),
+        };
+        // selecting policies → (blocked protocols, who, probe pod names)
+        type Group = (BTreeSet<&'static str>, Vec<String>, BTreeSet<String>);
+        let mut groups: BTreeMap<Vec<String>, Group> = BTreeMap::new();
+        for (pod, what) in &candidates {
+            let selecting = compiled.selecting(pod, Direction::Egress);
+            if selecting.is_empty() {
+                continue;
+            }
+            let mut blocked = BTreeSet::new();
+            for proto in [Proto::Udp, Proto::Tcp] {
+                let port = PortQuery::Port(53, proto);
+                let denied = servers.iter().any(|s| {
+                    let v =
+                        compiled.direction(Direction::Egress, Peer::pod(pod), Peer::pod(s), &port);
+                    v.verdict == Decision::Deny && v.certain
+                });
+                if denied {
+                    blocked.insert(proto.as_str());
+                }
+            }
+            if blocked.is_empty() {
+                continue;
+            }
+            let g = groups.entry(selecting).or_default();
+            g.0.extend(blocked);
+            g.1.push(what.clone());
+            if what.starts_with("probe pod") {
+                g.2.insert(pod.name.clone());
+            }
+        }
+        groups
+            .into_iter()
+            .map(|(policies, (protos, who, probes))| {
+                let protos: Vec<String> = ["UDP", "TCP"]
+                    .iter()
+                    .filter(|p| protos.contains(*p))
+                    .map(|p| format!("{p}/53"))
+                    .collect();
+                let named = if policies.len() == 1 {
+                    format!("NetworkPolicy {}", policies[0])
+                } else {
+                    format!("NetworkPolicies {}", policies.join(", "))
+                };
+                let mut evidence = vec![format!(
+                    "{named} put{} these pods under egress isolation, and no egress rule allows {} to {dns_name}",
+                    if policies.len() == 1 { "s" } else { "" },
+                    protos.join(" and ")
+                )];
+                evidence.extend(cap_evidence(who, 8));
+                // Failed DNS checks of the affected probes are this, not a DNS outage.
+                let explains = ev
+                    .checks
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| {
+                        c.kind == CheckKind::Dns
+                            && matches!(c.status, Status::Fail | Status::Error)
+                            && c.source.pod.as_ref().is_some_and(|p| probes.contains(p))
+                    })
+                    .map(|(i, _)| i)
+                    .collect();
+                Diagnosis {
+                    finding: finding(
+                        FindingId::PolicyBlocksDns,
+                        Severity::Warning,
+                        format!("{named} blocks DNS for the pods it selects"),
+                        Vec::new(),
+                        evidence,
+                        format!(
+                            "Add an egress rule to {} that allows DNS, e.g. `- to: [{{namespaceSelector: {{matchLabels: {{kubernetes.io/metadata.name: {dns_ns}}}}}, podSelector: {{matchLabels: {{{}: {}}}}}}}]` with `ports: [{{port: 53, protocol: UDP}}, {{port: 53, protocol: TCP}}]`.",
+                            policies[0],
+                            crate::policy::judge::DNS_POD_LABEL.0,
+                            crate::policy::judge::DNS_POD_LABEL.1
+                        ),
+                    ),
+                    explains,
+                }
+            })
+            .collect()
+    }
+}

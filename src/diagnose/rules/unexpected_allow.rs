@@ -1,0 +1,72 @@
+//! `unexpected-allow`: traffic passed that NetworkPolicy denies. One finding
+//! per policy that is not enforced, with the cells that prove it.
+
+use crate::diagnose::{Diagnosis, Evidence, Rule, cap_evidence, describe_check, finding};
+use crate::model::{FindingId, Severity, Status};
+use crate::policy::judge::{PolicyJudge, denying_policies};
+use std::collections::{BTreeMap, BTreeSet};
+
+pub struct UnexpectedAllow;
+
+/// Per policy: the directions it denies in, the cells, the nodes.
+type Cells = (BTreeSet<&'static str>, Vec<String>, BTreeSet<String>);
+
+impl Rule for UnexpectedAllow {
+    fn rank(&self) -> u16 {
+        850
+    }
+
+    fn evaluate(&self, ev: &Evidence<'_>, _explained: &BTreeSet<usize>) -> Vec<Diagnosis> {
+        let allowed: Vec<_> = ev
+            .checks
+            .iter()
+            .filter(|c| c.status == Status::UnexpectedAllow)
+            .collect();
+        if allowed.is_empty() {
+            return Vec::new();
+        }
+        let judge = PolicyJudge::new(ev.deployment);
+        let mut by_policy: BTreeMap<String, Cells> = BTreeMap::new();
+        for c in allowed {
+            let Some(v) = judge.judge(c) else { continue };
+            for (dir, policy) in denying_policies(&v) {
+                let e = by_policy.entry(policy).or_default();
+                e.0.insert(dir.as_str());
+                e.1.push(describe_check(c));
+                e.2.extend(c.source.node.iter().chain(c.target.node.iter()).cloned());
+            }
+        }
+        let cni = &ev.deployment.cluster.cni;
+        let cni_note = if cni.is_empty() || cni == "unknown" {
+            String::new()
+        } else {
+            format!(" (the cluster runs {cni})")
+        };
+        by_policy
+            .into_iter()
+            .map(|(policy, (dirs, cells, nodes))| {
+                let dirs: Vec<&str> = dirs.into_iter().collect();
+                let n = cells.len();
+                let mut evidence = vec![format!(
+                    "NetworkPolicy {policy} ({}) denies {n} probe connection{} that passed",
+                    dirs.join(", "),
+                    if n == 1 { "" } else { "s" }
+                )];
+                evidence.extend(cap_evidence(cells, 12));
+                Diagnosis {
+                    finding: finding(
+                        FindingId::UnexpectedAllow,
+                        Severity::Error,
+                        format!("NetworkPolicy {policy} is not enforced: traffic it denies passed"),
+                        nodes.into_iter().collect(),
+                        evidence,
+                        format!(
+                            "The network plugin{cni_note} does not enforce NetworkPolicy. Install one that does (Calico, Cilium, Antrea, or kube-network-policies next to the current CNI), then rerun; `kubectl netcheck explain SRC DST --port P` shows why {policy} denies a cell."
+                        ),
+                    ),
+                    explains: BTreeSet::new(),
+                }
+            })
+            .collect()
+    }
+}

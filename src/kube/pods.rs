@@ -1,0 +1,243 @@
+//! Whether a probe pod started, and if it cannot, why: from its status
+//! (waiting reasons, PodScheduled, phase) and its Warning events.
+
+use super::discover::{pod_ready, pod_state_line};
+use k8s_openapi::api::core::v1::{Event, Pod};
+
+/// Where a pod stands on its way to ready.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PodStart {
+    /// Ready: its agent answers.
+    Ready,
+    /// Still on its way (pulling, creating); what it is doing.
+    Starting(String),
+    /// It will not become ready by waiting: the reason.
+    Failed(String),
+}
+
+/// Waiting reasons that waiting will not fix.
+const FATAL_WAITING: &[&str] = &[
+    "ErrImagePull",
+    "ImagePullBackOff",
+    "InvalidImageName",
+    "ErrImageNeverPull",
+    "CrashLoopBackOff",
+    "CreateContainerConfigError",
+    "CreateContainerError",
+    "RunContainerError",
+];
+
+pub fn classify(p: &Pod) -> PodStart {
+    if pod_ready(p) {
+        return PodStart::Ready;
+    }
+    let Some(st) = p.status.as_ref() else {
+        return PodStart::Starting("waiting for the kubelet".into());
+    };
+    if let Some(c) = st
+        .conditions
+        .iter()
+        .flatten()
+        .find(|c| c.type_ == "PodScheduled" && c.status == "False")
+        && c.reason.as_deref() == Some("Unschedulable")
+    {
+        return PodStart::Failed(format!(
+            "Pending, unschedulable: {}",
+            c.message.as_deref().unwrap_or("no reason given")
+        ));
+    }
+    if matches!(st.phase.as_deref(), Some("Failed") | Some("Succeeded")) {
+        return PodStart::Failed(format!(
+            "phase {}{}",
+            st.phase.as_deref().unwrap_or(""),
+            match (&st.reason, &st.message) {
+                (Some(r), Some(m)) => format!(": {r}: {m}"),
+                (Some(r), None) => format!(": {r}"),
+                (None, Some(m)) => format!(": {m}"),
+                (None, None) => String::new(),
+            }
+        ));
+    }
+    for cs in st.container_statuses.iter().flatten() {
+        let state = cs.state.as_ref();
+        if let Some(w) = state.and_then(|s| s.waiting.as_ref()) {
+            let reason = w.reason.as_deref().unwrap_or("");
+            if FATAL_WAITING.contains(&reason) {
+                return PodStart::Failed(match &w.message {
+                    Some(m) => format!("{reason}: {m}"),
+                    None => reason.to_string(),
+                });
+            }
+            return PodStart::Starting(if reason.is_empty() {
+                "container waiting".into()
+            } else {
+                reason.to_string()
+            });
+        }
+        // Exited and restarting: a crash loop in the making.
+        if let Some(t) = state.and_then(|s| s.terminated.as_ref())
+            && cs.restart_count >= 1
+        {
+            return PodStart::Failed(format!(
+                "CrashLoopBackOff: the agent exited with code {}{} ({} restarts)",
+                t.exit_code,
+                t.reason
+                    .as_deref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default(),
+                cs.restart_count
+            ));
+        }
+        if let Some(t) = cs.last_state.as_ref().and_then(|s| s.terminated.as_ref())
+            && cs.restart_count >= 2
+        {
+            return PodStart::Failed(format!(
+                "CrashLoopBackOff: the agent keeps exiting (last exit code {}, {} restarts)",
+                t.exit_code, cs.restart_count
+            ));
+        }
+    }
+    PodStart::Starting(match st.phase.as_deref() {
+        Some("Running") => "running, not ready yet".into(),
+        Some(p) => p.to_string(),
+        None => "waiting for the kubelet".into(),
+    })
+}
+
+/// The newest Warning events about `pod`, as "Reason: message" (newest last,
+/// at most three, repeated messages once).
+pub fn warning_events(pod: &str, events: &[Event]) -> Vec<String> {
+    let mut mine: Vec<&Event> = events
+        .iter()
+        .filter(|e| e.involved_object.name.as_deref() == Some(pod))
+        .filter(|e| e.type_.as_deref() == Some("Warning"))
+        .collect();
+    mine.sort_by_key(|e| {
+        e.last_timestamp
+            .as_ref()
+            .map(|t| t.0)
+            .or(e.event_time.as_ref().map(|t| t.0))
+    });
+    let mut out: Vec<String> = Vec::new();
+    for e in mine {
+        let line = format!(
+            "{}: {}",
+            e.reason.as_deref().unwrap_or("Warning"),
+            e.message.as_deref().unwrap_or("").trim()
+        );
+        if !out.contains(&line) {
+            out.push(line);
+        }
+    }
+    let skip = out.len().saturating_sub(3);
+    out.split_off(skip)
+}
+
+/// The sentence a user reads for a pod that could not start.
+pub fn failure_reason(p: &Pod, why: &str, events: &[Event]) -> String {
+    let name = p.metadata.name.as_deref().unwrap_or("?");
+    let ev = warning_events(name, events);
+    let mut s = format!("pod {name}: {why}");
+    if !ev.is_empty() {
+        s.push_str(&format!(" [events: {}]", ev.join("; ")));
+    }
+    s
+}
+
+/// For a pod still not ready at the deadline.
+pub fn timeout_reason(p: &Pod) -> String {
+    pod_state_line(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kube::fixtures::items;
+
+    fn pod(name: &str) -> Pod {
+        items::<Pod>("failing-pods.json")
+            .into_iter()
+            .find(|p| p.metadata.name.as_deref() == Some(name))
+            .unwrap()
+    }
+
+    #[test]
+    fn image_pull_error_fails_with_the_registry_message() {
+        match classify(&pod("badimage")) {
+            PodStart::Failed(why) => {
+                assert!(
+                    why.starts_with("ErrImagePull: failed to pull and unpack image"),
+                    "{why}"
+                );
+                assert!(why.contains("registry.invalid/nope/agent:0.0.0"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn unschedulable_fails_with_the_scheduler_message() {
+        assert_eq!(
+            classify(&pod("unschedulable")),
+            PodStart::Failed("Pending, unschedulable: 0/2 nodes are available: 2 node(s) didn't match Pod's node affinity/selector. no new claims to deallocate, preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling.".into())
+        );
+    }
+
+    #[test]
+    fn crash_loop_fails_with_the_exit_code() {
+        match classify(&pod("crashloop")) {
+            PodStart::Failed(why) => {
+                assert!(why.contains("CrashLoopBackOff"), "{why}");
+                assert!(why.contains("exit"));
+                assert!(why.contains("code 3"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn ready_and_starting_pods() {
+        let ready: Pod = items::<Pod>("kube-system-pods.json").remove(0);
+        assert_eq!(classify(&ready), PodStart::Ready);
+        let mut creating = pod("badimage");
+        let w = creating
+            .status
+            .as_mut()
+            .unwrap()
+            .container_statuses
+            .as_mut()
+            .unwrap()[0]
+            .state
+            .as_mut()
+            .unwrap()
+            .waiting
+            .as_mut()
+            .unwrap();
+        w.reason = Some("ContainerCreating".into());
+        assert_eq!(
+            classify(&creating),
+            PodStart::Starting("ContainerCreating".into())
+        );
+        assert!(matches!(classify(&Pod::default()), PodStart::Starting(_)));
+    }
+
+    #[test]
+    fn events_add_the_kubelet_words() {
+        let events: Vec<Event> = items("failing-pods-events.json");
+        let ev = warning_events("badimage", &events);
+        assert!(
+            ev.iter().any(|e| e == "Failed: Error: ImagePullBackOff"),
+            "{ev:?}"
+        );
+        assert!(ev.len() <= 3);
+        let ev = warning_events("unschedulable", &events);
+        assert_eq!(ev.len(), 1);
+        assert!(ev[0].starts_with("FailedScheduling: 0/2 nodes are available"));
+        let r = failure_reason(&pod("crashloop"), "CrashLoopBackOff", &events);
+        assert!(
+            r.contains("BackOff: Back-off restarting failed container c"),
+            "{r}"
+        );
+        assert!(warning_events("nobody", &events).is_empty());
+    }
+}

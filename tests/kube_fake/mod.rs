@@ -1,0 +1,556 @@
+//! A loopback fake of the Kubernetes API for the runtime's tests: a hyper
+//! HTTP/1 server on 127.0.0.1 serving the objects captured from a real v1.36
+//! cluster (tests/fixtures/kube-v1.36/api), remembering what it was asked and
+//! what was created, with knobs for denials and pods that fail to start.
+#![allow(dead_code)]
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+pub fn fixture(name: &str) -> Value {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/kube-v1.36/api")
+        .join(name);
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
+
+/// How the probe pods on a node behave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PodFate {
+    /// Ready as soon as it is created.
+    Ready,
+    /// Stays ContainerCreating forever.
+    NeverReady,
+    /// ErrImagePull, like the captured `badimage` pod.
+    ImagePull,
+    /// Pending: Unschedulable, like the captured `unschedulable` pod.
+    Unschedulable,
+    /// CrashLoopBackOff, like the captured `crashloop` pod.
+    CrashLoop,
+}
+
+#[derive(Debug, Default)]
+pub struct FakeState {
+    /// Every request: "METHOD path?query".
+    pub requests: Vec<String>,
+    /// SelfSubjectAccessReviews answered "denied": (verb, resource, subresource).
+    pub deny: Vec<(String, String, String)>,
+    /// GET paths answered with the captured 403 Status.
+    pub forbid_paths: Vec<String>,
+    /// node → fate of the pods pinned to it (default Ready).
+    pub fates: BTreeMap<String, PodFate>,
+    /// Created namespaces (name → object) and deleted ones.
+    pub namespaces: BTreeMap<String, Value>,
+    pub deleted_namespaces: Vec<String>,
+    /// Created pods and services, by "namespace/name".
+    pub pods: BTreeMap<String, Value>,
+    pub services: BTreeMap<String, Value>,
+    /// Answer exec with a websocket and a fake agent (otherwise exec is refused).
+    pub exec: bool,
+    /// The commands exec ran: (pod, argv).
+    pub execs: Vec<(String, Vec<String>)>,
+}
+
+impl FakeState {
+    pub fn saw(&self, prefix: &str) -> bool {
+        self.requests.iter().any(|r| r.starts_with(prefix))
+    }
+    pub fn count(&self, prefix: &str) -> usize {
+        self.requests
+            .iter()
+            .filter(|r| r.starts_with(prefix))
+            .count()
+    }
+}
+
+pub struct FakeApi {
+    pub addr: SocketAddr,
+    pub state: Arc<Mutex<FakeState>>,
+    _dir: tempfile::TempDir,
+    pub kubeconfig: std::path::PathBuf,
+}
+
+impl FakeApi {
+    /// Start the fake on a free loopback port, in the current tokio runtime.
+    pub async fn start(state: FakeState) -> FakeApi {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(Mutex::new(state));
+        let st = state.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let st = st.clone();
+                tokio::spawn(async move {
+                    let svc = service_fn(move |req| handle(st.clone(), req));
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .with_upgrades()
+                        .await;
+                });
+            }
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let kubeconfig = dir.path().join("kubeconfig");
+        std::fs::write(
+            &kubeconfig,
+            kubeconfig_yaml(&format!("http://{addr}"), "fake"),
+        )
+        .unwrap();
+        FakeApi {
+            addr,
+            state,
+            _dir: dir,
+            kubeconfig,
+        }
+    }
+
+    pub fn state(&self) -> std::sync::MutexGuard<'_, FakeState> {
+        self.state.lock().unwrap()
+    }
+}
+
+pub fn kubeconfig_yaml(server: &str, context: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Config\ncurrent-context: {context}\nclusters:\n- name: {context}-cluster\n  cluster:\n    server: {server}\ncontexts:\n- name: {context}\n  context:\n    cluster: {context}-cluster\n    user: {context}-user\nusers:\n- name: {context}-user\n  user:\n    token: fake-token\n"
+    )
+}
+
+fn reply(code: StatusCode, body: Value) -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(code)
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body.to_string())))
+        .unwrap()
+}
+
+fn status(code: u16, reason: &str, message: &str) -> Response<Full<Bytes>> {
+    reply(
+        StatusCode::from_u16(code).unwrap(),
+        json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+               "message": message, "reason": reason, "code": code}),
+    )
+}
+
+fn list(kind: &str, items: Vec<Value>) -> Response<Full<Bytes>> {
+    reply(
+        StatusCode::OK,
+        json!({"kind": kind, "apiVersion": "v1", "metadata": {"resourceVersion": "1"}, "items": items}),
+    )
+}
+
+fn fixture_items(name: &str) -> Vec<Value> {
+    fixture(name)["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn failing_pod(name: &str) -> Value {
+    fixture_items("failing-pods.json")
+        .into_iter()
+        .find(|p| p["metadata"]["name"] == name)
+        .unwrap()
+}
+
+/// The pod as the API would show it now, given its node's fate.
+fn with_status(pod: &Value, fate: PodFate, ip: &str) -> Value {
+    let mut p = pod.clone();
+    let node = p["spec"]["nodeName"].as_str().unwrap_or("").to_string();
+    p["status"] = match fate {
+        PodFate::Ready => json!({
+            "phase": "Running",
+            "conditions": [{"type": "Ready", "status": "True"}, {"type": "PodScheduled", "status": "True"}],
+            "podIP": ip, "podIPs": [{"ip": ip}], "hostIP": "198.18.255.11",
+            "containerStatuses": [{"name": "agent", "ready": true, "restartCount": 0, "image": "x", "imageID": "",
+                                   "state": {"running": {"startedAt": "2026-11-26T18:51:09Z"}}}]
+        }),
+        PodFate::NeverReady => json!({
+            "phase": "Pending",
+            "conditions": [{"type": "Ready", "status": "False"}, {"type": "PodScheduled", "status": "True"}],
+            "containerStatuses": [{"name": "agent", "ready": false, "restartCount": 0, "image": "x", "imageID": "",
+                                   "state": {"waiting": {"reason": "ContainerCreating"}}}]
+        }),
+        PodFate::ImagePull => failing_pod("badimage")["status"].clone(),
+        PodFate::Unschedulable => failing_pod("unschedulable")["status"].clone(),
+        PodFate::CrashLoop => failing_pod("crashloop")["status"].clone(),
+    };
+    let _ = node;
+    p
+}
+
+fn ssar_answer(st: &FakeState, body: &Value) -> Value {
+    let a = &body["spec"]["resourceAttributes"];
+    let verb = a["verb"].as_str().unwrap_or("");
+    let res = a["resource"].as_str().unwrap_or("");
+    let sub = a["subresource"].as_str().unwrap_or("");
+    let denied = st
+        .deny
+        .iter()
+        .any(|(v, r, s)| v == verb && r == res && s == sub);
+    let mut out = body.clone();
+    out["status"] = json!({"allowed": !denied});
+    out
+}
+
+fn label_selector(query: &str) -> Option<String> {
+    query.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=')?;
+        (k == "labelSelector").then(|| percent_decode(v))
+    })
+}
+
+fn percent_decode(s: &str) -> String {
+    let mut out = Vec::new();
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(if b[i] == b'+' { b' ' } else { b[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `k=v` selectors only (what the runtime sends for its own objects).
+fn matches_selector(obj: &Value, sel: &str) -> bool {
+    sel.split(',').all(|term| match term.split_once('=') {
+        Some((k, v)) => obj["metadata"]["labels"][k] == v,
+        None => true,
+    })
+}
+
+fn query_values(query: &str, key: &str) -> Vec<String> {
+    query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .filter(|(k, _)| *k == key)
+        .map(|(_, v)| percent_decode(v))
+        .collect()
+}
+
+/// What the fake agent answers: every probe passes (DNS with the addresses the
+/// planner expects for the cluster's names), host inspection reports the node.
+fn fake_agent(argv: &[String], stdin: &[u8]) -> Vec<u8> {
+    if argv.iter().any(|a| a == "inspect-host") {
+        let node = argv
+            .windows(2)
+            .find(|w| w[0] == "--node-name")
+            .map(|w| w[1].clone())
+            .unwrap_or_default();
+        return json!({"node": node}).to_string().into_bytes();
+    }
+    let plan: Value = serde_json::from_slice(stdin).unwrap_or(Value::Null);
+    let results: Vec<Value> = plan["probes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|p| {
+            let mut r = json!({"id": p["id"], "outcome": "ok", "latencyMs": 0.4});
+            if p["kind"] == "dns" {
+                let name = p["name"].as_str().unwrap_or("");
+                r["addresses"] = if name.starts_with("kubernetes.default") {
+                    json!(["198.19.0.1"])
+                } else {
+                    json!(["198.19.0.10"])
+                };
+            }
+            if p["kind"] == "mtu" {
+                r["pathMtu"] = p["max"].clone();
+            }
+            r
+        })
+        .collect();
+    json!({"results": results, "durationMs": 12.0})
+        .to_string()
+        .into_bytes()
+}
+
+/// One exec over the v5 channel protocol: stdin until its close signal, then
+/// the agent's answer on stdout and a Success status.
+async fn exec_session(upgraded: hyper::upgrade::Upgraded, argv: Vec<String>, wants_stdin: bool) {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::protocol::Role;
+    let mut ws = tokio_tungstenite::WebSocketStream::from_raw_socket(
+        TokioIo::new(upgraded),
+        Role::Server,
+        None,
+    )
+    .await;
+    let mut stdin = Vec::new();
+    if wants_stdin {
+        while let Some(Ok(msg)) = ws.next().await {
+            let Message::Binary(b) = msg else { continue };
+            match b.first() {
+                Some(0) => stdin.extend_from_slice(&b[1..]),
+                Some(255) if b.get(1) == Some(&0) => break,
+                _ => {}
+            }
+        }
+    }
+    let mut out = vec![1u8];
+    out.extend(fake_agent(&argv, &stdin));
+    let _ = ws.send(Message::binary(out)).await;
+    let mut status = vec![3u8];
+    status.extend(
+        json!({"metadata": {}, "status": "Success"})
+            .to_string()
+            .into_bytes(),
+    );
+    let _ = ws.send(Message::binary(status)).await;
+    let _ = ws.close(None).await;
+}
+
+async fn handle(
+    state: Arc<Mutex<FakeState>>,
+    mut req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
+    let exec_ok = state.lock().unwrap().exec;
+    if exec_ok && req.uri().path().ends_with("/exec") {
+        let query = req.uri().query().unwrap_or("").to_string();
+        let argv = query_values(&query, "command");
+        let pod = req
+            .uri()
+            .path()
+            .rsplit('/')
+            .nth(1)
+            .unwrap_or("")
+            .to_string();
+        {
+            let mut st = state.lock().unwrap();
+            st.requests
+                .push(format!("{} {}?{query}", req.method(), req.uri().path()));
+            st.execs.push((pod, argv.clone()));
+        }
+        let key = req
+            .headers()
+            .get("sec-websocket-key")
+            .map(|k| k.as_bytes().to_vec())
+            .unwrap_or_default();
+        let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(&key);
+        let wants_stdin = query_values(&query, "stdin").iter().any(|v| v == "true");
+        let on_upgrade = hyper::upgrade::on(&mut req);
+        tokio::spawn(async move {
+            if let Ok(up) = on_upgrade.await {
+                exec_session(up, argv, wants_stdin).await;
+            }
+        });
+        return Ok(Response::builder()
+            .status(StatusCode::SWITCHING_PROTOCOLS)
+            .header("upgrade", "websocket")
+            .header("connection", "Upgrade")
+            .header("sec-websocket-accept", accept)
+            .header("sec-websocket-protocol", "v5.channel.k8s.io")
+            .body(Full::new(Bytes::new()))
+            .unwrap());
+    }
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().unwrap_or("").to_string();
+    let body = req
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let mut st = state.lock().unwrap();
+    st.requests.push(format!("{method} {path}?{query}"));
+    if method == Method::GET && st.forbid_paths.iter().any(|p| p == &path) {
+        return Ok(reply(
+            StatusCode::FORBIDDEN,
+            fixture("forbidden-list-pods.json"),
+        ));
+    }
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let r = match (method.clone(), parts.as_slice()) {
+        (Method::GET, ["version"]) => reply(StatusCode::OK, fixture("version.json")),
+        (
+            Method::POST,
+            [
+                "apis",
+                "authorization.k8s.io",
+                "v1",
+                "selfsubjectaccessreviews",
+            ],
+        ) => reply(StatusCode::CREATED, ssar_answer(&st, &body)),
+        (Method::GET, ["api", "v1", "namespaces"]) => {
+            let mut items = vec![
+                json!({"metadata": {"name": "default", "labels": {"kubernetes.io/metadata.name": "default"}}}),
+                json!({"metadata": {"name": "kube-system", "labels": {"kubernetes.io/metadata.name": "kube-system"}}}),
+                json!({"metadata": {"name": "restricted-ns", "labels": {"pod-security.kubernetes.io/enforce": "restricted"}}}),
+                json!({"metadata": {"name": "users-own", "labels": {"team": "a"}}}),
+            ];
+            items.extend(st.namespaces.values().cloned());
+            if let Some(sel) = label_selector(&query) {
+                items.retain(|n| matches_selector(n, &sel));
+            }
+            list("NamespaceList", items)
+        }
+        (Method::POST, ["api", "v1", "namespaces"]) => {
+            let name = body["metadata"]["name"].as_str().unwrap_or("").to_string();
+            st.namespaces.insert(name, body.clone());
+            reply(StatusCode::CREATED, body)
+        }
+        (Method::GET, ["api", "v1", "namespaces", ns]) => match st.namespaces.get(*ns) {
+            Some(n) => reply(StatusCode::OK, n.clone()),
+            None => status(404, "NotFound", &format!("namespaces \"{ns}\" not found")),
+        },
+        (Method::DELETE, ["api", "v1", "namespaces", ns]) => {
+            let ns = ns.to_string();
+            st.deleted_namespaces.push(ns.clone());
+            match st.namespaces.remove(&ns) {
+                Some(n) => {
+                    st.pods.retain(|k, _| !k.starts_with(&format!("{ns}/")));
+                    reply(StatusCode::OK, n)
+                }
+                None => status(404, "NotFound", &format!("namespaces \"{ns}\" not found")),
+            }
+        }
+        (Method::GET, ["api", "v1", "nodes"]) => list("NodeList", fixture_items("nodes.json")),
+        (Method::GET, ["apis", "apps", "v1", "daemonsets"]) => list(
+            "DaemonSetList",
+            fixture_items("workloads.json")
+                .into_iter()
+                .filter(|i| i["kind"] == "DaemonSet")
+                .collect(),
+        ),
+        (Method::GET, ["api", "v1", "namespaces", "kube-system", "pods"]) => {
+            list("PodList", fixture_items("kube-system-pods.json"))
+        }
+        (
+            Method::GET,
+            [
+                "api",
+                "v1",
+                "namespaces",
+                ns @ ("kube-system" | "default"),
+                "services",
+            ],
+        ) => list(
+            "ServiceList",
+            fixture_items("services.json")
+                .into_iter()
+                .filter(|s| s["metadata"]["namespace"] == *ns)
+                .collect(),
+        ),
+        (Method::GET, ["apis", "discovery.k8s.io", "v1", "endpointslices"]) => {
+            list("EndpointSliceList", fixture_items("endpointslices.json"))
+        }
+        (Method::GET, ["apis", "networking.k8s.io", "v1", "networkpolicies"]) => {
+            list("NetworkPolicyList", vec![])
+        }
+        (Method::GET, ["api", "v1", "namespaces", "kube-system", "configmaps", name]) => {
+            status(404, "NotFound", &format!("configmaps \"{name}\" not found"))
+        }
+        (Method::POST, ["api", "v1", "namespaces", ns, "pods"]) => {
+            let name = body["metadata"]["name"].as_str().unwrap_or("").to_string();
+            st.pods.insert(format!("{ns}/{name}"), body.clone());
+            reply(StatusCode::CREATED, body)
+        }
+        (Method::GET, ["api", "v1", "namespaces", ns, "pods"]) => {
+            let prefix = format!("{ns}/");
+            let mut items = Vec::new();
+            for (i, (k, p)) in st.pods.iter().enumerate() {
+                if !k.starts_with(&prefix) {
+                    continue;
+                }
+                let node = p["spec"]["nodeName"].as_str().unwrap_or("");
+                let fate = st.fates.get(node).copied().unwrap_or(PodFate::Ready);
+                items.push(with_status(
+                    p,
+                    fate,
+                    &format!("198.18.{}.{}", if node == "node2" { 1 } else { 0 }, 10 + i),
+                ));
+            }
+            list("PodList", items)
+        }
+        (Method::DELETE, ["api", "v1", "namespaces", ns, "pods", name]) => {
+            match st.pods.remove(&format!("{ns}/{name}")) {
+                Some(p) => reply(StatusCode::OK, p),
+                None => status(404, "NotFound", "not found"),
+            }
+        }
+        (Method::POST, ["api", "v1", "namespaces", ns, "services"]) => {
+            let name = body["metadata"]["name"].as_str().unwrap_or("").to_string();
+            let n = st.services.len() + 100;
+            let mut svc = body.clone();
+            let ip = format!("198.19.{}.{}", n / 250, n % 250);
+            svc["spec"]["clusterIP"] = json!(ip);
+            svc["spec"]["clusterIPs"] = json!([ip]);
+            st.services.insert(format!("{ns}/{name}"), svc.clone());
+            reply(StatusCode::CREATED, svc)
+        }
+        (Method::DELETE, ["api", "v1", "namespaces", ns, "services", name]) => {
+            match st.services.remove(&format!("{ns}/{name}")) {
+                Some(s) => reply(StatusCode::OK, s),
+                None => status(404, "NotFound", "not found"),
+            }
+        }
+        (Method::GET, ["api", "v1", "namespaces", _ns, "events"]) => {
+            // The captured kubelet/scheduler events, about each of our failed pods.
+            let targets: Vec<(String, PodFate)> = st
+                .pods
+                .values()
+                .filter_map(|p| {
+                    let node = p["spec"]["nodeName"].as_str().unwrap_or("");
+                    let fate = st.fates.get(node).copied().unwrap_or(PodFate::Ready);
+                    (fate != PodFate::Ready).then(|| {
+                        (
+                            p["metadata"]["name"].as_str().unwrap_or("").to_string(),
+                            fate,
+                        )
+                    })
+                })
+                .collect();
+            let captured = fixture_items("failing-pods-events.json");
+            let mut items = Vec::new();
+            for (name, fate) in targets {
+                let from = match fate {
+                    PodFate::ImagePull => "badimage",
+                    PodFate::CrashLoop => "crashloop",
+                    PodFate::Unschedulable => "unschedulable",
+                    _ => continue,
+                };
+                for e in captured
+                    .iter()
+                    .filter(|e| e["involvedObject"]["name"] == from)
+                {
+                    let mut e = e.clone();
+                    e["involvedObject"]["name"] = json!(name);
+                    items.push(e);
+                }
+            }
+            list("EventList", items)
+        }
+        (_, [.., "exec"]) => status(
+            400,
+            "BadRequest",
+            "Upgrade request required (the fake API does not do websockets)",
+        ),
+        _ => status(
+            404,
+            "NotFound",
+            &format!("the fake API has no {method} {path}"),
+        ),
+    };
+    Ok(r)
+}

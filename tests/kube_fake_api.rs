@@ -1,0 +1,458 @@
+//! The Kubernetes runtime against a loopback fake API serving objects captured
+//! from a real v1.36 cluster: discovery, preflight denial, pods that cannot
+//! start, the deadline, and cleanup after an error.
+
+mod kube_fake;
+
+use kube_fake::{FakeApi, FakeState, PodFate};
+use netcheck::kube::{KubeOptions, KubeRuntime};
+use netcheck::model::{FindingId, Status};
+use netcheck::pipeline;
+use netcheck::runtime::{Quiet, Runtime, RuntimeError};
+use std::time::{Duration, Instant};
+
+fn opts(fake: &FakeApi) -> KubeOptions {
+    KubeOptions {
+        kubeconfig: Some(fake.kubeconfig.clone()),
+        context: None,
+        namespace: None,
+        image: "example.test/netcheck:test".into(),
+        no_host: false,
+        timeout: Duration::from_secs(20),
+        nodes: None,
+    }
+}
+
+async fn runtime(_fake: &FakeApi, o: KubeOptions) -> KubeRuntime {
+    KubeRuntime::new(o).await.expect("the kubeconfig loads")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn discovery_reads_the_real_cluster_objects() {
+    let fake = FakeApi::start(FakeState::default()).await;
+    let rt = runtime(&fake, opts(&fake)).await;
+    let d = rt.discover(&Quiet).await.expect("discovery works");
+    assert_eq!(d.cluster.version, "v1.36.2");
+    assert_eq!(d.cluster.name, "fake-cluster");
+    assert_eq!(d.cluster.server, format!("http://{}", fake.addr));
+    // No CNI DaemonSet and kube-proxy outside Kubernetes: honest unknowns.
+    assert_eq!(d.cluster.cni, "unknown");
+    assert_eq!(d.cluster.kube_proxy_mode, "unknown");
+    let names: Vec<&str> = d.nodes.iter().map(|n| n.name.as_str()).collect();
+    assert_eq!(names, ["node1", "node2"]);
+    assert!(d.nodes.iter().all(|n| n.ready));
+    let dns = d.dns.as_ref().expect("cluster DNS found");
+    assert_eq!(dns.service.ip.to_string(), "198.19.0.10");
+    assert_eq!(
+        dns.servers[0].pod.as_deref(),
+        Some("coredns-774cd9b779-cgj2p")
+    );
+    assert_eq!(dns.cluster_domain, "cluster.local");
+    let api = d.apiserver.as_ref().expect("kubernetes Service found");
+    assert_eq!(api.port, 443);
+    assert!(d.findings.is_empty(), "{:#?}", d.findings);
+    assert!(d.policy.namespaces.contains_key("kube-system"));
+    // Discovery creates nothing.
+    let st = fake.state();
+    assert!(!st.saw("POST /api/v1/namespaces?"));
+    assert!(st.count("POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews") >= 15);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nodes_flag_selects_names_and_rejects_unknown_ones() {
+    let fake = FakeApi::start(FakeState::default()).await;
+    let rt = runtime(
+        &fake,
+        KubeOptions {
+            nodes: Some("node2".into()),
+            ..opts(&fake)
+        },
+    )
+    .await;
+    let d = rt.discover(&Quiet).await.unwrap();
+    assert_eq!(d.nodes.len(), 1);
+    assert_eq!(d.nodes[0].name, "node2");
+    let rt = runtime(
+        &fake,
+        KubeOptions {
+            nodes: Some("node9".into()),
+            ..opts(&fake)
+        },
+    )
+    .await;
+    let e = rt.discover(&Quiet).await.unwrap_err();
+    assert!(e.to_string().contains("node9"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_denied_permission_stops_the_run_before_anything_is_created() {
+    let fake = FakeApi::start(FakeState {
+        deny: vec![("create".into(), "pods".into(), "exec".into())],
+        ..Default::default()
+    })
+    .await;
+    let rt = runtime(&fake, opts(&fake)).await;
+    let e = pipeline::run(&rt, &Default::default(), &Quiet)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, RuntimeError::NotPermitted(_)), "{e:?}");
+    let msg = e.to_string();
+    assert!(
+        msg.contains("create pods/exec in namespace netcheck-"),
+        "{msg}"
+    );
+    assert!(msg.contains("docs/rbac.yaml"));
+    assert!(!msg.contains('\n'));
+    let st = fake.state();
+    assert!(!st.saw("POST /api/v1/namespaces?"), "{:?}", st.requests);
+    assert!(
+        !st.requests
+            .iter()
+            .any(|r| r.starts_with("POST /api/v1/namespaces/"))
+    );
+    assert!(
+        st.deleted_namespaces.is_empty(),
+        "nothing to delete, nothing deleted"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_forbidden_list_names_the_permission() {
+    let fake = FakeApi::start(FakeState {
+        forbid_paths: vec!["/api/v1/namespaces/kube-system/pods".into()],
+        ..Default::default()
+    })
+    .await;
+    let rt = runtime(&fake, opts(&fake)).await;
+    let e = rt.discover(&Quiet).await.unwrap_err();
+    assert!(matches!(e, RuntimeError::NotPermitted(_)));
+    assert!(
+        e.to_string().contains("cannot list resource \"pods\""),
+        "{e}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_image_that_cannot_be_pulled_fails_fast_with_its_reason_and_cleans_up() {
+    let fake = FakeApi::start(FakeState {
+        fates: [
+            ("node1".to_string(), PodFate::ImagePull),
+            ("node2".to_string(), PodFate::ImagePull),
+        ]
+        .into(),
+        ..Default::default()
+    })
+    .await;
+    let rt = runtime(&fake, opts(&fake)).await;
+    let t = Instant::now();
+    let e = pipeline::run(&rt, &Default::default(), &Quiet)
+        .await
+        .unwrap_err();
+    assert!(
+        t.elapsed() < Duration::from_secs(10),
+        "fails in seconds, not at the deadline"
+    );
+    let msg = e.to_string();
+    assert!(matches!(e, RuntimeError::NotReady(_)), "{e:?}");
+    assert!(
+        msg.contains("the first probe pod did not start on node node1"),
+        "{msg}"
+    );
+    assert!(msg.contains("ErrImagePull"));
+    assert!(
+        msg.contains("Error: ImagePullBackOff"),
+        "the kubelet's event: {msg}"
+    );
+    assert!(msg.contains("--image"));
+    let st = fake.state();
+    // Only the first probe was tried.
+    assert_eq!(
+        st.count("POST /api/v1/namespaces/netcheck-"),
+        1,
+        "{:?}",
+        st.requests
+    );
+    assert_eq!(st.deleted_namespaces.len(), 1);
+    assert!(st.deleted_namespaces[0].starts_with("netcheck-"));
+    assert!(st.saw(&format!(
+        "DELETE /api/v1/namespaces/{}",
+        st.deleted_namespaces[0]
+    )));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_probe_that_never_becomes_ready_hits_the_deadline_and_cleans_up() {
+    let fake = FakeApi::start(FakeState {
+        fates: [("node1".to_string(), PodFate::NeverReady)].into(),
+        ..Default::default()
+    })
+    .await;
+    let rt = runtime(
+        &fake,
+        KubeOptions {
+            timeout: Duration::from_secs(3),
+            ..opts(&fake)
+        },
+    )
+    .await;
+    let t = Instant::now();
+    let e = pipeline::run(&rt, &Default::default(), &Quiet)
+        .await
+        .unwrap_err();
+    assert!(
+        t.elapsed() < Duration::from_secs(12),
+        "bounded by --timeout: {:?}",
+        t.elapsed()
+    );
+    let msg = e.to_string();
+    assert!(msg.contains("not ready within 3s"), "{msg}");
+    assert!(msg.contains("ContainerCreating"), "{msg}");
+    assert_eq!(fake.state().deleted_namespaces.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_node_whose_pods_cannot_start_does_not_hold_the_others_up() {
+    let fake = FakeApi::start(FakeState {
+        fates: [("node2".to_string(), PodFate::CrashLoop)].into(),
+        ..Default::default()
+    })
+    .await;
+    let rt = runtime(&fake, opts(&fake)).await;
+    let d = rt.discover(&Quiet).await.unwrap();
+    let t = Instant::now();
+    let d = rt
+        .deploy(d, &Quiet)
+        .await
+        .expect("node1 is enough to go on");
+    assert!(t.elapsed() < Duration::from_secs(10));
+    let on1: Vec<&str> = d.pods.iter().map(|p| p.node.as_str()).collect();
+    assert_eq!(
+        on1,
+        ["node1", "node1"],
+        "two probes on the healthy node, none on node2"
+    );
+    assert!(d.pods.iter().all(|p| {
+        p.service
+            .as_ref()
+            .is_some_and(|s| !s.cluster_ips.is_empty())
+    }));
+    assert!(d.pods.iter().all(|p| !p.ips.is_empty()));
+    let n2 = d.nodes.iter().find(|n| n.name == "node2").unwrap();
+    let why = n2.reason.as_deref().expect("node2 says why");
+    assert!(why.contains("CrashLoopBackOff"), "{why}");
+    assert!(
+        why.contains("Back-off restarting failed container"),
+        "{why}"
+    );
+    assert_eq!(d.hosts.len(), 1, "node1's host agent");
+    assert!(d.hosts[0].tcp_port.is_some_and(|p| p >= 61000));
+    // node2's host inspection reports the reason instead of hanging.
+    let e = rt.inspect_host("node2").await.unwrap_err();
+    assert!(e.to_string().contains("did not start"), "{e}");
+    // The namespace we created carries our labels and privileged PSA.
+    {
+        let st = fake.state();
+        let ns = st.namespaces.values().next().unwrap();
+        assert_eq!(
+            ns["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+            "kubectl-netcheck"
+        );
+        assert_eq!(
+            ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"],
+            "privileged"
+        );
+        let pod = st
+            .pods
+            .values()
+            .find(|p| p["spec"]["hostNetwork"] == true)
+            .unwrap();
+        assert_eq!(pod["spec"]["volumes"][0]["hostPath"]["path"], "/");
+    }
+    rt.teardown().await.unwrap();
+    rt.teardown().await.expect("a second teardown is harmless");
+    assert_eq!(fake.state().deleted_namespaces.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn exec_errors_become_error_checks_and_the_namespace_is_deleted() {
+    let fake = FakeApi::start(FakeState::default()).await;
+    let rt = runtime(&fake, opts(&fake)).await;
+    let report = pipeline::run(&rt, &Default::default(), &Quiet)
+        .await
+        .expect("a report despite exec errors");
+    assert!(!report.checks.is_empty());
+    assert!(
+        report.checks.iter().all(|c| c.status == Status::Error),
+        "no exec, no verdicts"
+    );
+    assert!(
+        report.checks[0]
+            .detail
+            .contains("could not run the probe agent"),
+        "{}",
+        report.checks[0].detail
+    );
+    assert_eq!(report.hosts.len(), 2);
+    assert!(report.hosts.iter().all(|h| !h.unavailable.is_empty()));
+    assert!(pipeline::failed(&report, false));
+    assert!(
+        !report
+            .findings
+            .iter()
+            .any(|f| f.id == FindingId::NodeNotReady)
+    );
+    let st = fake.state();
+    assert_eq!(st.deleted_namespaces.len(), 1);
+    assert!(st.saw("POST /api/v1/namespaces/netcheck-"));
+    assert_eq!(st.services.len(), 4, "a Service per probe pod");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn keep_leaves_the_namespace() {
+    let fake = FakeApi::start(FakeState::default()).await;
+    let rt = runtime(&fake, opts(&fake)).await;
+    let o = pipeline::Options {
+        keep: true,
+        no_host: true,
+        ..Default::default()
+    };
+    pipeline::run(&rt, &o, &Quiet).await.unwrap();
+    assert!(fake.state().deleted_namespaces.is_empty());
+    assert_eq!(fake.state().namespaces.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restricted_namespace_runs_without_host_pods_and_removes_only_its_own_objects() {
+    let fake = FakeApi::start(FakeState::default()).await;
+    let rt = runtime(
+        &fake,
+        KubeOptions {
+            namespace: Some("restricted-ns".into()),
+            ..opts(&fake)
+        },
+    )
+    .await;
+    let d = rt.discover(&Quiet).await.unwrap();
+    let d = rt.deploy(d, &Quiet).await.unwrap();
+    assert!(d.hosts.is_empty());
+    let e = rt.inspect_host("node1").await.unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("enforces Pod Security \"restricted\""),
+        "{e}"
+    );
+    {
+        let st = fake.state();
+        assert!(
+            st.namespaces.is_empty(),
+            "the given namespace is used, none created"
+        );
+        let p = st.pods.values().next().unwrap();
+        assert_eq!(
+            p["spec"]["containers"][0]["securityContext"]["runAsNonRoot"],
+            true
+        );
+    }
+    rt.teardown().await.unwrap();
+    let st = fake.state();
+    assert!(st.pods.is_empty() && st.services.is_empty());
+    assert!(
+        st.deleted_namespaces.is_empty(),
+        "never deletes a namespace it did not make"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cleanup_deletes_only_labelled_namespaces() {
+    let fake = FakeApi::start(FakeState::default()).await;
+    {
+        let mut st = fake.state();
+        for (name, ours) in [("netcheck-old1", true), ("netcheck-lookalike", false)] {
+            let labels = if ours {
+                serde_json::json!({"app.kubernetes.io/managed-by": "kubectl-netcheck"})
+            } else {
+                serde_json::json!({})
+            };
+            st.namespaces.insert(
+                name.into(),
+                serde_json::json!({"metadata": {"name": name, "labels": labels}}),
+            );
+        }
+    }
+    let conn = netcheck::kube::connect(Some(&fake.kubeconfig), None, Duration::from_secs(5))
+        .await
+        .unwrap();
+    let removed = netcheck::kube::cleanup_leftovers(&conn.client, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(removed, ["netcheck-old1"]);
+    let st = fake.state();
+    assert_eq!(st.deleted_namespaces, ["netcheck-old1"]);
+    assert!(st.namespaces.contains_key("netcheck-lookalike"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn probes_and_host_inspection_run_over_exec_and_come_back_as_checks() {
+    let fake = FakeApi::start(FakeState {
+        exec: true,
+        ..Default::default()
+    })
+    .await;
+    let rt = runtime(&fake, opts(&fake)).await;
+    let report = pipeline::run(&rt, &Default::default(), &Quiet)
+        .await
+        .expect("a report");
+    let not_passed: Vec<_> = report
+        .checks
+        .iter()
+        .filter(|c| c.status != Status::Pass)
+        .collect();
+    assert!(not_passed.is_empty(), "{not_passed:#?}");
+    use netcheck::model::CheckKind;
+    for kind in [
+        CheckKind::PodToPod,
+        CheckKind::PodToService,
+        CheckKind::NodeToPod,
+        CheckKind::PodToNode,
+        CheckKind::PodToApiserver,
+        CheckKind::Dns,
+        CheckKind::Mtu,
+    ] {
+        assert!(
+            report.checks.iter().any(|c| c.kind == kind),
+            "no {kind:?} check"
+        );
+    }
+    // Same-node pairs exist: two probes per node.
+    assert!(report.checks.iter().any(|c| c.kind == CheckKind::PodToPod
+        && c.source.node == c.target.node
+        && c.source.pod != c.target.pod));
+    let hosts: Vec<&str> = report.hosts.iter().map(|h| h.node.as_str()).collect();
+    assert_eq!(hosts, ["node1", "node2"]);
+    assert!(
+        report.hosts.iter().all(|h| h.unavailable.is_empty()),
+        "{:#?}",
+        report.hosts
+    );
+    assert!(!pipeline::failed(&report, false));
+    let st = fake.state();
+    // 4 probe pods + 2 host agents ran `agent probe`; 2 host pods ran inspect-host.
+    let probes = st
+        .execs
+        .iter()
+        .filter(|(_, a)| a.iter().any(|x| x == "probe"))
+        .count();
+    assert_eq!(probes, 6, "{:?}", st.execs);
+    let inspects: Vec<&(String, Vec<String>)> = st
+        .execs
+        .iter()
+        .filter(|(_, a)| a.iter().any(|x| x == "inspect-host"))
+        .collect();
+    assert_eq!(inspects.len(), 2);
+    assert!(
+        inspects
+            .iter()
+            .all(|(pod, a)| pod.starts_with("host-") && a.contains(&"/host".to_string()))
+    );
+    assert_eq!(st.deleted_namespaces.len(), 1);
+}
