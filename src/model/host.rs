@@ -225,6 +225,9 @@ impl IptTable {
     pub fn chain(&self, name: &str) -> Option<&IptChain> {
         self.chains.iter().find(|c| c.name == name)
     }
+    pub fn chain_mut(&mut self, name: &str) -> Option<&mut IptChain> {
+        self.chains.iter_mut().find(|c| c.name == name)
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
