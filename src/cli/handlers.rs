@@ -15,8 +15,8 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
             Ok(ExitCode::Ok)
         }
         Some(Command::Image { output_file }) => image(&global, &output_file),
-        Some(Command::Report { file }) => not_yet("report", &global, &file),
-        Some(Command::Diff { old, new }) => not_yet("diff", &global, &(old, new)),
+        Some(Command::Report { file, wide }) => report(&global, &file, wide),
+        Some(Command::Diff { old, new }) => diff(&global, &old, &new),
         Some(Command::Agent { command }) => agent(command),
     }
 }
@@ -45,6 +45,65 @@ fn image(g: &super::GlobalArgs, out: &std::path::Path) -> Result<ExitCode, CliEr
 
 fn lab(g: &super::GlobalArgs, args: super::LabArgs) -> Result<ExitCode, CliError> {
     not_yet("lab", g, &args)
+}
+
+/// A saved report, or the sentence that says what is wrong with the file:
+/// exit 2 when the argument names no usable report, 3 when it cannot be read
+/// for another reason (permissions, I/O).
+fn load_saved(path: &std::path::Path) -> Result<crate::model::Report, CliError> {
+    crate::render::saved::load(path).map_err(|e| {
+        let msg = e.to_string();
+        match e.io_kind() {
+            Some(std::io::ErrorKind::NotFound) | None => CliError::usage(msg),
+            Some(_) => CliError::could_not_run(msg),
+        }
+    })
+}
+
+/// `report FILE`: re-render a saved report; the exit code is the report's
+/// verdict, like the run that wrote it (1 when a check failed or an error finding).
+fn report(g: &super::GlobalArgs, file: &std::path::Path, wide: bool) -> Result<ExitCode, CliError> {
+    let r = load_saved(file)?;
+    let opts = crate::render::RenderOptions::detect(g.no_color, wide);
+    crate::render::emit(&r, g.output, None, &opts)?;
+    Ok(if crate::pipeline::failed(&r, false) {
+        ExitCode::Failed
+    } else {
+        ExitCode::Ok
+    })
+}
+
+/// `diff OLD NEW`: exit 1 when something regressed, 0 otherwise.
+fn diff(
+    g: &super::GlobalArgs,
+    old: &std::path::Path,
+    new: &std::path::Path,
+) -> Result<ExitCode, CliError> {
+    use std::io::Write;
+    let (a, b) = (load_saved(old)?, load_saved(new)?);
+    let d = crate::render::diff::diff(&a, &b);
+    let opts = crate::render::RenderOptions::detect(g.no_color, false);
+    let text = crate::render::diff::render(
+        &d,
+        &old.display().to_string(),
+        &new.display().to_string(),
+        g.output,
+        &opts,
+    )
+    .map_err(CliError::usage)?;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            return Err(CliError::could_not_run(format!(
+                "could not write the diff to stdout: {e}"
+            )));
+        }
+        _ => {}
+    }
+    Ok(if d.regressed {
+        ExitCode::Failed
+    } else {
+        ExitCode::Ok
+    })
 }
 
 fn agent(cmd: AgentCommand) -> Result<ExitCode, CliError> {

@@ -4,6 +4,7 @@
 pub mod exit;
 mod handlers;
 mod kube_run;
+pub mod progress;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -155,6 +156,9 @@ pub enum Command {
     Report {
         /// A report written by -o json
         file: PathBuf,
+        /// Show the full matrix even when wider than the terminal
+        #[arg(long)]
+        wide: bool,
     },
     /// What changed between two saved reports (exit 1 when something regressed)
     Diff { old: PathBuf, new: PathBuf },

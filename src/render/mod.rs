@@ -1,7 +1,28 @@
-//! Rendering a report: table, JSON, JUnit, markdown.
+//! Rendering a report: table, JSON, JUnit, markdown; and the diff of two reports.
+//!
+//! Everything here is a pure function of the report and [`RenderOptions`]:
+//! the CLI decides the options once ([`RenderOptions::detect`]) and may render
+//! the same report twice (the table to the terminal, another format to
+//! `--output-file`, see [`outputs`]).
+//!
+//! - [`grid`]: the matrix type (checks aggregated into node × target cells),
+//!   read by every format.
+//! - [`table`], [`markdown`], [`junit`]: the formats; [`hosts`] the host view.
+//! - [`diff`]: what changed between two saved reports.
+
+pub mod diff;
+pub mod grid;
+pub mod hosts;
+pub mod junit;
+pub mod markdown;
+pub mod saved;
+pub mod table;
+pub mod theme;
 
 use crate::cli::OutputFormat;
 use crate::model::Report;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 
 /// How the terminal looks, decided once by the CLI.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,16 +48,90 @@ impl Default for RenderOptions {
     }
 }
 
-/// Render a report in the given format.
-pub fn render(report: &Report, format: OutputFormat, opts: &RenderOptions) -> String {
-    let _ = opts;
-    match format {
-        OutputFormat::Json => json(report),
-        _ => summary_lines(report),
+/// Width when neither $COLUMNS nor the terminal says.
+pub const DEFAULT_WIDTH: usize = 120;
+
+impl RenderOptions {
+    /// Decide from the environment: `--no-color` and NO_COLOR, whether stdout
+    /// is a terminal, the locale (LC_ALL, LC_CTYPE, LANG: UTF-8 or not), the
+    /// width ($COLUMNS, else the terminal's). Non-table formats never colour:
+    /// [`render`] ignores `color` for them.
+    pub fn detect(no_color_flag: bool, wide: bool) -> Self {
+        let tty = std::io::stdout().is_terminal();
+        let width = if tty { terminal_width() } else { None };
+        Self::from_env(|k| std::env::var(k).ok(), tty, width, no_color_flag, wide)
+    }
+
+    /// [`detect`](Self::detect) with the environment passed in (for tests).
+    pub fn from_env(
+        env: impl Fn(&str) -> Option<String>,
+        stdout_is_terminal: bool,
+        terminal_width: Option<usize>,
+        no_color_flag: bool,
+        wide: bool,
+    ) -> Self {
+        // https://no-color.org: set and not empty disables colour.
+        let no_color_env = env("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let dumb = env("TERM").is_some_and(|t| t == "dumb");
+        let color = stdout_is_terminal && !no_color_flag && !no_color_env && !dumb;
+        // POSIX precedence: the first of LC_ALL, LC_CTYPE, LANG that is set and not empty.
+        let locale = ["LC_ALL", "LC_CTYPE", "LANG"]
+            .iter()
+            .find_map(|k| env(k).filter(|v| !v.is_empty()));
+        let unicode = match locale {
+            Some(l) => {
+                let l = l.to_ascii_lowercase();
+                l.contains("utf-8") || l.contains("utf8")
+            }
+            // No locale at all: the C locale on Unix (ASCII); Windows terminals do Unicode.
+            None => cfg!(windows),
+        };
+        let width = env("COLUMNS")
+            .and_then(|c| c.trim().parse::<usize>().ok())
+            .filter(|w| *w > 0)
+            .or(terminal_width)
+            .unwrap_or(DEFAULT_WIDTH);
+        RenderOptions {
+            color,
+            unicode,
+            wide,
+            width,
+        }
     }
 }
 
-/// The `-o json` document: the report as it is, pretty-printed.
+/// The width of the terminal on stdout (or stderr), when there is one.
+#[cfg(unix)]
+pub fn terminal_width() -> Option<usize> {
+    for fd in [libc::STDOUT_FILENO, libc::STDERR_FILENO] {
+        // SAFETY: TIOCGWINSZ writes a winsize into the struct we own; a
+        // failing call leaves it zeroed and returns -1.
+        let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+        let rc = unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) };
+        if rc == 0 && ws.ws_col > 0 {
+            return Some(ws.ws_col as usize);
+        }
+    }
+    None
+}
+
+#[cfg(not(unix))]
+pub fn terminal_width() -> Option<usize> {
+    None
+}
+
+/// Render a report in the given format.
+pub fn render(report: &Report, format: OutputFormat, opts: &RenderOptions) -> String {
+    match format {
+        OutputFormat::Table => table::render(report, opts),
+        OutputFormat::Json => json(report),
+        OutputFormat::Junit => junit::render(report),
+        OutputFormat::Markdown => markdown::render(report),
+    }
+}
+
+/// The `-o json` document: the report as it is, pretty-printed, fields in
+/// the order of the model (stable for scripts).
 pub fn json(report: &Report) -> String {
     let mut s = serde_json::to_string_pretty(report).unwrap_or_else(|e| {
         // Serializing plain data cannot fail; say so loudly if it ever does.
@@ -46,18 +141,84 @@ pub fn json(report: &Report) -> String {
     s
 }
 
-fn summary_lines(r: &Report) -> String {
-    let mut out = String::new();
-    for f in &r.findings {
-        out.push_str(&format!("{} {}: {}\n", f.severity.as_str(), f.id, f.title));
-        for e in &f.evidence {
-            out.push_str(&format!("    {e}\n"));
+/// The format of `--output-file`: the `-o` format when it is not the table
+/// (`-o junit --output-file r.xml`: JUnit to the file, the table to the
+/// terminal); else from the file's extension (.json, .xml, .md); else JSON.
+pub fn format_from_path_or_flag(path: &Path, flag: OutputFormat) -> OutputFormat {
+    if flag != OutputFormat::Table {
+        return flag;
+    }
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    match ext.as_deref() {
+        Some("xml") | Some("junit") => OutputFormat::Junit,
+        Some("md") | Some("markdown") => OutputFormat::Markdown,
+        Some("txt") | Some("log") => OutputFormat::Table,
+        _ => OutputFormat::Json,
+    }
+}
+
+/// What the CLI prints on stdout and writes to `--output-file`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outputs {
+    pub stdout: String,
+    pub file: Option<(PathBuf, String)>,
+}
+
+/// Both renders of a run: without `--output-file`, `-o` goes to stdout; with
+/// it, the table goes to stdout and the file gets
+/// [`format_from_path_or_flag`]. A table written to a file never has colour.
+pub fn outputs(
+    report: &Report,
+    flag: OutputFormat,
+    output_file: Option<&Path>,
+    opts: &RenderOptions,
+) -> Outputs {
+    match output_file {
+        None => Outputs {
+            stdout: render(report, flag, opts),
+            file: None,
+        },
+        Some(p) => {
+            let f = format_from_path_or_flag(p, flag);
+            let file_opts = RenderOptions {
+                color: false,
+                wide: true,
+                ..*opts
+            };
+            Outputs {
+                stdout: render(report, OutputFormat::Table, opts),
+                file: Some((p.to_path_buf(), render(report, f, &file_opts))),
+            }
         }
     }
-    let s = &r.summary;
-    out.push_str(&format!(
-        "{} passed, {} failed, {} skipped\n",
-        s.passed, s.failed, s.skipped
-    ));
-    out
+}
+
+/// Render, write `--output-file` (when given) and print: what the `run`,
+/// `lab` and `report` handlers do after the pipeline.
+pub fn emit(
+    report: &Report,
+    flag: OutputFormat,
+    output_file: Option<&Path>,
+    opts: &RenderOptions,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use std::io::Write;
+    let out = outputs(report, flag, output_file, opts);
+    if let Some((path, text)) = &out.file {
+        std::fs::write(path, text).with_context(|| {
+            format!(
+                "could not write the report to {}; check the directory exists and is writable",
+                path.display()
+            )
+        })?;
+    }
+    let mut stdout = std::io::stdout().lock();
+    // A closed pipe (`| head`) is not an error worth a message.
+    match stdout.write_all(out.stdout.as_bytes()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => r.context("could not write the report to stdout"),
+    }
 }

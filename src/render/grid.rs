@@ -1,0 +1,570 @@
+//! The matrix as a type: checks aggregated into cells of rows (source node)
+//! and columns (target). The table, markdown, JUnit and diff renderers all read
+//! this one type, so a cell means the same thing in every format.
+
+use crate::model::{Check, CheckKind, Protocol, Report, Status};
+use std::collections::BTreeMap;
+
+/// What a cell says, from the checks in it. Ordered by how much it matters:
+/// the worst state of a cell's checks is the cell's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CellState {
+    Skipped,
+    ExpectedBlock,
+    Pass,
+    UnexpectedAllow,
+    Error,
+    Fail,
+}
+
+impl CellState {
+    pub fn is_failure(self) -> bool {
+        matches!(
+            self,
+            CellState::Fail | CellState::Error | CellState::UnexpectedAllow
+        )
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CellState::Pass => "pass",
+            CellState::Fail => "fail",
+            CellState::Error => "error",
+            CellState::UnexpectedAllow => "unexpected-allow",
+            CellState::ExpectedBlock => "expected-block",
+            CellState::Skipped => "skipped",
+        }
+    }
+}
+
+/// The state of a single check as a cell state.
+pub fn state_of(s: Status) -> CellState {
+    match s {
+        Status::Pass => CellState::Pass,
+        Status::Fail => CellState::Fail,
+        Status::Error => CellState::Error,
+        Status::UnexpectedAllow => CellState::UnexpectedAllow,
+        Status::ExpectedBlock => CellState::ExpectedBlock,
+        Status::Skipped => CellState::Skipped,
+    }
+}
+
+/// A check is a hairpin check: a pod through its own Service (the planner's note).
+pub fn is_hairpin(c: &Check) -> bool {
+    c.kind == CheckKind::PodToService
+        && (c.detail.contains("hairpin")
+            || (c.source.pod.is_some() && c.source.pod == c.target.pod))
+}
+
+/// A DNS check asked a DNS server pod directly (not the Service).
+pub fn is_dns_direct(c: &Check) -> bool {
+    c.kind == CheckKind::Dns && c.target.pod.is_some()
+}
+
+/// The checks of one source node towards one target.
+#[derive(Debug, Clone, Default)]
+pub struct Cell<'a> {
+    pub checks: Vec<&'a Check>,
+}
+
+impl<'a> Cell<'a> {
+    pub fn state(&self) -> CellState {
+        self.checks
+            .iter()
+            .map(|c| state_of(c.status))
+            .max()
+            .unwrap_or(CellState::Skipped)
+    }
+
+    /// Every check in the cell failed or could not run.
+    pub fn all_failed(&self) -> bool {
+        !self.checks.is_empty()
+            && self
+                .checks
+                .iter()
+                .all(|c| matches!(c.status, Status::Fail | Status::Error))
+    }
+
+    /// Median latency of the checks that passed.
+    pub fn median_latency(&self) -> Option<f64> {
+        let mut l: Vec<f64> = self
+            .checks
+            .iter()
+            .filter(|c| c.status == Status::Pass)
+            .filter_map(|c| c.latency_ms)
+            .filter(|l| l.is_finite())
+            .collect();
+        median(&mut l)
+    }
+
+    fn labels(&self, pick: impl Fn(&Check) -> bool) -> Vec<String> {
+        let mut by_proto: Vec<(u8, Protocol, String)> = Vec::new();
+        for c in self.checks.iter().filter(|c| pick(c)) {
+            let label = if is_hairpin(c) {
+                (1, c.protocol, "hairpin".to_string())
+            } else {
+                (0, c.protocol, c.protocol.as_str().to_string())
+            };
+            if !by_proto.contains(&label) {
+                by_proto.push(label);
+            }
+        }
+        by_proto.sort();
+        let mut out: Vec<String> = Vec::new();
+        for (_, _, l) in by_proto {
+            if !out.contains(&l) {
+                out.push(l);
+            }
+        }
+        out
+    }
+
+    /// What failed, by protocol ("tcp", "udp") or "hairpin".
+    pub fn failed_labels(&self) -> Vec<String> {
+        self.labels(|c| matches!(c.status, Status::Fail | Status::Error))
+    }
+    pub fn blocked_labels(&self) -> Vec<String> {
+        self.labels(|c| c.status == Status::ExpectedBlock)
+    }
+    pub fn allowed_labels(&self) -> Vec<String> {
+        self.labels(|c| c.status == Status::UnexpectedAllow)
+    }
+
+    /// Only one protocol in the cell (DNS, MTU, the API server).
+    pub fn single_protocol(&self) -> bool {
+        self.checks
+            .first()
+            .is_some_and(|f| self.checks.iter().all(|c| c.protocol == f.protocol))
+    }
+
+    /// A few words for why the first failing check failed ("timeout", "wrong answer").
+    pub fn reason(&self) -> Option<String> {
+        let c = self
+            .checks
+            .iter()
+            .filter(|c| state_of(c.status) == self.state())
+            .find(|c| !c.detail.is_empty())?;
+        Some(short_reason(&c.detail))
+    }
+
+    pub fn has_hairpin(&self) -> bool {
+        self.checks.iter().any(|c| is_hairpin(c))
+    }
+
+    /// MTU checks: the smallest path MTU found and the configured MTU.
+    pub fn path_mtu(&self) -> (Option<u16>, Option<u16>) {
+        let found = self.checks.iter().filter_map(|c| c.path_mtu).min();
+        let conf = self.checks.iter().filter_map(|c| c.configured_mtu).min();
+        (found, conf)
+    }
+
+    /// (passed, total) checks.
+    pub fn counts(&self) -> (usize, usize) {
+        let ok = self
+            .checks
+            .iter()
+            .filter(|c| !state_of(c.status).is_failure())
+            .count();
+        (ok, self.checks.len())
+    }
+}
+
+/// First words of a check detail: "timeout: no answer in 2s" → "timeout".
+pub fn short_reason(detail: &str) -> String {
+    let head = detail
+        .split([':', '(', ';', ','])
+        .next()
+        .unwrap_or(detail)
+        .trim();
+    let head = if head.is_empty() { detail.trim() } else { head };
+    if head.starts_with("could not run") {
+        return "no agent".to_string();
+    }
+    truncate(head, 16)
+}
+
+/// Cut a string to `max` characters with an ellipsis.
+pub fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(max.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}
+
+pub fn median(v: &mut [f64]) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    let n = v.len();
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    })
+}
+
+/// A column: a label and an optional second line (how it is reached).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Column {
+    pub label: String,
+    pub sub: Option<String>,
+}
+
+/// Which view a grid is; the renderers pick cell texts by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    /// Node × node connectivity of one check kind.
+    Kind(CheckKind),
+    /// Pod → Service ClusterIPs (by the backend's node) and the API server.
+    Services,
+    /// DNS names via the Service and direct to each DNS pod.
+    Dns,
+    /// Path MTU found vs configured.
+    Mtu,
+}
+
+#[derive(Debug, Clone)]
+pub struct Grid<'a> {
+    pub view: View,
+    pub title: String,
+    /// One sentence: what rows, columns and cells mean.
+    pub about: String,
+    pub rows: Vec<String>,
+    pub cols: Vec<Column>,
+    /// `cells[row][col]`; None: no check for that pair.
+    pub cells: Vec<Vec<Option<Cell<'a>>>>,
+    /// The domain every node name ends in, left out of the labels
+    /// (`.eu-west-1.compute.internal`), when there is one.
+    pub node_suffix: Option<String>,
+}
+
+impl<'a> Grid<'a> {
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// (row, column, cell) of every failing cell, row by row.
+    pub fn failing(&self) -> Vec<(usize, usize, &Cell<'a>)> {
+        let mut out = Vec::new();
+        for (r, row) in self.cells.iter().enumerate() {
+            for (c, cell) in row.iter().enumerate() {
+                if let Some(cell) = cell
+                    && cell.state().is_failure()
+                {
+                    out.push((r, c, cell));
+                }
+            }
+        }
+        out
+    }
+
+    /// Every check in the grid.
+    pub fn checks(&self) -> impl Iterator<Item = &'a Check> + '_ {
+        self.cells
+            .iter()
+            .flatten()
+            .flatten()
+            .flat_map(|c| c.checks.iter().copied())
+    }
+}
+
+/// Node names in report order, then any other node named by a check.
+pub fn node_order(report: &Report) -> Vec<String> {
+    let mut names: Vec<String> = report.nodes.iter().map(|n| n.name.clone()).collect();
+    let mut extra: Vec<String> = report
+        .checks
+        .iter()
+        .flat_map(|c| [c.source.node.clone(), c.target.node.clone()])
+        .flatten()
+        .filter(|n| !names.contains(n))
+        .collect();
+    extra.sort();
+    extra.dedup();
+    names.extend(extra);
+    names
+}
+
+fn source_key(c: &Check) -> String {
+    c.source
+        .node
+        .clone()
+        .or_else(|| c.source.pod.clone())
+        .or_else(|| c.source.ip.map(|i| i.to_string()))
+        .unwrap_or_else(|| "?".into())
+}
+
+fn name_or_ip(c: &Check) -> String {
+    c.target
+        .name
+        .clone()
+        .or_else(|| c.target.ip.map(|i| i.to_string()))
+        .unwrap_or_else(|| "?".into())
+}
+
+/// Build a grid from checks and a function naming each check's column.
+fn build<'a>(
+    report: &'a Report,
+    view: View,
+    title: String,
+    about: String,
+    filter: impl Fn(&Check) -> bool,
+    column: impl Fn(&Check) -> Column,
+) -> Grid<'a> {
+    let order = node_order(report);
+    let rank = |n: &str| order.iter().position(|o| o == n).unwrap_or(usize::MAX);
+    let mut map: BTreeMap<(String, Column), Cell<'a>> = BTreeMap::new();
+    for c in report.checks.iter().filter(|c| filter(c)) {
+        map.entry((source_key(c), column(c)))
+            .or_default()
+            .checks
+            .push(c);
+    }
+    let mut rows: Vec<String> = map.keys().map(|(r, _)| r.clone()).collect();
+    rows.sort_by(|a, b| rank(a).cmp(&rank(b)).then(a.cmp(b)));
+    rows.dedup();
+    let mut cols: Vec<Column> = map.keys().map(|(_, c)| c.clone()).collect();
+    // Node columns in node order; others (Services by name, DNS names) after, as they sort.
+    cols.sort_by(|a, b| {
+        let (ra, rb) = (rank(&a.label), rank(&b.label));
+        ra.cmp(&rb).then(a.cmp(b))
+    });
+    cols.dedup();
+    let cells = rows
+        .iter()
+        .map(|r| {
+            cols.iter()
+                .map(|c| map.remove(&(r.clone(), c.clone())))
+                .collect()
+        })
+        .collect();
+    Grid {
+        view,
+        title,
+        about,
+        rows,
+        cols,
+        cells,
+        node_suffix: None,
+    }
+}
+
+/// The DNS suffix all node names share (`.eu-west-1.compute.internal`),
+/// when there are at least two nodes and every name has more before it.
+pub fn common_node_suffix(nodes: &[String]) -> Option<String> {
+    let first = nodes.first()?;
+    if nodes.len() < 2 {
+        return None;
+    }
+    // Candidate suffixes: from each '.' of the first name, longest first.
+    for (i, _) in first.match_indices('.') {
+        let suffix = &first[i..];
+        if nodes
+            .iter()
+            .all(|n| n.len() > suffix.len() && n.ends_with(suffix))
+        {
+            return Some(suffix.to_string());
+        }
+    }
+    None
+}
+
+impl<'a> Grid<'a> {
+    /// Leave `suffix` out of the node names in rows and columns.
+    pub fn strip_node_suffix(&mut self, nodes: &[String], suffix: &str) {
+        let strip = |s: &mut String| {
+            if nodes.contains(s) {
+                if let Some(short) = s.strip_suffix(suffix) {
+                    *s = short.to_string();
+                }
+            }
+        };
+        self.rows.iter_mut().for_each(strip);
+        for c in &mut self.cols {
+            strip(&mut c.label);
+            if let Some(sub) = &mut c.sub {
+                // "direct, node-1.example.internal"
+                if let Some(short) = sub.strip_suffix(suffix) {
+                    *sub = short.to_string();
+                }
+            }
+        }
+        self.node_suffix = Some(suffix.to_string());
+    }
+}
+
+fn node_column(c: &Check) -> Column {
+    Column {
+        label: c.target.node.clone().unwrap_or_else(|| name_or_ip(c)),
+        sub: None,
+    }
+}
+
+/// The node × node matrix of one check kind.
+pub fn kind_grid(report: &Report, kind: CheckKind) -> Grid<'_> {
+    let (title, about) = match kind {
+        CheckKind::PodToPod => (
+            "Pod → Pod",
+            "rows: source node, columns: target node; icmp, tcp, udp and http between probe pods",
+        ),
+        CheckKind::NodeToPod => (
+            "Node → Pod",
+            "rows: source node (host network), columns: the target pod's node; kubelet probes need this",
+        ),
+        CheckKind::PodToNode => (
+            "Pod → Node",
+            "rows: the node of the source pod, columns: target node (host network)",
+        ),
+        CheckKind::PodToService => (
+            "Pod → Service",
+            "rows: source node, columns: the node of the Service's backend",
+        ),
+        CheckKind::PodToApiserver => (
+            "Pod → API server",
+            "rows: source node, columns: the kubernetes Service",
+        ),
+        CheckKind::Dns => ("DNS", "rows: source node, columns: name and server"),
+        CheckKind::Mtu => ("Path MTU", "rows: source node, columns: target node"),
+        CheckKind::External => (
+            "External egress",
+            "rows: source node, columns: target outside the cluster",
+        ),
+    };
+    build(
+        report,
+        View::Kind(kind),
+        title.into(),
+        about.into(),
+        |c| c.kind == kind,
+        node_column,
+    )
+}
+
+/// Pod → Service ClusterIP by the backend's node (hairpin where a pod reaches
+/// itself), and pod → `kubernetes.default`.
+pub fn services_grid(report: &Report) -> Grid<'_> {
+    build(
+        report,
+        View::Services,
+        "Services".into(),
+        "rows: source node, columns: the node behind each probe Service (tcp, udp to its ClusterIP), the API".into(),
+        |c| matches!(c.kind, CheckKind::PodToService | CheckKind::PodToApiserver),
+        |c| match c.kind {
+            CheckKind::PodToApiserver => Column {
+                label: c
+                    .target
+                    .name
+                    .as_deref()
+                    .map(|n| n.rsplit('/').next().unwrap_or(n).to_string())
+                    .unwrap_or_else(|| name_or_ip(c)),
+                sub: Some("API server".into()),
+            },
+            _ => node_column(c),
+        },
+    )
+}
+
+/// Shorten a cluster DNS name for a column: `svc.ns.svc.cluster.local` → `svc.ns`.
+pub fn short_dns_name(name: &str) -> String {
+    let n = name.trim_end_matches('.');
+    let n = match n.find(".svc.") {
+        Some(i) => &n[..i],
+        None => n,
+    };
+    truncate(n, 28)
+}
+
+/// DNS: rows source node, a column per name through the Service, and one per
+/// DNS server pod asked directly.
+pub fn dns_grid(report: &Report) -> Grid<'_> {
+    build(
+        report,
+        View::Dns,
+        "DNS".into(),
+        "rows: source node, columns: a name through the DNS Service, or a DNS pod asked directly"
+            .into(),
+        |c| c.kind == CheckKind::Dns,
+        |c| {
+            let name = c.target.name.clone().unwrap_or_default();
+            if is_dns_direct(c) {
+                let pod = c.target.pod.clone().unwrap_or_else(|| name_or_ip(c));
+                Column {
+                    label: short_pod_name(&pod),
+                    sub: Some(match &c.target.node {
+                        Some(n) => format!("direct, {n}"),
+                        None => "direct".into(),
+                    }),
+                }
+            } else {
+                let search = c.detail.contains("search path") || !name.contains('.');
+                Column {
+                    label: short_dns_name(&name),
+                    sub: Some(if search {
+                        "via Service, search".into()
+                    } else {
+                        "via Service".into()
+                    }),
+                }
+            }
+        },
+    )
+    .sorted_dns()
+}
+
+impl<'a> Grid<'a> {
+    /// Service columns first, then the direct ones.
+    fn sorted_dns(mut self) -> Self {
+        let mut idx: Vec<usize> = (0..self.cols.len()).collect();
+        idx.sort_by_key(|&i| {
+            let c = &self.cols[i];
+            (c.sub.as_deref().is_some_and(|s| s.starts_with("direct")), i)
+        });
+        self.cols = idx.iter().map(|&i| self.cols[i].clone()).collect();
+        for row in &mut self.cells {
+            let old = std::mem::take(row);
+            let mut old: Vec<Option<Cell<'a>>> = old;
+            *row = idx.iter().map(|&i| old[i].take()).collect();
+        }
+        self
+    }
+}
+
+/// Shorten a generated pod name for a column: `coredns-7db6d8ff4d-4xk9p` → `coredns-…-4xk9p`.
+pub fn short_pod_name(pod: &str) -> String {
+    let parts: Vec<&str> = pod.split('-').collect();
+    if pod.chars().count() > 16 && parts.len() >= 3 {
+        format!("{}-…-{}", parts[0], parts[parts.len() - 1])
+    } else {
+        truncate(pod, 16)
+    }
+}
+
+pub fn mtu_grid(report: &Report) -> Grid<'_> {
+    let mut g = kind_grid(report, CheckKind::Mtu);
+    g.view = View::Mtu;
+    g.about = "rows: source node, columns: target node; largest packet with DF set that crossed / pod MTU".into();
+    g
+}
+
+/// Every grid of a report, in reading order; empty ones left out.
+pub fn grids(report: &Report) -> Vec<Grid<'_>> {
+    let mut out = vec![
+        kind_grid(report, CheckKind::PodToPod),
+        services_grid(report),
+        kind_grid(report, CheckKind::NodeToPod),
+        kind_grid(report, CheckKind::PodToNode),
+        mtu_grid(report),
+        dns_grid(report),
+        kind_grid(report, CheckKind::External),
+    ];
+    out.retain(|g| !g.is_empty());
+    let nodes = node_order(report);
+    if let Some(suffix) = common_node_suffix(&nodes) {
+        for g in &mut out {
+            g.strip_node_suffix(&nodes, &suffix);
+        }
+    }
+    out
+}

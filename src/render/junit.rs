@@ -1,0 +1,192 @@
+//! `-o junit`: what GitHub, GitLab and Jenkins show as test results.
+//!
+//! One test suite per check kind, one test case per check, named
+//! `<source> → <target> <protocol>/<port>` with the source node as class
+//! name (CI UIs group by it). A failed check is a `<failure>` with its detail;
+//! one that could not run an `<error>`; a skipped one `<skipped>`; traffic
+//! blocked as NetworkPolicy intends passes. The findings are one more suite,
+//! `findings`, with a failure per error or warning finding carrying the
+//! evidence and the fix, so the root cause is the first thing a CI page shows.
+
+use crate::model::{Check, CheckKind, Endpoint, Report, Severity, Status};
+use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+fn side(e: &Endpoint) -> String {
+    let who = e
+        .pod
+        .clone()
+        .or_else(|| e.name.clone())
+        .or_else(|| e.node.clone().map(|n| format!("{n} (host)")))
+        .or_else(|| e.ip.map(|i| i.to_string()))
+        .unwrap_or_else(|| "?".into());
+    match (&e.pod, &e.name, &e.node) {
+        // A Service target shows its name and the backend's node.
+        (Some(_), Some(name), Some(node)) => format!("{name} ({node})"),
+        (Some(_), None, Some(node)) => format!("{who} ({node})"),
+        _ => who,
+    }
+}
+
+/// `<source> → <target> <protocol>/<port>`, plus the family for IPv6.
+pub fn case_name(c: &Check) -> String {
+    let port = c.port.map(|p| format!("/{p}")).unwrap_or_default();
+    let v6 = if c.source.ip.is_some_and(|i| i.is_ipv6()) {
+        " IPv6"
+    } else {
+        ""
+    };
+    let extra = if super::grid::is_hairpin(c) {
+        " (hairpin)"
+    } else if super::grid::is_dns_direct(c) {
+        " (direct)"
+    } else {
+        ""
+    };
+    let target = match (c.kind, &c.target.name, &c.target.pod) {
+        // DNS: the name asked, and of which server.
+        (CheckKind::Dns, Some(name), Some(pod)) => format!("{name} @ {pod}"),
+        (CheckKind::Dns, Some(name), None) => format!("{name} via Service"),
+        _ => side(&c.target),
+    };
+    format!(
+        "{} → {} {}{port}{extra}{v6}",
+        side(&c.source),
+        target,
+        c.protocol.as_str()
+    )
+}
+
+fn case(c: &Check) -> TestCase {
+    let status = match c.status {
+        Status::Pass | Status::ExpectedBlock => TestCaseStatus::success(),
+        Status::Skipped => {
+            let mut s = TestCaseStatus::skipped();
+            s.set_message(if c.detail.is_empty() {
+                "skipped".to_string()
+            } else {
+                c.detail.clone()
+            });
+            s
+        }
+        Status::Fail | Status::UnexpectedAllow | Status::Error => {
+            let kind = if c.status == Status::Error {
+                NonSuccessKind::Error
+            } else {
+                NonSuccessKind::Failure
+            };
+            let mut s = TestCaseStatus::non_success(kind);
+            let message = match (c.status, c.detail.is_empty()) {
+                (Status::UnexpectedAllow, _) => {
+                    "traffic passed that NetworkPolicy denies (unexpected-allow)".to_string()
+                }
+                (_, true) => c.status.as_str().to_string(),
+                (_, false) => c.detail.clone(),
+            };
+            s.set_message(message);
+            s.set_type(c.status.as_str());
+            s.set_description(crate::diagnose::describe_check(c));
+            s
+        }
+    };
+    let mut t = TestCase::new(case_name(c), status);
+    t.set_classname(format!(
+        "netcheck.{}.{}",
+        c.kind.as_str(),
+        c.source.node.as_deref().unwrap_or("unknown")
+    ));
+    if let Some(l) = c.latency_ms.filter(|l| l.is_finite() && *l >= 0.0) {
+        t.set_time(Duration::from_secs_f64(l / 1000.0));
+    }
+    if c.status == Status::ExpectedBlock {
+        t.set_system_out("blocked by NetworkPolicy, as intended");
+    }
+    t
+}
+
+pub fn render(r: &Report) -> String {
+    let mut report = quick_junit::Report::new("kubectl-netcheck");
+    report.set_time(Duration::from_millis(r.summary.duration_ms));
+
+    // Findings first: the root cause is what a CI page should lead with.
+    let mut fs = TestSuite::new("findings");
+    let mut seen = BTreeSet::new();
+    for f in super::table::sorted_findings(r) {
+        let base = if f.nodes.is_empty() {
+            f.id.to_string()
+        } else {
+            format!("{} ({})", f.id, f.nodes.join(", "))
+        };
+        let mut name = base.clone();
+        let mut n = 2;
+        while !seen.insert(name.clone()) {
+            name = format!("{base} #{n}");
+            n += 1;
+        }
+        let status = if f.severity >= Severity::Warning {
+            let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            s.set_message(format!("{}: {}", f.severity.as_str(), f.title));
+            s.set_type(f.id.as_str());
+            let mut d = String::new();
+            for e in &f.evidence {
+                d.push_str(&format!("- {e}\n"));
+            }
+            if !f.remediation.is_empty() {
+                d.push_str(&format!("Fix: {}\n", f.remediation));
+            }
+            d.push_str(&format!("More: docs/findings/{}.md\n", f.id));
+            s.set_description(d);
+            s
+        } else {
+            TestCaseStatus::success()
+        };
+        let mut t = TestCase::new(name, status);
+        t.set_classname(format!("netcheck.findings.{}", f.severity.as_str()));
+        if f.severity == Severity::Info {
+            t.set_system_out(format!("{}\n{}", f.title, f.evidence.join("\n")));
+        }
+        fs.add_test_case(t);
+    }
+    report.add_test_suite(fs);
+
+    for kind in CheckKind::ALL {
+        let checks: Vec<&Check> = r.checks.iter().filter(|c| c.kind == kind).collect();
+        if checks.is_empty() {
+            continue;
+        }
+        let mut suite = TestSuite::new(kind.as_str());
+        let mut seen = BTreeSet::new();
+        for c in checks {
+            let mut t = case(c);
+            // Names must be unique in a suite for CI UIs to keep every case.
+            let base = t.name.as_str().to_string();
+            let mut n = 2;
+            while !seen.insert(t.name.as_str().to_string()) {
+                t.name = format!("{base} #{n}").into();
+                n += 1;
+            }
+            suite.add_test_case(t);
+        }
+        report.add_test_suite(suite);
+    }
+    match report.to_string() {
+        Ok(mut s) => {
+            if !s.ends_with('\n') {
+                s.push('\n');
+            }
+            s
+        }
+        // Writing XML to a String only fails on a bug; keep the output valid XML.
+        Err(e) => format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"kubectl-netcheck\" tests=\"1\" failures=\"0\" errors=\"1\"><testsuite name=\"render\" tests=\"1\" failures=\"0\" errors=\"1\"><testcase name=\"write JUnit\"><error message=\"could not write the JUnit report\">{}</error></testcase></testsuite></testsuites>\n",
+            xml_escape(&e.to_string())
+        ),
+    }
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}

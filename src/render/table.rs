@@ -1,0 +1,508 @@
+//! The terminal report. Reading order, for the operator at 3 a.m.:
+//!
+//! 1. the header (which cluster, CNI, kube-proxy mode, DNS, how long);
+//! 2. the findings, when there are any: the root cause, its evidence and the
+//!    fix come before the matrices that are only its evidence;
+//! 3. the matrices (pod → pod, Services, node → pod, pod → node, MTU, DNS),
+//!    folded to a per-node summary and the failing pairs when wider than the
+//!    terminal;
+//! 4. the legend and the per-node host view;
+//! 5. the summary line, last, because it is what stays on screen when the
+//!    report is longer than the terminal; it names the root-cause IDs again.
+
+use super::RenderOptions;
+use super::grid::{self, CellState, Grid};
+use super::hosts;
+use super::theme::{Theme, duration};
+use crate::model::{Report, Severity};
+use tabled::builder::Builder;
+use tabled::settings::Style;
+
+/// How many evidence lines a finding shows in the terminal (all are in -o json).
+const MAX_EVIDENCE: usize = 8;
+/// How many failing pairs a folded matrix lists.
+const MAX_FAILING_PAIRS: usize = 16;
+
+pub fn render(report: &Report, opts: &RenderOptions) -> String {
+    let th = Theme::new(opts);
+    let mut out = String::new();
+    out.push_str(&header(report, &th));
+    let findings = findings(report, &th, opts.width);
+    if !findings.is_empty() {
+        out.push('\n');
+        out.push_str(&findings);
+    }
+    let grids = grid::grids(report);
+    for g in &grids {
+        out.push('\n');
+        out.push_str(&grid_section(g, &th, opts));
+    }
+    if !grids.is_empty() {
+        out.push('\n');
+        out.push_str(&th.dim(&th.legend()));
+        out.push('\n');
+    }
+    let h = hosts::table(report, &th);
+    if !h.is_empty() {
+        out.push('\n');
+        out.push_str(&h);
+    }
+    out.push('\n');
+    out.push_str(&recap(report, &th, opts.width));
+    out.push_str(&summary_line(report, &th, opts.width));
+    out.push('\n');
+    out
+}
+
+pub fn header(r: &Report, th: &Theme) -> String {
+    let c = &r.cluster;
+    let dot = format!(" {} ", th.dot());
+    let or_unknown = |s: &str| {
+        if s.is_empty() {
+            "unknown".to_string()
+        } else {
+            s.to_string()
+        }
+    };
+    let mut first = vec![th.bold(&format!("kubectl netcheck {}", or_unknown(&c.name)))];
+    if !c.server.is_empty() {
+        first.push(c.server.clone());
+    }
+    first.push(format!("Kubernetes {}", or_unknown(&c.version)));
+    let ready = r.nodes.iter().filter(|n| n.ready).count();
+    let nodes = if ready == r.nodes.len() {
+        format!("{} nodes", r.nodes.len())
+    } else {
+        format!(
+            "{} nodes ({} not ready)",
+            r.nodes.len(),
+            r.nodes.len() - ready
+        )
+    };
+    let dns = match &c.dns_service {
+        Some(d) => format!("DNS {}/{} {}", d.namespace, d.name, d.ip),
+        None => "DNS unknown".to_string(),
+    };
+    let second = [
+        format!("CNI {}", or_unknown(&c.cni)),
+        format!("kube-proxy {}", or_unknown(&c.kube_proxy_mode)),
+        dns,
+        nodes,
+        format!("took {}", duration(r.summary.duration_ms)),
+    ];
+    let mut out = format!("{}\n{}\n", first.join(&dot), second.join(&dot));
+    if !r.summary.stages_ms.is_empty() {
+        // Pipeline order, not alphabetical.
+        const ORDER: [&str; 7] = [
+            "discover", "deploy", "probe", "inspect", "diagnose", "render", "cleanup",
+        ];
+        let mut stages: Vec<(&String, &u64)> = r.summary.stages_ms.iter().collect();
+        stages.sort_by_key(|(k, _)| ORDER.iter().position(|o| o == k).unwrap_or(ORDER.len()));
+        let s: Vec<String> = stages
+            .iter()
+            .map(|(k, v)| format!("{k} {}", duration(**v)))
+            .collect();
+        out.push_str(&th.dim(&format!("stages: {}", s.join(", "))));
+        out.push('\n');
+    }
+    out
+}
+
+/// Findings, most severe first (the order is stable within a severity).
+pub fn sorted_findings(r: &Report) -> Vec<&crate::model::Finding> {
+    let mut f: Vec<_> = r.findings.iter().collect();
+    f.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    f
+}
+
+/// Wrap `text` to `width` columns: the first line after `first`, the others after `rest`.
+fn wrapped(out: &mut String, first: &str, rest: &str, text: &str, width: usize) {
+    let avail = width.saturating_sub(rest.chars().count()).max(40);
+    let opts = textwrap::Options::new(avail)
+        .break_words(false)
+        .word_splitter(textwrap::WordSplitter::NoHyphenation);
+    for (i, line) in textwrap::wrap(text, opts).iter().enumerate() {
+        out.push_str(if i == 0 { first } else { rest });
+        out.push_str(line);
+        out.push('\n');
+    }
+}
+
+pub fn findings(r: &Report, th: &Theme, width: usize) -> String {
+    let list = sorted_findings(r);
+    if list.is_empty() {
+        return String::new();
+    }
+    let mut out = th.bold(&format!("Findings ({})", list.len()));
+    out.push('\n');
+    let pad = "             ";
+    for f in list {
+        out.push_str(&format!(
+            "{}  {}  {}\n",
+            th.severity_word(f.severity),
+            th.bold(f.id.as_str()),
+            th.text(&f.title)
+        ));
+        if !f.nodes.is_empty() {
+            wrapped(&mut out, "   nodes     ", pad, &f.nodes.join(", "), width);
+        }
+        let bullet = format!("{} ", th.bullet());
+        let bullet_pad = format!("{pad}  ");
+        for (i, e) in f.evidence.iter().take(MAX_EVIDENCE).enumerate() {
+            let label = if i == 0 {
+                format!("   evidence  {bullet}")
+            } else {
+                format!("{pad}{bullet}")
+            };
+            wrapped(&mut out, &label, &bullet_pad, &th.text(e), width);
+        }
+        if f.evidence.len() > MAX_EVIDENCE {
+            out.push_str(&format!(
+                "{pad}{} {} more (all of them: -o json)\n",
+                th.ellipsis(),
+                f.evidence.len() - MAX_EVIDENCE
+            ));
+        }
+        for (i, line) in f.remediation.lines().enumerate() {
+            let label = if i == 0 { "   fix       " } else { pad };
+            wrapped(&mut out, label, pad, &th.text(line), width);
+        }
+        out.push_str(&th.dim(&format!("   more      docs/findings/{}.md", f.id)));
+        out.push('\n');
+    }
+    out
+}
+
+fn column_header(c: &grid::Column) -> String {
+    match &c.sub {
+        Some(s) => format!("{}\n{}", c.label, s),
+        None => c.label.clone(),
+    }
+}
+
+fn styled(b: Builder, th: &Theme) -> String {
+    let mut t = b.build();
+    if th.unicode {
+        t.with(Style::rounded());
+    } else {
+        t.with(Style::psql());
+    }
+    t.to_string()
+}
+
+/// The full matrix of a grid.
+pub fn full_matrix(g: &Grid<'_>, th: &Theme) -> String {
+    let mut b = Builder::default();
+    let corner = format!("source {} target", th.arrow());
+    let mut head = vec![corner];
+    head.extend(g.cols.iter().map(|c| th.text(&column_header(c))));
+    b.push_record(head);
+    for (r, row) in g.rows.iter().zip(&g.cells) {
+        let mut rec = vec![th.bold(r)];
+        rec.extend(row.iter().map(|cell| match cell {
+            Some(c) => th.cell(g.view, c),
+            None => String::new(),
+        }));
+        b.push_record(rec);
+    }
+    styled(b, th)
+}
+
+fn width_of(table: &str) -> usize {
+    table.lines().map(|l| l.chars().count()).max().unwrap_or(0)
+}
+
+/// The folded matrix: a line per source node that has failures, one line for
+/// all the healthy ones (a dozen identical "all ok" rows hide the one that
+/// matters), then the failing pairs with the first failure's detail.
+pub fn folded_matrix(g: &Grid<'_>, th: &Theme) -> String {
+    let mut b = Builder::default();
+    b.push_record(["source", "targets ok"].map(String::from));
+    let mut bad_rows = 0;
+    let mut good_rows = 0;
+    let mut lat: Vec<f64> = Vec::new();
+    let mut mtu: Vec<u16> = Vec::new();
+    for (r, row) in g.rows.iter().zip(&g.cells) {
+        let cells: Vec<_> = row.iter().flatten().collect();
+        let ok = cells.iter().filter(|c| !c.state().is_failure()).count();
+        if ok == cells.len() {
+            good_rows += 1;
+            lat.extend(cells.iter().filter_map(|c| c.median_latency()));
+            mtu.extend(cells.iter().filter_map(|c| c.path_mtu().0));
+            continue;
+        }
+        bad_rows += 1;
+        b.push_record([
+            th.bold(r),
+            th.paint(
+                &format!("{} {}/{}", th.symbol(CellState::Fail), ok, cells.len()),
+                Theme::state_color(CellState::Fail),
+                true,
+            ),
+        ]);
+    }
+    let mut out = String::new();
+    if bad_rows > 0 {
+        out.push_str(&styled(b, th));
+        out.push('\n');
+    }
+    if good_rows > 0 {
+        let who = if bad_rows == 0 {
+            format!("all {good_rows} source nodes")
+        } else if good_rows == 1 {
+            "the other source node".to_string()
+        } else {
+            format!("the other {good_rows} source nodes")
+        };
+        let how = match (g.view, grid::median(&mut lat), mtu.iter().min()) {
+            (grid::View::Mtu, _, Some(m)) => format!(" (smallest path MTU {m})"),
+            (_, Some(l), _) => format!(" (median {})", super::theme::latency(l)),
+            _ => String::new(),
+        };
+        out.push_str(&th.paint(
+            &format!("{} {who}: every target ok{how}", th.symbol(CellState::Pass)),
+            Theme::state_color(CellState::Pass),
+            false,
+        ));
+        out.push('\n');
+    }
+    let failing = g.failing();
+    if !failing.is_empty() {
+        out.push_str(&format!("failing pairs ({}):\n", failing.len()));
+        for (r, c, cell) in failing.iter().take(MAX_FAILING_PAIRS) {
+            let col = &g.cols[*c];
+            let target = match &col.sub {
+                Some(s) => format!("{} ({s})", col.label),
+                None => col.label.clone(),
+            };
+            let detail = cell
+                .checks
+                .iter()
+                .find(|c| grid::state_of(c.status) == cell.state())
+                .map(|c| c.detail.as_str())
+                .unwrap_or("");
+            out.push_str(&format!(
+                "  {} {} {}  {}{}\n",
+                g.rows[*r],
+                th.arrow(),
+                target,
+                th.cell(g.view, cell),
+                if detail.is_empty() {
+                    String::new()
+                } else {
+                    format!("  {}", th.dim(&th.text(detail)))
+                }
+            ));
+        }
+        if failing.len() > MAX_FAILING_PAIRS {
+            out.push_str(&format!(
+                "  {} {} more (all of them: -o json)\n",
+                th.ellipsis(),
+                failing.len() - MAX_FAILING_PAIRS
+            ));
+        }
+    }
+    out
+}
+
+/// A titled matrix, full or folded to the width.
+pub fn grid_section(g: &Grid<'_>, th: &Theme, opts: &RenderOptions) -> String {
+    let full = full_matrix(g, th);
+    let fits = width_of(&strip_ansi(&full)) <= opts.width;
+    let (body, note) = if fits || opts.wide {
+        (full, String::new())
+    } else {
+        (
+            folded_matrix(g, th),
+            format!(
+                " (folded: {} columns do not fit in {}; --wide shows them all)",
+                g.cols.len(),
+                opts.width
+            ),
+        )
+    };
+    let failing = g.failing().len();
+    let total = g.cells.iter().flatten().flatten().count();
+    let verdict = match (failing, th.unicode) {
+        (0, true) => th.paint(
+            &format!("{} {total} ok", th.symbol(CellState::Pass)),
+            Theme::state_color(CellState::Pass),
+            false,
+        ),
+        (0, false) => format!("({total} ok)"),
+        (n, true) => th.paint(
+            &format!("{} {n} of {total} failing", th.symbol(CellState::Fail)),
+            Theme::state_color(CellState::Fail),
+            true,
+        ),
+        (n, false) => th.paint(
+            &format!("({n} of {total} FAILING)"),
+            Theme::state_color(CellState::Fail),
+            true,
+        ),
+    };
+    let about = match &g.node_suffix {
+        Some(sfx) => format!("{}; node names end in {sfx}", g.about),
+        None => g.about.clone(),
+    };
+    let mut out = format!(
+        "{}  {}{}\n{}\n",
+        th.bold(&th.text(&g.title)),
+        verdict,
+        note,
+        th.dim(&th.text(&about))
+    );
+    out.push_str(body.trim_end());
+    out.push('\n');
+    out
+}
+
+/// Remove ANSI escape sequences (for measuring).
+pub fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            // CSI: ESC [ ... final byte in @..~
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                for d in chars.by_ref() {
+                    if ('@'..='~').contains(&d) {
+                        break;
+                    }
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The root causes again, one line each, just above the summary: a report
+/// longer than the terminal leaves its end on screen, and the end must say why.
+pub fn recap(r: &Report, th: &Theme, width: usize) -> String {
+    let important: Vec<_> = sorted_findings(r)
+        .into_iter()
+        .filter(|f| f.severity >= Severity::Warning)
+        .collect();
+    if important.is_empty() {
+        return String::new();
+    }
+    let mut out = th.bold("Root cause (details under Findings at the top):");
+    out.push('\n');
+    for f in important.iter().take(5) {
+        let line = format!("{}  {}", f.id, th.text(&f.title));
+        let line = super::grid::truncate(&line, width.saturating_sub(12).max(40));
+        out.push_str(&format!("  {}  {}\n", th.severity_word(f.severity), line));
+    }
+    if important.len() > 5 {
+        out.push_str(&format!(
+            "  {} {} more\n",
+            th.ellipsis(),
+            important.len() - 5
+        ));
+    }
+    out
+}
+
+/// The one line that says it all: `✗ 42 passed, 6 failed … in 3.2s`.
+pub fn summary_line(r: &Report, th: &Theme, width: usize) -> String {
+    let s = &r.summary;
+    let failing = r.checks.iter().any(|c| c.status.is_failure()) || s.errors > 0;
+    let mut extra = Vec::new();
+    if s.expected_blocks > 0 {
+        extra.push(format!(
+            "{} blocked by policy as intended",
+            s.expected_blocks
+        ));
+    }
+    if s.skipped > 0 {
+        extra.push(format!("{} skipped", s.skipped));
+    }
+    let total = r.checks.len();
+    let mut line = if !failing {
+        let mut l = if total == 0 {
+            format!("{} no checks ran", th.symbol(CellState::Pass))
+        } else if s.passed == total {
+            format!("{} all {total} checks passed", th.symbol(CellState::Pass))
+        } else {
+            format!(
+                "{} {} of {total} checks passed",
+                th.symbol(CellState::Pass),
+                s.passed
+            )
+        };
+        if !extra.is_empty() {
+            l.push_str(&format!(", {}", extra.join(", ")));
+        }
+        l
+    } else {
+        let mut parts = vec![
+            format!("{} passed", s.passed),
+            format!("{} failed", s.failed),
+        ];
+        if s.unexpected_allows > 0 {
+            parts.push(format!(
+                "{} allowed although policy denies",
+                s.unexpected_allows
+            ));
+        }
+        parts.extend(extra);
+        format!("{} {}", th.symbol(CellState::Fail), parts.join(", "))
+    };
+    line.push_str(&format!(" in {}", duration(s.duration_ms)));
+    let important: Vec<_> = sorted_findings(r)
+        .into_iter()
+        .filter(|f| f.severity >= Severity::Warning)
+        .collect();
+    if !important.is_empty() {
+        let what = match (s.errors, s.warnings) {
+            (0, w) => plural(w, "warning"),
+            (e, 0) => plural(e, "error"),
+            (e, w) => format!("{}, {}", plural(e, "error"), plural(w, "warning")),
+        };
+        let ids = |with_nodes: bool| -> String {
+            important
+                .iter()
+                .map(|f| {
+                    if f.nodes.is_empty() || !with_nodes {
+                        f.id.to_string()
+                    } else {
+                        format!("{} ({})", f.id, f.nodes.join(", "))
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        // The longest form that fits on one line of the terminal.
+        let candidates = [
+            format!(
+                "{line} {} {what}: {} (see Findings above)",
+                th.dot(),
+                ids(true)
+            ),
+            format!("{line} {} {what}: {}", th.dot(), ids(true)),
+            format!("{line} {} {what}: {}", th.dot(), ids(false)),
+        ];
+        let last = candidates[2].clone();
+        line = candidates
+            .into_iter()
+            .find(|c| c.chars().count() <= width)
+            .unwrap_or(last);
+    }
+    let color = if failing {
+        CellState::Fail
+    } else {
+        CellState::Pass
+    };
+    th.paint(&line, Theme::state_color(color), true)
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}

@@ -1,0 +1,183 @@
+//! JUnit and markdown: parsed back and checked for what CI UIs and PR
+//! comments rely on; snapshots of both for a faulty report.
+
+mod render_support;
+
+use netcheck::cli::OutputFormat;
+use netcheck::model::{CheckKind, Status};
+use netcheck::render::{RenderOptions, format_from_path_or_flag, outputs, render};
+use std::path::Path;
+
+fn junit(r: &netcheck::model::Report) -> String {
+    render(r, OutputFormat::Junit, &RenderOptions::default())
+}
+
+#[test]
+fn junit_is_xml_with_a_suite_per_kind_and_a_failure_per_failed_check() {
+    for (name, r) in render_support::all() {
+        let xml = junit(&r);
+        let doc = roxmltree::Document::parse(&xml)
+            .unwrap_or_else(|e| panic!("{name}: JUnit is not well-formed XML: {e}\n{xml}"));
+        let root = doc.root_element();
+        assert_eq!(root.tag_name().name(), "testsuites");
+        let suites: Vec<_> = root
+            .children()
+            .filter(|n| n.has_tag_name("testsuite"))
+            .collect();
+        // findings first, then one suite per check kind present
+        assert_eq!(suites[0].attribute("name"), Some("findings"));
+        let kinds: Vec<&str> = CheckKind::ALL
+            .iter()
+            .filter(|k| r.checks.iter().any(|c| c.kind == **k))
+            .map(|k| k.as_str())
+            .collect();
+        let names: Vec<&str> = suites[1..]
+            .iter()
+            .filter_map(|s| s.attribute("name"))
+            .collect();
+        assert_eq!(names, kinds, "{name}");
+        for s in &suites[1..] {
+            let kind = s.attribute("name").unwrap_or_default();
+            let cases: Vec<_> = s
+                .children()
+                .filter(|n| n.has_tag_name("testcase"))
+                .collect();
+            let checks: Vec<_> = r
+                .checks
+                .iter()
+                .filter(|c| c.kind.as_str() == kind)
+                .collect();
+            assert_eq!(
+                cases.len(),
+                checks.len(),
+                "{name}/{kind}: one case per check"
+            );
+            // unique names, so CI UIs keep every case
+            let mut seen = std::collections::BTreeSet::new();
+            for c in &cases {
+                assert!(
+                    seen.insert(c.attribute("name")),
+                    "duplicate case name in {kind}"
+                );
+            }
+            let failures = cases
+                .iter()
+                .filter(|c| c.children().any(|n| n.has_tag_name("failure")))
+                .count();
+            let want = checks
+                .iter()
+                .filter(|c| matches!(c.status, Status::Fail | Status::UnexpectedAllow))
+                .count();
+            assert_eq!(failures, want, "{name}/{kind}");
+            // the suite's counters agree with its cases (Jenkins reads them)
+            let attr = |k: &str| s.attribute(k).and_then(|v| v.parse::<usize>().ok());
+            assert_eq!(attr("tests"), Some(cases.len()));
+            assert_eq!(attr("failures"), Some(want));
+        }
+        // a failure per error or warning finding, with the evidence
+        let findings: Vec<_> = suites[0]
+            .children()
+            .filter(|n| n.has_tag_name("testcase"))
+            .collect();
+        assert_eq!(findings.len(), r.findings.len(), "{name}");
+        for (case, f) in findings.iter().zip(r.findings.iter()) {
+            let failure = case
+                .children()
+                .find(|n| n.has_tag_name("failure"))
+                .unwrap_or_else(|| panic!("{name}: finding {} has no failure", f.id));
+            let text = failure.text().unwrap_or_default();
+            for e in &f.evidence {
+                assert!(text.contains(e.as_str()), "{name}: evidence {e:?} missing");
+            }
+            assert_eq!(failure.attribute("type"), Some(f.id.as_str()));
+        }
+    }
+}
+
+#[test]
+fn junit_case_names_say_who_talks_to_whom() {
+    let xml = junit(&render_support::node_isolated());
+    assert!(
+        xml.contains("name=\"probe-node-1 (node-1) → probe-node-3 (node-3) tcp/7000\""),
+        "{xml}"
+    );
+    assert!(xml.contains("(hairpin)"));
+    insta::assert_snapshot!("junit_node_isolated", xml);
+}
+
+#[test]
+fn markdown_has_headings_tables_and_findings_with_evidence() {
+    let r = render_support::node_isolated();
+    let md = render(&r, OutputFormat::Markdown, &RenderOptions::default());
+    assert!(md.starts_with("## kubectl netcheck: kind-netcheck — ✗"));
+    assert!(md.contains("### Findings"));
+    assert!(md.contains("#### ✗ error: `node-isolated`"));
+    for e in &r.findings[0].evidence {
+        assert!(md.contains(&format!("  - `{e}`")), "evidence {e:?} missing");
+    }
+    // every table row has as many cells as its header
+    let mut header_cells = None;
+    for line in md.lines() {
+        if !line.starts_with('|') {
+            header_cells = None;
+            continue;
+        }
+        let cells = line.replace("\\|", "").matches('|').count();
+        match header_cells {
+            None => header_cells = Some(cells),
+            Some(h) => assert_eq!(cells, h, "ragged table row: {line}"),
+        }
+    }
+    assert!(!md.contains('\x1b'));
+    insta::assert_snapshot!("markdown_node_isolated", md);
+    insta::assert_snapshot!(
+        "markdown_healthy",
+        render(
+            &render_support::healthy(),
+            OutputFormat::Markdown,
+            &RenderOptions::default()
+        )
+    );
+}
+
+#[test]
+fn output_file_format_comes_from_the_flag_then_the_extension() {
+    let f = |p: &str, o| format_from_path_or_flag(Path::new(p), o);
+    assert_eq!(f("r.xml", OutputFormat::Junit), OutputFormat::Junit);
+    assert_eq!(f("r.txt", OutputFormat::Json), OutputFormat::Json);
+    assert_eq!(f("r.xml", OutputFormat::Table), OutputFormat::Junit);
+    assert_eq!(f("r.MD", OutputFormat::Table), OutputFormat::Markdown);
+    assert_eq!(f("r.json", OutputFormat::Table), OutputFormat::Json);
+    assert_eq!(f("report", OutputFormat::Table), OutputFormat::Json);
+
+    let r = render_support::healthy();
+    let coloured = RenderOptions {
+        color: true,
+        ..Default::default()
+    };
+    let o = outputs(
+        &r,
+        OutputFormat::Junit,
+        Some(Path::new("out.xml")),
+        &coloured,
+    );
+    assert!(
+        o.stdout.contains("Pod → Pod"),
+        "the table goes to the terminal"
+    );
+    let (path, text) = o.file.expect("a file");
+    assert_eq!(path, Path::new("out.xml"));
+    assert!(text.starts_with("<?xml"));
+    let o = outputs(
+        &r,
+        OutputFormat::Table,
+        Some(Path::new("out.txt")),
+        &coloured,
+    );
+    assert!(
+        !o.file.expect("a file").1.contains('\x1b'),
+        "no colour in files"
+    );
+    let o = outputs(&r, OutputFormat::Json, None, &coloured);
+    assert!(o.stdout.starts_with('{') && o.file.is_none());
+}

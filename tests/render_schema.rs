@@ -1,0 +1,158 @@
+//! docs/schema/report.schema.json describes what `-o json` prints: every
+//! scenario's JSON validates, the schema rejects what the model would never
+//! write, and it knows every finding ID. Reports saved from real runs
+//! (tests/data/reports/*.json, added from lab and cluster runs) validate too.
+
+mod render_support;
+
+use netcheck::cli::OutputFormat;
+use netcheck::model::FindingId;
+use netcheck::render::{RenderOptions, render};
+use serde_json::Value;
+use std::path::Path;
+
+fn schema() -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/schema/report.schema.json");
+    let text = std::fs::read_to_string(&path).expect("docs/schema/report.schema.json exists");
+    serde_json::from_str(&text).expect("the schema is JSON")
+}
+
+fn validator() -> jsonschema::Validator {
+    jsonschema::options()
+        .should_validate_formats(true)
+        .build(&schema())
+        .expect("the schema is a valid JSON Schema")
+}
+
+fn errors(v: &jsonschema::Validator, doc: &Value) -> Vec<String> {
+    v.iter_errors(doc)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect()
+}
+
+#[test]
+fn every_scenario_validates() {
+    let v = validator();
+    for (name, r) in render_support::all() {
+        let text = render(&r, OutputFormat::Json, &RenderOptions::default());
+        let doc: Value = serde_json::from_str(&text).expect("-o json is JSON");
+        let errs = errors(&v, &doc);
+        assert!(errs.is_empty(), "{name}: {errs:#?}");
+    }
+}
+
+#[test]
+fn saved_real_reports_validate() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/reports");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        eprintln!("skipped: no saved real reports in {}", dir.display());
+        return;
+    };
+    let v = validator();
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.extension().and_then(|x| x.to_str()) != Some("json") {
+            continue;
+        }
+        let doc: Value = serde_json::from_str(&std::fs::read_to_string(&p).expect("readable"))
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        let errs = errors(&v, &doc);
+        assert!(errs.is_empty(), "{}: {errs:#?}", p.display());
+    }
+}
+
+#[test]
+fn the_schema_rejects_what_the_model_never_writes() {
+    let v = validator();
+    let r = render_support::node_isolated();
+    let good: Value = serde_json::from_str(&netcheck::render::json(&r)).expect("json");
+    assert!(errors(&v, &good).is_empty());
+
+    let mutate = |f: &dyn Fn(&mut Value)| {
+        let mut d = good.clone();
+        f(&mut d);
+        d
+    };
+    let bad = [
+        (
+            "status",
+            mutate(&|d| d["checks"][0]["status"] = "passed".into()),
+        ),
+        (
+            "kind",
+            mutate(&|d| d["checks"][0]["kind"] = "pod-to-moon".into()),
+        ),
+        (
+            "ip",
+            mutate(&|d| d["checks"][0]["source"]["ip"] = "10.0.0.300".into()),
+        ),
+        (
+            "snake_case",
+            mutate(&|d| {
+                let v = d["summary"]["durationMs"].clone();
+                d["summary"]["duration_ms"] = v;
+            }),
+        ),
+        (
+            "finding id",
+            mutate(&|d| d["findings"][0]["id"] = "node-sad".into()),
+        ),
+        (
+            "apiVersion",
+            mutate(&|d| d["apiVersion"] = "netcheck/v2".into()),
+        ),
+        (
+            "missing",
+            mutate(&|d| {
+                d.as_object_mut().map(|o| o.remove("summary"));
+            }),
+        ),
+    ];
+    for (what, doc) in bad {
+        assert!(
+            !errors(&v, &doc).is_empty(),
+            "the schema accepts a bad {what}"
+        );
+    }
+}
+
+#[test]
+fn the_schema_lists_exactly_the_finding_ids() {
+    let s = schema();
+    let ids: Vec<&str> = s["$defs"]["finding"]["properties"]["id"]["enum"]
+        .as_array()
+        .expect("an enum of IDs")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let known: Vec<&str> = FindingId::ALL.iter().map(|i| i.as_str()).collect();
+    assert_eq!(
+        ids, known,
+        "docs/schema/report.schema.json and src/model/finding.rs disagree"
+    );
+}
+
+#[test]
+fn json_keeps_the_field_order_of_the_contract() {
+    let text = netcheck::render::json(&render_support::healthy());
+    let pos = |k: &str| {
+        text.find(&format!("\"{k}\""))
+            .unwrap_or_else(|| panic!("{k} missing"))
+    };
+    let order = [
+        "apiVersion",
+        "kind",
+        "cluster",
+        "nodes",
+        "checks",
+        "hosts",
+        "findings",
+        "summary",
+    ];
+    for w in order.windows(2) {
+        assert!(pos(w[0]) < pos(w[1]), "{} must come before {}", w[0], w[1]);
+    }
+    // Round trip: what we print is what we read back.
+    let back: netcheck::model::Report = serde_json::from_str(&text).expect("reads back");
+    assert_eq!(back, render_support::healthy());
+}
