@@ -60,6 +60,12 @@ pub fn all() -> &'static [HostFault] {
             apply: bridge_nf_off,
         },
         HostFault {
+            name: "conntrack-full",
+            description: "the node's conntrack table filled to 95 % by unreplied UDP flows",
+            expected: FindingId::ConntrackTableNearFull,
+            apply: conntrack_full,
+        },
+        HostFault {
             name: "rp-filter-strict",
             description: "net.ipv4.conf.all.rp_filter = 1 (strict) on the node",
             expected: FindingId::RpFilterStrict,
@@ -224,6 +230,63 @@ fn hairpin_off(n: &Node<'_>) -> Result<(), String> {
             ],
             None,
         )?;
+    }
+    Ok(())
+}
+
+/// Fill the node's conntrack table to 95 % of nf_conntrack_max with real
+/// unreplied UDP flows over the node's loopback (a scanner or a UDP flood
+/// does this on real nodes). nf_conntrack_max itself is read-only outside
+/// the initial namespace (kernel 6.x), and the machine's own value is not
+/// ours to change, so the table is filled instead of shrunk. The flows live
+/// for nf_conntrack_udp_timeout, raised to 10 minutes inside the namespace;
+/// deleting the namespace frees them.
+fn conntrack_full(n: &Node<'_>) -> Result<(), String> {
+    let ns = n.ns.to_string();
+    std::thread::scope(|s| {
+        s.spawn(move || fill_conntrack(&ns))
+            .join()
+            .map_err(|_| "the conntrack filler thread panicked".to_string())?
+    })
+}
+
+fn fill_conntrack(ns: &str) -> Result<(), String> {
+    use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
+    use std::os::fd::AsRawFd;
+    let path = Path::new("/run/netns").join(ns);
+    let f = std::fs::File::open(&path).map_err(|e| format!("open {}: {e}", path.display()))?;
+    // SAFETY: setns on a valid netns fd changes only this dedicated thread,
+    // which ends when this function returns.
+    if unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+        return Err(format!("setns {ns}: {}", std::io::Error::last_os_error()));
+    }
+    let sys = Path::new("/proc/sys/net/netfilter");
+    let read = |k: &str| -> Result<u64, String> {
+        std::fs::read_to_string(sys.join(k))
+            .map_err(|e| format!("{ns}: read {k}: {e}"))?
+            .trim()
+            .parse()
+            .map_err(|e| format!("{ns}: {k}: {e}"))
+    };
+    std::fs::write(sys.join("nf_conntrack_udp_timeout"), "600")
+        .map_err(|e| format!("{ns}: set nf_conntrack_udp_timeout: {e}"))?;
+    let max = read("nf_conntrack_max")?;
+    let want = max * 95 / 100;
+    let lo = Ipv4Addr::LOCALHOST;
+    let mut sockets = 0u32;
+    while read("nf_conntrack_count")? < want {
+        if sockets > 64 {
+            return Err(format!(
+                "{ns}: conntrack does not count the flows (is a conntrack match loaded in the namespace?)"
+            ));
+        }
+        let s =
+            UdpSocket::bind(SocketAddrV4::new(lo, 0)).map_err(|e| format!("{ns}: bind: {e}"))?;
+        sockets += 1;
+        let left = want.saturating_sub(read("nf_conntrack_count")?);
+        for port in 1..=u16::try_from(left.min(65535)).unwrap_or(u16::MAX) {
+            let _ = s.send_to(b"x", SocketAddrV4::new(lo, port));
+        }
     }
     Ok(())
 }
