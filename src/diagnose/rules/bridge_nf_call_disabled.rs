@@ -33,10 +33,17 @@ impl Rule for BridgeNfCallDisabled {
                 let cni = h.summary.cni.clone().or_else(|| {
                     h.cni.as_ref().and_then(|c| c.selected_file()).map(|f| f.describe())
                 }).unwrap_or_else(|| "a bridge CNI".into());
+                // DNS through its Service is bridged too when every DNS pod is on this node.
+                let dns_here = ev.deployment.dns.as_ref().is_some_and(|d| {
+                    !d.servers.is_empty() && d.servers.iter().all(|s| s.node.as_deref() == Some(n))
+                });
                 let explains = claim(ev, explained, |c| {
-                    c.kind == CheckKind::PodToService
+                    (c.kind == CheckKind::PodToService
                         && c.source_node() == Some(n)
-                        && c.target_node() == Some(n)
+                        && c.target_node() == Some(n))
+                        || (dns_here
+                            && c.source_node() == Some(n)
+                            && crate::diagnose::facts::is_dns_via_service(c))
                 });
                 Some(diagnosis(
                     ev,
@@ -66,8 +73,13 @@ mod tests {
     #[test]
     fn off_with_a_bridge_cni_claims_same_node_service_failures() {
         let d = sim::cluster(2);
+        // Same-node Services from node-0 fail, and DNS through its Service
+        // (the DNS pod is on node-0 too).
         let checks = sim::run(&d, |t| match sim::nodes_of(t) {
             (Some("node-0"), Some("node-0")) if t.kind == CheckKind::PodToService => sim::timeout(),
+            (Some("node-0"), _) if t.kind == CheckKind::Dns && t.target.pod.is_none() => {
+                sim::timeout()
+            }
             _ => sim::ok(),
         });
         let mut hosts = testing::healthy_hosts(&d);
@@ -80,6 +92,11 @@ mod tests {
         );
         assert!(f[0].evidence[0].contains("bridge-nf-call-iptables = 0"));
         assert!(f[0].evidence[1].contains("10-bridge.conflist"));
+        assert!(
+            f[0].evidence.iter().any(|e| e.contains("  dns ")),
+            "{:?}",
+            f[0].evidence
+        );
         // br_netfilter not loaded reads the same.
         hosts[0].sysctls.as_mut().unwrap().bridge_nf_call_iptables = None;
         let f = testing::diagnose(&d, &checks, &hosts);
