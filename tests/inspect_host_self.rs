@@ -72,7 +72,7 @@ fn inspect_host_on_this_machine_prints_a_sensible_document() {
     // The summary agrees with the sections.
     if s.ip_forward == Some(0) {
         assert!(
-            r.summary
+            r.overview
                 .flagged
                 .iter()
                 .any(|f| f == "net.ipv4.ip_forward = 0")

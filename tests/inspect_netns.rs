@@ -237,8 +237,8 @@ fn a_built_node_reads_back_as_built_and_is_healthy() {
     let nft = fw.backend("nft").expect("iptables-nft readable as root");
     assert!(nft.rule_count >= 17, "{}", nft.rule_count);
     assert_eq!(fw.backend("legacy").map(|b| b.rule_count), Some(0));
-    assert_eq!(r.summary.kube_proxy_rules, Some(true));
-    assert_eq!(r.summary.iptables_backend.as_deref(), Some("nft"));
+    assert_eq!(r.overview.kube_proxy_rules, Some(true));
+    assert_eq!(r.overview.iptables_backend.as_deref(), Some("nft"));
     let nft_rs = fw.nftables.as_ref().expect("nft");
     assert!(nft_rs.error.is_none(), "{:?}", nft_rs.error);
     assert!(
@@ -266,7 +266,7 @@ fn a_built_node_reads_back_as_built_and_is_healthy() {
         (port.master.as_deref(), port.hairpin),
         (Some("cni0"), Some(true))
     );
-    assert_eq!(r.summary.mtus.get("cni0"), Some(&1450));
+    assert_eq!(r.overview.mtus.get("cni0"), Some(&1450));
     assert!(
         r.routes
             .iter()
@@ -305,7 +305,7 @@ fn each_host_fault_produces_its_finding() {
             "fault {} should produce {}: got {ids:?}\n{:#?}",
             fault.name,
             fault.expected,
-            r.summary
+            r.overview
         );
         let mine = f.iter().find(|f| f.id == fault.expected).expect("finding");
         assert_eq!(mine.nodes, vec!["node-0".to_string()], "{}", fault.name);

@@ -105,7 +105,7 @@ pub fn from_captures(c: &Captures) -> HostReport {
             Err(e) => r.unavailable.push(format!("routes: {e}")),
         }
     }
-    r.summary = query::summarize(&r);
+    r.overview = query::summarize(&r);
     r
 }
 

@@ -93,7 +93,7 @@ pub fn inspect(opts: &Options) -> HostReport {
         )),
     }
     read_interfaces(opts, &mut r);
-    r.summary = query::summarize(&r);
+    r.overview = query::summarize(&r);
     r
 }
 

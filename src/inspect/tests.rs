@@ -156,7 +156,7 @@ fn real_node_sysctls_interfaces_routes_and_conntrack() {
 #[test]
 fn real_node_summary_is_what_a_host_view_shows() {
     let r = fixture("node1");
-    let s = &r.summary;
+    let s = &r.overview;
     assert_eq!(
         s.cni.as_deref(),
         Some("cbr0 (bridge, portmap) from 10-bridge.conflist")
@@ -252,9 +252,9 @@ fn legacy_and_nft_mix_counts_rules_in_both() {
         iptables_nft_save: Some(read("netns/mix.nft-save.txt")),
         ..Default::default()
     });
-    assert_eq!(r.summary.iptables_backend.as_deref(), Some("both"));
+    assert_eq!(r.overview.iptables_backend.as_deref(), Some("both"));
     assert!(
-        r.summary
+        r.overview
             .flagged
             .iter()
             .any(|f| f.contains("both iptables backends"))
@@ -565,4 +565,81 @@ fn json_value() -> impl Strategy<Value = serde_json::Value> {
             .prop_map(|m| Value::Object(m.into_iter().collect())),
         ]
     })
+}
+
+// ------------------------------------------------------- the I/O half
+
+#[cfg(target_os = "linux")]
+#[test]
+fn collect_reads_a_fake_proc_sys_and_host_root_and_reports_what_is_missing() {
+    use super::collect::{Options, inspect, read_sysctls};
+    let dir = tempfile::tempdir().unwrap();
+    let sys = dir.path().join("proc-sys");
+    let w = |rel: &str, v: &str| {
+        let p = sys.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, v).unwrap();
+    };
+    w("net/ipv4/ip_forward", "1\n");
+    w("net/ipv4/conf/all/rp_filter", "1\n");
+    w("net/ipv4/conf/flannel.1/rp_filter", "0\n");
+    w("net/netfilter/nf_conntrack_count", "lots\n");
+    w("net/netfilter/nf_conntrack_max", "100\n");
+    let values = read_sysctls(&sys);
+    assert_eq!(
+        values
+            .get("net.ipv4.conf.flannel.1.rp_filter")
+            .map(String::as_str),
+        Some("0")
+    );
+    let root = dir.path().join("host");
+    std::fs::create_dir_all(root.join("etc/cni/net.d")).unwrap();
+    std::fs::write(
+        root.join("etc/cni/net.d/10-flannel.conflist"),
+        read("cni/10-flannel.conflist"),
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("etc/cni/net.d/00-garbage.conf"),
+        "\u{0}\u{1}not json",
+    )
+    .unwrap();
+    let r = inspect(&Options {
+        host_root: root.clone(),
+        node_name: "n".into(),
+        proc_sys: sys,
+        ..Options::default()
+    });
+    let s = r.sysctls.as_ref().unwrap();
+    assert_eq!(s.ip_forward, Some(1));
+    assert_eq!(s.bridge_nf_call_iptables, None);
+    assert_eq!(s.effective_rp_filter("flannel.1"), Some(1));
+    assert!(r.conntrack.is_none());
+    assert!(
+        r.unavailable
+            .iter()
+            .any(|u| u.starts_with("conntrack: not available")),
+        "{:?}",
+        r.unavailable
+    );
+    let c = r.cni.as_ref().unwrap();
+    assert_eq!(c.selected.as_deref(), Some("10-flannel.conflist"));
+    assert!(
+        c.files[0]
+            .error
+            .as_deref()
+            .unwrap()
+            .starts_with("invalid: not JSON")
+    );
+    assert!(
+        c.bin_dir_error
+            .as_deref()
+            .unwrap()
+            .contains("no such directory")
+    );
+    assert!(
+        r.unavailable
+            .iter()
+            .any(|u| u.starts_with("cni binaries: not available"))
+    );
 }

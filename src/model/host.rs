@@ -17,7 +17,7 @@ pub struct HostReport {
     pub unavailable: Vec<String>,
     /// The one-line-per-node view (CNI, kube-proxy rules, backend, MTUs, flagged values).
     #[serde(default)]
-    pub summary: HostSummary,
+    pub overview: HostSummary,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cni: Option<CniInfo>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -30,7 +30,7 @@ impl Rule for BridgeNfCallDisabled {
                     Some(_) => return None,
                 };
                 let n = h.node.as_str();
-                let cni = h.summary.cni.clone().or_else(|| {
+                let cni = h.overview.cni.clone().or_else(|| {
                     h.cni.as_ref().and_then(|c| c.selected_file()).map(|f| f.describe())
                 }).unwrap_or_else(|| "a bridge CNI".into());
                 // DNS through its Service is bridged too when every DNS pod is on this node.
