@@ -451,13 +451,13 @@ pub fn read_sysctls(proc_sys: &Path) -> BTreeMap<String, String> {
 
 fn read_interfaces(opts: &Options, r: &mut HostReport) {
     let t = opts.command_timeout;
-    let ip = match find_in_path("ip") {
-        Some(p) => Tool::Path(p),
-        None => {
-            r.unavailable.push(
-                "interfaces: `ip` is not on PATH; read /sys/class/net instead (no addresses or routes)"
-                    .into(),
-            );
+    // Ours, else the host's own through the host root (a minimal agent image).
+    let ip = match find_tool(&opts.host_root, "ip") {
+        Ok(t) => t,
+        Err(why) => {
+            r.unavailable.push(format!(
+                "interfaces: {why}; read /sys/class/net instead (no addresses, routes or tunnel details)"
+            ));
             r.interfaces = sysfs_interfaces(Path::new("/sys/class/net"));
             return;
         }

@@ -643,3 +643,34 @@ fn collect_reads_a_fake_proc_sys_and_host_root_and_reports_what_is_missing() {
             .any(|u| u.starts_with("cni binaries: not available"))
     );
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_tool_only_the_host_has_is_run_through_chroot_and_failures_are_reasons() {
+    use super::collect::{Tool, find_tool, run};
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().unwrap();
+    let sbin = root.path().join("usr/sbin");
+    std::fs::create_dir_all(&sbin).unwrap();
+    let name = "netcheck-test-only-on-host";
+    let f = sbin.join(name);
+    // A script whose interpreter does not exist inside that root.
+    std::fs::write(&f, "#!/bin/sh-missing\nexit 0\n").unwrap();
+    std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let tool = find_tool(root.path(), name).expect("found under the host root");
+    match &tool {
+        Tool::HostChroot { path, .. } => {
+            assert_eq!(path, Path::new("/usr/sbin").join(name).as_path())
+        }
+        other => panic!("expected the host's own tool, got {other:?}"),
+    }
+    assert!(tool.describe().starts_with("chroot "));
+    let err = run(&tool, &["-j"], std::time::Duration::from_secs(5)).unwrap_err();
+    assert!(err.starts_with("not available: cannot run chroot"), "{err}");
+    let missing = find_tool(root.path(), "netcheck-no-such-tool").unwrap_err();
+    assert!(missing.contains("nor under the host root"), "{missing}");
+    // A tool that hangs is killed at the deadline.
+    let sleep = find_tool(Path::new("/"), "sleep").expect("sleep on PATH");
+    let err = run(&sleep, &["30"], std::time::Duration::from_millis(200)).unwrap_err();
+    assert!(err.contains("did not finish within"), "{err}");
+}
