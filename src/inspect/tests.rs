@@ -674,3 +674,12 @@ fn a_tool_only_the_host_has_is_run_through_chroot_and_failures_are_reasons() {
     let err = run(&sleep, &["30"], std::time::Duration::from_millis(200)).unwrap_err();
     assert!(err.contains("did not finish within"), "{err}");
 }
+
+#[test]
+fn host_view_of_the_real_nodes() {
+    let views: Vec<_> = ["node1", "node2"]
+        .iter()
+        .map(|n| (n.to_string(), fixture(n).overview))
+        .collect();
+    insta::assert_json_snapshot!(views);
+}

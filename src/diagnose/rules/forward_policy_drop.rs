@@ -37,7 +37,7 @@ impl Rule for ForwardPolicyDrop {
                 } else {
                     format!(
                         "On {n}: `{tool} -P FORWARD ACCEPT`, or accept the pod CIDRs: `{tool} -I FORWARD -s {c} -j ACCEPT` and `{tool} -I FORWARD -d {c} -j ACCEPT`. If Docker set the policy, keep it from doing so (\"iptables\": false in /etc/docker/daemon.json, or remove Docker from the node).",
-                        c = cidrs.first().map(|c| c.to_string()).unwrap_or_else(|| "<pod CIDR>".into())
+                        c = host::covering(&cidrs).map(|c| c.to_string()).unwrap_or_else(|| "<cluster CIDR>".into())
                     )
                 };
                 Some(diagnosis(
@@ -99,6 +99,7 @@ mod tests {
                 .any(|e| e.contains("failed check(s) pass through node-1"))
         );
         assert!(f[0].remediation.contains("iptables -P FORWARD ACCEPT"));
+        insta::assert_json_snapshot!(f);
     }
 
     #[test]

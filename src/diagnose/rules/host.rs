@@ -35,6 +35,24 @@ pub fn pod_cidrs(ev: &Evidence<'_>) -> Vec<IpNet> {
     v
 }
 
+/// The smallest prefix covering every CIDR of the first one's family (the
+/// cluster CIDR, as far as the nodes' pod CIDRs tell).
+pub fn covering(nets: &[IpNet]) -> Option<IpNet> {
+    let first = *nets.first()?;
+    let same: Vec<&IpNet> = nets
+        .iter()
+        .filter(|n| n.addr().is_ipv4() == first.addr().is_ipv4())
+        .collect();
+    let mut len = same.iter().map(|n| n.prefix_len()).min()?;
+    loop {
+        let cand = IpNet::new(first.addr(), len).ok()?.trunc();
+        if same.iter().all(|n| cand.contains(&n.network())) {
+            return Some(cand);
+        }
+        len = len.checked_sub(1)?;
+    }
+}
+
 fn is_pod(e: &crate::model::Endpoint) -> bool {
     e.pod.is_some()
 }
@@ -182,5 +200,30 @@ pub mod testing {
         let checks = sim::run(&d, |_| sim::ok());
         let hosts = healthy_hosts(&d);
         (d, checks, hosts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::covering;
+    use ipnet::IpNet;
+
+    #[test]
+    fn covering_is_the_smallest_common_prefix() {
+        let n = |s: &str| s.parse::<IpNet>().unwrap();
+        assert_eq!(
+            covering(&[n("198.18.0.0/24"), n("198.18.1.0/24")]),
+            Some(n("198.18.0.0/23"))
+        );
+        assert_eq!(
+            covering(&[n("198.18.0.0/24"), n("198.18.2.0/24")]),
+            Some(n("198.18.0.0/22"))
+        );
+        assert_eq!(covering(&[n("198.18.5.0/24")]), Some(n("198.18.5.0/24")));
+        assert_eq!(
+            covering(&[n("198.18.0.0/24"), n("2001:2::/64")]),
+            Some(n("198.18.0.0/24"))
+        );
+        assert_eq!(covering(&[]), None);
     }
 }
