@@ -2,8 +2,8 @@
 //! sensible HostReport whatever the machine is (root or not, Kubernetes
 //! node or not). Nothing here changes the machine.
 
-
 #![cfg(target_os = "linux")]
+
 use netcheck::model::host::HostReport;
 use std::process::Command;
 
