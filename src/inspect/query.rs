@@ -258,25 +258,32 @@ pub fn accepts_pod_traffic(rule: &IptRule, r: &HostReport, pod_cidrs: &[IpNet]) 
         && iface_ok(&rule.out_interface)
 }
 
-/// Rules in evaluation order from `chain`, following jumps into user chains
-/// (depth-bounded: rulesets can loop through RETURN-less chains).
+/// Rules in evaluation order from `chain`, following jumps into user chains.
+/// Each chain is walked once (the first time it is reached) and depth is
+/// bounded, so loops and fan-out in odd rulesets cannot blow up.
 pub fn reached_rules<'a>(t: &'a IptTable, chain: &str) -> Vec<&'a IptRule> {
-    fn walk<'a>(t: &'a IptTable, chain: &str, depth: usize, out: &mut Vec<&'a IptRule>) {
-        if depth > 8 {
+    fn walk<'a>(
+        t: &'a IptTable,
+        chain: &str,
+        depth: usize,
+        seen: &mut std::collections::BTreeSet<&'a str>,
+        out: &mut Vec<&'a IptRule>,
+    ) {
+        let Some(c) = t.chain(chain) else { return };
+        if depth > 8 || !seen.insert(c.name.as_str()) {
             return;
         }
-        let Some(c) = t.chain(chain) else { return };
         for rule in &c.rules {
             out.push(rule);
             if let Some(target) = rule.target.as_deref() {
                 if t.chain(target).is_some_and(|tc| tc.policy.is_none()) {
-                    walk(t, target, depth + 1, out);
+                    walk(t, target, depth + 1, seen, out);
                 }
             }
         }
     }
     let mut out = Vec::new();
-    walk(t, chain, 0, &mut out);
+    walk(t, chain, 0, &mut Default::default(), &mut out);
     out
 }
 

@@ -683,3 +683,23 @@ fn host_view_of_the_real_nodes() {
         .collect();
     insta::assert_json_snapshot!(views);
 }
+
+#[test]
+fn jump_loops_and_fan_out_are_walked_once() {
+    let mut text = String::from("*filter\n:FORWARD DROP [0:0]\n");
+    for i in 0..50 {
+        text.push_str(&format!(":C{i} - [0:0]\n"));
+    }
+    for i in 0..50 {
+        for j in 0..50 {
+            text.push_str(&format!("-A C{i} -j C{j}\n"));
+        }
+        text.push_str(&format!("-A FORWARD -j C{i}\n"));
+    }
+    text.push_str("COMMIT\n");
+    let s = iptables::parse(&text);
+    let started = std::time::Instant::now();
+    let reached = query::reached_rules(&s.tables[0], "FORWARD");
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    assert_eq!(reached.len(), 50 + 50 * 50);
+}
