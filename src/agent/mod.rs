@@ -11,6 +11,8 @@
 //!   stdout. A plan that does not parse is exit code 2 with the reason on stderr.
 
 #[cfg(target_os = "linux")]
+pub mod inspect_host;
+#[cfg(target_os = "linux")]
 pub mod probe;
 #[cfg(target_os = "linux")]
 pub mod serve;

@@ -108,9 +108,7 @@ fn agent(cmd: AgentCommand) -> Result<ExitCode, CliError> {
     match cmd {
         AgentCommand::Serve(args) => agent_serve(args),
         AgentCommand::Probe => agent_probe(),
-        AgentCommand::InspectHost(_) => Err(CliError::could_not_run(
-            "the agent is not available in this build",
-        )),
+        AgentCommand::InspectHost(args) => agent_inspect_host(args),
     }
 }
 
@@ -179,6 +177,39 @@ fn agent_probe() -> Result<ExitCode, CliError> {
     out.flush()
         .map_err(|e| CliError::could_not_run(format!("cannot write the probe report: {e}")))?;
     Ok(ExitCode::Ok)
+}
+
+/// `agent inspect-host`: one HostReport (JSON) on stdout; what could not be
+/// read is inside it ("not available: why"), so this fails only on output.
+#[cfg(target_os = "linux")]
+fn agent_inspect_host(args: super::AgentInspectArgs) -> Result<ExitCode, CliError> {
+    use crate::agent::inspect_host;
+    use std::io::Write;
+    if !args.host_root.is_dir() {
+        return Err(CliError::usage(format!(
+            "--host-root {} is not a directory (mount the host's / there, or pass --host-root /)",
+            args.host_root.display()
+        )));
+    }
+    let opts = inspect_host::options(
+        args.host_root,
+        args.cni_conf_dir,
+        args.cni_bin_dir,
+        args.node_name,
+    );
+    let report = inspect_host::inspect(&opts);
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer(&mut out, &report)
+        .map_err(|e| CliError::could_not_run(format!("cannot write the host report: {e}")))?;
+    let _ = writeln!(out);
+    out.flush()
+        .map_err(|e| CliError::could_not_run(format!("cannot write the host report: {e}")))?;
+    Ok(ExitCode::Ok)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn agent_inspect_host(_args: super::AgentInspectArgs) -> Result<ExitCode, CliError> {
+    Err(CliError::could_not_run("the agent runs on Linux only"))
 }
 
 #[cfg(not(target_os = "linux"))]

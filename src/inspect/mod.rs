@@ -1,2 +1,17 @@
 //! Host inspection: parsers for CNI config, iptables-save, nft JSON, sysctls,
 //! interfaces; produces `model::host::HostReport`.
+//!
+//! The parsers are pure (text in, data out) and tested on captured output;
+//! [`collect`] does the I/O (files under the host root, the tools, /proc/sys)
+//! and [`query`] answers the questions the host rules ask.
+
+pub mod captures;
+pub mod cni;
+#[cfg(target_os = "linux")]
+pub mod collect;
+pub mod iptables;
+pub mod links;
+pub mod nft;
+pub mod query;
+#[cfg(test)]
+mod tests;

@@ -7,7 +7,8 @@
 //! - [`procs`]: dnsmasq and the agents, started with `ip netns exec`.
 //! - [`runtime`]: [`LabRuntime`], the pipeline's `Runtime`.
 //! - [`state`]: what exists, for teardown and the leftover sweep.
-//! - [`faults`]: one small file per way to break it.
+//! - [`faults`]: one small file per way to break it; [`host_faults`] the
+//!   node-level breakages (FORWARD DROP, ip_forward, CNI files, ...).
 
 pub mod bench;
 pub mod build;
@@ -15,6 +16,7 @@ pub mod cmd;
 pub mod command;
 pub mod ctx;
 pub mod faults;
+pub mod host_faults;
 pub mod nodefs;
 pub mod plan;
 pub mod procs;

@@ -1,7 +1,12 @@
 //! What `agent inspect-host` reports about one node. Owned by the host
 //! inspection stage (src/inspect/); everything optional is "not available: why".
+//!
+//! Sections that could not be read are `None` (or carry an `error`) and say
+//! why in `unavailable`; a rule that needs a missing section stays silent
+//! rather than guessing.
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -10,4 +15,419 @@ pub struct HostReport {
     /// Inspection sections that could not be read, with the reason.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unavailable: Vec<String>,
+    /// The one-line-per-node view (CNI, kube-proxy rules, backend, MTUs, flagged values).
+    #[serde(default)]
+    pub overview: HostSummary,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cni: Option<CniInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub firewall: Option<Firewall>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sysctls: Option<Sysctls>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conntrack: Option<Conntrack>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub interfaces: Vec<Interface>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub routes: Vec<Route>,
+}
+
+/// What a per-node host view shows, computed from the sections.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HostSummary {
+    /// The config the container runtime uses: `cbr0 (bridge, portmap) from 10-bridge.conflist`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cni: Option<String>,
+    /// kube-proxy's chains (KUBE-SERVICES) or its nftables table exist (None: firewall unreadable).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kube_proxy_rules: Option<bool>,
+    /// Which iptables backend holds rules: `nft`, `legacy`, `both` or `none`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iptables_backend: Option<String>,
+    /// The overlay device: `vxlan flannel.1 (VNI 1, udp/8472, dev eth0)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overlay: Option<String>,
+    /// MTU per interface that carries pod traffic (pod bridge, overlay, underlay).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub mtus: BTreeMap<String, u32>,
+    /// Values worth a look: `net.ipv4.ip_forward = 0`, `filter FORWARD policy DROP (nft)`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flagged: Vec<String>,
+}
+
+// ---------------------------------------------------------------- CNI
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CniInfo {
+    /// The config dir as seen on the node (`/etc/cni/net.d`).
+    pub conf_dir: String,
+    pub bin_dir: String,
+    /// Every file in the conf dir, sorted as libcni sorts them.
+    #[serde(default)]
+    pub files: Vec<CniFile>,
+    /// The file the runtime uses: the lexically first valid one (libcni).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selected: Option<String>,
+    /// Executables in the bin dir.
+    #[serde(default)]
+    pub binaries: Vec<String>,
+    /// Plugins the selected config needs that are not in the bin dir.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing_plugins: Vec<String>,
+    /// The conf dir could not be read: why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conf_dir_error: Option<String>,
+    /// The bin dir could not be read: why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bin_dir_error: Option<String>,
+}
+
+impl CniInfo {
+    pub fn selected_file(&self) -> Option<&CniFile> {
+        let s = self.selected.as_deref()?;
+        self.files.iter().find(|f| f.file == s)
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CniFile {
+    /// File name inside the conf dir.
+    pub file: String,
+    /// Network name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cni_version: Option<String>,
+    /// The plugin chain (a `.conf` is a chain of one).
+    #[serde(default)]
+    pub plugins: Vec<CniPlugin>,
+    /// Not used by libcni: `invalid: why` or `ignored: why`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl CniFile {
+    pub fn is_valid(&self) -> bool {
+        self.error.is_none()
+    }
+    /// Plugin types in chain order, delegates included (`flannel`, `bridge`, `portmap`).
+    pub fn types(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        for p in &self.plugins {
+            v.push(p.plugin_type.clone());
+            if let Some(d) = &p.delegate {
+                v.push(d.plugin_type.clone());
+            }
+        }
+        v
+    }
+    /// The chain in a few words: `cbr0 (bridge, portmap)`.
+    pub fn describe(&self) -> String {
+        let mut types = Vec::new();
+        for p in &self.plugins {
+            match &p.delegate {
+                Some(d) => types.push(format!("{} → {}", p.plugin_type, d.plugin_type)),
+                None => types.push(p.plugin_type.clone()),
+            }
+        }
+        format!(
+            "{} ({})",
+            self.name.as_deref().unwrap_or("unnamed"),
+            types.join(", ")
+        )
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CniPlugin {
+    #[serde(rename = "type")]
+    pub plugin_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u32>,
+    /// bridge plugin: the bridge device.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bridge: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hairpin_mode: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipam: Option<CniIpam>,
+    /// flannel: the plugin it delegates to (bridge unless it says otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delegate: Option<Box<CniPlugin>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CniIpam {
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub ipam_type: Option<String>,
+    /// Subnets and ranges as written (`198.18.0.0/24`, `usePodCidr`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subnets: Vec<String>,
+}
+
+// ---------------------------------------------------------------- firewall
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Firewall {
+    /// `legacy` and `nft`, each with its rules or why it could not be read.
+    #[serde(default)]
+    pub iptables: Vec<IptablesBackend>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nftables: Option<NftRuleset>,
+    /// Version mismatches and other caveats about what the tools reported.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+impl Firewall {
+    pub fn backend(&self, name: &str) -> Option<&IptablesBackend> {
+        self.iptables
+            .iter()
+            .find(|b| b.backend == name && b.error.is_none())
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IptablesBackend {
+    /// `legacy` or `nft`.
+    pub backend: String,
+    /// The command that produced the rules (`iptables-nft-save`, `chroot /host iptables-nft-save`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binary: Option<String>,
+    /// From the `# Generated by iptables-save v1.8.9 (nf_tables)` header.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Rules (`-A` lines) in every table.
+    pub rule_count: usize,
+    #[serde(default)]
+    pub tables: Vec<IptTable>,
+    /// `not available: why`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IptTable {
+    pub name: String,
+    #[serde(default)]
+    pub chains: Vec<IptChain>,
+}
+
+impl IptTable {
+    pub fn chain(&self, name: &str) -> Option<&IptChain> {
+        self.chains.iter().find(|c| c.name == name)
+    }
+    pub fn chain_mut(&mut self, name: &str) -> Option<&mut IptChain> {
+        self.chains.iter_mut().find(|c| c.name == name)
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IptChain {
+    pub name: String,
+    /// Built-in chains: ACCEPT or DROP; user chains: None.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub packets: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
+    #[serde(default)]
+    pub rules: Vec<IptRule>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IptRule {
+    /// The line as iptables-save printed it.
+    pub raw: String,
+    /// `tcp`, `udp`, `4`, … with a leading `!` when negated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_interface: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub out_interface: Option<String>,
+    /// `--dport`/`--dports` values (`53`, `30000:32767`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dports: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sports: Vec<String>,
+    /// `-m` modules used (conntrack, comment, mark, …).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub matches: Vec<String>,
+    /// `-j`/`-g` target; None for a rule that only counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// `-g` (goto) instead of `-j`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub goto: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NftRuleset {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binary: Option<String>,
+    /// nft's version from the metainfo object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    #[serde(default)]
+    pub tables: Vec<NftTable>,
+    /// `not available: why`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NftTable {
+    pub family: String,
+    pub name: String,
+    #[serde(default)]
+    pub chains: Vec<NftChain>,
+    pub rule_count: usize,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NftChain {
+    pub name: String,
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub chain_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hook: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+    pub rule_count: usize,
+    /// Rules that drop or reject UDP to a destination port: `udp dport 8472 drop`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drops: Vec<NftDrop>,
+}
+
+/// A rule that drops traffic by protocol/port, as far as the JSON says.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NftDrop {
+    /// `udp`, `tcp`, or an IP protocol number/name for `meta l4proto`/`ip protocol`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dport: Option<u16>,
+    /// The rule has other matches this summary does not model.
+    #[serde(default)]
+    pub other_matches: bool,
+    pub verdict: String,
+}
+
+// ---------------------------------------------------------------- sysctls
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Sysctls {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_forward: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv6_forwarding: Option<u32>,
+    /// None: the key is absent, br_netfilter is not loaded (bridged traffic skips iptables).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bridge_nf_call_iptables: Option<u32>,
+    /// rp_filter per conf entry: `all`, `default` and each interface.
+    #[serde(default)]
+    pub rp_filter: BTreeMap<String, u32>,
+}
+
+impl Sysctls {
+    /// The rp_filter the kernel applies on `iface`: max(all, iface).
+    pub fn effective_rp_filter(&self, iface: &str) -> Option<u32> {
+        let all = self.rp_filter.get("all").copied();
+        let own = self.rp_filter.get(iface).copied();
+        match (all, own) {
+            (Some(a), Some(o)) => Some(a.max(o)),
+            (a, o) => a.or(o),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Conntrack {
+    pub count: u64,
+    pub max: u64,
+    /// count / max × 100, one decimal.
+    pub percent: f64,
+}
+
+// ---------------------------------------------------------------- interfaces
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Interface {
+    pub name: String,
+    /// bridge, vxlan, veth, geneve, wireguard, ipip, dummy, … (None: a plain device).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u32>,
+    /// operstate: UP, DOWN, UNKNOWN, …
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// CIDR notation (`198.18.0.1/24`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<String>,
+    /// The bridge this device is a port of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub master: Option<String>,
+    /// Bridge ports: the hairpin flag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hairpin: Option<bool>,
+    /// Tunnels: VNI/port/underlay device.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tunnel: Option<Tunnel>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Tunnel {
+    /// VXLAN VNI / Geneve VNI.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<u32>,
+    /// UDP destination port (VXLAN, Geneve, WireGuard listen port).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// The underlay device.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dev: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Route {
+    /// `default` or a CIDR.
+    pub dst: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dev: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
 }

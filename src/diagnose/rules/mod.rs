@@ -3,6 +3,22 @@
 
 use super::Rule;
 
+// Host roots (ranks 10–19): one file per finding, shared pieces in `host`.
+mod bridge_nf_call_disabled;
+mod cni_config_conflict;
+mod cni_config_missing;
+mod cni_plugin_binary_missing;
+mod conntrack_table_near_full;
+mod forward_policy_drop;
+mod hairpin_broken;
+pub mod host;
+mod ip_forward_disabled;
+mod iptables_backend_mix;
+mod kube_proxy_rules_missing;
+mod overlay_port_blocked;
+mod pod_cidr_overlap;
+mod rp_filter_strict;
+
 mod cross_node;
 mod dns;
 mod mtu_blackhole;
@@ -18,6 +34,19 @@ mod unexpected_block;
 /// Every rule; `diagnose` sorts them by rank.
 pub fn all() -> &'static [&'static dyn Rule] {
     &[
+        &cni_config_missing::CniConfigMissing,
+        &cni_plugin_binary_missing::CniPluginBinaryMissing,
+        &cni_config_conflict::CniConfigConflict,
+        &pod_cidr_overlap::PodCidrOverlap,
+        &ip_forward_disabled::IpForwardDisabled,
+        &forward_policy_drop::ForwardPolicyDrop,
+        &overlay_port_blocked::OverlayPortBlocked,
+        &kube_proxy_rules_missing::KubeProxyRulesMissing,
+        &iptables_backend_mix::IptablesBackendMix,
+        &bridge_nf_call_disabled::BridgeNfCallDisabled,
+        &conntrack_table_near_full::ConntrackTableNearFull,
+        &hairpin_broken::HairpinBroken,
+        &rp_filter_strict::RpFilterStrict,
         &pod_network_down::PodNetworkDown,
         &node_isolated::NodeIsolated,
         &cross_node::CrossNode,

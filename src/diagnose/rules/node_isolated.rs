@@ -45,6 +45,10 @@ impl Rule for NodeIsolated {
                 })
                 .map(|(i, _)| i)
                 .collect();
+            // Every cell already has a root (a host finding on {n}).
+            if explains.is_empty() {
+                continue;
+            }
             let mut evidence = vec![format!(
                 "pod traffic between {n} and each of the other {} nodes fails; the other nodes reach each other and pods on {n} reach each other",
                 mine.len()

@@ -1,0 +1,77 @@
+//! `ip-forward-disabled`: net.ipv4.ip_forward = 0. The node does not route
+//! for its pods: nothing leaves or reaches them except bridged same-node
+//! traffic. Classic after a reboot when the sysctl was set by hand.
+
+use super::host::{self, claim, diagnosis, routed_by};
+use crate::diagnose::{Diagnosis, Evidence, Rule};
+use crate::model::{FindingId, Severity};
+use std::collections::BTreeSet;
+
+pub struct IpForwardDisabled;
+
+impl Rule for IpForwardDisabled {
+    fn rank(&self) -> u16 {
+        12
+    }
+    fn evaluate(&self, ev: &Evidence<'_>, explained: &BTreeSet<usize>) -> Vec<Diagnosis> {
+        host::hosts(ev)
+            .filter(|h| h.sysctls.as_ref().and_then(|s| s.ip_forward) == Some(0))
+            .map(|h| {
+                let n = h.node.as_str();
+                let explains = claim(ev, explained, |c| routed_by(c, n));
+                diagnosis(
+                    ev,
+                    FindingId::IpForwardDisabled,
+                    Severity::Error,
+                    format!("{n} does not route pod traffic: net.ipv4.ip_forward = 0"),
+                    n,
+                    vec![format!("{n}: /proc/sys/net/ipv4/ip_forward = 0")],
+                    explains,
+                    format!(
+                        "On {n}: `sysctl -w net.ipv4.ip_forward=1`, and make it survive reboots: \
+                         `echo net.ipv4.ip_forward=1 > /etc/sysctl.d/99-kubernetes.conf`"
+                    ),
+                )
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::diagnose::rules::host::testing;
+    use crate::diagnose::sim;
+    use crate::model::{CheckKind, FindingId};
+
+    #[test]
+    fn forwarding_off_claims_routed_cells_not_bridged_ones() {
+        let d = sim::cluster(2);
+        // node-1 routes nothing: cross-node and Service traffic fail, same-node bridged pod traffic passes.
+        let checks = sim::run(&d, |t| {
+            let bridged = t.kind == CheckKind::PodToPod
+                && sim::nodes_of(t) == (Some("node-1"), Some("node-1"));
+            if testing::through(t, "node-1") && !bridged {
+                sim::timeout()
+            } else {
+                sim::ok()
+            }
+        });
+        let mut hosts = testing::healthy_hosts(&d);
+        hosts[1].sysctls.as_mut().unwrap().ip_forward = Some(0);
+        let f = testing::diagnose(&d, &checks, &hosts);
+        assert_eq!(sim::ids(&f), vec![FindingId::IpForwardDisabled], "{f:#?}");
+        assert_eq!(f[0].nodes, vec!["node-1"]);
+        assert_eq!(
+            f[0].evidence[0],
+            "node-1: /proc/sys/net/ipv4/ip_forward = 0"
+        );
+        assert!(f[0].remediation.contains("sysctl -w net.ipv4.ip_forward=1"));
+    }
+
+    #[test]
+    fn forwarding_on_or_unknown_is_silent() {
+        let (d, checks, mut hosts) = testing::healthy(2);
+        hosts[0].sysctls = None;
+        assert!(testing::diagnose(&d, &checks, &hosts).is_empty());
+    }
+}

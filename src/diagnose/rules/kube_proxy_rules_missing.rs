@@ -1,0 +1,132 @@
+//! `kube-proxy-rules-missing`: the cluster runs kube-proxy in a mode that
+//! writes netfilter rules (or the other nodes have them), but this node has
+//! neither the KUBE-SERVICES chain nor the `kube-proxy` nftables table.
+
+use super::host::{self, claim, diagnosis, service_from};
+use crate::diagnose::{Diagnosis, Evidence, Rule};
+use crate::inspect::query;
+use crate::model::{FindingId, Severity};
+use std::collections::BTreeSet;
+
+pub struct KubeProxyRulesMissing;
+
+impl Rule for KubeProxyRulesMissing {
+    fn rank(&self) -> u16 {
+        15
+    }
+    fn evaluate(&self, ev: &Evidence<'_>, explained: &BTreeSet<usize>) -> Vec<Diagnosis> {
+        let mode = ev.deployment.cluster.kube_proxy_mode.as_str();
+        let with: Vec<&str> = host::hosts(ev)
+            .filter(|h| h.firewall.as_ref().and_then(query::kube_proxy_rules) == Some(true))
+            .map(|h| h.node.as_str())
+            .collect();
+        let expected = match mode {
+            "iptables" | "ipvs" | "nftables" => true,
+            "replaced" | "none" => false,
+            _ => !with.is_empty(),
+        };
+        if !expected {
+            return Vec::new();
+        }
+        host::hosts(ev)
+            .filter(|h| h.firewall.as_ref().and_then(query::kube_proxy_rules) == Some(false))
+            .map(|h| {
+                let n = h.node.as_str();
+                let mut evidence = vec![format!(
+                    "{n}: no KUBE-SERVICES chain in any iptables backend and no `kube-proxy` nftables table"
+                )];
+                if let Some(fw) = &h.firewall {
+                    for b in &fw.iptables {
+                        evidence.push(format!(
+                            "{n}: iptables-{}: {}",
+                            b.backend,
+                            b.error.clone().unwrap_or_else(|| format!("{} rules", b.rule_count))
+                        ));
+                    }
+                }
+                if mode == "iptables" || mode == "ipvs" || mode == "nftables" {
+                    evidence.push(format!("kube-proxy mode: {mode}"));
+                }
+                if !with.is_empty() {
+                    evidence.push(format!("nodes that have them: {}", with.join(", ")));
+                }
+                let explains = claim(ev, explained, |c| service_from(c, n));
+                diagnosis(
+                    ev,
+                    FindingId::KubeProxyRulesMissing,
+                    Severity::Error,
+                    format!("kube-proxy's rules are missing on {n}: Services do not work from its pods"),
+                    n,
+                    evidence,
+                    explains,
+                    format!(
+                        "Check kube-proxy on {n}: `kubectl -n kube-system get pods -l k8s-app=kube-proxy -o wide \
+                         --field-selector spec.nodeName={n}` and its logs; restarting it rewrites the rules. \
+                         If its iptables backend differs from the one inspected, see iptables-backend-mix."
+                    ),
+                )
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::diagnose::rules::host::testing;
+    use crate::diagnose::sim;
+    use crate::model::{CheckKind, FindingId};
+
+    fn strip_kube(h: &mut crate::model::host::HostReport) {
+        for b in h.firewall.as_mut().unwrap().iptables.iter_mut() {
+            for t in b.tables.iter_mut() {
+                t.chains.retain(|c| !c.name.starts_with("KUBE-"));
+                for c in t.chains.iter_mut() {
+                    c.rules
+                        .retain(|r| !r.target.as_deref().unwrap_or("").starts_with("KUBE-"));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_node_without_kube_services_is_the_root_of_its_service_failures() {
+        let d = sim::cluster(2);
+        let checks = sim::run(&d, |t| {
+            if t.source.node.as_deref() == Some("node-1")
+                && matches!(t.kind, CheckKind::PodToService | CheckKind::PodToApiserver)
+            {
+                sim::timeout()
+            } else {
+                sim::ok()
+            }
+        });
+        let mut hosts = testing::healthy_hosts(&d);
+        strip_kube(&mut hosts[1]);
+        let f = testing::diagnose(&d, &checks, &hosts);
+        assert_eq!(f[0].id, FindingId::KubeProxyRulesMissing, "{f:#?}");
+        assert_eq!(f[0].nodes, vec!["node-1"]);
+        assert!(
+            f[0].evidence
+                .iter()
+                .any(|e| e == "nodes that have them: node-0")
+        );
+        assert!(
+            !sim::ids(&f).contains(&FindingId::ServiceVipUnreachable),
+            "{f:#?}"
+        );
+    }
+
+    #[test]
+    fn a_cluster_without_kube_proxy_is_silent() {
+        let (mut d, checks, mut hosts) = testing::healthy(2);
+        for h in hosts.iter_mut() {
+            strip_kube(h);
+        }
+        d.cluster.kube_proxy_mode = "replaced".into();
+        assert!(testing::diagnose(&d, &checks, &hosts).is_empty());
+        d.cluster.kube_proxy_mode = "unknown".into();
+        assert!(testing::diagnose(&d, &checks, &hosts).is_empty());
+        d.cluster.kube_proxy_mode = "iptables".into();
+        assert_eq!(testing::diagnose(&d, &checks, &hosts).len(), 2);
+    }
+}

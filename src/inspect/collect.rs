@@ -1,0 +1,534 @@
+//! The I/O half of host inspection: read files under the host root, run the
+//! firewall and `ip` tools, read /proc/sys of our own network namespace, and
+//! hand everything to the pure parsers. Every failure becomes a "not
+//! available: why" entry; nothing here panics or waits without a bound.
+//!
+//! Where things come from: files (CNI config and binaries) from the host
+//! root; network state (sysctls, interfaces, routes, firewall) from the
+//! agent's own network namespace, which is the host's in a hostNetwork probe
+//! pod and the node's namespace in the lab.
+
+use super::{cni, iptables, links, nft, query};
+use crate::model::host::{CniInfo, Firewall, HostReport, IptablesBackend, NftRuleset};
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// What to inspect and where.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub host_root: PathBuf,
+    /// As seen on the node (`/etc/cni/net.d`), joined to the host root.
+    pub cni_conf_dir: PathBuf,
+    pub cni_bin_dir: PathBuf,
+    pub node_name: String,
+    /// Where /proc/sys is (tests point it at a fake tree).
+    pub proc_sys: PathBuf,
+    /// Bound for each external command.
+    pub command_timeout: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            host_root: PathBuf::from("/"),
+            cni_conf_dir: PathBuf::from("/etc/cni/net.d"),
+            cni_bin_dir: PathBuf::from("/opt/cni/bin"),
+            node_name: String::new(),
+            proc_sys: PathBuf::from("/proc/sys"),
+            command_timeout: Duration::from_secs(15),
+        }
+    }
+}
+
+/// `root` + an absolute path on the node.
+pub fn under_root(root: &Path, p: &Path) -> PathBuf {
+    let rel = p.strip_prefix("/").unwrap_or(p);
+    root.join(rel)
+}
+
+/// Inspect everything; never fails, missing parts are in `unavailable`.
+pub fn inspect(opts: &Options) -> HostReport {
+    let mut r = HostReport {
+        node: opts.node_name.clone(),
+        ..Default::default()
+    };
+    r.cni = Some(read_cni(opts));
+    if let Some(c) = &r.cni {
+        if let Some(e) = &c.conf_dir_error {
+            r.unavailable.push(format!("cni config: {e}"));
+        }
+        if let Some(e) = &c.bin_dir_error {
+            r.unavailable.push(format!("cni binaries: {e}"));
+        }
+    }
+    let fw = read_firewall(opts);
+    for b in &fw.iptables {
+        if let Some(e) = &b.error {
+            r.unavailable
+                .push(format!("iptables ({} backend): {e}", b.backend));
+        }
+    }
+    if let Some(e) = fw.nftables.as_ref().and_then(|n| n.error.as_ref()) {
+        r.unavailable.push(format!("nftables: {e}"));
+    }
+    r.firewall = Some(fw);
+
+    let values = read_sysctls(&opts.proc_sys);
+    if values.contains_key("net.ipv4.ip_forward") {
+        r.sysctls = Some(links::sysctls_from(&values));
+    } else {
+        r.unavailable.push(format!(
+            "sysctls: not available: cannot read {}",
+            opts.proc_sys.join("net/ipv4/ip_forward").display()
+        ));
+    }
+    match links::conntrack_from(&values) {
+        Some(c) => r.conntrack = Some(c),
+        None => r.unavailable.push(format!(
+            "conntrack: not available: no {} (nf_conntrack is not loaded, or /proc/sys is not readable)",
+            opts.proc_sys.join("net/netfilter/nf_conntrack_count").display()
+        )),
+    }
+    read_interfaces(opts, &mut r);
+    r.overview = query::summarize(&r);
+    r
+}
+
+// ------------------------------------------------------------------ CNI
+
+fn read_cni(opts: &Options) -> CniInfo {
+    let conf = under_root(&opts.host_root, &opts.cni_conf_dir);
+    let bin = under_root(&opts.host_root, &opts.cni_bin_dir);
+    let conf_name = opts.cni_conf_dir.display().to_string();
+    let bin_name = opts.cni_bin_dir.display().to_string();
+    let mut conf_err = None;
+    let files = match std::fs::read_dir(&conf) {
+        Ok(rd) => rd
+            .flatten()
+            .filter(|e| e.file_type().map(|t| !t.is_dir()).unwrap_or(false))
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().to_string();
+                if !cni::is_config_name(&name) {
+                    return None;
+                }
+                let content = read_limited(&e.path(), 1 << 20).map_err(|e| e.to_string());
+                Some((name, content))
+            })
+            .collect(),
+        Err(e) => {
+            conf_err = Some(format!(
+                "not available: cannot read {} ({})",
+                conf.display(),
+                io_why(&e)
+            ));
+            Vec::new()
+        }
+    };
+    let binaries = match std::fs::read_dir(&bin) {
+        Ok(rd) => Ok(rd
+            .flatten()
+            .filter(|e| is_executable(&e.path()))
+            .map(|e| e.file_name().to_string_lossy().to_string())
+            .collect()),
+        Err(e) => Err(format!(
+            "not available: cannot read {} ({})",
+            bin.display(),
+            io_why(&e)
+        )),
+    };
+    let mut info = cni::analyse(&conf_name, &bin_name, files, binaries);
+    info.conf_dir_error = conf_err;
+    info
+}
+
+fn io_why(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such directory".into(),
+        std::io::ErrorKind::PermissionDenied => {
+            "permission denied: run the agent as root or mount the host read-only into it".into()
+        }
+        _ => e.to_string(),
+    }
+}
+
+fn read_limited(p: &Path, max: u64) -> std::io::Result<String> {
+    let mut s = String::new();
+    std::fs::File::open(p)?.take(max).read_to_string(&mut s)?;
+    Ok(s)
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p)
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
+}
+
+// ------------------------------------------------------------ commands
+
+/// How a tool was found: on our PATH, or the host's own run under chroot.
+#[derive(Debug, Clone)]
+pub enum Tool {
+    Path(PathBuf),
+    HostChroot { root: PathBuf, path: PathBuf },
+}
+
+impl Tool {
+    pub fn describe(&self) -> String {
+        match self {
+            Tool::Path(p) => p.display().to_string(),
+            Tool::HostChroot { root, path } => {
+                format!("chroot {} {}", root.display(), path.display())
+            }
+        }
+    }
+}
+
+pub fn find_in_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/sbin"].map(PathBuf::from))
+        .map(|d| d.join(name))
+        .find(|p| is_executable(p))
+}
+
+/// The host's own copy under the host root, as a path inside the host.
+pub fn find_on_host(root: &Path, name: &str) -> Option<PathBuf> {
+    [
+        "usr/sbin",
+        "sbin",
+        "usr/bin",
+        "bin",
+        "usr/local/sbin",
+        "usr/local/bin",
+    ]
+    .iter()
+    .map(|d| Path::new("/").join(d).join(name))
+    .find(|p| is_executable(&under_root(root, p)))
+}
+
+pub fn find_tool(root: &Path, name: &str) -> Result<Tool, String> {
+    if let Some(p) = find_in_path(name) {
+        return Ok(Tool::Path(p));
+    }
+    if root != Path::new("/") {
+        if let Some(p) = find_on_host(root, name) {
+            return Ok(Tool::HostChroot {
+                root: root.to_path_buf(),
+                path: p,
+            });
+        }
+    }
+    Err(format!(
+        "not available: no {name} on PATH{}",
+        if root != Path::new("/") {
+            format!(" nor under the host root {}", root.display())
+        } else {
+            String::new()
+        }
+    ))
+}
+
+/// Run a tool with a deadline; stdout on success, a reason otherwise.
+pub fn run(tool: &Tool, args: &[&str], timeout: Duration) -> Result<String, String> {
+    let mut cmd = match tool {
+        Tool::Path(p) => Command::new(p),
+        Tool::HostChroot { root, path } => {
+            let mut c = Command::new(path);
+            let root = std::ffi::CString::new(root.as_os_str().as_encoded_bytes())
+                .map_err(|_| "host root path contains a NUL byte".to_string())?;
+            use std::os::unix::process::CommandExt;
+            // SAFETY: chroot and chdir are async-signal-safe; nothing else
+            // runs between fork and exec.
+            unsafe {
+                c.pre_exec(move || {
+                    if libc::chroot(root.as_ptr()) != 0 || libc::chdir(c"/".as_ptr()) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+            c
+        }
+    };
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .env("LC_ALL", "C");
+    let what = format!("{} {}", tool.describe(), args.join(" "));
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("not available: cannot run {what}: {e}"))?;
+    let mut out = child.stdout.take();
+    let mut err = child.stderr.take();
+    let reader = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        if let Some(o) = out.as_mut() {
+            let _ = o.take(256 << 20).read_to_end(&mut s);
+        }
+        s
+    });
+    let ereader = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        if let Some(e) = err.as_mut() {
+            let _ = e.take(64 << 10).read_to_end(&mut s);
+        }
+        s
+    });
+    let started = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(s)) => break s,
+            Ok(None) if started.elapsed() > timeout => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "not available: {what} did not finish within {timeout:?}"
+                ));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            Err(e) => return Err(format!("not available: waiting for {what}: {e}")),
+        }
+    };
+    let stdout = reader.join().unwrap_or_default();
+    let stderr = ereader.join().unwrap_or_default();
+    if !status.success() {
+        let first = String::from_utf8_lossy(&stderr)
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("")
+            .to_string();
+        let hint = if first.contains("ermission denied") || first.contains("you must be root") {
+            " (the agent needs root / CAP_NET_ADMIN)"
+        } else {
+            ""
+        };
+        return Err(format!(
+            "not available: {what} failed ({status}): {first}{hint}"
+        ));
+    }
+    Ok(String::from_utf8_lossy(&stdout).into_owned())
+}
+
+// ------------------------------------------------------------ firewall
+
+fn read_firewall(opts: &Options) -> Firewall {
+    let mut fw = Firewall::default();
+    for (backend, bin) in [
+        ("legacy", "iptables-legacy-save"),
+        ("nft", "iptables-nft-save"),
+    ] {
+        let mut b = IptablesBackend {
+            backend: backend.into(),
+            ..Default::default()
+        };
+        match find_tool(&opts.host_root, bin) {
+            Err(e) => b.error = Some(e),
+            Ok(tool) => {
+                b.binary = Some(tool.describe());
+                match run(&tool, &[], opts.command_timeout) {
+                    Err(e) => b.error = Some(e),
+                    Ok(text) => {
+                        let saved = iptables::parse(&text);
+                        b.rule_count = saved.rule_count();
+                        b.version = saved.version.clone();
+                        for n in &saved.notes {
+                            if n.contains("incompatible") {
+                                fw.notes.push(format!(
+                                    "{bin}: \"{n}\": the host's iptables is newer than this one, rules may be misreported"
+                                ));
+                            } else if n.contains("Warning") {
+                                fw.notes.push(format!("{bin}: {n}"));
+                            }
+                        }
+                        b.tables = saved.tables;
+                        if let Some(note) = version_note(opts, &tool, bin, b.version.as_deref()) {
+                            fw.notes.push(note);
+                        }
+                    }
+                }
+            }
+        }
+        fw.iptables.push(b);
+    }
+    let nft = match find_tool(&opts.host_root, "nft") {
+        Err(e) => NftRuleset {
+            error: Some(e),
+            ..Default::default()
+        },
+        Ok(tool) => match run(&tool, &["-j", "list", "ruleset"], opts.command_timeout) {
+            Err(e) => NftRuleset {
+                binary: Some(tool.describe()),
+                error: Some(e),
+                ..Default::default()
+            },
+            Ok(text) if text.trim().is_empty() => NftRuleset {
+                binary: Some(tool.describe()),
+                ..Default::default()
+            },
+            Ok(text) => match nft::parse(&text) {
+                Ok(mut rs) => {
+                    rs.binary = Some(tool.describe());
+                    rs
+                }
+                Err(e) => NftRuleset {
+                    binary: Some(tool.describe()),
+                    error: Some(format!("not available: {e}")),
+                    ..Default::default()
+                },
+            },
+        },
+    };
+    fw.nftables = Some(nft);
+    fw
+}
+
+/// When we used our own tool but the host has its own, compare versions:
+/// an older iptables-nft misreads rules a newer one wrote.
+fn version_note(opts: &Options, used: &Tool, bin: &str, ours: Option<&str>) -> Option<String> {
+    if opts.host_root == Path::new("/") || matches!(used, Tool::HostChroot { .. }) {
+        return None;
+    }
+    let host = find_on_host(&opts.host_root, bin)?;
+    let tool = Tool::HostChroot {
+        root: opts.host_root.clone(),
+        path: host,
+    };
+    let v = run(&tool, &["--version"], Duration::from_secs(5)).ok()?;
+    let host_v = v
+        .split_whitespace()
+        .find(|w| w.starts_with('v'))?
+        .to_string();
+    let ours_v = ours?.split_whitespace().next()?.to_string();
+    (host_v != ours_v).then(|| {
+        format!("{bin}: this agent's is {ours_v}, the host's is {host_v}: rules written by a newer iptables may be misreported")
+    })
+}
+
+// ------------------------------------------------------------ sysctls
+
+/// Read the sysctls that matter into `net.…` keys.
+pub fn read_sysctls(proc_sys: &Path) -> BTreeMap<String, String> {
+    let mut keys: Vec<String> = [
+        "net.ipv4.ip_forward",
+        "net.ipv6.conf.all.forwarding",
+        "net.bridge.bridge-nf-call-iptables",
+        "net.netfilter.nf_conntrack_count",
+        "net.netfilter.nf_conntrack_max",
+    ]
+    .map(str::to_string)
+    .to_vec();
+    if let Ok(rd) = std::fs::read_dir(proc_sys.join("net/ipv4/conf")) {
+        for e in rd.flatten() {
+            keys.push(format!(
+                "net.ipv4.conf.{}.rp_filter",
+                e.file_name().to_string_lossy()
+            ));
+        }
+    }
+    let mut out = BTreeMap::new();
+    for k in keys {
+        // Interface names may contain dots: only the fixed parts map to '/'.
+        let path = match k
+            .strip_prefix("net.ipv4.conf.")
+            .and_then(|r| r.strip_suffix(".rp_filter"))
+        {
+            Some(iface) => proc_sys.join("net/ipv4/conf").join(iface).join("rp_filter"),
+            None => proc_sys.join(k.replace('.', "/")),
+        };
+        if let Ok(v) = read_limited(&path, 4096) {
+            out.insert(k, v.trim().to_string());
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------- interfaces
+
+fn read_interfaces(opts: &Options, r: &mut HostReport) {
+    let t = opts.command_timeout;
+    // Ours, else the host's own through the host root (a minimal agent image).
+    let ip = match find_tool(&opts.host_root, "ip") {
+        Ok(t) => t,
+        Err(why) => {
+            r.unavailable.push(format!(
+                "interfaces: {why}; read /sys/class/net instead (no addresses, routes or tunnel details)"
+            ));
+            r.interfaces = sysfs_interfaces(Path::new("/sys/class/net"));
+            return;
+        }
+    };
+    let links_json = run(&ip, &["-j", "-d", "link", "show"], t);
+    let addr_json = run(&ip, &["-j", "addr", "show"], t);
+    match &links_json {
+        Ok(l) => match links::parse_links(l, addr_json.as_deref().ok()) {
+            Ok(v) => r.interfaces = v,
+            Err(e) => r.unavailable.push(format!("interfaces: {e}")),
+        },
+        Err(e) => r.unavailable.push(format!("interfaces: {e}")),
+    }
+    if let Err(e) = &addr_json {
+        r.unavailable.push(format!("addresses: {e}"));
+    }
+    // Hairpin from sysfs where iproute2 did not say.
+    for i in r
+        .interfaces
+        .iter_mut()
+        .filter(|i| i.master.is_some() && i.hairpin.is_none())
+    {
+        let p = Path::new("/sys/class/net")
+            .join(&i.name)
+            .join("brport/hairpin_mode");
+        if let Ok(v) = read_limited(&p, 16) {
+            i.hairpin = Some(v.trim() != "0");
+        }
+    }
+    for fam in [
+        &["-j", "route", "show"][..],
+        &["-j", "-6", "route", "show"][..],
+    ] {
+        match run(&ip, fam, t).and_then(|j| links::parse_routes(&j)) {
+            Ok(mut v) => r.routes.append(&mut v),
+            Err(e) => r.unavailable.push(format!("routes: {e}")),
+        }
+    }
+}
+
+/// Interfaces from /sys/class/net when `ip` is missing.
+pub fn sysfs_interfaces(dir: &Path) -> Vec<crate::model::host::Interface> {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut v: Vec<_> = rd
+        .flatten()
+        .map(|e| {
+            let p = e.path();
+            let read = |f: &str| {
+                read_limited(&p.join(f), 4096)
+                    .ok()
+                    .map(|s| s.trim().to_string())
+            };
+            let kind = read("uevent").and_then(|u| {
+                u.lines()
+                    .find_map(|l| l.strip_prefix("DEVTYPE=").map(str::to_string))
+            });
+            crate::model::host::Interface {
+                name: e.file_name().to_string_lossy().to_string(),
+                kind,
+                mtu: read("mtu").and_then(|m| m.parse().ok()),
+                state: read("operstate").map(|s| s.to_uppercase()),
+                master: std::fs::read_link(p.join("master"))
+                    .ok()
+                    .and_then(|l| l.file_name().map(|n| n.to_string_lossy().to_string())),
+                hairpin: read("brport/hairpin_mode").map(|h| h != "0"),
+                ..Default::default()
+            }
+        })
+        .collect();
+    v.sort_by(|a, b| a.name.cmp(&b.name));
+    v
+}
