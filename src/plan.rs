@@ -203,6 +203,34 @@ pub fn node_pairs(n: usize, strategy: PairStrategy) -> BTreeSet<(usize, usize)> 
     pairs
 }
 
+/// Probes an agent keeps open at once when the plan does not say (the
+/// agent's `DEFAULT_MAX_IN_FLIGHT`).
+const AGENT_IN_FLIGHT: usize = 1024;
+/// What the plan deadline allows per probe for the agent's own work, on top of
+/// the probes' timeouts. Generous: on a laptop lab 180 agents share two
+/// cores; the deadline is a backstop, not what a run normally costs.
+pub const PLAN_BUDGET_PER_PROBE: Duration = Duration::from_millis(50);
+/// Start-up, reading the plan, writing the answer.
+pub const PLAN_SLACK: Duration = Duration::from_millis(1000);
+
+/// The whole-plan deadline of a plan of `probes` probes whose longest timeout
+/// is `max_timeout`.
+///
+/// Each probe's own timeout starts when the agent starts that probe (not when
+/// the plan starts), and that is what a dead path costs. The plan deadline
+/// only stops an agent that stalls, so it grows with the plan's work: one
+/// timeout per batch of probes the agent can keep open, plus a budget per
+/// probe for the agent's own CPU time, plus slack. A fixed deadline would cut
+/// off healthy probes of large plans on busy machines.
+pub fn plan_deadline(probes: usize, max_timeout: Duration) -> Duration {
+    let waves = u32::try_from(probes.div_ceil(AGENT_IN_FLIGHT).max(1)).unwrap_or(u32::MAX);
+    let per_probe = PLAN_BUDGET_PER_PROBE.saturating_mul(u32::try_from(probes).unwrap_or(u32::MAX));
+    max_timeout
+        .saturating_mul(waves.saturating_add(1))
+        .saturating_add(per_probe)
+        .saturating_add(PLAN_SLACK)
+}
+
 /// Build every source's plan.
 pub fn plan(d: &Deployment, opts: &PlanOptions) -> Vec<SourcePlan> {
     let t = opts.timing;
@@ -223,14 +251,23 @@ pub fn plan(d: &Deployment, opts: &PlanOptions) -> Vec<SourcePlan> {
             _ => true,
         }
     };
-    let deadline = t.probe_timeout.max(t.dns_timeout) + Duration::from_millis(1000);
+    let max_timeout = t.probe_timeout.max(t.dns_timeout);
+    // MTU is a property of the path between two nodes: one pod per node
+    // measures it towards every other node.
+    let mut mtu_nodes_seen = BTreeSet::new();
+    let mtu_sources: BTreeSet<&str> = d
+        .pods
+        .iter()
+        .filter(|p| mtu_nodes_seen.insert(p.node.as_str()))
+        .map(|p| p.name.as_str())
+        .collect();
     let mut out = Vec::new();
 
     for src in &d.pods {
         let mut sp = SourcePlan {
             source: Source::Pod(src.name.clone()),
             plan: ProbePlan {
-                deadline_ms: deadline.as_millis() as u64,
+                deadline_ms: 0,
                 max_in_flight: None,
                 probes: Vec::new(),
             },
@@ -238,7 +275,8 @@ pub fn plan(d: &Deployment, opts: &PlanOptions) -> Vec<SourcePlan> {
         };
         for &sip in &src.ips {
             let source = pod_endpoint(src, sip);
-            // The first pod on each other node gets the MTU probe.
+            // The first pod on each other node gets the MTU probe (from the
+            // first pod of this node only).
             let mut mtu_nodes_done = BTreeSet::new();
             for dst in &d.pods {
                 if !node_pair_ok(&src.node, &dst.node) {
@@ -296,6 +334,7 @@ pub fn plan(d: &Deployment, opts: &PlanOptions) -> Vec<SourcePlan> {
                     }
                     if opts.checks.contains(CheckKind::Mtu)
                         && dst.node != src.node
+                        && mtu_sources.contains(src.name.as_str())
                         && mtu_nodes_done.insert(dst.node.clone())
                     {
                         let max = src.mtu.unwrap_or(1500);
@@ -517,6 +556,8 @@ pub fn plan(d: &Deployment, opts: &PlanOptions) -> Vec<SourcePlan> {
             }
         }
         if !sp.templates.is_empty() {
+            sp.plan.deadline_ms =
+                plan_deadline(sp.plan.probes.len(), max_timeout).as_millis() as u64;
             out.push(sp);
         }
     }
@@ -527,7 +568,7 @@ pub fn plan(d: &Deployment, opts: &PlanOptions) -> Vec<SourcePlan> {
             let mut sp = SourcePlan {
                 source: Source::Host(h.node.clone()),
                 plan: ProbePlan {
-                    deadline_ms: deadline.as_millis() as u64,
+                    deadline_ms: 0,
                     max_in_flight: None,
                     probes: Vec::new(),
                 },
@@ -572,6 +613,8 @@ pub fn plan(d: &Deployment, opts: &PlanOptions) -> Vec<SourcePlan> {
                 }
             }
             if !sp.templates.is_empty() {
+                sp.plan.deadline_ms =
+                    plan_deadline(sp.plan.probes.len(), max_timeout).as_millis() as u64;
                 out.push(sp);
             }
         }

@@ -211,6 +211,10 @@ pub struct LabArgs {
     /// Benchmark: build, probe, inspect and report RUNS times and print timings
     #[arg(long, value_name = "RUNS", value_parser = clap::value_parser!(u16).range(1..))]
     pub bench: Option<u16>,
+    /// With --bench: the lab sizes to measure, comma-separated (default: --nodes)
+    #[arg(long, value_delimiter = ',', value_name = "N,N,..", requires = "bench",
+          value_parser = clap::value_parser!(u16).range(1..=250))]
+    pub bench_nodes: Vec<u16>,
     /// Remove a lab kept with --keep (its id is in the namespace names: nc<ID>-…)
     #[arg(long, value_name = "ID", conflicts_with_all = ["destroy_all", "bench"])]
     pub destroy: Option<String>,

@@ -1,6 +1,7 @@
-//! `lab --bench RUNS`: build, probe, inspect, diagnose, render and tear down
-//! the same lab RUNS times and print the median of each stage, the probe
-//! rate and peak memory (CLI, probing agents, serving agents).
+//! `lab --bench RUNS [--bench-nodes 3,10,30,60]`: for each lab size, build,
+//! probe, inspect, diagnose, render and tear down the same lab RUNS times and
+//! print one table of medians: stage times, the probe rate, probes per agent
+//! and peak memory (CLI, one probing agent, one serving agent).
 
 use super::runtime::{LabConfig, LabRuntime};
 use crate::cli::{CliError, ExitCode, GlobalArgs, LabArgs};
@@ -9,17 +10,18 @@ use crate::model::topology::Source;
 use crate::model::{Deployment, ProbePlan, ProbeReport};
 use crate::pipeline::{self, Options};
 use crate::runtime::{Progress, Result, Runtime};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
-/// Forwards to the lab and keeps the agents' peak memory.
+/// Forwards to the lab and keeps the agents' peak memory and plan sizes.
 struct Measured<'a> {
     lab: &'a LabRuntime,
     probe_rss_kib: AtomicU64,
     serve_rss_kib: AtomicU64,
+    max_plan: AtomicUsize,
 }
 
-/// VmHWM of a process in KiB.
+/// VmHWM of a process in KiB (`pid` may be `self`).
 pub fn peak_rss_kib(pid: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
@@ -31,6 +33,13 @@ pub fn peak_rss_kib(pid: &str) -> Option<u64> {
         .ok()
 }
 
+/// Reset this process's VmHWM to its current RSS (Linux 4.0+), so that each
+/// lab size gets its own CLI peak. Best effort: without it the CLI column is
+/// the peak so far.
+fn reset_own_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
 impl Runtime for Measured<'_> {
     async fn discover(&self, progress: &dyn Progress) -> Result<Deployment> {
         self.lab.discover(progress).await
@@ -39,6 +48,8 @@ impl Runtime for Measured<'_> {
         self.lab.deploy(d, progress).await
     }
     async fn probe(&self, source: &Source, plan: &ProbePlan) -> Result<ProbeReport> {
+        self.max_plan
+            .fetch_max(plan.probes.len(), Ordering::Relaxed);
         let r = self.lab.probe(source, plan).await?;
         if let Some(k) = r.peak_rss_kib {
             self.probe_rss_kib.fetch_max(k, Ordering::Relaxed);
@@ -60,18 +71,43 @@ impl Runtime for Measured<'_> {
     }
 }
 
+/// One run of one lab size.
 #[derive(Debug, Clone, Default)]
 struct RunFigures {
-    stages: Vec<(&'static str, f64)>,
-    probes: usize,
+    build_ms: f64,
+    probe_ms: f64,
+    inspect_ms: f64,
+    diagnose_render_ms: f64,
+    cleanup_ms: f64,
+    total_ms: f64,
+    checks: usize,
     failed: usize,
-    probe_rss: u64,
-    serve_rss: u64,
+    max_plan: usize,
+    probe_rss_kib: u64,
+    serve_rss_kib: u64,
 }
 
-const STAGES: [&str; 7] = [
-    "deploy", "probe", "inspect", "diagnose", "render", "cleanup", "total",
-];
+/// The medians of one lab size.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct SizeFigures {
+    nodes: usize,
+    pods: usize,
+    runs: usize,
+    build_ms: f64,
+    probe_ms: f64,
+    inspect_ms: f64,
+    diagnose_render_ms: f64,
+    cleanup_ms: f64,
+    total_ms: f64,
+    checks: usize,
+    /// Most failed checks in any run (a healthy lab: 0).
+    failed: usize,
+    max_plan: usize,
+    probes_per_s: f64,
+    cli_rss_kib: u64,
+    probe_rss_kib: u64,
+    serve_rss_kib: u64,
+}
 
 fn median(mut v: Vec<f64>) -> f64 {
     if v.is_empty() {
@@ -86,6 +122,34 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
+fn summarize(nodes: usize, pods: usize, runs: &[RunFigures], cli_rss_kib: u64) -> SizeFigures {
+    let med = |f: fn(&RunFigures) -> f64| median(runs.iter().map(f).collect());
+    let probe_ms = med(|r| r.probe_ms);
+    let checks = runs.first().map(|r| r.checks).unwrap_or(0);
+    SizeFigures {
+        nodes,
+        pods,
+        runs: runs.len(),
+        build_ms: med(|r| r.build_ms),
+        probe_ms,
+        inspect_ms: med(|r| r.inspect_ms),
+        diagnose_render_ms: med(|r| r.diagnose_render_ms),
+        cleanup_ms: med(|r| r.cleanup_ms),
+        total_ms: med(|r| r.total_ms),
+        checks,
+        failed: runs.iter().map(|r| r.failed).max().unwrap_or(0),
+        max_plan: runs.iter().map(|r| r.max_plan).max().unwrap_or(0),
+        probes_per_s: if probe_ms > 0.0 {
+            checks as f64 / (probe_ms / 1000.0)
+        } else {
+            0.0
+        },
+        cli_rss_kib,
+        probe_rss_kib: runs.iter().map(|r| r.probe_rss_kib).max().unwrap_or(0),
+        serve_rss_kib: runs.iter().map(|r| r.serve_rss_kib).max().unwrap_or(0),
+    }
+}
+
 pub async fn run(
     g: &GlobalArgs,
     args: &LabArgs,
@@ -94,79 +158,112 @@ pub async fn run(
     runs: u16,
 ) -> std::result::Result<ExitCode, CliError> {
     let progress = super::command::StderrProgress::new(g.quiet);
-    let mut all = Vec::new();
-    for n in 1..=runs {
-        progress.message(&format!("bench run {n} of {runs}"));
-        let lab = LabRuntime::new(cfg.clone())?;
-        let m = Measured {
-            lab: &lab,
-            probe_rss_kib: AtomicU64::new(0),
-            serve_rss_kib: AtomicU64::new(0),
-        };
-        let started = Instant::now();
-        let quiet = crate::runtime::Quiet;
-        let run_opts = Options {
-            keep: false,
-            ..opts.clone()
-        };
-        let report = tokio::select! {
-            r = pipeline::run(&m, &run_opts, &quiet) => r?,
-            sig = super::command::interrupted() => {
-                let _ = lab.teardown().await;
-                return Err(CliError::could_not_run(format!("{sig}; the lab was removed")));
-            }
-        };
-        let t = Instant::now();
-        let rendered = crate::render::render(
-            &report,
-            g.output,
-            &super::command::render_options(g, args.wide),
+    let sizes: Vec<usize> = if args.bench_nodes.is_empty() {
+        vec![cfg.nodes]
+    } else {
+        args.bench_nodes.iter().map(|n| usize::from(*n)).collect()
+    };
+    let mut table_rows = Vec::new();
+    for &nodes in &sizes {
+        let mut cfg = cfg.clone();
+        cfg.nodes = nodes;
+        // Faults name nodes by index: check them against this size.
+        cfg.faults = super::faults::parse(&args.faults, nodes)
+            .map_err(|e| CliError::usage(format!("--bench-nodes {nodes}: {e}")))?;
+        reset_own_peak_rss();
+        let mut all = Vec::new();
+        for n in 1..=runs {
+            progress.message(&format!("bench: {nodes} nodes, run {n} of {runs}"));
+            all.push(one_run(g, args, &cfg, &opts).await?);
+        }
+        let row = summarize(
+            nodes,
+            nodes * cfg.pods_per_node,
+            &all,
+            peak_rss_kib("self").unwrap_or(0),
         );
-        let render_ms = t.elapsed().as_secs_f64() * 1000.0;
-        std::hint::black_box(rendered);
-        let total_ms = started.elapsed().as_secs_f64() * 1000.0;
-        let st = &report.summary.stages_ms;
-        let get = |k: &str| st.get(k).copied().unwrap_or(0) as f64;
-        all.push(RunFigures {
-            stages: vec![
-                ("deploy", get("deploy") + get("discover")),
-                ("probe", get("probe")),
-                ("inspect", get("inspect")),
-                ("diagnose", get("diagnose")),
-                ("render", render_ms),
-                ("cleanup", get("cleanup")),
-                ("total", total_ms),
-            ],
-            probes: report.checks.len(),
-            failed: report.summary.failed,
-            probe_rss: m.probe_rss_kib.load(Ordering::Relaxed),
-            serve_rss: m.serve_rss_kib.load(Ordering::Relaxed),
-        });
+        if !g.quiet {
+            eprint!("{}", table(&cfg, runs, std::slice::from_ref(&row), &opts));
+        }
+        table_rows.push(row);
     }
-    print!("{}", table(&cfg, runs, &all));
+    print!("{}", table(&cfg, runs, &table_rows, &opts));
     Ok(ExitCode::Ok)
 }
 
-fn table(cfg: &LabConfig, runs: u16, all: &[RunFigures]) -> String {
-    let med = |stage: &str| {
-        median(
-            all.iter()
-                .filter_map(|r| r.stages.iter().find(|(s, _)| *s == stage).map(|(_, v)| *v))
-                .collect(),
-        )
+async fn one_run(
+    g: &GlobalArgs,
+    args: &LabArgs,
+    cfg: &LabConfig,
+    opts: &Options,
+) -> std::result::Result<RunFigures, CliError> {
+    let lab = LabRuntime::new(cfg.clone())?;
+    let m = Measured {
+        lab: &lab,
+        probe_rss_kib: AtomicU64::new(0),
+        serve_rss_kib: AtomicU64::new(0),
+        max_plan: AtomicUsize::new(0),
     };
-    let probes = all.first().map(|r| r.probes).unwrap_or(0);
-    let probe_ms = med("probe");
-    let rate = if probe_ms > 0.0 {
-        probes as f64 / (probe_ms / 1000.0)
-    } else {
-        0.0
+    let started = Instant::now();
+    let quiet = crate::runtime::Quiet;
+    let run_opts = Options {
+        keep: false,
+        ..opts.clone()
     };
+    let report = tokio::select! {
+        r = tokio::time::timeout(g.timeout, pipeline::run(&m, &run_opts, &quiet)) => match r {
+            Ok(r) => r?,
+            Err(_) => {
+                let _ = lab.teardown().await;
+                return Err(CliError::could_not_run(format!(
+                    "a bench run of {} nodes did not finish within {} (--timeout); the lab was removed",
+                    cfg.nodes,
+                    humantime::format_duration(g.timeout)
+                )));
+            }
+        },
+        sig = super::command::interrupted() => {
+            let _ = lab.teardown().await;
+            return Err(CliError::could_not_run(format!("{sig}; the lab was removed")));
+        }
+    };
+    let t = Instant::now();
+    let rendered = crate::render::render(
+        &report,
+        g.output,
+        &super::command::render_options(g, args.wide),
+    );
+    let render_ms = t.elapsed().as_secs_f64() * 1000.0;
+    std::hint::black_box(rendered);
+    let total_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let st = &report.summary.stages_ms;
+    let get = |k: &str| st.get(k).copied().unwrap_or(0) as f64;
+    Ok(RunFigures {
+        build_ms: get("deploy") + get("discover"),
+        probe_ms: get("probe"),
+        inspect_ms: get("inspect"),
+        diagnose_render_ms: get("diagnose") + render_ms,
+        cleanup_ms: get("cleanup"),
+        total_ms,
+        checks: report.checks.len(),
+        failed: report.summary.failed + report.summary.errors,
+        max_plan: m.max_plan.load(Ordering::Relaxed),
+        probe_rss_kib: m.probe_rss_kib.load(Ordering::Relaxed),
+        serve_rss_kib: m.serve_rss_kib.load(Ordering::Relaxed),
+    })
+}
+
+fn table(cfg: &LabConfig, runs: u16, rows: &[SizeFigures], opts: &Options) -> String {
     let faults: Vec<&str> = cfg.faults.iter().map(|f| f.name()).collect();
     let mut s = format!(
-        "lab benchmark: {} nodes x {} pods{}, {} run(s), medians\n",
-        cfg.nodes,
+        "lab benchmark: {} pods per node, pairs {:?}{}{}, medians of {} run(s); times in ms, memory in MiB\n",
         cfg.pods_per_node,
+        opts.plan.pairs,
+        if opts.no_host {
+            ", no host inspection"
+        } else {
+            ""
+        },
         if faults.is_empty() {
             String::new()
         } else {
@@ -174,35 +271,66 @@ fn table(cfg: &LabConfig, runs: u16, all: &[RunFigures]) -> String {
         },
         runs
     );
-    s.push_str(&format!("{:<22}{:>12}\n", "stage", "ms"));
-    for stage in STAGES {
-        let label = if stage == "deploy" {
-            "build (deploy)"
-        } else {
-            stage
-        };
-        s.push_str(&format!("{label:<22}{:>12.0}\n", med(stage)));
+    let head = [
+        "nodes",
+        "pods",
+        "checks",
+        "failed",
+        "probes/agent",
+        "build",
+        "probe",
+        "inspect",
+        "diag+render",
+        "cleanup",
+        "total",
+        "probes/s",
+        "CLI MiB",
+        "agent MiB",
+        "serve MiB",
+    ];
+    let mib = |k: u64| format!("{:.1}", k as f64 / 1024.0);
+    let body: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.nodes.to_string(),
+                r.pods.to_string(),
+                r.checks.to_string(),
+                r.failed.to_string(),
+                r.max_plan.to_string(),
+                format!("{:.0}", r.build_ms),
+                format!("{:.0}", r.probe_ms),
+                format!("{:.0}", r.inspect_ms),
+                format!("{:.0}", r.diagnose_render_ms),
+                format!("{:.0}", r.cleanup_ms),
+                format!("{:.0}", r.total_ms),
+                format!("{:.0}", r.probes_per_s),
+                mib(r.cli_rss_kib),
+                mib(r.probe_rss_kib),
+                mib(r.serve_rss_kib),
+            ]
+        })
+        .collect();
+    let widths: Vec<usize> = (0..head.len())
+        .map(|i| {
+            body.iter()
+                .map(|row| row[i].len())
+                .chain([head[i].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: Vec<&str>| -> String {
+        let mut l: Vec<String> = Vec::new();
+        for (c, w) in cells.iter().zip(&widths) {
+            l.push(format!("{c:>w$}"));
+        }
+        l.join("  ") + "\n"
+    };
+    s.push_str(&line(head.to_vec()));
+    for row in &body {
+        s.push_str(&line(row.iter().map(String::as_str).collect()));
     }
-    s.push_str(&format!("{:<22}{probes:>12}\n", "probes"));
-    s.push_str(&format!(
-        "{:<22}{:>12}\n",
-        "failed checks",
-        all.iter().map(|r| r.failed).max().unwrap_or(0)
-    ));
-    s.push_str(&format!("{:<22}{rate:>12.0}\n", "probes/second"));
-    let cli = peak_rss_kib("self").unwrap_or(0);
-    let mib = |k: u64| k as f64 / 1024.0;
-    s.push_str(&format!("{:<22}{:>12.1}\n", "peak RSS CLI (MiB)", mib(cli)));
-    s.push_str(&format!(
-        "{:<22}{:>12.1}\n",
-        "peak RSS probe (MiB)",
-        mib(all.iter().map(|r| r.probe_rss).max().unwrap_or(0))
-    ));
-    s.push_str(&format!(
-        "{:<22}{:>12.1}\n",
-        "peak RSS serve (MiB)",
-        mib(all.iter().map(|r| r.serve_rss).max().unwrap_or(0))
-    ));
     s
 }
 
@@ -220,5 +348,60 @@ mod tests {
     #[test]
     fn own_peak_rss_is_readable() {
         assert!(peak_rss_kib("self").is_some_and(|k| k > 0));
+    }
+
+    #[test]
+    fn a_size_takes_the_median_of_its_runs_and_the_worst_of_failures_and_memory() {
+        let run = |probe_ms: f64, failed: usize, rss: u64| RunFigures {
+            probe_ms,
+            total_ms: probe_ms + 100.0,
+            checks: 1000,
+            failed,
+            max_plan: 50,
+            probe_rss_kib: rss,
+            ..Default::default()
+        };
+        let s = summarize(
+            10,
+            20,
+            &[run(500.0, 0, 10), run(2000.0, 3, 30), run(1000.0, 0, 20)],
+            4096,
+        );
+        assert_eq!(s.probe_ms, 1000.0);
+        assert_eq!(s.total_ms, 1100.0);
+        assert_eq!(s.failed, 3);
+        assert_eq!(s.probe_rss_kib, 30);
+        assert_eq!(s.probes_per_s, 1000.0);
+        assert_eq!(s.runs, 3);
+    }
+
+    #[test]
+    fn the_table_has_one_row_per_size_under_its_header() {
+        let cfg = LabConfig::new(3, 2, "/bin/true".into());
+        let rows = vec![
+            SizeFigures {
+                nodes: 3,
+                pods: 6,
+                checks: 534,
+                cli_rss_kib: 2048,
+                ..Default::default()
+            },
+            SizeFigures {
+                nodes: 60,
+                pods: 120,
+                checks: 122_400,
+                ..Default::default()
+            },
+        ];
+        let t = table(&cfg, 3, &rows, &Options::default());
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines.len(), 4, "{t}");
+        assert!(lines[0].contains("medians of 3 run(s)"), "{t}");
+        assert!(lines[1].trim_start().starts_with("nodes"), "{t}");
+        assert!(lines[2].trim_start().starts_with("3 "), "{t}");
+        assert!(lines[2].contains("534") && lines[2].contains("2.0"), "{t}");
+        assert!(lines[3].trim_start().starts_with("60 ") && lines[3].contains("122400"));
+        // Columns line up: every row as wide as the header.
+        assert!(lines[1..].iter().all(|l| l.len() == lines[1].len()), "{t}");
     }
 }

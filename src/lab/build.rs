@@ -169,7 +169,8 @@ fn wire_lines(ctx: &LabCtx) -> Vec<String> {
     for i in 0..p.nodes {
         let port = p.wire_port(i);
         l.push(format!(
-            "link add {port} mtu {WIRE_MTU} type veth peer name eth0 mtu {WIRE_MTU} netns {}",
+            "link add {port} mtu {WIRE_MTU} type veth peer name eth0 address {} mtu {WIRE_MTU} netns {}",
+            p.underlay_mac(i),
             p.node_ns(i)
         ));
         l.push(format!("link set {port} master br0"));
@@ -185,7 +186,10 @@ pub fn node_lines(ctx: &LabCtx, i: usize) -> Vec<String> {
         "link set lo up".to_string(),
         format!("addr add {}/{UNDERLAY_PREFIX} dev eth0", p.node_ip(i)),
         "link set eth0 up".to_string(),
-        format!("link add cni0 mtu {OVERLAY_MTU} type bridge"),
+        format!(
+            "link add cni0 address {} mtu {OVERLAY_MTU} type bridge",
+            p.cni_mac(i)
+        ),
         format!("addr add {}/24 dev cni0", p.gateway(i)),
         "link set cni0 up".to_string(),
         format!(
@@ -196,21 +200,42 @@ pub fn node_lines(ctx: &LabCtx, i: usize) -> Vec<String> {
         format!("addr add {}/32 dev flannel.1", p.overlay_ip(i)),
         "link set flannel.1 up".to_string(),
     ];
-    let mut pods: Vec<(String, String)> = (0..p.pods_per_node)
-        .map(|j| (p.pod_veth(j), p.pod_ns(i, j)))
+    let mut pods: Vec<(String, String, String, std::net::Ipv4Addr)> = (0..p.pods_per_node)
+        .map(|j| {
+            (
+                p.pod_veth(j),
+                p.pod_ns(i, j),
+                p.pod_mac(i, j),
+                p.pod_ip(i, j),
+            )
+        })
         .collect();
     if i == 0 {
-        pods.push((p.dns_veth().to_string(), p.dns_ns()));
+        pods.push((
+            p.dns_veth().to_string(),
+            p.dns_ns(),
+            p.pod_mac(i, p.pods_per_node),
+            DNS_POD_IP,
+        ));
     }
-    for (veth, ns) in pods {
+    // Neighbour entries are permanent (fixed MACs): see `LabPlan::underlay_mac`.
+    for (veth, ns, mac, ip) in pods {
         l.push(format!(
-            "link add {veth} mtu {OVERLAY_MTU} type veth peer name eth0 mtu {OVERLAY_MTU} netns {ns}"
+            "link add {veth} mtu {OVERLAY_MTU} type veth peer name eth0 address {mac} mtu {OVERLAY_MTU} netns {ns}"
         ));
         l.push(format!("link set {veth} master cni0"));
         l.push(format!("link set dev {veth} type bridge_slave hairpin on"));
         l.push(format!("link set {veth} up"));
+        l.push(format!(
+            "neigh replace {ip} lladdr {mac} dev cni0 nud permanent"
+        ));
     }
     for b in (0..p.nodes).filter(|&b| b != i) {
+        l.push(format!(
+            "neigh replace {} lladdr {} dev eth0 nud permanent",
+            p.node_ip(b),
+            p.underlay_mac(b)
+        ));
         l.push(format!(
             "neigh add {} lladdr {} dev flannel.1 nud permanent",
             p.overlay_ip(b),
@@ -240,12 +265,13 @@ pub fn fdb_lines(ctx: &LabCtx, i: usize) -> Vec<String> {
         .collect()
 }
 
-fn pod_lines(ip: std::net::Ipv4Addr, gw: std::net::Ipv4Addr) -> Vec<String> {
+fn pod_lines(ip: std::net::Ipv4Addr, gw: std::net::Ipv4Addr, gw_mac: &str) -> Vec<String> {
     vec![
         "link set lo up".to_string(),
         format!("addr add {ip}/24 dev eth0"),
         "link set eth0 up".to_string(),
         format!("route add default via {gw} dev eth0"),
+        format!("neigh replace {gw} lladdr {gw_mac} dev eth0 nud permanent"),
     ]
 }
 
@@ -253,10 +279,18 @@ async fn build_node(ctx: &LabCtx, i: usize, services: &[ServicePort]) -> Result<
     let p = &ctx.plan;
     let ns = p.node_ns(i);
     let mut pods: Vec<(String, Vec<String>)> = (0..p.pods_per_node)
-        .map(|j| (p.pod_ns(i, j), pod_lines(p.pod_ip(i, j), p.gateway(i))))
+        .map(|j| {
+            (
+                p.pod_ns(i, j),
+                pod_lines(p.pod_ip(i, j), p.gateway(i), &p.cni_mac(i)),
+            )
+        })
         .collect();
     if i == 0 {
-        pods.push((p.dns_ns(), pod_lines(DNS_POD_IP, p.gateway(0))));
+        pods.push((
+            p.dns_ns(),
+            pod_lines(DNS_POD_IP, p.gateway(0), &p.cni_mac(0)),
+        ));
     }
     let rules = node_rules(&p.pod_cidr(i), services);
     let fdb_lines = fdb_lines(ctx, i);

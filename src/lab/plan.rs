@@ -176,6 +176,21 @@ impl LabPlan {
     pub fn overlay_mac(&self, i: usize) -> String {
         format!("0e:6e:63:00:{:02x}:{:02x}", (i >> 8) & 0xff, i & 0xff)
     }
+    /// Node i's underlay (eth0) MAC, fixed so that every other node holds it
+    /// as a permanent neighbour entry: the kernel's neighbour table is shared
+    /// by all namespaces (gc_thresh3, 1024 by default), and N·(N−1) learned
+    /// underlay entries overflow it from about 30 nodes on, dropping packets.
+    pub fn underlay_mac(&self, i: usize) -> String {
+        format!("0e:6e:63:01:{:02x}:{:02x}", (i >> 8) & 0xff, i & 0xff)
+    }
+    /// cni0's MAC on node i (the pods' gateway; permanent in each pod).
+    pub fn cni_mac(&self, i: usize) -> String {
+        format!("0e:6e:63:02:{:02x}:{:02x}", (i >> 8) & 0xff, i & 0xff)
+    }
+    /// Pod j's eth0 MAC on node i (`j == pods_per_node`: the DNS pod).
+    pub fn pod_mac(&self, i: usize, j: usize) -> String {
+        format!("0e:6e:63:03:{:02x}:{:02x}", i & 0xff, j & 0xff)
+    }
     pub fn pod_ip(&self, i: usize, j: usize) -> Ipv4Addr {
         Ipv4Addr::new(198, 18, i as u8, (j + 2) as u8)
     }

@@ -88,13 +88,20 @@ fn full_mesh_plans_every_pod_pair_with_four_protocols() {
     assert_eq!(protos.len(), 4);
     assert!(p2p.iter().any(|t| t.source.node == t.target.node));
     assert!(p2p.iter().any(|t| t.source.node != t.target.node));
-    // MTU: one per other node per source pod
-    let mtu = plans
+    // MTU: one per ordered node pair (from the first pod of each node), not
+    // per pod pair: the path MTU is the nodes' property.
+    let mtu: Vec<_> = plans
         .iter()
         .flat_map(|p| &p.templates)
         .filter(|t| t.kind == CheckKind::Mtu)
-        .count();
-    assert_eq!(mtu, 6 * 2);
+        .collect();
+    assert_eq!(mtu.len(), 3 * 2);
+    let node_pairs: BTreeSet<_> = mtu
+        .iter()
+        .map(|t| (t.source.node.clone(), t.target.node.clone()))
+        .collect();
+    assert_eq!(node_pairs.len(), 3 * 2);
+    assert!(mtu.iter().all(|t| t.source.node != t.target.node));
     // hairpin: every pod through its own Service
     let hairpin = plans
         .iter()
@@ -200,4 +207,53 @@ fn assemble_judges_dns_answers_and_mtu() {
             .iter()
             .all(|c| c.status == Status::Error && c.detail == "exec failed")
     );
+}
+
+#[test]
+fn the_plan_deadline_grows_with_the_plans_work() {
+    let t = Duration::from_secs(2);
+    // A small plan: its probes' timeout (plus one for the batch), its budget, slack.
+    assert_eq!(
+        plan_deadline(10, t),
+        t * 2 + PLAN_BUDGET_PER_PROBE * 10 + PLAN_SLACK
+    );
+    // Strictly more time for more probes, and one more timeout per batch of
+    // probes the agent keeps open.
+    let mut last = Duration::ZERO;
+    for n in [0, 1, 100, 500, 1024, 1025, 5000] {
+        let d = plan_deadline(n, t);
+        assert!(d > last, "{n} probes: {d:?} after {last:?}");
+        last = d;
+    }
+    assert_eq!(
+        plan_deadline(1025, t) - plan_deadline(1024, t),
+        t + PLAN_BUDGET_PER_PROBE
+    );
+    // No overflow on absurd sizes.
+    assert!(plan_deadline(usize::MAX, Duration::MAX) == Duration::MAX);
+}
+
+#[test]
+fn every_plan_carries_the_deadline_for_its_own_size() {
+    let d = deployment(30, 2);
+    let opts = PlanOptions::default();
+    let plans = plan(&d, &opts);
+    let timeout = opts.timing.probe_timeout.max(opts.timing.dns_timeout);
+    let sizes: BTreeSet<usize> = plans.iter().map(|p| p.plan.probes.len()).collect();
+    assert!(
+        sizes.len() > 1,
+        "pod and host plans differ in size: {sizes:?}"
+    );
+    for sp in &plans {
+        assert_eq!(
+            sp.plan.deadline_ms,
+            plan_deadline(sp.plan.probes.len(), timeout).as_millis() as u64,
+            "{:?}",
+            sp.source
+        );
+        // Long enough for every probe to run one after the other in
+        // batches of the agent's active slots at its first retry interval.
+        let serial = opts.timing.probe_timeout / 3 * (sp.plan.probes.len() as u32).div_ceil(32);
+        assert!(Duration::from_millis(sp.plan.deadline_ms) > serial + timeout);
+    }
 }

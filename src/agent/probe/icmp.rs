@@ -149,6 +149,9 @@ impl IcmpSocket {
             // sweep); a bigger buffer keeps the kernel from dropping them.
             let _ = sock.set_recv_buffer_size(4 << 20);
             force_recv_buffer(&sock, 4 << 20);
+            if is_raw {
+                filter_types(&sock, v6);
+            }
             // tokio's UdpSocket is just a datagram socket registered with the
             // reactor; sendto/recvfrom work the same on raw and ping sockets.
             UdpSocket::from_std(std::net::UdpSocket::from(sock))
@@ -489,6 +492,53 @@ fn force_recv_buffer(sock: &Socket, bytes: libc::c_int) {
             (&bytes as *const libc::c_int).cast(),
             std::mem::size_of::<libc::c_int>() as libc::socklen_t,
         );
+    }
+}
+
+/// Let only echo replies and the errors that quote a request into a raw
+/// socket. Without a filter it also gets a copy of every echo *request* other
+/// agents send to this namespace (a large lab: thousands, many of them big
+/// MTU probes), which costs the receive task time and buffer space that our
+/// own replies need. Best effort: without it the receive task skips them.
+fn filter_types(sock: &Socket, v6: bool) {
+    use std::os::fd::AsRawFd;
+    // linux/icmp.h: ICMP_FILTER on SOL_RAW, a u32 mask of ICMPv4 types to drop.
+    const SOL_RAW: libc::c_int = 255;
+    const ICMP_FILTER: libc::c_int = 1;
+    // linux/icmpv6.h: ICMPV6_FILTER on IPPROTO_ICMPV6, 256 bits, set = blocked.
+    const ICMPV6_FILTER: libc::c_int = 1;
+    let rc = if v6 {
+        let mut blocked = [u32::MAX; 8];
+        // destination unreachable, packet too big, time exceeded, parameter problem, echo reply
+        for t in [1u8, 2, 3, 4, 129] {
+            blocked[usize::from(t >> 5)] &= !(1u32 << (t & 31));
+        }
+        // SAFETY: setsockopt reads the 32-byte filter from a live local.
+        unsafe {
+            libc::setsockopt(
+                sock.as_raw_fd(),
+                libc::IPPROTO_ICMPV6,
+                ICMPV6_FILTER,
+                blocked.as_ptr().cast(),
+                std::mem::size_of_val(&blocked) as libc::socklen_t,
+            )
+        }
+    } else {
+        // echo reply, destination unreachable, time exceeded, parameter problem
+        let blocked: u32 = !((1 << 0) | (1 << 3) | (1 << 11) | (1 << 12));
+        // SAFETY: setsockopt reads one u32 from a live local.
+        unsafe {
+            libc::setsockopt(
+                sock.as_raw_fd(),
+                SOL_RAW,
+                ICMP_FILTER,
+                (&blocked as *const u32).cast(),
+                std::mem::size_of::<u32>() as libc::socklen_t,
+            )
+        }
+    };
+    if rc != 0 {
+        tracing::debug!("ICMP type filter: {}", io::Error::last_os_error());
     }
 }
 

@@ -2,11 +2,16 @@
 //! [`ProbeReport`].
 //!
 //! Time is the contract here. Every probe runs under its own `timeoutMs`
-//! (retries fit inside it), at most `maxInFlight` probes run at once, and the
-//! whole plan stops at `deadlineMs`: whatever has not finished by then is
-//! reported as `timeout`. A plan of a thousand dead targets therefore costs
-//! about one probe timeout (as long as they fit in one batch of `maxInFlight`),
-//! never a thousand.
+//! (retries fit inside it), counted from when the probe starts, not from when
+//! the plan started. At most [`DEFAULT_ACTIVE`] probes are doing work at once
+//! (a probe that has not answered within a short, adaptive fast window frees
+//! its slot and waits in the background), and at most `maxInFlight` are open
+//! at all. So a healthy plan of a thousand probes never has a thousand
+//! connections fighting for the CPU (which would time them out), and a plan
+//! of a thousand dead targets still costs about one probe timeout plus a few
+//! fast windows, never a thousand timeouts. The whole plan stops at
+//! `deadlineMs` (a backstop the planner scales with the plan's size):
+//! whatever has not finished by then is reported as `timeout`.
 
 mod dns;
 mod http;
@@ -102,12 +107,65 @@ impl Drop for Context {
     }
 }
 
+/// Probes doing work (connecting, sending, reading) at once. A probe starts
+/// only when one of these slots is free, and its own deadline starts then:
+/// queueing behind a long plan never eats into a probe's timeout. A probe
+/// that has not answered within the fast window (see [`Pacer`]) gives its
+/// slot to the next one and keeps waiting for its answer in the background,
+/// so a plan full of dead targets still ends about one timeout after its last
+/// probe started, while a healthy plan never has more probes competing for
+/// the CPU than it can finish quickly.
+pub const DEFAULT_ACTIVE: usize = 32;
+
+/// Bounds of the fast window.
+const FAST_WINDOW_MIN: Duration = Duration::from_millis(25);
+/// The fast window is this many times the recent wall time of answered probes.
+const FAST_WINDOW_FACTOR: u32 = 4;
+
+/// Tracks how long answered probes take (wall time, including waiting for
+/// this process's turn on the CPU) and derives the fast window from it.
+#[derive(Debug)]
+pub(crate) struct Pacer {
+    /// Exponentially weighted mean wall time of answered probes, in µs.
+    mean_us: std::sync::atomic::AtomicU64,
+}
+
+impl Pacer {
+    pub(crate) fn new() -> Self {
+        Pacer {
+            mean_us: std::sync::atomic::AtomicU64::new(5_000),
+        }
+    }
+
+    /// Record the wall time of a probe that got an answer.
+    pub(crate) fn answered(&self, took: Duration) {
+        use std::sync::atomic::Ordering;
+        let us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        // mean += (sample - mean) / 8; racy updates lose a sample at worst.
+        let old = self.mean_us.load(Ordering::Relaxed);
+        let new = old - old / 8 + us / 8;
+        self.mean_us.store(new.max(1), Ordering::Relaxed);
+    }
+
+    /// How long a probe holds its slot before it is presumed slow or dead:
+    /// a few times the recent answer time, at least [`FAST_WINDOW_MIN`], at
+    /// most the probe's first retry interval.
+    pub(crate) fn fast_window(&self, interval: Duration) -> Duration {
+        let mean = Duration::from_micros(self.mean_us.load(std::sync::atomic::Ordering::Relaxed));
+        (mean * FAST_WINDOW_FACTOR)
+            .max(FAST_WINDOW_MIN)
+            .min(interval.max(FAST_WINDOW_MIN))
+    }
+}
+
 /// Run every probe of `plan` and collect the results, in the plan's order.
 pub async fn run_plan(plan: &ProbePlan) -> ProbeReport {
     let started = Instant::now();
     let plan_deadline = tokio::time::Instant::now() + Duration::from_millis(plan.deadline_ms);
     let ctx = Arc::new(Context::new());
     let in_flight = effective_in_flight(plan.max_in_flight);
+    let active = Arc::new(tokio::sync::Semaphore::new(DEFAULT_ACTIVE.min(in_flight)));
+    let pacer = Arc::new(Pacer::new());
     tracing::debug!(
         probes = plan.probes.len(),
         in_flight,
@@ -119,8 +177,8 @@ pub async fn run_plan(plan: &ProbePlan) -> ProbeReport {
     {
         let mut stream = futures::stream::iter(plan.probes.iter().enumerate())
             .map(|(i, probe)| {
-                let ctx = ctx.clone();
-                async move { (i, run_probe(&ctx, probe).await) }
+                let (ctx, active, pacer) = (ctx.clone(), active.clone(), pacer.clone());
+                async move { (i, run_paced(&ctx, &active, &pacer, probe).await) }
             })
             .buffer_unordered(in_flight);
         let collect = async {
@@ -156,7 +214,36 @@ pub async fn run_plan(plan: &ProbePlan) -> ProbeReport {
     }
 }
 
-/// One probe under its own deadline.
+/// One probe once an active slot is free; the slot goes back when the probe
+/// ends or its fast window passes, whichever comes first.
+async fn run_paced(
+    ctx: &Context,
+    active: &tokio::sync::Semaphore,
+    pacer: &Pacer,
+    probe: &Probe,
+) -> ProbeResult {
+    // The semaphore is never closed; without a permit the probe just runs.
+    let mut permit = active.acquire().await.ok();
+    let interval = Attempts::new(Duration::from_millis(probe.timeout_ms), probe.retries).interval;
+    let window = tokio::time::sleep(pacer.fast_window(interval));
+    tokio::pin!(window);
+    let started = tokio::time::Instant::now();
+    let work = run_probe(ctx, probe);
+    tokio::pin!(work);
+    let result = loop {
+        tokio::select! {
+            r = &mut work => break r,
+            _ = &mut window, if permit.is_some() => permit = None,
+        }
+    };
+    drop(permit);
+    if result.outcome == Outcome::Ok {
+        pacer.answered(started.elapsed());
+    }
+    result
+}
+
+/// One probe under its own deadline, which starts now.
 async fn run_probe(ctx: &Context, probe: &Probe) -> ProbeResult {
     if probe.timeout_ms == 0 {
         return error(&probe.id, "timeoutMs must be greater than 0");

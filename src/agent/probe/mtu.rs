@@ -1,6 +1,9 @@
-//! Path MTU: ICMP echoes with DF set at many sizes, all sent at once, and the
-//! largest size answered is the path MTU. A blackhole (large packets vanish
-//! without "fragmentation needed") shows as larger sizes never answering.
+//! Path MTU: one ICMP echo with DF set at the configured size first; when it
+//! answers, the path carries the full MTU and the probe is done (two packets
+//! with the warm-up). Only when it does not answer within half a retry
+//! interval do echoes at many sizes go out at once, and the largest size
+//! answered is the path MTU. A blackhole (large packets vanish without
+//! "fragmentation needed") shows as larger sizes never answering.
 //!
 //! Sizes are total IP packet sizes: `max`, then every 8 bytes down to `min`,
 //! plus the MTUs real networks use (1500, 1450 VXLAN, 1420 WireGuard, …) that
@@ -117,6 +120,10 @@ pub(super) async fn probe(
     }
     let mut next_round = tokio::time::Instant::now();
     let mut rounds = 0u32;
+    // The fast path: one echo at `max` first. On a healthy path it answers
+    // and the probe is done with two packets; only when it does not (within
+    // half a retry interval) does the sweep of every size go out.
+    let mut quick = true;
 
     let best = |state: &BTreeMap<u16, SizeState>| {
         state
@@ -138,15 +145,21 @@ pub(super) async fn probe(
             break;
         }
         if rounds < attempts.count && tokio::time::Instant::now() >= next_round {
-            rounds += 1;
-            next_round += attempts.interval;
             let floor = best(&state).unwrap_or(0);
-            let todo: Vec<u16> = state
-                .range(floor + 1..)
-                .rev()
-                .filter(|(_, s)| s.answered.is_none() && s.dead.is_none())
-                .map(|(size, _)| *size)
-                .collect();
+            let todo: Vec<u16> = if quick {
+                quick = false;
+                next_round += attempts.interval / 2;
+                vec![max]
+            } else {
+                rounds += 1;
+                next_round += attempts.interval;
+                state
+                    .range(floor + 1..)
+                    .rev()
+                    .filter(|(_, s)| s.answered.is_none() && s.dead.is_none())
+                    .map(|(size, _)| *size)
+                    .collect()
+            };
             for size in todo {
                 let key = reg.new_key();
                 keys.insert(key, (size, Instant::now()));

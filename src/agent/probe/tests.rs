@@ -680,3 +680,58 @@ async fn receive_time_is_the_kernels_not_the_readers() {
         "stamped {waited:?} after sending"
     );
 }
+
+#[test]
+fn the_fast_window_follows_answer_times_within_its_bounds() {
+    let pacer = super::Pacer::new();
+    let interval = Duration::from_millis(600);
+    // Fresh: a few times the assumed 5 ms, at least the minimum.
+    let w0 = pacer.fast_window(interval);
+    assert!(w0 >= Duration::from_millis(25) && w0 < interval, "{w0:?}");
+    // Slow answers (a busy machine) widen it, up to the retry interval.
+    for _ in 0..100 {
+        pacer.answered(Duration::from_millis(400));
+    }
+    assert_eq!(pacer.fast_window(interval), interval);
+    // Fast answers narrow it again, down to the minimum.
+    for _ in 0..200 {
+        pacer.answered(Duration::from_micros(100));
+    }
+    assert_eq!(pacer.fast_window(interval), Duration::from_millis(25));
+    // A retry interval below the minimum wins over nothing.
+    assert_eq!(
+        pacer.fast_window(Duration::from_millis(5)),
+        Duration::from_millis(25)
+    );
+}
+
+#[tokio::test]
+async fn a_probe_clock_starts_when_it_starts_not_when_the_plan_starts() {
+    // More dead probes than active slots, each 300 ms: the last ones start
+    // after the first fast windows, and still get their full timeout (a
+    // shared clock would have cut them at the plan's 300 ms mark).
+    let (_task, port) = black_hole().await;
+    let n = super::DEFAULT_ACTIVE * 3;
+    let probes = (0..n)
+        .map(|i| {
+            probe(
+                &format!("p{i}"),
+                300,
+                0,
+                ProbeSpec::Udp { target: LO, port },
+            )
+        })
+        .collect();
+    let report = run_plan(&plan(10_000, probes)).await;
+    assert_eq!(report.results.len(), n);
+    for r in &report.results {
+        assert_eq!(r.outcome, Outcome::Timeout, "{r:?}");
+        assert!(
+            r.detail
+                .as_deref()
+                .unwrap_or("")
+                .contains("no answer within 300 ms"),
+            "{r:?}"
+        );
+    }
+}
