@@ -115,10 +115,10 @@ impl Drop for Context {
 /// so a plan full of dead targets still ends about one timeout after its last
 /// probe started, while a healthy plan never has more probes competing for
 /// the CPU than it can finish quickly.
-pub const DEFAULT_ACTIVE: usize = 32;
+pub const DEFAULT_ACTIVE: usize = 16;
 
 /// Bounds of the fast window.
-const FAST_WINDOW_MIN: Duration = Duration::from_millis(25);
+pub(crate) const FAST_WINDOW_MIN: Duration = Duration::from_millis(10);
 /// The fast window is this many times the recent wall time of answered probes.
 const FAST_WINDOW_FACTOR: u32 = 4;
 
@@ -133,7 +133,7 @@ pub(crate) struct Pacer {
 impl Pacer {
     pub(crate) fn new() -> Self {
         Pacer {
-            mean_us: std::sync::atomic::AtomicU64::new(5_000),
+            mean_us: std::sync::atomic::AtomicU64::new(2_000),
         }
     }
 

@@ -181,6 +181,9 @@ pub(super) async fn probe(
             deadline
         };
         tokio::select! {
+            // Answers first: on a starved agent the deadline and a queue of
+            // replies become ready together, and the replies must count.
+            biased;
             ev = rx.recv() => match ev {
                 Some(Event::Reply { key, at }) => {
                     if let Some((size, sent)) = keys.get(&key)
@@ -212,6 +215,16 @@ pub(super) async fn probe(
         }
     }
 
+    // Replies the receive task already handed over still count.
+    while let Ok(ev) = rx.try_recv() {
+        if let Event::Reply { key, at } = ev
+            && let Some((size, sent)) = keys.get(&key)
+            && let Some(s) = state.get_mut(size)
+            && s.answered.is_none()
+        {
+            s.answered = Some(at.saturating_duration_since(*sent));
+        }
+    }
     match best(&state) {
         Some(b) => {
             let mut r = ProbeResult::new(id, Outcome::Ok);
