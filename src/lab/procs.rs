@@ -38,6 +38,9 @@ fn logs_dir(ctx: &LabCtx) -> PathBuf {
 /// Start `program args…` in a namespace, stdout/stderr to a log file, in its
 /// own process group (a Ctrl-C at the terminal reaches the CLI, which then
 /// tears down in order).
+/// Niceness of the lab's servers (below 0: ahead of the probing agents).
+const SERVER_NICE: libc::c_int = -5;
+
 pub fn spawn_in(
     ctx: &LabCtx,
     role: &str,
@@ -55,14 +58,26 @@ pub fn spawn_in(
     let err = out
         .try_clone()
         .map_err(|e| RuntimeError::io("could not duplicate a log file", e))?;
-    let child = Command::new(&ctx.tools.ip)
-        .args(["netns", "exec", ns])
+    let mut cmd = Command::new(&ctx.tools.ip);
+    cmd.args(["netns", "exec", ns])
         .arg(program)
         .args(args)
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err)
-        .process_group(0)
+        .process_group(0);
+    // The servers (dnsmasq, `agent serve`) run ahead of the probing agents:
+    // in a cluster they have their own CPUs, in the lab 3N probing agents
+    // share two cores with them, and a starved server looks like a dead path.
+    // SAFETY: setpriority is async-signal-safe and touches only this child.
+    unsafe {
+        cmd.pre_exec(|| {
+            // Not allowed (no CAP_SYS_NICE): it runs at the normal priority.
+            let _ = libc::setpriority(libc::PRIO_PROCESS, 0, SERVER_NICE);
+            Ok(())
+        });
+    }
+    let child = cmd
         .spawn()
         .map_err(|e| RuntimeError::io(format!("could not start {role} in {ns}"), e))?;
     Ok((child, log))
