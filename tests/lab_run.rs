@@ -50,7 +50,8 @@ fn healthy_lab_passes_every_check_and_covers_every_kind() {
     if !require_root() {
         return;
     }
-    let out = lab(&["--nodes", "3", "-o", "json"]);
+    // -v: progress lines on a piped stderr (they carry the lab id).
+    let out = lab(&["--nodes", "3", "-o", "json", "-v"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     let r = json(&out);
     let failed: Vec<&Value> = r["checks"]
@@ -116,7 +117,7 @@ fn each_fault_is_named_as_the_root() {
     }
     let mut problems = Vec::new();
     for f in faults::all() {
-        let out = lab(&["--nodes", "3", "-o", "json", "--fault", f.name()]);
+        let out = lab(&["--nodes", "3", "-o", "json", "-v", "--fault", f.name()]);
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         if out.stdout.is_empty() {
             problems.push(format!("{}: no report: {stderr}", f.name()));
@@ -167,7 +168,7 @@ fn ctrl_c_removes_the_lab() {
         return;
     }
     let mut child = Command::new(exe())
-        .args(["lab", "--nodes", "4"])
+        .args(["lab", "--nodes", "4", "-v"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

@@ -93,7 +93,7 @@ pub async fn run(
     opts: Options,
     runs: u16,
 ) -> std::result::Result<ExitCode, CliError> {
-    let progress = super::command::StderrProgress::new(g.quiet);
+    let progress = crate::cli::progress::for_cli(g);
     let mut all = Vec::new();
     for n in 1..=runs {
         progress.message(&format!("bench run {n} of {runs}"));
@@ -120,7 +120,7 @@ pub async fn run(
         let rendered = crate::render::render(
             &report,
             g.output,
-            &super::command::render_options(g, args.wide),
+            &crate::render::RenderOptions::detect(g.no_color, args.wide),
         );
         let render_ms = t.elapsed().as_secs_f64() * 1000.0;
         std::hint::black_box(rendered);

@@ -26,7 +26,7 @@ const MAX_FAILING_PAIRS: usize = 16;
 pub fn render(report: &Report, opts: &RenderOptions) -> String {
     let th = Theme::new(opts);
     let mut out = String::new();
-    out.push_str(&header(report, &th));
+    out.push_str(&header(report, &th, opts.width));
     let findings = findings(report, &th, opts.width);
     if !findings.is_empty() {
         out.push('\n');
@@ -39,8 +39,10 @@ pub fn render(report: &Report, opts: &RenderOptions) -> String {
     }
     if !grids.is_empty() {
         out.push('\n');
-        out.push_str(&th.dim(&th.legend()));
-        out.push('\n');
+        for line in join_fitting(&th.legend_items(), "   ", opts.width).lines() {
+            out.push_str(&th.dim(line));
+            out.push('\n');
+        }
     }
     let h = hosts::table(report, &th);
     if !h.is_empty() {
@@ -54,7 +56,7 @@ pub fn render(report: &Report, opts: &RenderOptions) -> String {
     out
 }
 
-pub fn header(r: &Report, th: &Theme) -> String {
+pub fn header(r: &Report, th: &Theme, width: usize) -> String {
     let c = &r.cluster;
     let dot = format!(" {} ", th.dot());
     let or_unknown = |s: &str| {
@@ -68,7 +70,17 @@ pub fn header(r: &Report, th: &Theme) -> String {
     if !c.server.is_empty() {
         first.push(c.server.clone());
     }
-    first.push(format!("Kubernetes {}", or_unknown(&c.version)));
+    // "Kubernetes v1.30.2"; a runtime that is not a real cluster (the lab)
+    // names itself instead of a version.
+    let versioned = c
+        .version
+        .trim_start_matches('v')
+        .starts_with(|ch: char| ch.is_ascii_digit());
+    first.push(if versioned || c.version.is_empty() {
+        format!("Kubernetes {}", or_unknown(&c.version))
+    } else {
+        c.version.clone()
+    });
     let ready = r.nodes.iter().filter(|n| n.ready).count();
     let nodes = if ready == r.nodes.len() {
         format!("{} nodes", r.nodes.len())
@@ -90,7 +102,8 @@ pub fn header(r: &Report, th: &Theme) -> String {
         nodes,
         format!("took {}", duration(r.summary.duration_ms)),
     ];
-    let mut out = format!("{}\n{}\n", first.join(&dot), second.join(&dot));
+    let mut out = join_fitting(&first, &dot, width);
+    out.push_str(&join_fitting(&second, &dot, width));
     if !r.summary.stages_ms.is_empty() {
         // Pipeline order, not alphabetical.
         const ORDER: [&str; 7] = [
@@ -98,13 +111,46 @@ pub fn header(r: &Report, th: &Theme) -> String {
         ];
         let mut stages: Vec<(&String, &u64)> = r.summary.stages_ms.iter().collect();
         stages.sort_by_key(|(k, _)| ORDER.iter().position(|o| o == k).unwrap_or(ORDER.len()));
-        let s: Vec<String> = stages
+        let mut s: Vec<String> = stages
             .iter()
             .map(|(k, v)| format!("{k} {}", duration(**v)))
             .collect();
-        out.push_str(&th.dim(&format!("stages: {}", s.join(", "))));
-        out.push('\n');
+        s[0] = format!("stages: {}", s[0]);
+        for line in join_fitting(&s, ", ", width).lines() {
+            out.push_str(&th.dim(line));
+            out.push('\n');
+        }
     }
+    out
+}
+
+/// Visible width of a line (ANSI escapes do not count).
+fn visible(s: &str) -> usize {
+    strip_ansi(s).chars().count()
+}
+
+/// `parts` joined by `sep`, a new line (indented by two spaces) wherever the
+/// next part would run past `width`: the header stays whole words at 80
+/// columns instead of being cut by the terminal mid-address.
+pub fn join_fitting(parts: &[String], sep: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut line = String::new();
+    for p in parts {
+        if line.is_empty() {
+            line.push_str(p);
+        } else if visible(&line) + visible(sep) + visible(p) <= width {
+            line.push_str(sep);
+            line.push_str(p);
+        } else {
+            // The separator ends the line ("…, diagnose 1ms," / "… 3 nodes ·").
+            out.push_str(line.trim_end());
+            out.push_str(sep.trim_end());
+            out.push('\n');
+            line = format!("  {p}");
+        }
+    }
+    out.push_str(line.trim_end());
+    out.push('\n');
     out
 }
 
@@ -117,7 +163,9 @@ pub fn sorted_findings(r: &Report) -> Vec<&crate::model::Finding> {
 
 /// Wrap `text` to `width` columns: the first line after `first`, the others after `rest`.
 fn wrapped(out: &mut String, first: &str, rest: &str, text: &str, width: usize) {
-    let avail = width.saturating_sub(rest.chars().count()).max(40);
+    let avail = width
+        .saturating_sub(visible(first).max(visible(rest)))
+        .max(30);
     let opts = textwrap::Options::new(avail)
         .break_words(false)
         .word_splitter(textwrap::WordSplitter::NoHyphenation);
@@ -137,12 +185,18 @@ pub fn findings(r: &Report, th: &Theme, width: usize) -> String {
     out.push('\n');
     let pad = "             ";
     for f in list {
-        out.push_str(&format!(
-            "{}  {}  {}\n",
+        // The title wraps under itself (or under the labels when the ID is long).
+        let head = format!(
+            "{}  {}  ",
             th.severity_word(f.severity),
-            th.bold(f.id.as_str()),
-            th.text(&f.title)
-        ));
+            th.bold(f.id.as_str())
+        );
+        let under = if visible(&head) <= width / 2 {
+            " ".repeat(visible(&head))
+        } else {
+            pad.to_string()
+        };
+        wrapped(&mut out, &head, &under, &th.text(&f.title), width);
         if !f.nodes.is_empty() {
             wrapped(&mut out, "   nodes     ", pad, &f.nodes.join(", "), width);
         }
@@ -215,7 +269,7 @@ fn width_of(table: &str) -> usize {
 /// The folded matrix: a line per source node that has failures, one line for
 /// all the healthy ones (a dozen identical "all ok" rows hide the one that
 /// matters), then the failing pairs with the first failure's detail.
-pub fn folded_matrix(g: &Grid<'_>, th: &Theme) -> String {
+pub fn folded_matrix(g: &Grid<'_>, th: &Theme, width: usize) -> String {
     let mut b = Builder::default();
     b.push_record(["source", "targets ok"].map(String::from));
     let mut bad_rows = 0;
@@ -281,18 +335,35 @@ pub fn folded_matrix(g: &Grid<'_>, th: &Theme) -> String {
                 .find(|c| grid::state_of(c.status) == cell.state())
                 .map(|c| c.detail.as_str())
                 .unwrap_or("");
-            out.push_str(&format!(
-                "  {} {} {}  {}{}\n",
+            let pair = format!(
+                "  {} {} {}  {}",
                 g.rows[*r],
                 th.arrow(),
                 target,
-                th.cell(g.view, cell),
-                if detail.is_empty() {
-                    String::new()
-                } else {
-                    format!("  {}", th.dim(&th.text(detail)))
-                }
-            ));
+                th.cell(g.view, cell)
+            );
+            // The detail is cut at the width: the pair and its state matter most.
+            let room = width.saturating_sub(visible(&pair) + 2);
+            // "✗ timeout  no answer within 2000 ms", not "✗ timeout  timeout: no answer …".
+            let said = strip_ansi(&th.cell(g.view, cell));
+            let said = said.rsplit(' ').next().unwrap_or_default();
+            let detail = detail
+                .strip_prefix(said)
+                .and_then(|d| d.strip_prefix(": "))
+                .unwrap_or(detail);
+            let detail = th.text(detail);
+            let detail = if detail.is_empty() || room < 12 {
+                String::new()
+            } else if detail.chars().count() <= room {
+                format!("  {}", th.dim(&detail))
+            } else {
+                let cut: String = detail.chars().take(room - th.ellipsis().len()).collect();
+                format!(
+                    "  {}",
+                    th.dim(&format!("{}{}", cut.trim_end(), th.ellipsis()))
+                )
+            };
+            out.push_str(&format!("{pair}{detail}\n"));
         }
         if failing.len() > MAX_FAILING_PAIRS {
             out.push_str(&format!(
@@ -313,11 +384,11 @@ pub fn grid_section(g: &Grid<'_>, th: &Theme, opts: &RenderOptions) -> String {
         (full, String::new())
     } else {
         (
-            folded_matrix(g, th),
+            folded_matrix(g, th, opts.width),
             format!(
-                " (folded: {} columns do not fit in {}; --wide shows them all)",
-                g.cols.len(),
-                opts.width
+                " (folded to {} columns; --wide shows all {})",
+                opts.width,
+                g.cols.len()
             ),
         )
     };
@@ -345,13 +416,13 @@ pub fn grid_section(g: &Grid<'_>, th: &Theme, opts: &RenderOptions) -> String {
         Some(sfx) => format!("{}; node names end in {sfx}", g.about),
         None => g.about.clone(),
     };
-    let mut out = format!(
-        "{}  {}{}\n{}\n",
-        th.bold(&th.text(&g.title)),
-        verdict,
-        note,
-        th.dim(&th.text(&about))
-    );
+    let mut out = format!("{}  {}{}\n", th.bold(&th.text(&g.title)), verdict, note);
+    let mut about_lines = String::new();
+    wrapped(&mut about_lines, "", "", &th.text(&about), opts.width);
+    for line in about_lines.lines() {
+        out.push_str(&th.dim(line));
+        out.push('\n');
+    }
     out.push_str(body.trim_end());
     out.push('\n');
     out
@@ -392,9 +463,12 @@ pub fn recap(r: &Report, th: &Theme, width: usize) -> String {
     let mut out = th.bold("Root cause (details under Findings at the top):");
     out.push('\n');
     for f in important.iter().take(5) {
-        let line = format!("{}  {}", f.id, th.text(&f.title));
-        let line = super::grid::truncate(&line, width.saturating_sub(12).max(40));
-        out.push_str(&format!("  {}  {}\n", th.severity_word(f.severity), line));
+        let head = format!("  {}  ", th.severity_word(f.severity));
+        let line = format!("{}  {}", f.id, f.title);
+        // ASCII spells the ellipsis in three characters.
+        let room = width.saturating_sub(visible(&head)).max(30) - if th.unicode { 0 } else { 2 };
+        let line = th.text(&super::grid::truncate(&line, room));
+        out.push_str(&format!("{head}{line}\n"));
     }
     if important.len() > 5 {
         out.push_str(&format!(

@@ -197,6 +197,11 @@ impl Theme {
 
     /// The legend under the matrices.
     pub fn legend(&self) -> String {
+        self.legend_items().join("   ")
+    }
+
+    /// The legend's entries, for a caller that folds them to a width.
+    pub fn legend_items(&self) -> Vec<String> {
         let item = |s: CellState, what: &str| {
             format!(
                 "{} {}",
@@ -213,7 +218,7 @@ impl Theme {
             item(CellState::Error, "could not run"),
             format!("{} hairpin", self.hairpin()),
         ]
-        .join("   ")
+        .into()
     }
 }
 
