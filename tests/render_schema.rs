@@ -44,11 +44,10 @@ fn every_scenario_validates() {
 #[test]
 fn saved_real_reports_validate() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/reports");
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        eprintln!("skipped: no saved real reports in {}", dir.display());
-        return;
-    };
+    let entries = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e} (saved lab runs belong there)", dir.display()));
     let v = validator();
+    let mut seen = Vec::new();
     for e in entries.flatten() {
         let p = e.path();
         if p.extension().and_then(|x| x.to_str()) != Some("json") {
@@ -58,6 +57,26 @@ fn saved_real_reports_validate() {
             .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
         let errs = errors(&v, &doc);
         assert!(errs.is_empty(), "{}: {errs:#?}", p.display());
+        seen.push(
+            p.file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("")
+                .to_string(),
+        );
+    }
+    // The healthy lab and each data-plane fault (more may be added).
+    for want in [
+        "healthy",
+        "node-isolated",
+        "cross-node-drop",
+        "dns-down",
+        "kube-proxy-down",
+        "underlay-mtu",
+    ] {
+        assert!(
+            seen.iter().any(|s| s == want),
+            "no {want}.json among {seen:?}"
+        );
     }
 }
 

@@ -20,6 +20,9 @@ use tabled::settings::Style;
 
 /// How many evidence lines a finding shows in the terminal (all are in -o json).
 const MAX_EVIDENCE: usize = 8;
+/// How many failed checks a finding lists under its fix (when it also has
+/// evidence in words; all are in -o json).
+const MAX_FAILED_CHECKS: usize = 4;
 /// How many failing pairs a folded matrix lists.
 const MAX_FAILING_PAIRS: usize = 16;
 
@@ -200,31 +203,54 @@ pub fn findings(r: &Report, th: &Theme, width: usize) -> String {
         if !f.nodes.is_empty() {
             wrapped(&mut out, "   nodes     ", pad, &f.nodes.join(", "), width);
         }
+        // What the rule concluded, then the fix, then the failed checks it
+        // rests on: on an 80×24 terminal the fix must not scroll away behind
+        // examples the matrices below show anyway.
+        let (checks, said): (Vec<&String>, Vec<&String>) =
+            f.evidence.iter().partition(|e| is_failed_check(e));
         let bullet = format!("{} ", th.bullet());
         let bullet_pad = format!("{pad}  ");
-        for (i, e) in f.evidence.iter().take(MAX_EVIDENCE).enumerate() {
-            let label = if i == 0 {
-                format!("   evidence  {bullet}")
-            } else {
-                format!("{pad}{bullet}")
-            };
-            wrapped(&mut out, &label, &bullet_pad, &th.text(e), width);
-        }
-        if f.evidence.len() > MAX_EVIDENCE {
-            out.push_str(&format!(
-                "{pad}{} {} more (all of them: -o json)\n",
-                th.ellipsis(),
-                f.evidence.len() - MAX_EVIDENCE
-            ));
-        }
+        let list = |out: &mut String, label: &str, items: &[&String], max: usize| {
+            for (i, e) in items.iter().take(max).enumerate() {
+                let label = if i == 0 {
+                    format!("{label}{bullet}")
+                } else {
+                    format!("{pad}{bullet}")
+                };
+                wrapped(out, &label, &bullet_pad, &th.text(e), width);
+            }
+            if items.len() > max {
+                out.push_str(&format!(
+                    "{pad}{} {} more (all of them: -o json)\n",
+                    th.ellipsis(),
+                    items.len() - max
+                ));
+            }
+        };
+        list(&mut out, "   evidence  ", &said, MAX_EVIDENCE);
         for (i, line) in f.remediation.lines().enumerate() {
             let label = if i == 0 { "   fix       " } else { pad };
             wrapped(&mut out, label, pad, &th.text(line), width);
         }
+        let room = if said.is_empty() {
+            MAX_EVIDENCE
+        } else {
+            MAX_FAILED_CHECKS
+        };
+        list(&mut out, "   failed    ", &checks, room);
         out.push_str(&th.dim(&format!("   more      docs/findings/{}.md", f.id)));
         out.push('\n');
     }
     out
+}
+
+/// An evidence line that is one failed check (`diagnose::describe_check`:
+/// "pod-to-pod tcp/7000 a (node-1) → b (node-3): timeout …").
+fn is_failed_check(e: &str) -> bool {
+    crate::model::CheckKind::ALL.iter().any(|k| {
+        e.strip_prefix(k.as_str())
+            .is_some_and(|rest| rest.starts_with(' ') && rest.contains(" → "))
+    })
 }
 
 fn column_header(c: &grid::Column) -> String {

@@ -89,6 +89,11 @@ impl Theme {
                 .replace('×', "x")
                 .replace(['—', '–'], "-")
                 .replace('↺', "(hp)")
+                .replace('↔', "<->")
+                // Anything else a finding or a name carries: still ASCII.
+                .chars()
+                .map(|c| if c.is_ascii() { c } else { '?' })
+                .collect()
         }
     }
 
