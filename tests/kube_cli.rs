@@ -331,7 +331,7 @@ async fn a_healthy_fake_cluster_exits_0_with_the_table_on_stdout_and_junit_in_th
     // `-o junit --output-file`: JUnit to the file, the table to the terminal.
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(
-        stdout.contains("pod → pod") || stdout.contains("pod -> pod"),
+        stdout.contains("Pod → Pod") || stdout.contains("Pod -> Pod"),
         "the table on stdout: {stdout}"
     );
     assert!(!stdout.contains("<testsuite"), "{stdout}");

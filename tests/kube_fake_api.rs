@@ -82,6 +82,51 @@ async fn nodes_flag_selects_names_and_rejects_unknown_ones() {
     .await;
     let e = rt.discover(&Quiet).await.unwrap_err();
     assert!(e.to_string().contains("node9"), "{e}");
+    // Several names, spaces allowed.
+    let rt = runtime(
+        &fake,
+        KubeOptions {
+            nodes: Some("node2, node1".into()),
+            ..opts(&fake)
+        },
+    )
+    .await;
+    let d = rt.discover(&Quiet).await.unwrap();
+    let names: Vec<&str> = d.nodes.iter().map(|n| n.name.as_str()).collect();
+    assert_eq!(names, ["node1", "node2"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nodes_flag_as_a_label_selector_goes_to_the_api_and_says_when_nothing_matches() {
+    let fake = FakeApi::start(FakeState::default()).await;
+    let rt = runtime(
+        &fake,
+        KubeOptions {
+            nodes: Some("kubernetes.io/hostname=node1".into()),
+            ..opts(&fake)
+        },
+    )
+    .await;
+    let d = rt.discover(&Quiet).await.unwrap();
+    let names: Vec<&str> = d.nodes.iter().map(|n| n.name.as_str()).collect();
+    assert_eq!(names, ["node1"]);
+    assert!(
+        fake.state()
+            .saw("GET /api/v1/nodes?&labelSelector=kubernetes.io%2Fhostname%3Dnode1"),
+        "the selector is the API's to apply: {:?}",
+        fake.state().requests
+    );
+    let rt = runtime(
+        &fake,
+        KubeOptions {
+            nodes: Some("role=worker".into()),
+            ..opts(&fake)
+        },
+    )
+    .await;
+    let e = rt.discover(&Quiet).await.unwrap_err().to_string();
+    assert!(e.contains("no node matches --nodes role=worker"), "{e}");
+    assert!(e.contains("kubectl get nodes -l role=worker"), "{e}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -542,7 +542,9 @@ impl Runtime for KubeRuntime {
         }
         if infos.is_empty() {
             return Err(RuntimeError::Other(match &filter {
-                NodeFilter::Selector(s) => format!("no node matches --nodes {s}"),
+                NodeFilter::Selector(s) => format!(
+                    "no node matches --nodes {s}; `kubectl get nodes -l {s}` lists what it selects, `kubectl get nodes --show-labels` the labels there are"
+                ),
                 _ => "the cluster has no nodes".into(),
             }));
         }

@@ -440,7 +440,13 @@ async fn handle(
                 None => status(404, "NotFound", &format!("namespaces \"{ns}\" not found")),
             }
         }
-        (Method::GET, ["api", "v1", "nodes"]) => list("NodeList", fixture_items("nodes.json")),
+        (Method::GET, ["api", "v1", "nodes"]) => {
+            let mut items = fixture_items("nodes.json");
+            if let Some(sel) = label_selector(&query) {
+                items.retain(|n| matches_selector(n, &sel));
+            }
+            list("NodeList", items)
+        }
         (Method::GET, ["apis", "apps", "v1", "daemonsets"]) => list(
             "DaemonSetList",
             fixture_items("workloads.json")
