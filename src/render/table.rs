@@ -606,3 +606,48 @@ fn plural(n: usize, word: &str) -> String {
         format!("{n} {word}s")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn join_fitting_breaks_between_parts_and_keeps_the_separator() {
+        let parts: Vec<String> = ["CNI flannel", "kube-proxy iptables", "3 nodes"]
+            .map(String::from)
+            .into();
+        assert_eq!(
+            join_fitting(&parts, " · ", 80),
+            "CNI flannel · kube-proxy iptables · 3 nodes\n"
+        );
+        assert_eq!(
+            join_fitting(&parts, " · ", 35),
+            "CNI flannel · kube-proxy iptables ·\n  3 nodes\n"
+        );
+        // A part longer than the width stands alone rather than being cut.
+        assert_eq!(
+            join_fitting(&parts, ", ", 5),
+            "CNI flannel,\n  kube-proxy iptables,\n  3 nodes\n"
+        );
+        // Colour does not count towards the width.
+        let red = vec!["\x1b[31mabc\x1b[0m".to_string(), "def".to_string()];
+        assert_eq!(join_fitting(&red, " ", 7), "\x1b[31mabc\x1b[0m def\n");
+    }
+
+    #[test]
+    fn failed_checks_are_told_from_evidence_in_words() {
+        assert!(is_failed_check(
+            "pod-to-pod tcp/7000 probe-1a (node-1) → probe-3a (node-3): timeout"
+        ));
+        assert!(is_failed_check(
+            "dns dns/53 probe-1a (node-1) → kubernetes.default.svc.cluster.local: timeout"
+        ));
+        assert!(!is_failed_check(
+            "node-1 → node-3: largest packet that crossed 1354 bytes"
+        ));
+        assert!(!is_failed_check(
+            "dns answers slowly: median 344 ms on node-3"
+        ));
+        assert!(!is_failed_check("mtu of the pods is 1450"));
+    }
+}
