@@ -50,7 +50,25 @@ pub fn rows(r: &Report) -> (Vec<String>, Vec<Vec<String>>) {
             row
         })
         .collect();
-    (head, rows)
+    without_empty_columns(head, rows)
+}
+
+/// Drop the columns no node has a value for (`-` everywhere: a report
+/// without host inspection shows only what the deployment knows).
+fn without_empty_columns(
+    head: Vec<String>,
+    rows: Vec<Vec<String>>,
+) -> (Vec<String>, Vec<Vec<String>>) {
+    let keep: Vec<bool> = (0..head.len())
+        .map(|i| i == 0 || rows.iter().any(|r| r.get(i).is_some_and(|c| c != "-")))
+        .collect();
+    let pick = |v: Vec<String>| -> Vec<String> {
+        v.into_iter()
+            .zip(&keep)
+            .filter_map(|(c, k)| k.then_some(c))
+            .collect()
+    };
+    (pick(head), rows.into_iter().map(pick).collect())
 }
 
 /// Nodes from the deployment, then any host report of a node not in it.
@@ -159,8 +177,7 @@ pub fn table(r: &Report, th: &Theme, width: usize) -> String {
     if names.is_empty() {
         return String::new();
     }
-    let mut b = Builder::default();
-    b.push_record([
+    let head = [
         "node",
         "ready",
         "internal IP",
@@ -169,9 +186,14 @@ pub fn table(r: &Report, th: &Theme, width: usize) -> String {
         "kube-proxy",
         "MTUs",
         "host inspection",
-    ]);
-    for name in &names {
-        let mut row = short_cells(r, name);
+    ]
+    .map(String::from)
+    .to_vec();
+    let (head, rows) =
+        without_empty_columns(head, names.iter().map(|n| short_cells(r, n)).collect());
+    let mut b = Builder::default();
+    b.push_record(head);
+    for mut row in rows {
         if let Some(first) = row.first_mut() {
             *first = th.bold(first);
         }
@@ -194,7 +216,7 @@ pub fn table(r: &Report, th: &Theme, width: usize) -> String {
     let mut section = |label: &str, lines: Vec<String>| {
         for (i, line) in lines.iter().enumerate() {
             let label = if i == 0 { label } else { "" };
-            out.push_str(&format!("  {label:<9}{}\n", th.text(line)));
+            out.push_str(&format!("  {label:<10}{}\n", th.text(line)));
         }
     };
     section("CNI", grouped(r, |h| h.overview.cni.as_ref()));
@@ -214,7 +236,7 @@ pub fn table(r: &Report, th: &Theme, width: usize) -> String {
         let label = if i == 0 { mark } else { "" };
         out.push_str(&format!(
             "  {}{}\n",
-            th.paint(&format!("{label:<9}"), Some(colored::Color::Red), true),
+            th.paint(&format!("{label:<10}"), Some(colored::Color::Red), true),
             th.text(line)
         ));
     }
