@@ -175,3 +175,66 @@ fn json_keeps_the_field_order_of_the_contract() {
     let back: netcheck::model::Report = serde_json::from_str(&text).expect("reads back");
     assert_eq!(back, render_support::healthy());
 }
+
+/// The host documents are described field by field: a real lab report's
+/// hosts validate, and a wrong type, value or name in them does not.
+#[test]
+fn the_schema_covers_the_host_documents() {
+    let v = validator();
+    let good: Value =
+        serde_json::from_str(&netcheck::render::json(&render_support::lab_forward_drop()))
+            .expect("json");
+    assert!(errors(&v, &good).is_empty());
+    let h = &good["hosts"][1];
+    for section in [
+        "overview",
+        "cni",
+        "firewall",
+        "sysctls",
+        "conntrack",
+        "interfaces",
+        "routes",
+    ] {
+        assert!(!h[section].is_null(), "the saved report lacks {section}");
+    }
+    let mutate = |f: &dyn Fn(&mut Value)| {
+        let mut d = good.clone();
+        f(&mut d["hosts"][1]);
+        d
+    };
+    let bad = [
+        (
+            "sysctl type",
+            mutate(&|h| h["sysctls"]["ipForward"] = "on".into()),
+        ),
+        (
+            "backend value",
+            mutate(&|h| h["overview"]["iptablesBackend"] = "iptables".into()),
+        ),
+        (
+            "misspelt field",
+            mutate(&|h| h["overview"]["flaged"] = serde_json::json!(["x"])),
+        ),
+        (
+            "mtu type",
+            mutate(&|h| h["overview"]["mtus"]["cni0"] = (-1).into()),
+        ),
+        (
+            "rule without raw",
+            mutate(&|h| {
+                h["firewall"]["iptables"][1]["tables"][0]["chains"][0]["rules"] =
+                    serde_json::json!([{"target": "ACCEPT"}])
+            }),
+        ),
+        (
+            "plugin without type",
+            mutate(&|h| h["cni"]["files"][0]["plugins"][0] = serde_json::json!({"mtu": 1450})),
+        ),
+    ];
+    for (what, doc) in bad {
+        assert!(
+            !errors(&v, &doc).is_empty(),
+            "the schema accepts a bad host {what}"
+        );
+    }
+}

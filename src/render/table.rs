@@ -47,7 +47,7 @@ pub fn render(report: &Report, opts: &RenderOptions) -> String {
             out.push('\n');
         }
     }
-    let h = hosts::table(report, &th);
+    let h = hosts::table(report, &th, opts.width);
     if !h.is_empty() {
         out.push('\n');
         out.push_str(&h);
