@@ -77,6 +77,13 @@ impl PodMesh {
     pub fn same_node_works(&self) -> bool {
         self.same_node.values().any(|t| t.any_pass())
     }
+    /// The pod network works somewhere, so failures between nodes are about
+    /// those nodes: same-node traffic passes, or (one probe pod per node, so
+    /// no same-node evidence) some node pair passes.
+    pub fn works_locally(&self) -> bool {
+        self.same_node_works()
+            || (self.same_node.is_empty() && self.cross.values().any(|t| t.any_pass()))
+    }
     pub fn any_pod_traffic(&self) -> bool {
         self.same_node_works() || self.cross.values().any(|t| t.any_pass())
     }
