@@ -389,3 +389,25 @@ pub fn judge_checks(d: &Deployment, checks: &mut [Check]) {
         }
     }
 }
+
+/// `namespace/name` of the deployment's policies that select none of its
+/// probe pods nor its DNS pods in either direction: they cannot change a
+/// verdict of the run (a typo'd namespace or selector, most of the time).
+pub fn idle_policies(d: &Deployment) -> Vec<String> {
+    if d.policy.policies.is_empty() {
+        return Vec::new();
+    }
+    let judge = PolicyJudge::new(d);
+    let mut used = std::collections::BTreeSet::new();
+    for pod in judge.probe_pods().iter().chain(judge.dns_pods()) {
+        for dir in [Direction::Ingress, Direction::Egress] {
+            used.extend(judge.compiled.selecting(pod, dir));
+        }
+    }
+    judge
+        .compiled
+        .policy_names()
+        .into_iter()
+        .filter(|p| !used.contains(p))
+        .collect()
+}
