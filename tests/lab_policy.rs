@@ -92,9 +92,7 @@ fn deny_all_shows_unexpected_allow_naming_the_policy() {
         .filter_map(|e| e.as_str())
         .collect();
     assert!(
-        evidence[0].starts_with(&format!(
-            "NetworkPolicy {policy} (egress, ingress) denies "
-        )),
+        evidence[0].starts_with(&format!("NetworkPolicy {policy} (egress, ingress) denies ")),
         "{evidence:#?}"
     );
     assert!(
@@ -233,8 +231,11 @@ fn a_file_without_policies_is_a_usage_error() {
     // Checked before anything is built: no root needed.
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("cm.yaml");
-    std::fs::write(&file, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n")
-        .expect("write");
+    std::fs::write(
+        &file,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n",
+    )
+    .expect("write");
     let out = lab(&["--policy", file.to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");

@@ -452,7 +452,11 @@ fn a_cell_denied_both_ways_by_one_policy_counts_once() {
     assert_eq!(ua[0].evidence[0], head, "{:?}", ua[0].evidence);
     let listed = &ua[0].evidence[1..];
     let distinct: std::collections::BTreeSet<&String> = listed.iter().collect();
-    assert_eq!(distinct.len(), listed.len(), "a cell listed twice: {listed:#?}");
+    assert_eq!(
+        distinct.len(),
+        listed.len(),
+        "a cell listed twice: {listed:#?}"
+    );
 }
 
 #[test]

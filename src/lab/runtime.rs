@@ -207,9 +207,7 @@ impl LabRuntime {
     fn policies_in(&self, kns: &str) -> Vec<k8s_openapi::api::networking::v1::NetworkPolicy> {
         let mut out = self.cfg.policies.clone();
         for p in &mut out {
-            p.metadata
-                .namespace
-                .get_or_insert_with(|| kns.to_string());
+            p.metadata.namespace.get_or_insert_with(|| kns.to_string());
         }
         out
     }
