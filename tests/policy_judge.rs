@@ -397,6 +397,7 @@ fn findings(d: &Deployment, checks: &[Check]) -> Vec<netcheck::model::Finding> {
         deployment: d,
         checks,
         hosts: &[],
+        policy: None,
     })
 }
 

@@ -93,6 +93,7 @@ pub fn dns_pod_infos(d: &Deployment) -> Vec<PodInfo> {
 }
 
 /// The compiled policies of a run and the pods they are asked about.
+#[derive(Clone)]
 pub struct PolicyJudge {
     pub compiled: Compiled,
     probes: Vec<PodInfo>,
@@ -358,7 +359,15 @@ pub fn judge_checks(d: &Deployment, checks: &mut [Check]) {
     if d.policy.policies.is_empty() {
         return;
     }
-    let judge = PolicyJudge::new(d);
+    judge_checks_with(&PolicyJudge::new(d), checks);
+}
+
+/// [`judge_checks`] with the run's compiled model (the pipeline compiles it
+/// once and hands the same model to the diagnosis rules).
+pub fn judge_checks_with(judge: &PolicyJudge, checks: &mut [Check]) {
+    if judge.compiled.is_empty() {
+        return;
+    }
     for w in &judge.compiled.warnings {
         tracing::warn!("{w}");
     }

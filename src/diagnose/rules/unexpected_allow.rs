@@ -3,7 +3,6 @@
 
 use crate::diagnose::{Diagnosis, Evidence, Rule, describe_check, finding};
 use crate::model::{FindingId, Severity, Status};
-use crate::policy::judge::PolicyJudge;
 use std::collections::{BTreeMap, BTreeSet};
 
 pub struct UnexpectedAllow;
@@ -28,7 +27,7 @@ impl Rule for UnexpectedAllow {
         if allowed.is_empty() {
             return Vec::new();
         }
-        let judge = PolicyJudge::new(ev.deployment);
+        let judge = ev.policy_judge();
         let mut by_policy: BTreeMap<String, Cells> = BTreeMap::new();
         for c in allowed {
             let Some((_, denials)) = judge.decide(c) else {
