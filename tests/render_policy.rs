@@ -51,7 +51,10 @@ fn enforced_policy_shows_blocked_cells_not_failures() {
         .collect::<Vec<_>>()
         .join("\n");
     assert!(!pod_to_pod.is_empty(), "{out}");
-    assert!(!pod_to_pod.contains('✗'), "a blocked cell is no failure:\n{pod_to_pod}");
+    assert!(
+        !pod_to_pod.contains('✗'),
+        "a blocked cell is no failure:\n{pod_to_pod}"
+    );
     let row = pod_to_pod
         .lines()
         .find(|l| l.starts_with("│ node-1"))
@@ -59,7 +62,10 @@ fn enforced_policy_shows_blocked_cells_not_failures() {
     let cells: Vec<&str> = row.split('│').map(str::trim).collect();
     // │ node-1 │ node-1 cell │ node-2 cell │ node-3 cell │
     assert_eq!(cells[3], "⊘", "{row}");
-    assert!(out.contains("⊘ blocked by policy, as intended"), "legend: {out}");
+    assert!(
+        out.contains("⊘ blocked by policy, as intended"),
+        "legend: {out}"
+    );
     insta::assert_snapshot!("table_policy_enforced", out);
 
     let json = render(&r, OutputFormat::Json, &plain());
