@@ -152,6 +152,7 @@ pub async fn probe_all<R: Runtime>(
             Ok(report) => plan::assemble(sp, Ok(&report)),
             Err(e) => plan::assemble(sp, Err(&format!("could not run the probe agent: {e}"))),
         })
+        .chain(plan::unreached_checks(d))
         .collect()
 }
 

@@ -245,6 +245,25 @@ async fn a_node_whose_pods_cannot_start_does_not_hold_the_others_up() {
         why.contains("Back-off restarting failed container"),
         "{why}"
     );
+    // A Ready node where nothing could start is a finding with the pods' reasons,
+    // and its cells are skipped (not silently absent) in the matrix.
+    let f = d
+        .findings
+        .iter()
+        .find(|f| f.id == netcheck::model::FindingId::ProbePodNotStarted)
+        .expect("probe-pod-not-started for node2");
+    assert_eq!(f.nodes, ["node2"]);
+    assert!(
+        f.evidence.iter().any(|e| e.contains("CrashLoopBackOff")),
+        "{f:?}"
+    );
+    let skipped = netcheck::plan::unreached_checks(&d);
+    assert_eq!(skipped.len(), 2, "node2 <-> node1, each way: {skipped:#?}");
+    assert!(
+        skipped
+            .iter()
+            .all(|c| c.detail.contains("CrashLoopBackOff"))
+    );
     assert_eq!(d.hosts.len(), 1, "node1's host agent");
     assert!(d.hosts[0].tcp_port.is_some_and(|p| p >= 61000));
     // node2's host inspection reports the reason instead of hanging.

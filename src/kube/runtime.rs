@@ -1063,6 +1063,10 @@ impl Runtime for KubeRuntime {
                 );
                 progress.message(&format!("node {}: {why}", plan.node));
                 n.reason = Some(why);
+                if n.ready {
+                    d.findings
+                        .push(discover::probe_pod_not_started(&plan.node, &lost));
+                }
             }
         }
         if d.pods.is_empty() {
