@@ -20,6 +20,7 @@ fn opts(fake: &FakeApi) -> KubeOptions {
         no_host: false,
         timeout: Duration::from_secs(20),
         nodes: None,
+        policy_from: None,
     }
 }
 

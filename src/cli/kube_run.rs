@@ -56,12 +56,38 @@ async fn interrupted() {
     }
 }
 
+/// `--policy-from NAMESPACE[/LABELS]`: the probes run in that namespace, so
+/// `-n` may only name the same one.
+pub fn policy_from(
+    g: &GlobalArgs,
+    args: &RunArgs,
+) -> Result<Option<crate::policy::labels::PolicyFrom>, CliError> {
+    let Some(text) = &args.policy_from else {
+        return Ok(None);
+    };
+    let from: crate::policy::labels::PolicyFrom = text.parse().map_err(CliError::usage)?;
+    if let Some(ns) = &g.namespace
+        && ns != &from.namespace
+    {
+        return Err(CliError::usage(format!(
+            "--policy-from {text} runs the probes in namespace {} (a NetworkPolicy selects pods of its own namespace only), but -n names {ns}: leave out -n",
+            from.namespace
+        )));
+    }
+    Ok(Some(from))
+}
+
 pub fn run(g: &GlobalArgs, args: RunArgs) -> Result<ExitCode, CliError> {
     let opts = pipeline_options(&args)?;
+    let policy_from = policy_from(g, &args)?;
     let kopts = KubeOptions {
         kubeconfig: g.kubeconfig.clone(),
         context: g.context.clone(),
-        namespace: g.namespace.clone(),
+        namespace: policy_from
+            .as_ref()
+            .map(|f| f.namespace.clone())
+            .or_else(|| g.namespace.clone()),
+        policy_from,
         image: args
             .image
             .clone()

@@ -46,40 +46,12 @@ fn parse_request(args: &LabArgs) -> Result<Request, CliError> {
     })
 }
 
-/// NetworkPolicies from YAML files (multi-document); other kinds are skipped.
+/// `--policy FILE`: the NetworkPolicies in the files, through the one loader
+/// `explain -f` uses too. Policies without a namespace are left without one:
+/// the lab puts them into its probe namespace, whose name is random.
 fn load_policies(files: &[std::path::PathBuf]) -> Result<Vec<NetworkPolicy>, CliError> {
-    use serde::Deserialize;
-    let mut out = Vec::new();
-    for f in files {
-        let text = std::fs::read_to_string(f).map_err(|e| {
-            CliError::usage(format!("could not read --policy {}: {e}", f.display()))
-        })?;
-        for doc in serde_yaml::Deserializer::from_str(&text) {
-            let v = serde_yaml::Value::deserialize(doc).map_err(|e| {
-                CliError::usage(format!("--policy {} is not YAML: {e}", f.display()))
-            })?;
-            if v.is_null() {
-                continue;
-            }
-            match v.get("kind").and_then(|k| k.as_str()) {
-                Some("NetworkPolicy") => {
-                    let p: NetworkPolicy = serde_yaml::from_value(v).map_err(|e| {
-                        CliError::usage(format!(
-                            "--policy {}: not a valid NetworkPolicy: {e}",
-                            f.display()
-                        ))
-                    })?;
-                    out.push(p);
-                }
-                other => tracing::warn!(
-                    "--policy {}: skipping a {} (only NetworkPolicy objects are loaded)",
-                    f.display(),
-                    other.unwrap_or("document without kind")
-                ),
-            }
-        }
-    }
-    Ok(out)
+    crate::policy::load_policy_files_in(files, None)
+        .map_err(|e| CliError::usage(format!("--policy: {e:#}")))
 }
 
 pub fn run(g: &GlobalArgs, args: LabArgs) -> Result<ExitCode, CliError> {
@@ -244,6 +216,19 @@ mod tests {
         let p = load_policies(std::slice::from_ref(&f)).unwrap();
         assert_eq!(p.len(), 1);
         assert_eq!(p[0].metadata.name.as_deref(), Some("deny"));
+        assert_eq!(p[0].metadata.namespace.as_deref(), Some("x"));
+        // No namespace: left for the lab to put into its probe namespace.
+        std::fs::write(
+            &f,
+            "kind: NetworkPolicy\nmetadata: {name: deny-all}\nspec: {podSelector: {}}\n",
+        )
+        .unwrap();
+        let p = load_policies(std::slice::from_ref(&f)).unwrap();
+        assert_eq!(p[0].metadata.namespace, None);
+        std::fs::write(&f, "kind: ConfigMap\nmetadata: {name: c}\n").unwrap();
+        let e = load_policies(std::slice::from_ref(&f)).unwrap_err();
+        assert_eq!(e.code(), ExitCode::Usage);
+        assert!(e.to_string().contains("holds no NetworkPolicy"), "{e}");
         std::fs::write(&f, "kind: NetworkPolicy\nspec: 3\n").unwrap();
         assert_eq!(load_policies(&[f]).unwrap_err().code(), ExitCode::Usage);
         let missing = dir.path().join("nope.yaml");

@@ -202,6 +202,16 @@ impl LabRuntime {
         }
     }
 
+    /// `--policy` objects as the lab's API would hold them: a policy without
+    /// a namespace goes to the probe namespace `kns` (as `kubectl apply -n`).
+    fn policies_in(&self, kns: &str) -> Vec<k8s_openapi::api::networking::v1::NetworkPolicy> {
+        let mut out = self.cfg.policies.clone();
+        for p in &mut out {
+            p.metadata.namespace.get_or_insert_with(|| kns.to_string());
+        }
+        out
+    }
+
     /// The deployment the lab serves once built (pure: what `deploy` returns).
     pub fn deployed(&self, discovered: Deployment) -> Deployment {
         let p = &self.plan;
@@ -295,7 +305,7 @@ impl LabRuntime {
             apiserver: Some(apiserver),
             policy: PolicyWorld {
                 namespaces,
-                policies: self.cfg.policies.clone(),
+                policies: self.policies_in(&kns),
             },
             ..discovered
         }
@@ -449,7 +459,14 @@ impl Runtime for LabRuntime {
             self.plan.id, self.plan.nodes, self.plan.pods_per_node
         ));
         self.build(progress).await?;
-        Ok(self.deployed(discovered))
+        let d = self.deployed(discovered);
+        for p in crate::policy::judge::idle_policies(&d) {
+            tracing::warn!(
+                "NetworkPolicy {p} selects none of the lab's pods (probe pods are in namespace {}, labelled app=netcheck-probe, netcheck.io/pod=NAME, netcheck.io/node=NODE): it changes no verdict; leave out metadata.namespace to put it into the probe namespace",
+                self.plan.k8s_namespace()
+            );
+        }
+        Ok(d)
     }
 
     async fn probe(&self, source: &Source, plan: &ProbePlan) -> Result<ProbeReport> {

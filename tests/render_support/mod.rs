@@ -496,6 +496,7 @@ pub fn diagnosed(r: &Report) -> Report {
         deployment: &d,
         checks: &r.checks,
         hosts: &r.hosts,
+        policy: None,
     });
     let mut out = r.clone();
     out.summary = Summary {
