@@ -11,8 +11,7 @@ use super::theme::Theme;
 use crate::model::Report;
 use crate::model::host::HostReport;
 use tabled::builder::Builder;
-use tabled::settings::peaker::Priority;
-use tabled::settings::{Style, Width};
+use tabled::settings::Style;
 
 /// Header and rows of the host view, as plain text cells (every column,
 /// for formats without a width: markdown).
@@ -170,6 +169,35 @@ fn grouped(r: &Report, pick: impl Fn(&HostReport) -> Option<&String>) -> Vec<Str
         .collect()
 }
 
+/// One wrapped line per node: `node-1  ready yes · iptables nft · MTUs …`.
+fn list_form(head: &[String], rows: &[Vec<String>], th: &Theme, width: usize) -> String {
+    let name_w = rows
+        .iter()
+        .filter_map(|r| r.first())
+        .map(|n| n.chars().count())
+        .max()
+        .unwrap_or(0);
+    let mut out = String::new();
+    for row in rows {
+        let Some(node) = row.first() else { continue };
+        let items: Vec<String> = head
+            .iter()
+            .zip(row)
+            .skip(1)
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(h, v)| format!("{h} {v}"))
+            .collect();
+        let first = format!(
+            "  {}{}  ",
+            th.bold(node),
+            " ".repeat(name_w - node.chars().count())
+        );
+        let rest = " ".repeat(name_w + 4);
+        super::table::wrapped(&mut out, &first, &rest, &th.text(&items.join(" · ")), width);
+    }
+    out
+}
+
 /// The host view for the terminal, at most `width` columns wide ("" when
 /// there are no nodes).
 pub fn table(r: &Report, th: &Theme, width: usize) -> String {
@@ -191,6 +219,7 @@ pub fn table(r: &Report, th: &Theme, width: usize) -> String {
     .to_vec();
     let (head, rows) =
         without_empty_columns(head, names.iter().map(|n| short_cells(r, n)).collect());
+    let list = list_form(&head, &rows, th, width);
     let mut b = Builder::default();
     b.push_record(head);
     for mut row in rows {
@@ -205,18 +234,23 @@ pub fn table(r: &Report, th: &Theme, width: usize) -> String {
     } else {
         t.with(Style::psql());
     }
-    if width > 0 && t.total_width() > width {
-        t.with(
-            Width::wrap(width)
-                .keep_words(true)
-                .priority(Priority::max(true)),
-        );
-    }
-    let mut out = format!("{}\n{}\n", th.bold("Hosts"), t);
+    // Too narrow for the table: a wrapped line per node reads better than
+    // cells broken mid-word.
+    let body = if width > 0 && t.total_width() > width {
+        list
+    } else {
+        format!("{t}\n")
+    };
+    let mut out = format!("{}\n{}", th.bold("Hosts"), body);
     let mut section = |label: &str, lines: Vec<String>| {
         for (i, line) in lines.iter().enumerate() {
             let label = if i == 0 { label } else { "" };
-            out.push_str(&format!("  {label:<10}{}\n", th.text(line)));
+            let first = format!("  {label:<10}");
+            if width == 0 {
+                out.push_str(&format!("{first}{}\n", th.text(line)));
+            } else {
+                super::table::wrapped(&mut out, &first, &" ".repeat(12), &th.text(line), width);
+            }
         }
     };
     section("CNI", grouped(r, |h| h.overview.cni.as_ref()));

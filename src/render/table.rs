@@ -165,7 +165,7 @@ pub fn sorted_findings(r: &Report) -> Vec<&crate::model::Finding> {
 }
 
 /// Wrap `text` to `width` columns: the first line after `first`, the others after `rest`.
-fn wrapped(out: &mut String, first: &str, rest: &str, text: &str, width: usize) {
+pub(super) fn wrapped(out: &mut String, first: &str, rest: &str, text: &str, width: usize) {
     let avail = width
         .saturating_sub(visible(first).max(visible(rest)))
         .max(30);
@@ -420,13 +420,35 @@ pub fn grid_section(g: &Grid<'_>, th: &Theme, opts: &RenderOptions) -> String {
     };
     let failing = g.failing().len();
     let total = g.cells.iter().flatten().flatten().count();
+    // Cells that are all expected blocks or all skipped are not "ok": say so.
+    let count = |s: CellState| {
+        g.cells
+            .iter()
+            .flatten()
+            .flatten()
+            .filter(|c| c.state() == s)
+            .count()
+    };
+    let (blocked, skipped) = (count(CellState::ExpectedBlock), count(CellState::Skipped));
+    let ok = total - blocked - skipped;
+    let mut aside = String::new();
+    if blocked > 0 {
+        aside.push_str(&format!(
+            " · {} {blocked} blocked by policy",
+            th.symbol(CellState::ExpectedBlock)
+        ));
+    }
+    if skipped > 0 {
+        aside.push_str(&format!(" · {skipped} skipped"));
+    }
+    let aside = th.text(&aside);
     let verdict = match (failing, th.unicode) {
         (0, true) => th.paint(
-            &format!("{} {total} ok", th.symbol(CellState::Pass)),
+            &format!("{} {ok} ok{aside}", th.symbol(CellState::Pass)),
             Theme::state_color(CellState::Pass),
             false,
         ),
-        (0, false) => format!("({total} ok)"),
+        (0, false) => format!("({ok} ok{aside})"),
         (n, true) => th.paint(
             &format!("{} {n} of {total} failing", th.symbol(CellState::Fail)),
             Theme::state_color(CellState::Fail),
