@@ -36,6 +36,23 @@ fn json(out: &Output) -> Value {
     })
 }
 
+/// A 3-node lab run with the example policy `file`, which must exit 1 (an
+/// error finding, DESIGN.md "Exit codes"); its JSON report.
+fn failing_lab_with(file: &str) -> Value {
+    let file = example(file);
+    let out = lab(&[
+        "--nodes",
+        "3",
+        "--policy",
+        file.to_str().expect("utf-8 path"),
+        "-o",
+        "json",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
+    json(&out)
+}
+
 fn checks(r: &Value) -> &Vec<Value> {
     r["checks"].as_array().expect("checks")
 }
@@ -61,19 +78,7 @@ fn deny_all_shows_unexpected_allow_naming_the_policy() {
     if !require_root() {
         return;
     }
-    let file = example("deny-all.yaml");
-    let out = lab(&[
-        "--nodes",
-        "3",
-        "--policy",
-        file.to_str().unwrap(),
-        "-o",
-        "json",
-    ]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    // An error finding: exit 1 (DESIGN.md "Exit codes").
-    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
-    let r = json(&out);
+    let r = failing_lab_with("deny-all.yaml");
     let ns = probe_namespace(&r);
     let policy = format!("{ns}/deny-all");
 
@@ -151,18 +156,7 @@ fn a_partial_policy_flags_only_the_cells_it_denies() {
     if !require_root() {
         return;
     }
-    let file = example("node-2-tcp-only.yaml");
-    let out = lab(&[
-        "--nodes",
-        "3",
-        "--policy",
-        file.to_str().unwrap(),
-        "-o",
-        "json",
-    ]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
-    let r = json(&out);
+    let r = failing_lab_with("node-2-tcp-only.yaml");
     let policy = format!("{}/node-2-tcp-only", probe_namespace(&r));
 
     let mut flagged = 0;

@@ -182,8 +182,12 @@ impl LabRuntime {
         Deployment {
             cluster: ClusterSummary {
                 name: p.cluster_name(),
-                server: "lab: network namespaces on this machine".into(),
-                version: format!("lab ({} nodes)", p.nodes),
+                server: "network namespaces on this machine".into(),
+                // The kernel is the lab's "server version": its netfilter and
+                // bridge code is what the lab exercises.
+                version: std::fs::read_to_string("/proc/sys/kernel/osrelease")
+                    .map(|v| format!("Linux {}", v.trim()))
+                    .unwrap_or_else(|_| "Linux".into()),
                 cni: "bridge+vxlan (lab)".into(),
                 kube_proxy_mode: "iptables".into(),
                 dns_service: Some(dns_service_ref()),

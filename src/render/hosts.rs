@@ -11,7 +11,11 @@ use super::theme::Theme;
 use crate::model::Report;
 use crate::model::host::HostReport;
 use tabled::builder::Builder;
-use tabled::settings::Style;
+use tabled::settings::peaker::Priority;
+use tabled::settings::{Style, Width};
+
+/// Below this many columns the host view is a list, not a table.
+const WRAP_CELLS_FROM: usize = 100;
 
 /// Header and rows of the host view, as plain text cells (every column,
 /// for formats without a width: markdown).
@@ -234,12 +238,20 @@ pub fn table(r: &Report, th: &Theme, width: usize) -> String {
     } else {
         t.with(Style::psql());
     }
-    // Too narrow for the table: a wrapped line per node reads better than
-    // cells broken mid-word.
-    let body = if width > 0 && t.total_width() > width {
-        list
-    } else {
+    // A little too wide: wrap inside the cells (the MTUs take two lines).
+    // Much too narrow: cells would break mid-word, so a wrapped line per
+    // node reads better.
+    let body = if width == 0 || t.total_width() <= width {
         format!("{t}\n")
+    } else if width >= WRAP_CELLS_FROM {
+        t.with(
+            Width::wrap(width)
+                .keep_words(true)
+                .priority(Priority::max(true)),
+        );
+        format!("{t}\n")
+    } else {
+        list
     };
     let mut out = format!("{}\n{}", th.bold("Hosts"), body);
     let mut section = |label: &str, lines: Vec<String>| {

@@ -7,20 +7,14 @@
 //! for the tests, which run every fault in [`all`] and assert it.
 //!
 //! Adding a fault: one file here with a unit struct implementing [`Fault`],
-//! and one line in [`all`].
+//! and one line in [`all`]; a node-level fault is a breakage in
+//! [`crate::lab::host_faults`] and a line in [`host`].
 
-mod backend_mix;
-mod bridge_nf_off;
-mod cni_conflict;
-mod conntrack_full;
 mod cross_node_drop;
 mod dns_down;
-mod forward_drop;
-mod hairpin_off;
-mod ip_forward_off;
+mod host;
 mod kube_proxy_down;
 mod node_isolated;
-mod rp_filter_strict;
 mod underlay_mtu;
 
 use super::ctx::LabCtx;
@@ -58,14 +52,14 @@ pub fn all() -> &'static [&'static dyn Fault] {
         &underlay_mtu::UnderlayMtu,
         &kube_proxy_down::KubeProxyDown,
         &dns_down::DnsDown,
-        &forward_drop::ForwardDrop,
-        &ip_forward_off::IpForwardOff,
-        &cni_conflict::CniConflict,
-        &backend_mix::BackendMix,
-        &bridge_nf_off::BridgeNfOff,
-        &conntrack_full::ConntrackFull,
-        &rp_filter_strict::RpFilterStrict,
-        &hairpin_off::HairpinOff,
+        &host::FORWARD_DROP,
+        &host::IP_FORWARD_OFF,
+        &host::CNI_CONFLICT,
+        &host::BACKEND_MIX,
+        &host::BRIDGE_NF_OFF,
+        &host::CONNTRACK_FULL,
+        &host::RP_FILTER_STRICT,
+        &host::HAIRPIN_OFF,
     ]
 }
 
