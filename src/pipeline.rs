@@ -102,11 +102,14 @@ async fn stages_until_diagnosis<R: Runtime>(
 
     let t = Instant::now();
     progress.message("diagnosing");
-    crate::policy::judge_checks(&deployment, &mut checks);
+    // NetworkPolicy is compiled once: the verdicts and the policy rules share it.
+    let policy = crate::policy::PolicyJudge::new(&deployment);
+    crate::policy::judge::judge_checks_with(&policy, &mut checks);
     let findings = diagnose::diagnose(&Evidence {
         deployment: &deployment,
         checks: &checks,
         hosts: &hosts,
+        policy: Some(&policy),
     });
     stages.record("diagnose", t);
 
@@ -149,6 +152,7 @@ pub async fn probe_all<R: Runtime>(
             Ok(report) => plan::assemble(sp, Ok(&report)),
             Err(e) => plan::assemble(sp, Err(&format!("could not run the probe agent: {e}"))),
         })
+        .chain(plan::unreached_checks(d))
         .collect()
 }
 

@@ -733,5 +733,8 @@ fn error_check(t: &CheckTemplate, why: &str) -> Check {
     }
 }
 
+mod unreached;
+pub use unreached::unreached_checks;
+
 #[cfg(test)]
 mod tests;

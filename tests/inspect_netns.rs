@@ -219,6 +219,7 @@ fn findings(h: &HostReport, checks: &[Check]) -> Vec<netcheck::model::Finding> {
         deployment: &deployment(),
         checks,
         hosts: std::slice::from_ref(h),
+        policy: None,
     })
 }
 

@@ -20,6 +20,7 @@ fn opts(fake: &FakeApi) -> KubeOptions {
         no_host: false,
         timeout: Duration::from_secs(20),
         nodes: None,
+        policy_from: None,
     }
 }
 
@@ -82,6 +83,51 @@ async fn nodes_flag_selects_names_and_rejects_unknown_ones() {
     .await;
     let e = rt.discover(&Quiet).await.unwrap_err();
     assert!(e.to_string().contains("node9"), "{e}");
+    // Several names, spaces allowed.
+    let rt = runtime(
+        &fake,
+        KubeOptions {
+            nodes: Some("node2, node1".into()),
+            ..opts(&fake)
+        },
+    )
+    .await;
+    let d = rt.discover(&Quiet).await.unwrap();
+    let names: Vec<&str> = d.nodes.iter().map(|n| n.name.as_str()).collect();
+    assert_eq!(names, ["node1", "node2"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nodes_flag_as_a_label_selector_goes_to_the_api_and_says_when_nothing_matches() {
+    let fake = FakeApi::start(FakeState::default()).await;
+    let rt = runtime(
+        &fake,
+        KubeOptions {
+            nodes: Some("kubernetes.io/hostname=node1".into()),
+            ..opts(&fake)
+        },
+    )
+    .await;
+    let d = rt.discover(&Quiet).await.unwrap();
+    let names: Vec<&str> = d.nodes.iter().map(|n| n.name.as_str()).collect();
+    assert_eq!(names, ["node1"]);
+    assert!(
+        fake.state()
+            .saw("GET /api/v1/nodes?&labelSelector=kubernetes.io%2Fhostname%3Dnode1"),
+        "the selector is the API's to apply: {:?}",
+        fake.state().requests
+    );
+    let rt = runtime(
+        &fake,
+        KubeOptions {
+            nodes: Some("role=worker".into()),
+            ..opts(&fake)
+        },
+    )
+    .await;
+    let e = rt.discover(&Quiet).await.unwrap_err().to_string();
+    assert!(e.contains("no node matches --nodes role=worker"), "{e}");
+    assert!(e.contains("kubectl get nodes -l role=worker"), "{e}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -243,6 +289,25 @@ async fn a_node_whose_pods_cannot_start_does_not_hold_the_others_up() {
     assert!(
         why.contains("Back-off restarting failed container"),
         "{why}"
+    );
+    // A Ready node where nothing could start is a finding with the pods' reasons,
+    // and its cells are skipped (not silently absent) in the matrix.
+    let f = d
+        .findings
+        .iter()
+        .find(|f| f.id == netcheck::model::FindingId::ProbePodNotStarted)
+        .expect("probe-pod-not-started for node2");
+    assert_eq!(f.nodes, ["node2"]);
+    assert!(
+        f.evidence.iter().any(|e| e.contains("CrashLoopBackOff")),
+        "{f:?}"
+    );
+    let skipped = netcheck::plan::unreached_checks(&d);
+    assert_eq!(skipped.len(), 2, "node2 <-> node1, each way: {skipped:#?}");
+    assert!(
+        skipped
+            .iter()
+            .all(|c| c.detail.contains("CrashLoopBackOff"))
     );
     assert_eq!(d.hosts.len(), 1, "node1's host agent");
     assert!(d.hosts[0].tcp_port.is_some_and(|p| p >= 61000));

@@ -122,9 +122,302 @@ fn check(name: &str, p: &LabPlan) -> Result<(), String> {
                 "the DNS pod's network is up",
             )
         }
+        "forward-drop" => {
+            want(
+                run_in(&p.node_ns(last), "iptables", &["-S", "FORWARD"])?
+                    .lines()
+                    .any(|l| l == "-P FORWARD DROP"),
+                "the last node's FORWARD policy must read DROP",
+            )?;
+            want(
+                no_ping(&p.pod_ns(0, 0), p.pod_ip(last, 0), 56),
+                "pods → the last node's pods must fail",
+            )?;
+            want(
+                no_ping(&p.pod_ns(last, 0), p.pod_ip(1, 0), 56),
+                "the last node's pods → other pods must fail",
+            )?;
+            want(
+                ping(&p.pod_ns(0, 0), p.pod_ip(1, 0), 56),
+                "the other nodes' pods must still talk",
+            )?;
+            want(
+                ping(&p.node_ns(0), p.node_ip(last), 56),
+                "host traffic (INPUT, not FORWARD) still passes",
+            )
+        }
+        "ip-forward-off" => {
+            want(
+                sysctl_in(&p.node_ns(last), "net.ipv4.ip_forward")? == "0",
+                "net.ipv4.ip_forward must read 0 on the last node",
+            )?;
+            want(
+                sysctl_in(&p.node_ns(0), "net.ipv4.ip_forward")? == "1",
+                "and 1 on the others",
+            )?;
+            want(
+                no_ping(&p.pod_ns(0, 0), p.pod_ip(last, 0), 56),
+                "pods → the last node's pods must fail (not routed)",
+            )?;
+            want(
+                no_ping(&p.pod_ns(last, 1), p.pod_ip(1, 1), 56),
+                "the last node's pods → other nodes must fail",
+            )?;
+            want(
+                ping(&p.pod_ns(last, 0), p.pod_ip(last, 1), 56),
+                "same node (bridged, not routed) still works",
+            )?;
+            want(
+                ping(&p.node_ns(0), p.node_ip(last), 56),
+                "the underlay still works",
+            )
+        }
+        "cni-conflict" => {
+            let files = |i: usize| -> Result<Vec<String>, String> {
+                let dir = p.node_root(i).join("etc/cni/net.d");
+                let mut v: Vec<String> = std::fs::read_dir(&dir)
+                    .map_err(|e| format!("{}: {e}", dir.display()))?
+                    .flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.ends_with(".conf") || n.ends_with(".conflist"))
+                    .collect();
+                v.sort();
+                Ok(v)
+            };
+            let on_last = files(last)?;
+            want(
+                on_last.first().map(String::as_str) == Some("05-calico.conflist")
+                    && on_last.iter().any(|f| f == "10-flannel.conflist"),
+                &format!("the Calico file must sort before flannel's: {on_last:?}"),
+            )?;
+            let calico =
+                std::fs::read_to_string(p.node_root(last).join("etc/cni/net.d/05-calico.conflist"))
+                    .map_err(|e| e.to_string())?;
+            let v: serde_json::Value =
+                serde_json::from_str(&calico).map_err(|e| format!("calico file: {e}"))?;
+            want(
+                v["plugins"][0]["type"] == "calico" && v["name"].is_string(),
+                "the conflicting file is a valid Calico conflist (libcni would take it)",
+            )?;
+            want(
+                files(0)? == ["10-flannel.conflist"],
+                "the other nodes keep only flannel's",
+            )?;
+            want(
+                ping(&p.pod_ns(0, 0), p.pod_ip(last, 0), 56),
+                "running pods keep their network",
+            )
+        }
+        "backend-mix" => {
+            let legacy = |i: usize| run_in(&p.node_ns(i), "iptables-legacy-save", &["-t", "nat"]);
+            let l = legacy(last)?;
+            want(
+                l.contains("-A KUBE-SERVICES") && l.contains("-A FLANNEL-POSTRTG"),
+                "kube-proxy's and flannel's nat rules must be in iptables-legacy on the last node",
+            )?;
+            want(
+                run_in(&p.node_ns(last), "iptables-nft-save", &["-t", "nat"])?
+                    .contains("-A KUBE-SERVICES"),
+                "and still in iptables-nft",
+            )?;
+            want(
+                !legacy(0)?.contains("-A "),
+                "the other nodes have no legacy rules",
+            )?;
+            let _l = listen_tcp(&p.pod_ns(0, 0), p.pod_ip(0, 0), 7000);
+            want(
+                tcp_roundtrip(&p.pod_ns(last, 0), p.service_ip(0, 0), 7000).is_ok(),
+                "Services still answer through both rule sets",
+            )
+        }
+        "bridge-nf-off" => {
+            let key = "net.bridge.bridge-nf-call-iptables";
+            want(
+                sysctl_in(&p.node_ns(last), key)? == "0",
+                "bridge-nf-call-iptables must read 0 on the last node",
+            )?;
+            want(sysctl_in(&p.node_ns(0), key)? == "1", "and 1 on the others")?;
+            // The reply of a same-node Service endpoint is bridged straight
+            // back, past the un-DNAT: the client never sees the VIP answer.
+            let _l = listen_tcp(&p.pod_ns(last, 1), p.pod_ip(last, 1), 7000);
+            let vip = p.service_ip(last, 1);
+            want(
+                tcp_roundtrip(&p.pod_ns(last, 0), vip, 7000).is_err(),
+                "a Service on the same node must fail",
+            )?;
+            want(
+                tcp_roundtrip(&p.pod_ns(0, 0), vip, 7000).is_ok(),
+                "the same Service from another node works",
+            )?;
+            want(
+                tcp_roundtrip(&p.pod_ns(last, 0), p.pod_ip(last, 1), 7000).is_ok(),
+                "the pod IP on the same node works",
+            )
+        }
+        "conntrack-full" => {
+            let read = |i: usize, k: &str| -> Result<u64, String> {
+                sysctl_in(&p.node_ns(i), k)?
+                    .parse()
+                    .map_err(|e| format!("{k}: {e}"))
+            };
+            let (count, max) = (
+                read(last, "net.netfilter.nf_conntrack_count")?,
+                read(last, "net.netfilter.nf_conntrack_max")?,
+            );
+            want(
+                max > 0 && count * 100 >= max * 90,
+                &format!("the last node's conntrack table must be ≥ 90 % full: {count} of {max}"),
+            )?;
+            want(
+                read(0, "net.netfilter.nf_conntrack_count")? * 100 < max * 10,
+                "the other nodes' tables are nearly empty",
+            )?;
+            let flows = run_in(&p.node_ns(last), "conntrack", &["-C"])?;
+            want(
+                flows.trim().parse::<u64>().map_err(|e| e.to_string())? * 100 >= max * 90,
+                &format!("conntrack -C counts real flows: {}", flows.trim()),
+            )?;
+            want(
+                ping(&p.pod_ns(0, 0), p.pod_ip(last, 0), 56),
+                "not full yet: traffic still passes",
+            )
+        }
+        "rp-filter-strict" => {
+            let key = "net.ipv4.conf.all.rp_filter";
+            want(
+                sysctl_in(&p.node_ns(last), key)? == "1",
+                "all.rp_filter must read 1 on the last node",
+            )?;
+            want(
+                sysctl_in(&p.node_ns(0), key)? != "1",
+                "and not strict on the others",
+            )?;
+            // Strict mode drops what arrives on an interface that is not the
+            // route back to its source: a packet from the last node's own pod
+            // subnet coming in on the underlay is dropped (reverse path is cni0).
+            want(
+                rp_filter_drops(p, last)?,
+                "a packet with a source routed via cni0 arriving on eth0 must be dropped",
+            )?;
+            // Symmetric pod traffic still passes: that is why it is a warning.
+            want(
+                ping(&p.pod_ns(0, 0), p.pod_ip(last, 0), 56),
+                "symmetric cross-node traffic still passes",
+            )
+        }
+        "hairpin-off" => {
+            for j in 0..p.pods_per_node {
+                let flag = run_in(
+                    &p.node_ns(last),
+                    "cat",
+                    &[&format!(
+                        "/sys/class/net/{}/brport/hairpin_mode",
+                        p.pod_veth(j)
+                    )],
+                )?;
+                want(
+                    flag.trim() == "0",
+                    &format!("{}'s hairpin flag must be off", p.pod_veth(j)),
+                )?;
+            }
+            let on = run_in(
+                &p.node_ns(0),
+                "cat",
+                &[&format!(
+                    "/sys/class/net/{}/brport/hairpin_mode",
+                    p.pod_veth(0)
+                )],
+            )?;
+            want(on.trim() == "1", "the other nodes keep hairpin on")?;
+            let _l = listen_tcp(&p.pod_ns(last, 0), p.pod_ip(last, 0), 7000);
+            let vip = p.service_ip(last, 0);
+            want(
+                tcp_roundtrip(&p.pod_ns(last, 0), vip, 7000).is_err(),
+                "a pod through its own Service must fail",
+            )?;
+            want(
+                tcp_roundtrip(&p.pod_ns(0, 0), vip, 7000).is_ok(),
+                "the same Service from another pod works",
+            )
+        }
         other => Err(format!(
             "no topology check for fault '{other}': add one to tests/lab_faults.rs"
         )),
+    }
+}
+
+/// `ip netns exec NS program args…`: stdout, or why it failed.
+fn run_in(ns: &str, program: &str, args: &[&str]) -> Result<String, String> {
+    netcheck::lab::host_faults::netns_exec(ns, program, args, None)
+}
+
+/// A sysctl's value inside a namespace, as the kernel shows it there.
+fn sysctl_in(ns: &str, key: &str) -> Result<String, String> {
+    let path = format!("/proc/sys/{}", key.replace('.', "/"));
+    Ok(run_in(ns, "cat", &[&path])?.trim().to_string())
+}
+
+/// Send pings to node `i`'s underlay address from node 1, from an address
+/// in node `i`'s own pod subnet (routed back via cni0, not eth0: reverse-path
+/// invalid). True when node `i` dropped them as strict rp_filter does: its
+/// `IPReversePathFilter` counter grew and no echo request reached ICMP.
+fn rp_filter_drops(p: &LabPlan, i: usize) -> Result<bool, String> {
+    let ns = p.node_ns(i);
+    let counter = |file: &str, prefix: &str, name: &str| -> Result<u64, String> {
+        let text = run_in(&ns, "cat", &[file])?;
+        let mut lines = text.lines().filter(|l| l.starts_with(prefix));
+        let (names, values) = (lines.next().unwrap_or(""), lines.next().unwrap_or(""));
+        names
+            .split_whitespace()
+            .zip(values.split_whitespace())
+            .find(|(n, _)| *n == name)
+            .and_then(|(_, v)| v.parse().ok())
+            .ok_or_else(|| format!("no {name} counter in {file}"))
+    };
+    let rpf = || counter("/proc/net/netstat", "TcpExt:", "IPReversePathFilter");
+    let echos = || counter("/proc/net/snmp", "Icmp:", "InEchos");
+    // .250 of node i's pod subnet is never given to a pod. Node 1 must not
+    // masquerade it (flannel's rule would), so it leaves as is.
+    let o = p.pod_ip(i, 0).octets();
+    let spoof = format!("{}/32", std::net::Ipv4Addr::new(o[0], o[1], o[2], 250));
+    let src = spoof.trim_end_matches("/32");
+    let ns0 = p.node_ns(0);
+    let nat = |op: &str| {
+        run_in(
+            &ns0,
+            "iptables",
+            &["-t", "nat", op, "POSTROUTING", "-s", &spoof, "-j", "ACCEPT"],
+        )
+    };
+    // A normal ping first: node 1 learns node i's MAC (an ARP request from
+    // the spoofed address would itself fail the reverse-path check).
+    run_in(
+        &ns0,
+        "ping",
+        &["-c", "1", "-W", "1", &p.node_ip(i).to_string()],
+    )?;
+    let (rpf0, echos0) = (rpf()?, echos()?);
+    run_in(&ns0, "ip", &["addr", "add", &spoof, "dev", "eth0"])?;
+    let inserted = nat("-I");
+    let unanswered = inserted.is_ok()
+        && run_in(
+            &ns0,
+            "ping",
+            &["-c", "2", "-W", "1", "-I", src, &p.node_ip(i).to_string()],
+        )
+        .is_err();
+    if inserted.is_ok() {
+        nat("-D")?;
+    }
+    run_in(&ns0, "ip", &["addr", "del", &spoof, "dev", "eth0"])?;
+    inserted?;
+    let (rpf1, echos1) = (rpf()?, echos()?);
+    if unanswered && rpf1 >= rpf0 + 2 && echos1 == echos0 {
+        Ok(true)
+    } else {
+        Err(format!(
+            "spoofed pings from {src}: unanswered {unanswered}, IPReversePathFilter {rpf0} → {rpf1}, InEchos {echos0} → {echos1}"
+        ))
     }
 }
 
@@ -133,8 +426,10 @@ async fn every_fault_breaks_what_it_says() {
     if !require_root() {
         return;
     }
-    // Network faults only: host faults (files, sysctls, rules) are checked
-    // by their own tests where they change no packet path.
+    // Host faults too: each check reads the state the fault changed (the
+    // sysctl, the rule, the file, the bridge flag) and sends the packets it
+    // breaks, or shows that it breaks none (cni-conflict, backend-mix,
+    // conntrack-full and rp-filter-strict leave running pods alone).
     let runs = faults::all().iter().map(|f| async move {
         let lab = build(3, 2, &[*f])
             .await

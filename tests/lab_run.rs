@@ -9,6 +9,7 @@ mod lab_common;
 use lab_common::*;
 use netcheck::lab::faults;
 use netcheck::lab::testing::require_root;
+use netcheck::model::Severity;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::process::{Command, Output, Stdio};
@@ -50,7 +51,8 @@ fn healthy_lab_passes_every_check_and_covers_every_kind() {
     if !require_root() {
         return;
     }
-    let out = lab(&["--nodes", "3", "-o", "json"]);
+    // -v: progress lines on a piped stderr (they carry the lab id).
+    let out = lab(&["--nodes", "3", "-o", "json", "-v"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     let r = json(&out);
     let failed: Vec<&Value> = r["checks"]
@@ -62,6 +64,21 @@ fn healthy_lab_passes_every_check_and_covers_every_kind() {
     assert!(failed.is_empty(), "checks not passing: {failed:#?}");
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(error_findings(&r).is_empty(), "{:#?}", r["findings"]);
+    let host: Vec<&Value> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| HOST_IDS.iter().any(|id| f["id"] == *id))
+        .collect();
+    assert!(
+        host.is_empty(),
+        "a healthy lab has no host finding: {host:#?}"
+    );
+    assert_eq!(
+        r["hosts"].as_array().map(Vec::len),
+        Some(3),
+        "every node inspected"
+    );
     assert_eq!(r["cluster"]["cni"], "bridge+vxlan (lab)");
 
     // Coverage: every protocol same-node and cross-node, Services (hairpin
@@ -109,6 +126,61 @@ fn healthy_lab_passes_every_check_and_covers_every_kind() {
     }
 }
 
+/// The host findings: a healthy lab has none of them.
+const HOST_IDS: [&str; 13] = [
+    "forward-policy-drop",
+    "ip-forward-disabled",
+    "bridge-nf-call-disabled",
+    "iptables-backend-mix",
+    "kube-proxy-rules-missing",
+    "cni-config-missing",
+    "cni-config-conflict",
+    "cni-plugin-binary-missing",
+    "conntrack-table-near-full",
+    "rp-filter-strict",
+    "pod-cidr-overlap",
+    "hairpin-broken",
+    "overlay-port-blocked",
+];
+
+/// What a host fault's finding must quote (the rule, the file, the value),
+/// and whether the failed cells are its evidence (every failed check of the
+/// run counted as passing through the broken node).
+fn host_evidence(fault: &str) -> Option<(&'static [&'static str], bool)> {
+    Some(match fault {
+        "forward-drop" => (&[":FORWARD DROP (iptables-nft-save, table filter)"], true),
+        "ip-forward-off" => (&["/proc/sys/net/ipv4/ip_forward = 0"], true),
+        "cni-conflict" => (
+            &[
+                "05-calico.conflist",
+                "lexically first valid file in /etc/cni/net.d",
+            ],
+            false,
+        ),
+        "backend-mix" => (
+            &["rules in iptables-legacy", "rules in iptables-nft"],
+            false,
+        ),
+        "bridge-nf-off" => (&["net.bridge.bridge-nf-call-iptables = 0"], true),
+        "conntrack-full" => (
+            &[
+                "net.netfilter.nf_conntrack_count = ",
+                "net.netfilter.nf_conntrack_max = ",
+            ],
+            false,
+        ),
+        "rp-filter-strict" => (&["net.ipv4.conf.all.rp_filter = 1"], false),
+        "hairpin-off" => (&["brport/hairpin_mode = 0", "hairpin checks"], true),
+        _ => return None,
+    })
+}
+
+/// "142 failed check(s) pass through node-3" → 142.
+fn claimed_cells(evidence: &str) -> Option<usize> {
+    let (n, _) = evidence.split_once(" failed check(s) pass through ")?;
+    n.trim().parse().ok()
+}
+
 #[test]
 fn each_fault_is_named_as_the_root() {
     if !require_root() {
@@ -116,7 +188,7 @@ fn each_fault_is_named_as_the_root() {
     }
     let mut problems = Vec::new();
     for f in faults::all() {
-        let out = lab(&["--nodes", "3", "-o", "json", "--fault", f.name()]);
+        let out = lab(&["--nodes", "3", "-o", "json", "-v", "--fault", f.name()]);
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         if out.stdout.is_empty() {
             problems.push(format!("{}: no report: {stderr}", f.name()));
@@ -125,33 +197,72 @@ fn each_fault_is_named_as_the_root() {
         let r = json(&out);
         let errors = error_findings(&r);
         let want = f.expected().as_str();
-        if out.status.code() != Some(1) {
+        // A warning root (the fault breaks nothing the probes send) leaves
+        // the run passing: exit 0, and 1 only with --fail-on warning.
+        let (want_errors, want_exit) = match f.severity() {
+            Severity::Error => (vec![want.to_string()], 1),
+            _ => (Vec::new(), 0),
+        };
+        if out.status.code() != Some(want_exit) {
             problems.push(format!(
-                "{}: exit {:?}, want 1",
+                "{}: exit {:?}, want {want_exit}",
                 f.name(),
                 out.status.code()
             ));
         }
-        if errors != [want.to_string()] {
+        if errors != want_errors {
             problems.push(format!(
-                "{}: error findings {errors:?}, want exactly [{want}]",
+                "{}: error findings {errors:?}, want exactly {want_errors:?}",
                 f.name()
             ));
         }
+        let finding = r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["id"] == want)
+            .cloned()
+            .unwrap_or(Value::Null);
+        if finding["severity"] != f.severity().as_str() {
+            problems.push(format!(
+                "{}: {want} has severity {}, want {}",
+                f.name(),
+                finding["severity"],
+                f.severity().as_str()
+            ));
+        }
         if f.name() == "underlay-mtu" {
-            let mtu = r["findings"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|x| x["id"] == want)
-                .map(|x| x.to_string())
-                .unwrap_or_default();
+            let mtu = finding.to_string();
             // 1400 on the wire minus 50 for VXLAN (+4: the kernel lets a
             // VLAN tag's worth through a veth): the finding says so.
             if !(mtu.contains("1354") || mtu.contains("1350")) || !mtu.contains("1450") {
                 problems.push(format!(
                     "underlay-mtu: finding lacks path/configured MTU: {mtu}"
                 ));
+            }
+        }
+        if let Some((quotes, cells)) = host_evidence(f.name()) {
+            problems.extend(host_root_problems(f.name(), &r, &finding, quotes, cells));
+        }
+        if f.severity() != Severity::Error {
+            let strict = lab(&[
+                "--nodes",
+                "3",
+                "-q",
+                "--fail-on",
+                "warning",
+                "--fault",
+                f.name(),
+            ]);
+            if strict.status.code() != Some(1) {
+                problems.push(format!(
+                    "{}: --fail-on warning exits {:?}, want 1",
+                    f.name(),
+                    strict.status.code()
+                ));
+            }
+            if let Some(id) = lab_id(&String::from_utf8_lossy(&strict.stderr)) {
+                assert_nothing_left(&id, &[]);
             }
         }
         if let Some(id) = lab_id(&stderr) {
@@ -161,13 +272,68 @@ fn each_fault_is_named_as_the_root() {
     assert!(problems.is_empty(), "{problems:#?}");
 }
 
+/// A host fault's finding names the broken node (the last), quotes the
+/// state, and, when probes failed, claims every failed cell of the run.
+fn host_root_problems(
+    fault: &str,
+    r: &Value,
+    finding: &Value,
+    quotes: &[&str],
+    cells: bool,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    let node = "node-3";
+    if finding["nodes"] != serde_json::json!([node]) {
+        problems.push(format!(
+            "{fault}: nodes {}, want [{node}]",
+            finding["nodes"]
+        ));
+    }
+    let evidence: Vec<&str> = finding["evidence"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    if !evidence
+        .first()
+        .is_some_and(|e| e.starts_with(&format!("{node}: ")))
+    {
+        problems.push(format!(
+            "{fault}: evidence does not start with the node: {evidence:?}"
+        ));
+    }
+    for q in quotes {
+        if !evidence.iter().any(|e| e.contains(q)) {
+            problems.push(format!("{fault}: evidence lacks {q:?}: {evidence:#?}"));
+        }
+    }
+    let failed = r["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] == "fail" || c["status"] == "error")
+        .count();
+    let claimed = evidence.iter().find_map(|e| claimed_cells(e));
+    if cells {
+        if failed == 0 || claimed != Some(failed) {
+            problems.push(format!(
+                "{fault}: {failed} failed checks, the finding claims {claimed:?} as its evidence"
+            ));
+        }
+    } else if failed != 0 {
+        problems.push(format!(
+            "{fault}: breaks no probe path, yet {failed} checks failed"
+        ));
+    }
+    problems
+}
+
 #[test]
 fn ctrl_c_removes_the_lab() {
     if !require_root() {
         return;
     }
     let mut child = Command::new(exe())
-        .args(["lab", "--nodes", "4"])
+        .args(["lab", "--nodes", "4", "-v"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

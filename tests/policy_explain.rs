@@ -165,3 +165,18 @@ fn unreachable_cluster_exits_3() {
         "{err}"
     );
 }
+
+#[test]
+fn a_missing_kubeconfig_exits_3_naming_it_and_the_offline_way() {
+    let out = netcheck(&[
+        "explain",
+        "shop/a",
+        "shop/b",
+        "--kubeconfig",
+        "/nonexistent/kubeconfig",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("/nonexistent/kubeconfig"), "{err}");
+    assert!(err.contains("-f FILE"), "{err}");
+}

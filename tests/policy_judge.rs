@@ -397,6 +397,7 @@ fn findings(d: &Deployment, checks: &[Check]) -> Vec<netcheck::model::Finding> {
         deployment: d,
         checks,
         hosts: &[],
+        policy: None,
     })
 }
 
@@ -426,6 +427,37 @@ fn unexpected_allow_finding_names_the_policy() {
     );
     assert_eq!(ua[0].evidence.len(), 5);
     assert_eq!(ua[0].nodes, vec!["n1".to_string(), "n2".to_string()]);
+}
+
+#[test]
+fn a_cell_denied_both_ways_by_one_policy_counts_once() {
+    // Egress of the source and ingress of the destination: one cell, one line.
+    let d = deployment(&[DENY_ALL]);
+    let mut checks = pod_checks(&d, Status::Pass);
+    let cells = checks.len();
+    judge_checks(&d, &mut checks);
+    assert!(
+        checks.iter().all(|c| c.status == Status::UnexpectedAllow),
+        "{:?}",
+        statuses(&checks)
+    );
+    let f = findings(&d, &checks);
+    let ua: Vec<_> = f
+        .iter()
+        .filter(|f| f.id == FindingId::UnexpectedAllow)
+        .collect();
+    assert_eq!(ua.len(), 1, "{f:#?}");
+    let head = format!(
+        "NetworkPolicy netcheck-t1/deny-all (egress, ingress) denies {cells} probe connections that passed"
+    );
+    assert_eq!(ua[0].evidence[0], head, "{:?}", ua[0].evidence);
+    let listed = &ua[0].evidence[1..];
+    let distinct: std::collections::BTreeSet<&String> = listed.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        listed.len(),
+        "a cell listed twice: {listed:#?}"
+    );
 }
 
 #[test]

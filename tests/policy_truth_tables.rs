@@ -130,6 +130,17 @@ fn explicit_empty_ingress_denies_all_ingress() {
 }
 
 #[test]
+fn empty_ingress_list_without_policy_types_denies_all_ingress() {
+    // `ingress: []` and no policyTypes: Ingress by default, and no rule allows.
+    let p = r#"{"metadata": {"name": "p", "namespace": "z"}, "spec": {"podSelector": {"matchLabels": {"pod": "c"}}, "ingress": []}}"#;
+    for port in [tcp(80), PortQuery::Port(53, Proto::Udp), PortQuery::Icmp] {
+        scenario(&[p], port, true, |t| {
+            t.ingress("z/c", false);
+        });
+    }
+}
+
+#[test]
 fn deny_all_egress_and_ingress() {
     let p = r#"{"metadata": {"name": "p", "namespace": "x"}, "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}}"#;
     scenario(&[p], tcp(80), true, |t| {

@@ -44,11 +44,10 @@ fn every_scenario_validates() {
 #[test]
 fn saved_real_reports_validate() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/reports");
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        eprintln!("skipped: no saved real reports in {}", dir.display());
-        return;
-    };
+    let entries = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e} (saved lab runs belong there)", dir.display()));
     let v = validator();
+    let mut seen = Vec::new();
     for e in entries.flatten() {
         let p = e.path();
         if p.extension().and_then(|x| x.to_str()) != Some("json") {
@@ -58,6 +57,26 @@ fn saved_real_reports_validate() {
             .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
         let errs = errors(&v, &doc);
         assert!(errs.is_empty(), "{}: {errs:#?}", p.display());
+        seen.push(
+            p.file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("")
+                .to_string(),
+        );
+    }
+    // The healthy lab and each data-plane fault (more may be added).
+    for want in [
+        "healthy",
+        "node-isolated",
+        "cross-node-drop",
+        "dns-down",
+        "kube-proxy-down",
+        "underlay-mtu",
+    ] {
+        assert!(
+            seen.iter().any(|s| s == want),
+            "no {want}.json among {seen:?}"
+        );
     }
 }
 
@@ -155,4 +174,67 @@ fn json_keeps_the_field_order_of_the_contract() {
     // Round trip: what we print is what we read back.
     let back: netcheck::model::Report = serde_json::from_str(&text).expect("reads back");
     assert_eq!(back, render_support::healthy());
+}
+
+/// The host documents are described field by field: a real lab report's
+/// hosts validate, and a wrong type, value or name in them does not.
+#[test]
+fn the_schema_covers_the_host_documents() {
+    let v = validator();
+    let good: Value =
+        serde_json::from_str(&netcheck::render::json(&render_support::lab_forward_drop()))
+            .expect("json");
+    assert!(errors(&v, &good).is_empty());
+    let h = &good["hosts"][1];
+    for section in [
+        "overview",
+        "cni",
+        "firewall",
+        "sysctls",
+        "conntrack",
+        "interfaces",
+        "routes",
+    ] {
+        assert!(!h[section].is_null(), "the saved report lacks {section}");
+    }
+    let mutate = |f: &dyn Fn(&mut Value)| {
+        let mut d = good.clone();
+        f(&mut d["hosts"][1]);
+        d
+    };
+    let bad = [
+        (
+            "sysctl type",
+            mutate(&|h| h["sysctls"]["ipForward"] = "on".into()),
+        ),
+        (
+            "backend value",
+            mutate(&|h| h["overview"]["iptablesBackend"] = "iptables".into()),
+        ),
+        (
+            "misspelt field",
+            mutate(&|h| h["overview"]["flaged"] = serde_json::json!(["x"])),
+        ),
+        (
+            "mtu type",
+            mutate(&|h| h["overview"]["mtus"]["cni0"] = (-1).into()),
+        ),
+        (
+            "rule without raw",
+            mutate(&|h| {
+                h["firewall"]["iptables"][1]["tables"][0]["chains"][0]["rules"] =
+                    serde_json::json!([{"target": "ACCEPT"}])
+            }),
+        ),
+        (
+            "plugin without type",
+            mutate(&|h| h["cni"]["files"][0]["plugins"][0] = serde_json::json!({"mtu": 1450})),
+        ),
+    ];
+    for (what, doc) in bad {
+        assert!(
+            !errors(&v, &doc).is_empty(),
+            "the schema accepts a bad host {what}"
+        );
+    }
 }

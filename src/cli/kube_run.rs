@@ -2,28 +2,14 @@
 //! wrappers that build the Kubernetes runtime, run the pipeline, render, and
 //! turn the outcome into an exit code.
 
-use super::{CliError, ExitCode, GlobalArgs, OutputFormat, RunArgs};
+use super::{CliError, ExitCode, GlobalArgs, RunArgs};
 use crate::kube::{self, KubeOptions, KubeRuntime};
 use crate::pipeline;
 use crate::plan::{CheckSet, PairStrategy, PlanOptions};
 use crate::render::{self, RenderOptions};
-use crate::runtime::{Progress, Runtime};
-use std::io::IsTerminal;
+use crate::runtime::Runtime;
 use std::path::Path;
 use std::time::Duration;
-
-/// Progress as log lines on stderr (nothing with -q).
-struct StderrProgress {
-    quiet: bool,
-}
-
-impl Progress for StderrProgress {
-    fn message(&self, msg: &str) {
-        if !self.quiet {
-            eprintln!("netcheck: {msg}");
-        }
-    }
-}
 
 fn tokio_runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Builder::new_multi_thread()
@@ -45,24 +31,6 @@ pub fn pipeline_options(args: &RunArgs) -> Result<pipeline::Options, CliError> {
         no_host: args.no_host,
         keep: args.keep,
     })
-}
-
-fn render_options(g: &GlobalArgs, wide: bool) -> RenderOptions {
-    let tty = std::io::stdout().is_terminal();
-    let color = tty
-        && !g.no_color
-        && std::env::var_os("NO_COLOR").is_none()
-        && g.output == OutputFormat::Table;
-    let width = std::env::var("COLUMNS")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(120);
-    RenderOptions {
-        color,
-        wide,
-        width,
-        ..Default::default()
-    }
 }
 
 /// Wait for SIGTERM (Unix) — Ctrl-C is handled with `tokio::signal::ctrl_c`.
@@ -88,12 +56,38 @@ async fn interrupted() {
     }
 }
 
+/// `--policy-from NAMESPACE[/LABELS]`: the probes run in that namespace, so
+/// `-n` may only name the same one.
+pub fn policy_from(
+    g: &GlobalArgs,
+    args: &RunArgs,
+) -> Result<Option<crate::policy::labels::PolicyFrom>, CliError> {
+    let Some(text) = &args.policy_from else {
+        return Ok(None);
+    };
+    let from: crate::policy::labels::PolicyFrom = text.parse().map_err(CliError::usage)?;
+    if let Some(ns) = &g.namespace
+        && ns != &from.namespace
+    {
+        return Err(CliError::usage(format!(
+            "--policy-from {text} runs the probes in namespace {} (a NetworkPolicy selects pods of its own namespace only), but -n names {ns}: leave out -n",
+            from.namespace
+        )));
+    }
+    Ok(Some(from))
+}
+
 pub fn run(g: &GlobalArgs, args: RunArgs) -> Result<ExitCode, CliError> {
     let opts = pipeline_options(&args)?;
+    let policy_from = policy_from(g, &args)?;
     let kopts = KubeOptions {
         kubeconfig: g.kubeconfig.clone(),
         context: g.context.clone(),
-        namespace: g.namespace.clone(),
+        namespace: policy_from
+            .as_ref()
+            .map(|f| f.namespace.clone())
+            .or_else(|| g.namespace.clone()),
+        policy_from,
         image: args
             .image
             .clone()
@@ -102,19 +96,14 @@ pub fn run(g: &GlobalArgs, args: RunArgs) -> Result<ExitCode, CliError> {
         timeout: g.timeout,
         nodes: args.nodes.clone(),
     };
-    let progress = StderrProgress { quiet: g.quiet };
+    let progress = super::progress::for_cli(g);
     let rt = tokio_runtime()?;
-    let report = rt.block_on(async {
+    let (report, ns) = rt.block_on(async {
         let krt = KubeRuntime::new(kopts).await?;
         let ns = krt.namespace();
         tokio::select! {
-            r = pipeline::run(&krt, &opts, &progress) => {
-                if opts.keep && r.is_ok() {
-                    eprintln!(
-                        "netcheck: kept namespace {ns} (--keep); delete it with `kubectl delete namespace {ns}` or `kubectl netcheck cleanup`"
-                    );
-                }
-                r.map_err(CliError::from)
+            r = pipeline::run(&krt, &opts, progress.as_ref()) => {
+                r.map(|r| (r, ns.to_string())).map_err(CliError::from)
             }
             _ = interrupted() => {
                 if opts.keep {
@@ -137,25 +126,19 @@ pub fn run(g: &GlobalArgs, args: RunArgs) -> Result<ExitCode, CliError> {
         }
     })?;
 
-    let ropts = render_options(g, args.wide);
-    let text = render::render(&report, g.output, &ropts);
-    print!("{text}");
-    if let Some(path) = &args.output_file {
-        let file_text = render::render(
-            &report,
-            g.output,
-            &RenderOptions {
-                color: false,
-                ..ropts
-            },
+    // The progress lines end before anything else is printed.
+    drop(progress);
+    if opts.keep {
+        eprintln!(
+            "netcheck: kept namespace {ns} (--keep); delete it with `kubectl delete namespace {ns}` or `kubectl netcheck cleanup`"
         );
-        std::fs::write(path, file_text).map_err(|e| {
-            CliError::could_not_run(format!(
-                "could not write the report to {}: {e}",
-                path.display()
-            ))
-        })?;
     }
+    render::emit(
+        &report,
+        g.output,
+        args.output_file.as_deref(),
+        &RenderOptions::detect(g.no_color, args.wide),
+    )?;
     let fail_on_warning = args.fail_on == super::FailOn::Warning;
     Ok(if pipeline::failed(&report, fail_on_warning) {
         ExitCode::Failed

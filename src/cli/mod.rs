@@ -120,7 +120,8 @@ pub struct RunArgs {
     /// Node pairs to probe: all, ring, or sample:K
     #[arg(long, default_value = "all", value_name = "STRATEGY")]
     pub pairs: String,
-    /// Also write the report in this format to --output-file
+    /// Write the -o format to FILE and the table to stdout (with -o table the
+    /// file's extension picks: .xml JUnit, .md markdown, .txt table, else JSON)
     #[arg(long, value_name = "FILE")]
     pub output_file: Option<PathBuf>,
     /// Show the full matrix even when wider than the terminal
@@ -196,7 +197,8 @@ pub struct LabArgs {
     /// Node pairs to probe: all, ring, or sample:K
     #[arg(long, default_value = "all", value_name = "STRATEGY")]
     pub pairs: String,
-    /// Also write the report in this format to --output-file
+    /// Write the -o format to FILE and the table to stdout (with -o table the
+    /// file's extension picks: .xml JUnit, .md markdown, .txt table, else JSON)
     #[arg(long, value_name = "FILE")]
     pub output_file: Option<PathBuf>,
     /// Show the full matrix even when wider than the terminal

@@ -166,7 +166,12 @@ impl Progress for Bars {
 impl Drop for Bars {
     fn drop(&mut self) {
         if let Ok(mut st) = self.state.lock() {
+            let shown = st.stage.is_some();
             self.finish_stage(&mut st);
+            if shown {
+                // A blank line between the stage lines and the report.
+                self.bar.println("");
+            }
         }
         self.bar.finish_and_clear();
     }

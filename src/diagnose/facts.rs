@@ -77,6 +77,16 @@ impl PodMesh {
     pub fn same_node_works(&self) -> bool {
         self.same_node.values().any(|t| t.any_pass())
     }
+    /// The pod network works somewhere, so failures between nodes are about
+    /// those nodes: same-node traffic passes, or (one probe pod per node, so
+    /// no same-node evidence) some node pair passes every check while
+    /// another has failures (one pair alone proves nothing about the rest).
+    pub fn works_locally(&self) -> bool {
+        self.same_node_works()
+            || (self.same_node.is_empty()
+                && self.cross.values().any(|t| t.pass > 0 && t.fail == 0)
+                && self.cross.values().any(|t| t.fail > 0))
+    }
     pub fn any_pod_traffic(&self) -> bool {
         self.same_node_works() || self.cross.values().any(|t| t.any_pass())
     }

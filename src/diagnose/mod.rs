@@ -20,9 +20,20 @@ pub struct Evidence<'a> {
     pub deployment: &'a Deployment,
     pub checks: &'a [Check],
     pub hosts: &'a [HostReport],
+    /// The run's NetworkPolicy model, compiled once by the pipeline; None:
+    /// the policy rules compile it from `deployment` themselves.
+    pub policy: Option<&'a crate::policy::PolicyJudge>,
 }
 
 impl<'a> Evidence<'a> {
+    /// The compiled NetworkPolicy model: the run's, or compiled now.
+    pub fn policy_judge(&self) -> std::borrow::Cow<'a, crate::policy::PolicyJudge> {
+        match self.policy {
+            Some(j) => std::borrow::Cow::Borrowed(j),
+            None => std::borrow::Cow::Owned(crate::policy::PolicyJudge::new(self.deployment)),
+        }
+    }
+
     /// Indices of failed checks (`fail` or `error`) not yet explained.
     pub fn unexplained_failures<'b>(
         &'b self,

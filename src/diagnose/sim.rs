@@ -169,6 +169,7 @@ pub fn diagnose(d: &Deployment, checks: &[Check]) -> Vec<Finding> {
         deployment: d,
         checks,
         hosts: &[],
+        policy: None,
     })
 }
 

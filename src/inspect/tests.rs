@@ -509,6 +509,45 @@ proptest! {
     }
 
     #[test]
+    fn nft_parser_never_panics_on_text(s in "\\PC*") {
+        let _ = nft::parse(&s);
+    }
+
+    /// Real output cut short or with one byte changed (a truncated pipe, a
+    /// newer tool's field): an error or a partial ruleset, never a panic.
+    #[test]
+    fn real_outputs_cut_or_corrupted_never_panic(
+        which in 0usize..5,
+        cut in 0.0f64..1.0,
+        at in 0.0f64..1.0,
+        byte in any::<u8>(),
+    ) {
+        let (rel, kind) = [
+            ("netns/kube-proxy.nft.json", 0),
+            ("host-v1.36/node1/nft-ruleset.json", 0),
+            ("netns/kube-proxy.nft-save.txt", 1),
+            ("netns/docker-forward-drop.nft-save.txt", 1),
+            ("cni/10-flannel.conflist", 2),
+        ][which];
+        let text = read(rel).into_bytes();
+        let end = (text.len() as f64 * cut) as usize;
+        let mut bytes = text[..end].to_vec();
+        if !bytes.is_empty() {
+            let i = ((bytes.len() - 1) as f64 * at) as usize;
+            bytes[i] = byte;
+        }
+        let s = String::from_utf8_lossy(&bytes);
+        match kind {
+            0 => { let _ = nft::parse(&s); }
+            1 => { prop_assert!(iptables::parse(&s).rule_count() <= s.lines().count()); }
+            _ => {
+                let f = cni::parse_file("10-flannel.conflist", &s);
+                prop_assert!(f.is_valid() || f.error.is_some());
+            }
+        }
+    }
+
+    #[test]
     fn nft_and_ip_parsers_never_panic(v in json_value()) {
         let text = serde_json::json!({"nftables": [v.clone(), {"rule": v.clone()}, {"chain": v.clone()}]}).to_string();
         let _ = nft::parse(&text);

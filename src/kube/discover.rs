@@ -134,6 +134,41 @@ pub fn node_not_ready_findings(nodes: &[NodeInfo]) -> Vec<Finding> {
         .collect()
 }
 
+/// A Ready node where no probe pod started: nothing could be checked from or
+/// to it, and the pods' own reasons (often a CNI sandbox error) say why.
+pub fn probe_pod_not_started(node: &str, reasons: &[String]) -> Finding {
+    let sandbox = reasons
+        .iter()
+        .any(|r| r.contains("FailedCreatePodSandBox") || r.contains("network for sandbox"));
+    Finding {
+        id: FindingId::ProbePodNotStarted,
+        severity: Severity::Error,
+        title: if sandbox {
+            format!("Pods cannot start on node {node}: the CNI failed to set up their network")
+        } else {
+            format!("The probe pods on node {node} did not start; its checks are skipped")
+        },
+        nodes: vec![node.to_string()],
+        evidence: reasons
+            .iter()
+            .map(|r| format!("node {node}: {r}"))
+            .collect(),
+        remediation: if sandbox {
+            format!(
+                "The kubelet on {node} asked the CNI for a pod interface and the CNI failed. Check the CNI's \
+                 agent pod on the node (`kubectl -n kube-system get pods -o wide --field-selector \
+                 spec.nodeName={node}`), its config and binaries (`ls /etc/cni/net.d /opt/cni/bin` on the node) \
+                 and the kubelet's log (`journalctl -u kubelet | grep -i cni`)."
+            )
+        } else {
+            format!(
+                "Read the reason above; rerun with `--keep` and `kubectl describe pod` the probe pods on {node}. \
+                 An image pull error: mirror the image and pass `--image`."
+            )
+        },
+    }
+}
+
 // ---------------------------------------------------------------- pods
 
 /// Whether a pod's Ready condition is True.

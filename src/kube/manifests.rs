@@ -5,9 +5,9 @@
 use crate::model::topology::ServePorts;
 use k8s_openapi::api::core::v1::{
     Capabilities, Container, ContainerPort, EnvVar, EnvVarSource, HostPathVolumeSource, Namespace,
-    ObjectFieldSelector, Pod, PodSpec, Probe, ResourceRequirements, SeccompProfile,
-    SecurityContext, Service, ServicePort, ServiceSpec, TCPSocketAction, Toleration, Volume,
-    VolumeMount,
+    ObjectFieldSelector, Pod, PodReadinessGate, PodSpec, Probe, ResourceRequirements,
+    SeccompProfile, SecurityContext, Service, ServicePort, ServiceSpec, TCPSocketAction,
+    Toleration, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -302,6 +302,36 @@ pub fn probe_pod(run: &RunSpec, name: &str, node: &str) -> Pod {
     }
 }
 
+/// The readiness gate of probes that wear workload labels (`--policy-from`):
+/// nothing ever sets it, so the pod never turns Ready and no Service that
+/// selects the workload's labels sends it traffic. The run waits for
+/// ContainersReady instead ([`super::pods::classify`]).
+pub const OUT_OF_SERVICE_GATE: &str = "netcheck.io/out-of-service";
+
+/// Give a probe pod a workload's labels (`--policy-from`), so that the
+/// policies selecting the workload select the probe. The probe's own labels
+/// win (cleanup and the probe Services find it by them); the keys that had
+/// to be left out are returned.
+pub fn wear_labels(pod: &mut Pod, workload: &BTreeMap<String, String>) -> Vec<String> {
+    let labels = pod.metadata.labels.get_or_insert_with(BTreeMap::new);
+    let mut clashes = Vec::new();
+    for (k, v) in workload {
+        match labels.get(k) {
+            Some(own) if own != v => clashes.push(k.clone()),
+            Some(_) => {}
+            None => {
+                labels.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    if let Some(spec) = pod.spec.as_mut() {
+        spec.readiness_gates = Some(vec![PodReadinessGate {
+            condition_type: OUT_OF_SERVICE_GATE.into(),
+        }]);
+    }
+    clashes
+}
+
 fn container_port(name: &str, port: u16, proto: &str) -> ContainerPort {
     ContainerPort {
         name: Some(name.into()),
@@ -571,6 +601,26 @@ mod tests {
             s.tolerations.unwrap()[0].operator.as_deref(),
             Some("Exists")
         );
+    }
+
+    #[test]
+    fn wearing_workload_labels_keeps_the_probes_own_and_gates_readiness() {
+        let mut p = probe_pod(&run(PsaLevel::Privileged), "probe-node1-0a", "node1");
+        let clashes = wear_labels(
+            &mut p,
+            &[
+                ("app".to_string(), "web".to_string()),
+                (MANAGED_BY_KEY.to_string(), "Helm".to_string()),
+            ]
+            .into(),
+        );
+        assert_eq!(clashes, vec![MANAGED_BY_KEY.to_string()]);
+        let l = p.metadata.labels.as_ref().unwrap();
+        assert_eq!(l["app"], "web");
+        assert_eq!(l[MANAGED_BY_KEY], MANAGED_BY);
+        assert_eq!(l[PROBE_KEY], "probe-node1-0a");
+        let gates = p.spec.as_ref().unwrap().readiness_gates.as_ref().unwrap();
+        assert_eq!(gates[0].condition_type, OUT_OF_SERVICE_GATE);
     }
 
     #[test]

@@ -15,6 +15,25 @@ pub enum PodStart {
     Failed(String),
 }
 
+/// A probe kept out of Services by its readiness gate (`--policy-from`).
+fn gated_out_of_service(p: &Pod) -> bool {
+    p.spec
+        .as_ref()
+        .and_then(|s| s.readiness_gates.as_ref())
+        .is_some_and(|g| {
+            g.iter()
+                .any(|g| g.condition_type == super::manifests::OUT_OF_SERVICE_GATE)
+        })
+}
+
+fn containers_ready(p: &Pod) -> bool {
+    p.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .and_then(|cs| cs.iter().find(|c| c.type_ == "ContainersReady"))
+        .is_some_and(|c| c.status == "True")
+}
+
 /// Waiting reasons that waiting will not fix.
 const FATAL_WAITING: &[&str] = &[
     "ErrImagePull",
@@ -28,7 +47,7 @@ const FATAL_WAITING: &[&str] = &[
 ];
 
 pub fn classify(p: &Pod) -> PodStart {
-    if pod_ready(p) {
+    if pod_ready(p) || (gated_out_of_service(p) && containers_ready(p)) {
         return PodStart::Ready;
     }
     let Some(st) = p.status.as_ref() else {
@@ -193,6 +212,34 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_gated_probe_is_ready_once_its_containers_are() {
+        let run = crate::kube::manifests::RunSpec {
+            id: "abc123".into(),
+            namespace: "shop".into(),
+            image: "i".into(),
+            ports: Default::default(),
+            host_port: 61000,
+            psa: crate::kube::manifests::PsaLevel::Privileged,
+        };
+        let mut p = crate::kube::manifests::probe_pod(&run, "probe-a", "node1");
+        crate::kube::manifests::wear_labels(&mut p, &[("app".into(), "web".into())].into());
+        let status = |ready: &str, containers: &str| -> k8s_openapi::api::core::v1::PodStatus {
+            serde_json::from_value(serde_json::json!({"phase": "Running", "conditions": [
+                {"type": "Ready", "status": ready},
+                {"type": "ContainersReady", "status": containers}]}))
+            .unwrap()
+        };
+        p.status = Some(status("False", "True"));
+        assert_eq!(classify(&p), PodStart::Ready);
+        p.status = Some(status("False", "False"));
+        assert!(matches!(classify(&p), PodStart::Starting(_)));
+        // Without the gate, Ready is what counts.
+        p.spec.as_mut().unwrap().readiness_gates = None;
+        p.status = Some(status("False", "True"));
+        assert!(matches!(classify(&p), PodStart::Starting(_)));
     }
 
     #[test]

@@ -43,6 +43,10 @@ pub struct KubeOptions {
     pub timeout: Duration,
     /// `--nodes`.
     pub nodes: Option<String>,
+    /// `--policy-from`: the probes run in this (existing) namespace and wear
+    /// the labels of its workloads, so that its NetworkPolicies apply to
+    /// them. `namespace` must then be the same namespace.
+    pub policy_from: Option<crate::policy::labels::PolicyFrom>,
 }
 
 /// A client and where it points.
@@ -185,7 +189,13 @@ impl KubeRuntime {
         Ok(Self::with_connection(conn, opts))
     }
 
-    pub fn with_connection(conn: Connection, opts: KubeOptions) -> Self {
+    pub fn with_connection(conn: Connection, mut opts: KubeOptions) -> Self {
+        // --policy-from: a policy selects pods of its own namespace only.
+        if opts.namespace.is_none()
+            && let Some(from) = &opts.policy_from
+        {
+            opts.namespace = Some(from.namespace.clone());
+        }
         let id = manifests::new_run_id();
         let namespace = opts
             .namespace
@@ -461,6 +471,91 @@ struct NodePlan {
     host: Option<String>,
 }
 
+impl KubeRuntime {
+    /// `--policy-from`: the labels each probe wears (probe name → labels),
+    /// from the namespace's workloads (or the labels given), round-robin.
+    async fn workload_labels(
+        &self,
+        d: &Deployment,
+        probes: &[String],
+        progress: &dyn Progress,
+    ) -> Result<BTreeMap<String, BTreeMap<String, String>>> {
+        use crate::policy::labels;
+        let Some(from) = &self.opts.policy_from else {
+            return Ok(BTreeMap::new());
+        };
+        let ns = &from.namespace;
+        let policies: Vec<NetworkPolicy> = d
+            .policy
+            .policies
+            .iter()
+            .filter(|p| p.metadata.namespace.as_deref() == Some(ns.as_str()))
+            .cloned()
+            .collect();
+        let pods = if from.labels.is_some() {
+            Vec::new()
+        } else {
+            let all = self
+                .list(
+                    Api::<Pod>::namespaced(self.client.clone(), ns),
+                    &ListParams::default(),
+                    &format!("listing the pods of namespace {ns} (--policy-from)"),
+                )
+                .await?;
+            // Not the probes of another run in the same namespace.
+            all.into_iter()
+                .filter(|p| {
+                    p.metadata
+                        .labels
+                        .as_ref()
+                        .and_then(|l| l.get(manifests::MANAGED_BY_KEY))
+                        .map(String::as_str)
+                        != Some(manifests::MANAGED_BY)
+                })
+                .collect()
+        };
+        let sets = labels::policy_from_labels(from, &pods, &policies);
+        if sets.is_empty() {
+            return Err(RuntimeError::Other(format!(
+                "--policy-from {ns}: the namespace has no running pod with labels to copy; name the labels instead: --policy-from {ns}/app=NAME"
+            )));
+        }
+        if policies.is_empty() {
+            progress.message(&format!(
+                "--policy-from {ns}: the namespace has no NetworkPolicy; only policies of other namespaces that select it by namespace apply"
+            ));
+        }
+        let mut out = BTreeMap::new();
+        for (probe, set) in labels::assign(&sets, probes) {
+            out.insert(probe, set.labels.clone());
+        }
+        for set in sets.iter().take(probes.len()) {
+            let shown: Vec<String> = set.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let by = if set.selected_by.is_empty() {
+                "no NetworkPolicy of the namespace selects them".to_string()
+            } else {
+                format!("selected by {}", set.selected_by.join(", "))
+            };
+            progress.message(&format!(
+                "probes wear the labels of {} ({}): {by}",
+                set.workload,
+                shown.join(",")
+            ));
+        }
+        if sets.len() > probes.len() {
+            let left: Vec<&str> = sets[probes.len()..]
+                .iter()
+                .map(|s| s.workload.as_str())
+                .collect();
+            tracing::warn!(
+                "--policy-from {ns}: more workloads than probes; not represented: {}",
+                left.join(", ")
+            );
+        }
+        Ok(out)
+    }
+}
+
 impl Runtime for KubeRuntime {
     async fn discover(&self, progress: &dyn Progress) -> Result<Deployment> {
         progress.message(&format!("connecting to {}", self.server));
@@ -542,7 +637,9 @@ impl Runtime for KubeRuntime {
         }
         if infos.is_empty() {
             return Err(RuntimeError::Other(match &filter {
-                NodeFilter::Selector(s) => format!("no node matches --nodes {s}"),
+                NodeFilter::Selector(s) => format!(
+                    "no node matches --nodes {s}; `kubectl get nodes -l {s}` lists what it selects, `kubectl get nodes --show-labels` the labels there are"
+                ),
                 _ => "the cluster has no nodes".into(),
             }));
         }
@@ -753,12 +850,27 @@ impl Runtime for KubeRuntime {
         let svc_api: Api<Service> = Api::namespaced(self.client.clone(), &ns);
         let pp = PostParams::default();
         let mut failed: BTreeMap<String, String> = BTreeMap::new();
+        let all_probes: Vec<String> = plans.iter().flat_map(|p| p.probes.clone()).collect();
+        let wear = self.workload_labels(&d, &all_probes, progress).await?;
+        let probe_pod = |name: &str, node: &str| {
+            let mut pod = manifests::probe_pod(&run, name, node);
+            if let Some(labels) = wear.get(name) {
+                let clashes = manifests::wear_labels(&mut pod, labels);
+                if !clashes.is_empty() {
+                    tracing::warn!(
+                        "probe {name} keeps its own {} label(s) instead of the workload's: policies selecting on them do not see it as the workload",
+                        clashes.join(", ")
+                    );
+                }
+            }
+            pod
+        };
 
         // One probe first: an image that cannot be pulled, a PSA rejection or a
         // missing permission fails in seconds, not after a timeout on every node.
         let first = &plans[0];
         progress.message(&format!("starting the first probe on {}", first.node));
-        let pod = manifests::probe_pod(&run, &first.probes[0], &first.node);
+        let pod = probe_pod(&first.probes[0], &first.node);
         self.note_created_pod(&first.probes[0]);
         match tokio::time::timeout(call_bound(self.opts.timeout), pods_api.create(&pp, &pod)).await
         {
@@ -797,7 +909,7 @@ impl Runtime for KubeRuntime {
         for p in &plans {
             for name in &p.probes {
                 if name != &first.probes[0] {
-                    to_create.push((name.clone(), manifests::probe_pod(&run, name, &p.node)));
+                    to_create.push((name.clone(), probe_pod(name, &p.node)));
                 }
             }
             if let Some(h) = &p.host {
@@ -953,6 +1065,10 @@ impl Runtime for KubeRuntime {
                 );
                 progress.message(&format!("node {}: {why}", plan.node));
                 n.reason = Some(why);
+                if n.ready {
+                    d.findings
+                        .push(discover::probe_pod_not_started(&plan.node, &lost));
+                }
             }
         }
         if d.pods.is_empty() {

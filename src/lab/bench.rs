@@ -157,7 +157,7 @@ pub async fn run(
     opts: Options,
     runs: u16,
 ) -> std::result::Result<ExitCode, CliError> {
-    let progress = super::command::StderrProgress::new(g.quiet);
+    let progress = crate::cli::progress::for_cli(g);
     let sizes: Vec<usize> = if args.bench_nodes.is_empty() {
         vec![cfg.nodes]
     } else {
@@ -231,7 +231,7 @@ async fn one_run(
     let rendered = crate::render::render(
         &report,
         g.output,
-        &super::command::render_options(g, args.wide),
+        &crate::render::RenderOptions::detect(g.no_color, args.wide),
     );
     let render_ms = t.elapsed().as_secs_f64() * 1000.0;
     std::hint::black_box(rendered);

@@ -3,37 +3,12 @@
 
 use super::faults;
 use super::runtime::{LabConfig, LabRuntime, NEEDS_ROOT, is_root};
-use crate::cli::{CliError, ExitCode, FailOn, GlobalArgs, LabArgs, OutputFormat};
+use crate::cli::{CliError, ExitCode, FailOn, GlobalArgs, LabArgs};
 use crate::pipeline::{self, Options};
 use crate::plan::{CheckSet, PairStrategy, PlanOptions};
 use crate::render::RenderOptions;
-use crate::runtime::{Progress, Runtime};
+use crate::runtime::Runtime;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
-use std::io::IsTerminal;
-use std::time::Instant;
-
-/// Progress as plain stage lines on stderr (`-q`: none).
-pub struct StderrProgress {
-    started: Instant,
-    quiet: bool,
-}
-
-impl StderrProgress {
-    pub fn new(quiet: bool) -> Self {
-        StderrProgress {
-            started: Instant::now(),
-            quiet,
-        }
-    }
-}
-
-impl Progress for StderrProgress {
-    fn message(&self, msg: &str) {
-        if !self.quiet {
-            eprintln!("[{:6.2}s] {msg}", self.started.elapsed().as_secs_f64());
-        }
-    }
-}
 
 /// What the flags ask for, checked before anything is built.
 struct Request {
@@ -71,68 +46,12 @@ fn parse_request(args: &LabArgs) -> Result<Request, CliError> {
     })
 }
 
-/// NetworkPolicies from YAML files (multi-document); other kinds are skipped.
+/// `--policy FILE`: the NetworkPolicies in the files, through the one loader
+/// `explain -f` uses too. Policies without a namespace are left without one:
+/// the lab puts them into its probe namespace, whose name is random.
 fn load_policies(files: &[std::path::PathBuf]) -> Result<Vec<NetworkPolicy>, CliError> {
-    use serde::Deserialize;
-    let mut out = Vec::new();
-    for f in files {
-        let text = std::fs::read_to_string(f).map_err(|e| {
-            CliError::usage(format!("could not read --policy {}: {e}", f.display()))
-        })?;
-        for doc in serde_yaml::Deserializer::from_str(&text) {
-            let v = serde_yaml::Value::deserialize(doc).map_err(|e| {
-                CliError::usage(format!("--policy {} is not YAML: {e}", f.display()))
-            })?;
-            if v.is_null() {
-                continue;
-            }
-            match v.get("kind").and_then(|k| k.as_str()) {
-                Some("NetworkPolicy") => {
-                    let p: NetworkPolicy = serde_yaml::from_value(v).map_err(|e| {
-                        CliError::usage(format!(
-                            "--policy {}: not a valid NetworkPolicy: {e}",
-                            f.display()
-                        ))
-                    })?;
-                    out.push(p);
-                }
-                other => tracing::warn!(
-                    "--policy {}: skipping a {} (only NetworkPolicy objects are loaded)",
-                    f.display(),
-                    other.unwrap_or("document without kind")
-                ),
-            }
-        }
-    }
-    Ok(out)
-}
-
-pub fn render_options(g: &GlobalArgs, wide: bool) -> RenderOptions {
-    let tty = std::io::stdout().is_terminal();
-    let locale = ["LC_ALL", "LC_CTYPE", "LANG"]
-        .iter()
-        .filter_map(|k| std::env::var(k).ok())
-        .find(|v| !v.is_empty());
-    let unicode = locale.is_none_or(|l| {
-        let l = l.to_ascii_lowercase();
-        l.contains("utf-8") || l.contains("utf8")
-    });
-    RenderOptions {
-        color: tty
-            && !g.no_color
-            && std::env::var_os("NO_COLOR").is_none()
-            && g.output == OutputFormat::Table,
-        unicode,
-        wide,
-        width: terminal_width().unwrap_or(120),
-    }
-}
-
-fn terminal_width() -> Option<usize> {
-    // SAFETY: TIOCGWINSZ fills a winsize struct for a terminal fd, fails otherwise.
-    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
-    let rc = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) };
-    (rc == 0 && ws.ws_col > 0).then_some(ws.ws_col as usize)
+    crate::policy::load_policy_files_in(files, None)
+        .map_err(|e| CliError::usage(format!("--policy: {e:#}")))
 }
 
 pub fn run(g: &GlobalArgs, args: LabArgs) -> Result<ExitCode, CliError> {
@@ -165,11 +84,11 @@ pub fn run(g: &GlobalArgs, args: LabArgs) -> Result<ExitCode, CliError> {
 }
 
 async fn run_once(g: &GlobalArgs, args: &LabArgs, req: Request) -> Result<ExitCode, CliError> {
-    let progress = StderrProgress::new(g.quiet);
+    let progress = crate::cli::progress::for_cli(g);
     let lab = LabRuntime::new(req.cfg)?;
     let id = lab.id().to_string();
     let outcome = tokio::select! {
-        r = tokio::time::timeout(g.timeout, pipeline::run(&lab, &req.opts, &progress)) => match r {
+        r = tokio::time::timeout(g.timeout, pipeline::run(&lab, &req.opts, progress.as_ref())) => match r {
             Ok(r) => Ok(r),
             Err(_) => Err(format!("the run did not finish within {} (--timeout)", humantime::format_duration(g.timeout))),
         },
@@ -195,21 +114,19 @@ async fn run_once(g: &GlobalArgs, args: &LabArgs, req: Request) -> Result<ExitCo
             return Err(CliError::could_not_run(msg));
         }
     };
+    // The progress lines end before anything else is printed.
+    drop(progress);
     if args.keep {
         eprintln!(
             "lab {id} kept (namespaces nc{id}-*); remove it with `kubectl netcheck lab --destroy {id}`"
         );
     }
-    let out = crate::render::render(&report, g.output, &render_options(g, args.wide));
-    print!("{out}");
-    if let Some(f) = &args.output_file {
-        std::fs::write(f, &out).map_err(|e| {
-            CliError::could_not_run(format!(
-                "could not write --output-file {}: {e}",
-                f.display()
-            ))
-        })?;
-    }
+    crate::render::emit(
+        &report,
+        g.output,
+        args.output_file.as_deref(),
+        &RenderOptions::detect(g.no_color, args.wide),
+    )?;
     Ok(if pipeline::failed(&report, req.fail_on_warning) {
         ExitCode::Failed
     } else {
@@ -299,6 +216,19 @@ mod tests {
         let p = load_policies(std::slice::from_ref(&f)).unwrap();
         assert_eq!(p.len(), 1);
         assert_eq!(p[0].metadata.name.as_deref(), Some("deny"));
+        assert_eq!(p[0].metadata.namespace.as_deref(), Some("x"));
+        // No namespace: left for the lab to put into its probe namespace.
+        std::fs::write(
+            &f,
+            "kind: NetworkPolicy\nmetadata: {name: deny-all}\nspec: {podSelector: {}}\n",
+        )
+        .unwrap();
+        let p = load_policies(std::slice::from_ref(&f)).unwrap();
+        assert_eq!(p[0].metadata.namespace, None);
+        std::fs::write(&f, "kind: ConfigMap\nmetadata: {name: c}\n").unwrap();
+        let e = load_policies(std::slice::from_ref(&f)).unwrap_err();
+        assert_eq!(e.code(), ExitCode::Usage);
+        assert!(e.to_string().contains("holds no NetworkPolicy"), "{e}");
         std::fs::write(&f, "kind: NetworkPolicy\nspec: 3\n").unwrap();
         assert_eq!(load_policies(&[f]).unwrap_err().code(), ExitCode::Usage);
         let missing = dir.path().join("nope.yaml");

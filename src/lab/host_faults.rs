@@ -10,6 +10,9 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+/// The lab nodes' pod bridge (what flannel's bridge plugin names it).
+pub const LAB_BRIDGE: &str = "cni0";
+
 /// A node to break: its network namespace, its root dir, its pod bridge.
 #[derive(Debug, Clone, Copy)]
 pub struct Node<'a> {

@@ -182,8 +182,12 @@ impl LabRuntime {
         Deployment {
             cluster: ClusterSummary {
                 name: p.cluster_name(),
-                server: "lab: network namespaces on this machine".into(),
-                version: format!("lab ({} nodes)", p.nodes),
+                server: "network namespaces on this machine".into(),
+                // The kernel is the lab's "server version": its netfilter and
+                // bridge code is what the lab exercises.
+                version: std::fs::read_to_string("/proc/sys/kernel/osrelease")
+                    .map(|v| format!("Linux {}", v.trim()))
+                    .unwrap_or_else(|_| "Linux".into()),
                 cni: "bridge+vxlan (lab)".into(),
                 kube_proxy_mode: "iptables".into(),
                 dns_service: Some(dns_service_ref()),
@@ -200,6 +204,16 @@ impl LabRuntime {
                 .collect(),
             ..Default::default()
         }
+    }
+
+    /// `--policy` objects as the lab's API would hold them: a policy without
+    /// a namespace goes to the probe namespace `kns` (as `kubectl apply -n`).
+    fn policies_in(&self, kns: &str) -> Vec<k8s_openapi::api::networking::v1::NetworkPolicy> {
+        let mut out = self.cfg.policies.clone();
+        for p in &mut out {
+            p.metadata.namespace.get_or_insert_with(|| kns.to_string());
+        }
+        out
     }
 
     /// The deployment the lab serves once built (pure: what `deploy` returns).
@@ -295,7 +309,7 @@ impl LabRuntime {
             apiserver: Some(apiserver),
             policy: PolicyWorld {
                 namespaces,
-                policies: self.cfg.policies.clone(),
+                policies: self.policies_in(&kns),
             },
             ..discovered
         }
@@ -449,7 +463,14 @@ impl Runtime for LabRuntime {
             self.plan.id, self.plan.nodes, self.plan.pods_per_node
         ));
         self.build(progress).await?;
-        Ok(self.deployed(discovered))
+        let d = self.deployed(discovered);
+        for p in crate::policy::judge::idle_policies(&d) {
+            tracing::warn!(
+                "NetworkPolicy {p} selects none of the lab's pods (probe pods are in namespace {}, labelled app=netcheck-probe, netcheck.io/pod=NAME, netcheck.io/node=NODE): it changes no verdict; leave out metadata.namespace to put it into the probe namespace",
+                self.plan.k8s_namespace()
+            );
+        }
+        Ok(d)
     }
 
     async fn probe(&self, source: &Source, plan: &ProbePlan) -> Result<ProbeReport> {

@@ -186,12 +186,24 @@ pub async fn destroy(tools: &Tools, st: &LabState, reap: impl FnMut()) -> Result
         }
     }
     let dir = st.dir();
-    if dir.exists() {
-        if let Err(e) = std::fs::remove_dir_all(&dir) {
-            first_err.get_or_insert(RuntimeError::io(
-                format!("could not remove {}", dir.display()),
-                e,
-            ));
+    // A process that was just killed (or an agent start racing a failed
+    // build) may still write a log file while the tree is being removed:
+    // "Directory not empty". Retry briefly before calling it a failure.
+    let mut attempt = 0;
+    while dir.exists() {
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => break,
+            Err(e) if attempt < 10 && e.kind() == std::io::ErrorKind::DirectoryNotEmpty => {
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            Err(e) => {
+                first_err.get_or_insert(RuntimeError::io(
+                    format!("could not remove {}", dir.display()),
+                    e,
+                ));
+                break;
+            }
         }
     }
     match first_err {

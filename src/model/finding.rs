@@ -73,6 +73,7 @@ finding_ids! {
     RpFilterStrict => "rp-filter-strict",
     PodCidrOverlap => "pod-cidr-overlap",
     OverlayPortBlocked => "overlay-port-blocked",
+    ProbePodNotStarted => "probe-pod-not-started",
 }
 
 impl std::fmt::Display for FindingId {

@@ -269,31 +269,21 @@ pub fn input_from_files(paths: &[std::path::PathBuf]) -> anyhow::Result<ExplainI
 async fn input_from_cluster(g: &GlobalArgs, targets: &[&Target]) -> Result<ExplainInput, CliError> {
     use k8s_openapi::api::core::v1::{Namespace, Pod};
     use kube::Api;
-    use kube::config::{KubeConfigOptions, Kubeconfig};
     let cant = |what: &str, e: &dyn std::fmt::Display| {
         CliError::could_not_run(format!(
             "cannot read {what} from the cluster: {e}; check --kubeconfig/--context, or explain offline with -f FILE (kubectl get ns,pods,networkpolicies -A -o yaml > objects.yaml)"
         ))
     };
-    let config = if g.kubeconfig.is_none() && g.context.is_none() {
-        kube::Config::infer()
-            .await
-            .map_err(|e| cant("the kubeconfig", &e))?
-    } else {
-        let kc = match &g.kubeconfig {
-            Some(p) => Kubeconfig::read_from(p),
-            None => Kubeconfig::read(),
-        }
-        .map_err(|e| cant("the kubeconfig", &e))?;
-        let opts = KubeConfigOptions {
-            context: g.context.clone(),
-            ..Default::default()
-        };
-        kube::Config::from_custom_kubeconfig(kc, &opts)
-            .await
-            .map_err(|e| cant("the kubeconfig", &e))?
-    };
-    let client = kube::Client::try_from(config).map_err(|e| cant("the kubeconfig", &e))?;
+    // The same kubeconfig handling as `run` (context errors, $KUBECONFIG, the
+    // connect timeout).
+    let client = crate::kube::connect(g.kubeconfig.as_deref(), g.context.as_deref(), g.timeout)
+        .await
+        .map_err(|e| {
+            CliError::could_not_run(format!(
+                "{e}; or explain offline with -f FILE (kubectl get ns,pods,networkpolicies -A -o yaml > objects.yaml)"
+            ))
+        })?
+        .client;
     let mut input = ExplainInput {
         origin: "the cluster".into(),
         ..Default::default()

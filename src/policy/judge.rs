@@ -93,6 +93,7 @@ pub fn dns_pod_infos(d: &Deployment) -> Vec<PodInfo> {
 }
 
 /// The compiled policies of a run and the pods they are asked about.
+#[derive(Clone)]
 pub struct PolicyJudge {
     pub compiled: Compiled,
     probes: Vec<PodInfo>,
@@ -358,7 +359,15 @@ pub fn judge_checks(d: &Deployment, checks: &mut [Check]) {
     if d.policy.policies.is_empty() {
         return;
     }
-    let judge = PolicyJudge::new(d);
+    judge_checks_with(&PolicyJudge::new(d), checks);
+}
+
+/// [`judge_checks`] with the run's compiled model (the pipeline compiles it
+/// once and hands the same model to the diagnosis rules).
+pub fn judge_checks_with(judge: &PolicyJudge, checks: &mut [Check]) {
+    if judge.compiled.is_empty() {
+        return;
+    }
     for w in &judge.compiled.warnings {
         tracing::warn!("{w}");
     }
@@ -388,4 +397,26 @@ pub fn judge_checks(d: &Deployment, checks: &mut [Check]) {
             _ => {}
         }
     }
+}
+
+/// `namespace/name` of the deployment's policies that select none of its
+/// probe pods nor its DNS pods in either direction: they cannot change a
+/// verdict of the run (a typo'd namespace or selector, most of the time).
+pub fn idle_policies(d: &Deployment) -> Vec<String> {
+    if d.policy.policies.is_empty() {
+        return Vec::new();
+    }
+    let judge = PolicyJudge::new(d);
+    let mut used = std::collections::BTreeSet::new();
+    for pod in judge.probe_pods().iter().chain(judge.dns_pods()) {
+        for dir in [Direction::Ingress, Direction::Egress] {
+            used.extend(judge.compiled.selecting(pod, dir));
+        }
+    }
+    judge
+        .compiled
+        .policy_names()
+        .into_iter()
+        .filter(|p| !used.contains(p))
+        .collect()
 }

@@ -88,6 +88,112 @@ pub fn probe_labels_from(pods: &[Pod], policies: &[NetworkPolicy]) -> Vec<Worklo
     out
 }
 
+/// `--policy-from NAMESPACE[/LABELS]`: where the probes run and whose labels
+/// they wear. Without LABELS, those of the namespace's running workloads
+/// ([`probe_labels_from`]); with `NAMESPACE/app=web,tier=api`, exactly those.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyFrom {
+    pub namespace: String,
+    pub labels: Option<BTreeMap<String, String>>,
+}
+
+impl std::str::FromStr for PolicyFrom {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (ns, labels) = match s.split_once('/') {
+            Some((ns, l)) => (ns, Some(l)),
+            None => (s, None),
+        };
+        let dns_label = |v: &str| {
+            !v.is_empty()
+                && v.len() <= 63
+                && v.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && !v.starts_with('-')
+                && !v.ends_with('-')
+        };
+        if !dns_label(ns) {
+            return Err(format!(
+                "--policy-from {s}: '{ns}' is not a namespace name (lowercase letters, digits and '-'); give NAMESPACE or NAMESPACE/KEY=VALUE,…"
+            ));
+        }
+        let labels = match labels {
+            None => None,
+            Some(l) => {
+                let mut out = BTreeMap::new();
+                for term in l.split(',') {
+                    let (k, v) = term
+                        .split_once('=')
+                        .map(|(k, v)| (k.trim(), v.trim()))
+                        .filter(|(k, v)| !k.is_empty() && !k.contains('=') && !v.contains('='))
+                        .ok_or_else(|| {
+                            format!(
+                                "--policy-from {s}: '{term}' is not KEY=VALUE (labels are given as NAMESPACE/app=web,tier=api)"
+                            )
+                        })?;
+                    out.insert(k.to_string(), v.to_string());
+                }
+                Some(out)
+            }
+        };
+        Ok(PolicyFrom {
+            namespace: ns.to_string(),
+            labels,
+        })
+    }
+}
+
+/// The label sets for `--policy-from`: the given labels, or those of the
+/// namespace's workloads. `policies` are the namespace's NetworkPolicies.
+pub fn policy_from_labels(
+    from: &PolicyFrom,
+    pods: &[Pod],
+    policies: &[NetworkPolicy],
+) -> Vec<WorkloadLabels> {
+    match &from.labels {
+        Some(labels) => {
+            let compiled = Compiled::new(policies, &BTreeMap::new());
+            let info = super::world::PodInfo {
+                namespace: from.namespace.clone(),
+                name: String::new(),
+                labels: labels.clone(),
+                ips: Vec::new(),
+                ports: Vec::new(),
+            };
+            let mut selected_by = compiled.selecting(&info, Direction::Ingress);
+            for p in compiled.selecting(&info, Direction::Egress) {
+                if !selected_by.contains(&p) {
+                    selected_by.push(p);
+                }
+            }
+            vec![WorkloadLabels {
+                workload: "the labels given".into(),
+                labels: labels.clone(),
+                selected_by,
+            }]
+        }
+        None => probe_labels_from(pods, policies),
+    }
+}
+
+/// Round-robin: probe `i` wears label set `i mod n`, so every workload's
+/// labels are worn by some probe when there are enough probes, on as many
+/// nodes as possible (probes are given in node order).
+pub fn assign<'a>(
+    sets: &'a [WorkloadLabels],
+    probes: &[String],
+) -> Vec<(String, &'a WorkloadLabels)> {
+    if sets.is_empty() {
+        return Vec::new();
+    }
+    probes
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.clone(), &sets[i % sets.len()]))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,5 +254,77 @@ mod tests {
         assert_eq!(got[0].selected_by, vec!["shop/api-ingress".to_string()]);
         assert_eq!(got[1].workload, "ReplicaSet web-abc");
         assert!(got[1].selected_by.is_empty());
+    }
+
+    #[test]
+    fn policy_from_parses_a_namespace_and_optional_labels() {
+        let f: PolicyFrom = "shop".parse().unwrap();
+        assert_eq!(f.namespace, "shop");
+        assert_eq!(f.labels, None);
+        let f: PolicyFrom = "shop/app=web, tier=api".parse().unwrap();
+        assert_eq!(
+            f.labels,
+            Some(BTreeMap::from([
+                ("app".to_string(), "web".to_string()),
+                ("tier".to_string(), "api".to_string())
+            ]))
+        );
+        for bad in [
+            "",
+            "Shop",
+            "-x",
+            "shop/app",
+            "shop/=web",
+            "shop/a=b=c",
+            "shop/",
+        ] {
+            assert!(
+                bad.parse::<PolicyFrom>().is_err(),
+                "{bad:?} must be refused"
+            );
+        }
+    }
+
+    #[test]
+    fn label_sets_are_assigned_round_robin() {
+        let set = |w: &str| WorkloadLabels {
+            workload: w.into(),
+            labels: [("app".to_string(), w.to_string())].into(),
+            selected_by: Vec::new(),
+        };
+        let sets = [set("web"), set("api")];
+        let probes: Vec<String> = ["n1a", "n1b", "n2a", "n2b", "n3a"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let got: Vec<(String, String)> = assign(&sets, &probes)
+            .into_iter()
+            .map(|(p, w)| (p, w.workload.clone()))
+            .collect();
+        let want: Vec<(String, String)> = [
+            ("n1a", "web"),
+            ("n1b", "api"),
+            ("n2a", "web"),
+            ("n2b", "api"),
+            ("n3a", "web"),
+        ]
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+        assert_eq!(got, want);
+        assert!(assign(&[], &probes).is_empty());
+    }
+
+    #[test]
+    fn given_labels_report_the_policies_selecting_them() {
+        let pol: NetworkPolicy = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "api-in", "namespace": "shop"},
+            "spec": {"podSelector": {"matchLabels": {"app": "api"}}}
+        }))
+        .unwrap();
+        let from: PolicyFrom = "shop/app=api".parse().unwrap();
+        let sets = policy_from_labels(&from, &[], &[pol]);
+        assert_eq!(sets.len(), 1);
+        assert_eq!(sets[0].selected_by, vec!["shop/api-in".to_string()]);
     }
 }

@@ -185,11 +185,22 @@ pub fn load_objects(paths: &[PathBuf]) -> anyhow::Result<Objects> {
     Ok(all)
 }
 
-/// The NetworkPolicies in YAML files (for `lab --policy FILE`). Other kinds
-/// are ignored; a file with no NetworkPolicy at all is an error, since it is
-/// almost certainly the wrong file. A policy without a namespace goes to
-/// `default`, as `kubectl apply` would put it.
+/// The NetworkPolicies in YAML files. Other kinds are ignored; a file with
+/// no NetworkPolicy at all is an error, since it is almost certainly the
+/// wrong file. A policy without a namespace goes to `default`, as
+/// `kubectl apply` would put it.
 pub fn load_policy_files(paths: &[PathBuf]) -> anyhow::Result<Vec<NetworkPolicy>> {
+    load_policy_files_in(paths, Some("default"))
+}
+
+/// [`load_policy_files`], with policies that name no namespace put into
+/// `default_namespace` (as `kubectl apply -n NAMESPACE -f FILE` would), or
+/// left without one (None) for the caller to place: `lab --policy FILE`
+/// puts them into the lab's probe namespace, whose name is random.
+pub fn load_policy_files_in(
+    paths: &[PathBuf],
+    default_namespace: Option<&str>,
+) -> anyhow::Result<Vec<NetworkPolicy>> {
     let mut out = Vec::new();
     for p in paths {
         let text = read(p)?;
@@ -223,9 +234,12 @@ pub fn load_policy_files(paths: &[PathBuf]) -> anyhow::Result<Vec<NetworkPolicy>
                     p.display()
                 );
             }
-            pol.metadata
-                .namespace
-                .get_or_insert_with(|| "default".into());
+            if pol.metadata.namespace.as_deref() == Some("") {
+                pol.metadata.namespace = None;
+            }
+            if let Some(ns) = default_namespace {
+                pol.metadata.namespace.get_or_insert_with(|| ns.into());
+            }
             out.push(pol);
         }
     }

@@ -30,6 +30,6 @@ pub use compile::{Compiled, Direction};
 pub use eval::{Decision, DirectionVerdict, RuleRef, Verdict};
 pub use judge::{PolicyJudge, judge_checks};
 pub use labels::probe_labels_from;
-pub use load::{load_objects, load_policy_files, parse_objects};
+pub use load::{load_objects, load_policy_files, load_policy_files_in, parse_objects};
 pub use truth::TruthTable;
 pub use world::{ContainerPort, Peer, PodInfo, PortQuery, Proto};

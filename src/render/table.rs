@@ -20,13 +20,16 @@ use tabled::settings::Style;
 
 /// How many evidence lines a finding shows in the terminal (all are in -o json).
 const MAX_EVIDENCE: usize = 8;
+/// How many failed checks a finding lists under its fix (when it also has
+/// evidence in words; all are in -o json).
+const MAX_FAILED_CHECKS: usize = 4;
 /// How many failing pairs a folded matrix lists.
 const MAX_FAILING_PAIRS: usize = 16;
 
 pub fn render(report: &Report, opts: &RenderOptions) -> String {
     let th = Theme::new(opts);
     let mut out = String::new();
-    out.push_str(&header(report, &th));
+    out.push_str(&header(report, &th, opts.width));
     let findings = findings(report, &th, opts.width);
     if !findings.is_empty() {
         out.push('\n');
@@ -39,10 +42,12 @@ pub fn render(report: &Report, opts: &RenderOptions) -> String {
     }
     if !grids.is_empty() {
         out.push('\n');
-        out.push_str(&th.dim(&th.legend()));
-        out.push('\n');
+        for line in join_fitting(&th.legend_items(), "   ", opts.width).lines() {
+            out.push_str(&th.dim(line));
+            out.push('\n');
+        }
     }
-    let h = hosts::table(report, &th);
+    let h = hosts::table(report, &th, opts.width);
     if !h.is_empty() {
         out.push('\n');
         out.push_str(&h);
@@ -54,7 +59,7 @@ pub fn render(report: &Report, opts: &RenderOptions) -> String {
     out
 }
 
-pub fn header(r: &Report, th: &Theme) -> String {
+pub fn header(r: &Report, th: &Theme, width: usize) -> String {
     let c = &r.cluster;
     let dot = format!(" {} ", th.dot());
     let or_unknown = |s: &str| {
@@ -68,7 +73,17 @@ pub fn header(r: &Report, th: &Theme) -> String {
     if !c.server.is_empty() {
         first.push(c.server.clone());
     }
-    first.push(format!("Kubernetes {}", or_unknown(&c.version)));
+    // "Kubernetes v1.30.2"; a runtime that is not a real cluster (the lab)
+    // names itself instead of a version.
+    let versioned = c
+        .version
+        .trim_start_matches('v')
+        .starts_with(|ch: char| ch.is_ascii_digit());
+    first.push(if versioned || c.version.is_empty() {
+        format!("Kubernetes {}", or_unknown(&c.version))
+    } else {
+        c.version.clone()
+    });
     let ready = r.nodes.iter().filter(|n| n.ready).count();
     let nodes = if ready == r.nodes.len() {
         format!("{} nodes", r.nodes.len())
@@ -90,7 +105,8 @@ pub fn header(r: &Report, th: &Theme) -> String {
         nodes,
         format!("took {}", duration(r.summary.duration_ms)),
     ];
-    let mut out = format!("{}\n{}\n", first.join(&dot), second.join(&dot));
+    let mut out = join_fitting(&first, &dot, width);
+    out.push_str(&join_fitting(&second, &dot, width));
     if !r.summary.stages_ms.is_empty() {
         // Pipeline order, not alphabetical.
         const ORDER: [&str; 7] = [
@@ -98,13 +114,46 @@ pub fn header(r: &Report, th: &Theme) -> String {
         ];
         let mut stages: Vec<(&String, &u64)> = r.summary.stages_ms.iter().collect();
         stages.sort_by_key(|(k, _)| ORDER.iter().position(|o| o == k).unwrap_or(ORDER.len()));
-        let s: Vec<String> = stages
+        let mut s: Vec<String> = stages
             .iter()
             .map(|(k, v)| format!("{k} {}", duration(**v)))
             .collect();
-        out.push_str(&th.dim(&format!("stages: {}", s.join(", "))));
-        out.push('\n');
+        s[0] = format!("stages: {}", s[0]);
+        for line in join_fitting(&s, ", ", width).lines() {
+            out.push_str(&th.dim(line));
+            out.push('\n');
+        }
     }
+    out
+}
+
+/// Visible width of a line (ANSI escapes do not count).
+fn visible(s: &str) -> usize {
+    strip_ansi(s).chars().count()
+}
+
+/// `parts` joined by `sep`, a new line (indented by two spaces) wherever the
+/// next part would run past `width`: the header stays whole words at 80
+/// columns instead of being cut by the terminal mid-address.
+pub fn join_fitting(parts: &[String], sep: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut line = String::new();
+    for p in parts {
+        if line.is_empty() {
+            line.push_str(p);
+        } else if visible(&line) + visible(sep) + visible(p) <= width {
+            line.push_str(sep);
+            line.push_str(p);
+        } else {
+            // The separator ends the line ("…, diagnose 1ms," / "… 3 nodes ·").
+            out.push_str(line.trim_end());
+            out.push_str(sep.trim_end());
+            out.push('\n');
+            line = format!("  {p}");
+        }
+    }
+    out.push_str(line.trim_end());
+    out.push('\n');
     out
 }
 
@@ -116,8 +165,10 @@ pub fn sorted_findings(r: &Report) -> Vec<&crate::model::Finding> {
 }
 
 /// Wrap `text` to `width` columns: the first line after `first`, the others after `rest`.
-fn wrapped(out: &mut String, first: &str, rest: &str, text: &str, width: usize) {
-    let avail = width.saturating_sub(rest.chars().count()).max(40);
+pub(super) fn wrapped(out: &mut String, first: &str, rest: &str, text: &str, width: usize) {
+    let avail = width
+        .saturating_sub(visible(first).max(visible(rest)))
+        .max(30);
     let opts = textwrap::Options::new(avail)
         .break_words(false)
         .word_splitter(textwrap::WordSplitter::NoHyphenation);
@@ -137,40 +188,69 @@ pub fn findings(r: &Report, th: &Theme, width: usize) -> String {
     out.push('\n');
     let pad = "             ";
     for f in list {
-        out.push_str(&format!(
-            "{}  {}  {}\n",
+        // The title wraps under itself (or under the labels when the ID is long).
+        let head = format!(
+            "{}  {}  ",
             th.severity_word(f.severity),
-            th.bold(f.id.as_str()),
-            th.text(&f.title)
-        ));
+            th.bold(f.id.as_str())
+        );
+        let under = if visible(&head) <= width / 2 {
+            " ".repeat(visible(&head))
+        } else {
+            pad.to_string()
+        };
+        wrapped(&mut out, &head, &under, &th.text(&f.title), width);
         if !f.nodes.is_empty() {
             wrapped(&mut out, "   nodes     ", pad, &f.nodes.join(", "), width);
         }
+        // What the rule concluded, then the fix, then the failed checks it
+        // rests on: on an 80×24 terminal the fix must not scroll away behind
+        // examples the matrices below show anyway.
+        let (checks, said): (Vec<&String>, Vec<&String>) =
+            f.evidence.iter().partition(|e| is_failed_check(e));
         let bullet = format!("{} ", th.bullet());
         let bullet_pad = format!("{pad}  ");
-        for (i, e) in f.evidence.iter().take(MAX_EVIDENCE).enumerate() {
-            let label = if i == 0 {
-                format!("   evidence  {bullet}")
-            } else {
-                format!("{pad}{bullet}")
-            };
-            wrapped(&mut out, &label, &bullet_pad, &th.text(e), width);
-        }
-        if f.evidence.len() > MAX_EVIDENCE {
-            out.push_str(&format!(
-                "{pad}{} {} more (all of them: -o json)\n",
-                th.ellipsis(),
-                f.evidence.len() - MAX_EVIDENCE
-            ));
-        }
+        let list = |out: &mut String, label: &str, items: &[&String], max: usize| {
+            for (i, e) in items.iter().take(max).enumerate() {
+                let label = if i == 0 {
+                    format!("{label}{bullet}")
+                } else {
+                    format!("{pad}{bullet}")
+                };
+                wrapped(out, &label, &bullet_pad, &th.text(e), width);
+            }
+            if items.len() > max {
+                out.push_str(&format!(
+                    "{pad}{} {} more (all of them: -o json)\n",
+                    th.ellipsis(),
+                    items.len() - max
+                ));
+            }
+        };
+        list(&mut out, "   evidence  ", &said, MAX_EVIDENCE);
         for (i, line) in f.remediation.lines().enumerate() {
             let label = if i == 0 { "   fix       " } else { pad };
             wrapped(&mut out, label, pad, &th.text(line), width);
         }
+        let room = if said.is_empty() {
+            MAX_EVIDENCE
+        } else {
+            MAX_FAILED_CHECKS
+        };
+        list(&mut out, "   failed    ", &checks, room);
         out.push_str(&th.dim(&format!("   more      docs/findings/{}.md", f.id)));
         out.push('\n');
     }
     out
+}
+
+/// An evidence line that is one failed check (`diagnose::describe_check`:
+/// "pod-to-pod tcp/7000 a (node-1) → b (node-3): timeout …").
+fn is_failed_check(e: &str) -> bool {
+    crate::model::CheckKind::ALL.iter().any(|k| {
+        e.strip_prefix(k.as_str())
+            .is_some_and(|rest| rest.starts_with(' ') && rest.contains(" → "))
+    })
 }
 
 fn column_header(c: &grid::Column) -> String {
@@ -215,7 +295,7 @@ fn width_of(table: &str) -> usize {
 /// The folded matrix: a line per source node that has failures, one line for
 /// all the healthy ones (a dozen identical "all ok" rows hide the one that
 /// matters), then the failing pairs with the first failure's detail.
-pub fn folded_matrix(g: &Grid<'_>, th: &Theme) -> String {
+pub fn folded_matrix(g: &Grid<'_>, th: &Theme, width: usize) -> String {
     let mut b = Builder::default();
     b.push_record(["source", "targets ok"].map(String::from));
     let mut bad_rows = 0;
@@ -281,18 +361,35 @@ pub fn folded_matrix(g: &Grid<'_>, th: &Theme) -> String {
                 .find(|c| grid::state_of(c.status) == cell.state())
                 .map(|c| c.detail.as_str())
                 .unwrap_or("");
-            out.push_str(&format!(
-                "  {} {} {}  {}{}\n",
+            let pair = format!(
+                "  {} {} {}  {}",
                 g.rows[*r],
                 th.arrow(),
                 target,
-                th.cell(g.view, cell),
-                if detail.is_empty() {
-                    String::new()
-                } else {
-                    format!("  {}", th.dim(&th.text(detail)))
-                }
-            ));
+                th.cell(g.view, cell)
+            );
+            // The detail is cut at the width: the pair and its state matter most.
+            let room = width.saturating_sub(visible(&pair) + 2);
+            // "✗ timeout  no answer within 2000 ms", not "✗ timeout  timeout: no answer …".
+            let said = strip_ansi(&th.cell(g.view, cell));
+            let said = said.rsplit(' ').next().unwrap_or_default();
+            let detail = detail
+                .strip_prefix(said)
+                .and_then(|d| d.strip_prefix(": "))
+                .unwrap_or(detail);
+            let detail = th.text(detail);
+            let detail = if detail.is_empty() || room < 12 {
+                String::new()
+            } else if detail.chars().count() <= room {
+                format!("  {}", th.dim(&detail))
+            } else {
+                let cut: String = detail.chars().take(room - th.ellipsis().len()).collect();
+                format!(
+                    "  {}",
+                    th.dim(&format!("{}{}", cut.trim_end(), th.ellipsis()))
+                )
+            };
+            out.push_str(&format!("{pair}{detail}\n"));
         }
         if failing.len() > MAX_FAILING_PAIRS {
             out.push_str(&format!(
@@ -313,23 +410,45 @@ pub fn grid_section(g: &Grid<'_>, th: &Theme, opts: &RenderOptions) -> String {
         (full, String::new())
     } else {
         (
-            folded_matrix(g, th),
+            folded_matrix(g, th, opts.width),
             format!(
-                " (folded: {} columns do not fit in {}; --wide shows them all)",
-                g.cols.len(),
-                opts.width
+                " (folded to {} columns; --wide shows all {})",
+                opts.width,
+                g.cols.len()
             ),
         )
     };
     let failing = g.failing().len();
     let total = g.cells.iter().flatten().flatten().count();
+    // Cells that are all expected blocks or all skipped are not "ok": say so.
+    let count = |s: CellState| {
+        g.cells
+            .iter()
+            .flatten()
+            .flatten()
+            .filter(|c| c.state() == s)
+            .count()
+    };
+    let (blocked, skipped) = (count(CellState::ExpectedBlock), count(CellState::Skipped));
+    let ok = total - blocked - skipped;
+    let mut aside = String::new();
+    if blocked > 0 {
+        aside.push_str(&format!(
+            " · {} {blocked} blocked by policy",
+            th.symbol(CellState::ExpectedBlock)
+        ));
+    }
+    if skipped > 0 {
+        aside.push_str(&format!(" · {skipped} skipped"));
+    }
+    let aside = th.text(&aside);
     let verdict = match (failing, th.unicode) {
         (0, true) => th.paint(
-            &format!("{} {total} ok", th.symbol(CellState::Pass)),
+            &format!("{} {ok} ok{aside}", th.symbol(CellState::Pass)),
             Theme::state_color(CellState::Pass),
             false,
         ),
-        (0, false) => format!("({total} ok)"),
+        (0, false) => format!("({ok} ok{aside})"),
         (n, true) => th.paint(
             &format!("{} {n} of {total} failing", th.symbol(CellState::Fail)),
             Theme::state_color(CellState::Fail),
@@ -345,13 +464,13 @@ pub fn grid_section(g: &Grid<'_>, th: &Theme, opts: &RenderOptions) -> String {
         Some(sfx) => format!("{}; node names end in {sfx}", g.about),
         None => g.about.clone(),
     };
-    let mut out = format!(
-        "{}  {}{}\n{}\n",
-        th.bold(&th.text(&g.title)),
-        verdict,
-        note,
-        th.dim(&th.text(&about))
-    );
+    let mut out = format!("{}  {}{}\n", th.bold(&th.text(&g.title)), verdict, note);
+    let mut about_lines = String::new();
+    wrapped(&mut about_lines, "", "", &th.text(&about), opts.width);
+    for line in about_lines.lines() {
+        out.push_str(&th.dim(line));
+        out.push('\n');
+    }
     out.push_str(body.trim_end());
     out.push('\n');
     out
@@ -392,9 +511,12 @@ pub fn recap(r: &Report, th: &Theme, width: usize) -> String {
     let mut out = th.bold("Root cause (details under Findings at the top):");
     out.push('\n');
     for f in important.iter().take(5) {
-        let line = format!("{}  {}", f.id, th.text(&f.title));
-        let line = super::grid::truncate(&line, width.saturating_sub(12).max(40));
-        out.push_str(&format!("  {}  {}\n", th.severity_word(f.severity), line));
+        let head = format!("  {}  ", th.severity_word(f.severity));
+        let line = format!("{}  {}", f.id, f.title);
+        // ASCII spells the ellipsis in three characters.
+        let room = width.saturating_sub(visible(&head)).max(30) - if th.unicode { 0 } else { 2 };
+        let line = th.text(&super::grid::truncate(&line, room));
+        out.push_str(&format!("{head}{line}\n"));
     }
     if important.len() > 5 {
         out.push_str(&format!(
@@ -504,5 +626,50 @@ fn plural(n: usize, word: &str) -> String {
         format!("1 {word}")
     } else {
         format!("{n} {word}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn join_fitting_breaks_between_parts_and_keeps_the_separator() {
+        let parts: Vec<String> = ["CNI flannel", "kube-proxy iptables", "3 nodes"]
+            .map(String::from)
+            .into();
+        assert_eq!(
+            join_fitting(&parts, " · ", 80),
+            "CNI flannel · kube-proxy iptables · 3 nodes\n"
+        );
+        assert_eq!(
+            join_fitting(&parts, " · ", 35),
+            "CNI flannel · kube-proxy iptables ·\n  3 nodes\n"
+        );
+        // A part longer than the width stands alone rather than being cut.
+        assert_eq!(
+            join_fitting(&parts, ", ", 5),
+            "CNI flannel,\n  kube-proxy iptables,\n  3 nodes\n"
+        );
+        // Colour does not count towards the width.
+        let red = vec!["\x1b[31mabc\x1b[0m".to_string(), "def".to_string()];
+        assert_eq!(join_fitting(&red, " ", 7), "\x1b[31mabc\x1b[0m def\n");
+    }
+
+    #[test]
+    fn failed_checks_are_told_from_evidence_in_words() {
+        assert!(is_failed_check(
+            "pod-to-pod tcp/7000 probe-1a (node-1) → probe-3a (node-3): timeout"
+        ));
+        assert!(is_failed_check(
+            "dns dns/53 probe-1a (node-1) → kubernetes.default.svc.cluster.local: timeout"
+        ));
+        assert!(!is_failed_check(
+            "node-1 → node-3: largest packet that crossed 1354 bytes"
+        ));
+        assert!(!is_failed_check(
+            "dns answers slowly: median 344 ms on node-3"
+        ));
+        assert!(!is_failed_check("mtu of the pods is 1450"));
     }
 }

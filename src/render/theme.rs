@@ -89,6 +89,11 @@ impl Theme {
                 .replace('×', "x")
                 .replace(['—', '–'], "-")
                 .replace('↺', "(hp)")
+                .replace('↔', "<->")
+                // Anything else a finding or a name carries: still ASCII.
+                .chars()
+                .map(|c| if c.is_ascii() { c } else { '?' })
+                .collect()
         }
     }
 
@@ -197,6 +202,11 @@ impl Theme {
 
     /// The legend under the matrices.
     pub fn legend(&self) -> String {
+        self.legend_items().join("   ")
+    }
+
+    /// The legend's entries, for a caller that folds them to a width.
+    pub fn legend_items(&self) -> Vec<String> {
         let item = |s: CellState, what: &str| {
             format!(
                 "{} {}",
@@ -213,7 +223,7 @@ impl Theme {
             item(CellState::Error, "could not run"),
             format!("{} hairpin", self.hairpin()),
         ]
-        .join("   ")
+        .into()
     }
 }
 

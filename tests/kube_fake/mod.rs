@@ -61,6 +61,8 @@ pub struct FakeState {
     pub refuse_privileged_namespaces: bool,
     /// The commands exec ran: (pod, argv).
     pub execs: Vec<(String, Vec<String>)>,
+    /// NetworkPolicies the cluster holds (served by the cluster-wide list).
+    pub policies: Vec<Value>,
 }
 
 impl FakeState {
@@ -171,10 +173,16 @@ fn failing_pod(name: &str) -> Value {
 fn with_status(pod: &Value, fate: PodFate, ip: &str) -> Value {
     let mut p = pod.clone();
     let node = p["spec"]["nodeName"].as_str().unwrap_or("").to_string();
+    // A readiness gate nobody sets keeps the pod from Ready, as the kubelet does.
+    let gated = p["spec"]["readinessGates"]
+        .as_array()
+        .is_some_and(|g| !g.is_empty());
+    let ready = if gated { "False" } else { "True" };
     p["status"] = match fate {
         PodFate::Ready => json!({
             "phase": "Running",
-            "conditions": [{"type": "Ready", "status": "True"}, {"type": "PodScheduled", "status": "True"}],
+            "conditions": [{"type": "Ready", "status": ready}, {"type": "ContainersReady", "status": "True"},
+                           {"type": "PodScheduled", "status": "True"}],
             "podIP": ip, "podIPs": [{"ip": ip}], "hostIP": "198.18.255.11",
             "containerStatuses": [{"name": "agent", "ready": true, "restartCount": 0, "image": "x", "imageID": "",
                                    "state": {"running": {"startedAt": "2026-11-26T18:51:09Z"}}}]
@@ -440,7 +448,13 @@ async fn handle(
                 None => status(404, "NotFound", &format!("namespaces \"{ns}\" not found")),
             }
         }
-        (Method::GET, ["api", "v1", "nodes"]) => list("NodeList", fixture_items("nodes.json")),
+        (Method::GET, ["api", "v1", "nodes"]) => {
+            let mut items = fixture_items("nodes.json");
+            if let Some(sel) = label_selector(&query) {
+                items.retain(|n| matches_selector(n, &sel));
+            }
+            list("NodeList", items)
+        }
         (Method::GET, ["apis", "apps", "v1", "daemonsets"]) => list(
             "DaemonSetList",
             fixture_items("workloads.json")
@@ -471,7 +485,7 @@ async fn handle(
             list("EndpointSliceList", fixture_items("endpointslices.json"))
         }
         (Method::GET, ["apis", "networking.k8s.io", "v1", "networkpolicies"]) => {
-            list("NetworkPolicyList", vec![])
+            list("NetworkPolicyList", st.policies.clone())
         }
         (Method::GET, ["api", "v1", "namespaces", "kube-system", "configmaps", name]) => {
             status(404, "NotFound", &format!("configmaps \"{name}\" not found"))
@@ -498,6 +512,9 @@ async fn handle(
                     fate,
                     &format!("198.18.{}.{}", if node == "node2" { 1 } else { 0 }, 10 + i),
                 ));
+            }
+            if let Some(sel) = label_selector(&query) {
+                items.retain(|p| matches_selector(p, &sel));
             }
             list("PodList", items)
         }

@@ -471,7 +471,18 @@ pub fn all() -> Vec<(&'static str, Report)> {
         ("dns_down", dns_down()),
         ("policy", policy()),
         ("wide12", wide12()),
+        ("lab_forward_drop", lab_forward_drop()),
     ]
+}
+
+/// A real report: `kubectl-netcheck lab --nodes 2 --pods-per-node 1 --fault
+/// forward-drop -o json`, saved in tests/data/reports (host inspection of
+/// every node, node-2's FORWARD policy DROP).
+pub fn lab_forward_drop() -> Report {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/reports/lab-forward-drop.json");
+    let text = std::fs::read_to_string(&p).expect("the saved lab report");
+    serde_json::from_str(&text).expect("the saved lab report parses")
 }
 
 /// The same report with the findings of the real diagnosis rules instead of
@@ -485,6 +496,7 @@ pub fn diagnosed(r: &Report) -> Report {
         deployment: &d,
         checks: &r.checks,
         hosts: &r.hosts,
+        policy: None,
     });
     let mut out = r.clone();
     out.summary = Summary {

@@ -14,7 +14,7 @@ impl Rule for CrossNode {
     }
     fn evaluate(&self, ev: &Evidence<'_>, explained: &BTreeSet<usize>) -> Vec<Diagnosis> {
         let mesh = PodMesh::of(ev.checks);
-        if !mesh.same_node_works() {
+        if !mesh.works_locally() {
             return Vec::new();
         }
         // Pairs with unexplained pod-to-pod failures.

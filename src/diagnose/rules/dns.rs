@@ -9,7 +9,11 @@ use crate::model::{Check, CheckKind, FindingId, Severity, Status};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// A DNS answer slower than this (median per source node) is `dns-slow`…
-pub const SLOW_MS: f64 = 250.0;
+/// Healthy CoreDNS answers in a few ms; the slowness people need to hear
+/// about is hundreds of ms to the 5 s of a lost UDP query retried. 250 ms
+/// fired in the lab on a busy 2-core machine (one dnsmasq serving every probe
+/// at once), so the bar is 500 ms.
+pub const SLOW_MS: f64 = 500.0;
 /// …when it is also this many times slower than the same node's pod-to-pod
 /// round trips: when everything is slow (a loaded node, a slow network) that
 /// is not a DNS problem, and calling it one would send people the wrong way.
@@ -336,10 +340,10 @@ mod tests {
 
     #[test]
     fn everything_slow_is_not_a_dns_problem() {
-        // A loaded node: every round trip takes 300 ms, DNS included.
+        // A loaded node: every round trip takes 800 ms, DNS included.
         let d = sim::cluster(2);
         let checks = sim::run(&d, |_| sim::Answer {
-            latency_ms: 300.0,
+            latency_ms: 800.0,
             ..sim::ok()
         });
         assert!(sim::diagnose(&d, &checks).is_empty());

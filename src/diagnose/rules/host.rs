@@ -180,6 +180,7 @@ pub mod testing {
             deployment: d,
             checks,
             hosts,
+            policy: None,
         })
     }
 

@@ -17,7 +17,7 @@ impl Rule for NodeIsolated {
         let nodes: Vec<String> = mesh.nodes().into_iter().collect();
         // With two nodes nobody can tell which one is cut off: that is a
         // broken pair, not an isolated node.
-        if nodes.len() < 3 || !mesh.same_node_works() {
+        if nodes.len() < 3 || !mesh.works_locally() {
             return Vec::new();
         }
         let mut out = Vec::new();
@@ -49,8 +49,13 @@ impl Rule for NodeIsolated {
             if explains.is_empty() {
                 continue;
             }
+            let local = if mesh.same_node.is_empty() {
+                String::new()
+            } else {
+                format!(" and pods on {n} reach each other")
+            };
             let mut evidence = vec![format!(
-                "pod traffic between {n} and each of the other {} nodes fails; the other nodes reach each other and pods on {n} reach each other",
+                "pod traffic between {n} and each of the other {} nodes fails; the other nodes reach each other{local}",
                 mine.len()
             )];
             evidence.extend(
@@ -100,6 +105,22 @@ mod tests {
         assert_eq!(sim::ids(&f), vec![FindingId::NodeIsolated], "{f:#?}");
         assert_eq!(f[0].nodes, vec!["node-3".to_string()]);
         assert!(f[0].evidence.iter().any(|e| e.contains("node-3")));
+    }
+
+    #[test]
+    fn one_probe_pod_per_node_still_finds_the_isolated_node() {
+        // No same-node pairs to prove the pod network works locally: the
+        // other nodes working with each other is proof enough.
+        let mut d = sim::cluster(4);
+        d.pods.retain(|p| p.name.ends_with("-0"));
+        let checks = sim::run(&d, |t| match sim::nodes_of(t) {
+            (Some(a), Some(b)) if a != b && (a == "node-3" || b == "node-3") => sim::timeout(),
+            (Some("node-3"), None) => sim::timeout(),
+            _ => sim::ok(),
+        });
+        let f = sim::diagnose(&d, &checks);
+        assert_eq!(sim::ids(&f), vec![FindingId::NodeIsolated], "{f:#?}");
+        assert!(!f[0].evidence[0].contains("reach each other and pods on"));
     }
 
     #[test]

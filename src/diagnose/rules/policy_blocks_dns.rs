@@ -5,7 +5,6 @@
 
 use crate::diagnose::{Diagnosis, Evidence, Rule, cap_evidence, finding};
 use crate::model::{CheckKind, FindingId, Severity, Status};
-use crate::policy::judge::PolicyJudge;
 use crate::policy::{Decision, Direction, Peer, PodInfo, PortQuery, Proto};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -21,7 +20,7 @@ impl Rule for PolicyBlocksDns {
         if d.policy.policies.is_empty() {
             return Vec::new();
         }
-        let judge = PolicyJudge::new(d);
+        let judge = ev.policy_judge();
         let compiled = &judge.compiled;
         // Who to ask about: the probes, then an example pod per egress policy.
         let mut candidates: Vec<(PodInfo, String)> = judge

@@ -3,7 +3,6 @@
 
 use crate::diagnose::{Diagnosis, Evidence, Rule, describe_check, finding};
 use crate::model::{FindingId, Severity, Status};
-use crate::policy::judge::PolicyJudge;
 use std::collections::{BTreeMap, BTreeSet};
 
 pub struct UnexpectedAllow;
@@ -28,18 +27,25 @@ impl Rule for UnexpectedAllow {
         if allowed.is_empty() {
             return Vec::new();
         }
-        let judge = PolicyJudge::new(ev.deployment);
+        let judge = ev.policy_judge();
         let mut by_policy: BTreeMap<String, Cells> = BTreeMap::new();
         for c in allowed {
             let Some((_, denials)) = judge.decide(c) else {
                 continue;
             };
-            for (dir, policy) in denials
-                .iter()
-                .flat_map(|d| d.policies.iter().map(move |p| (d.direction, p.clone())))
-            {
+            // A policy that denies a cell in both directions counts it once.
+            let mut dirs_of: BTreeMap<String, BTreeSet<&'static str>> = BTreeMap::new();
+            for d in &denials {
+                for p in &d.policies {
+                    dirs_of
+                        .entry(p.clone())
+                        .or_default()
+                        .insert(d.direction.as_str());
+                }
+            }
+            for (policy, dirs) in dirs_of {
                 let e = by_policy.entry(policy).or_default();
-                e.0.insert(dir.as_str());
+                e.0.extend(dirs);
                 // Only the cells the finding shows are written out; the rest are counted.
                 if e.1.len() < MAX_CELLS {
                     e.1.push(describe_check(c));

@@ -7,16 +7,18 @@
 //! for the tests, which run every fault in [`all`] and assert it.
 //!
 //! Adding a fault: one file here with a unit struct implementing [`Fault`],
-//! and one line in [`all`].
+//! and one line in [`all`]; a node-level fault is a breakage in
+//! [`crate::lab::host_faults`] and a line in [`host`].
 
 mod cross_node_drop;
 mod dns_down;
+mod host;
 mod kube_proxy_down;
 mod node_isolated;
 mod underlay_mtu;
 
 use super::ctx::LabCtx;
-use crate::model::FindingId;
+use crate::model::{FindingId, Severity};
 use crate::runtime::Result;
 use futures::future::BoxFuture;
 
@@ -29,6 +31,11 @@ pub trait Fault: Send + Sync {
     fn target(&self) -> &'static str;
     /// The finding the diagnosis must name as the root (tests only).
     fn expected(&self) -> FindingId;
+    /// Its severity: an error fails the run (exit 1); a warning is a fault
+    /// that breaks nothing the probes send (exit 0 unless --fail-on warning).
+    fn severity(&self) -> Severity {
+        Severity::Error
+    }
     /// The smallest lab in which the fault means what it says.
     fn min_nodes(&self) -> usize {
         1
@@ -45,7 +52,42 @@ pub fn all() -> &'static [&'static dyn Fault] {
         &underlay_mtu::UnderlayMtu,
         &kube_proxy_down::KubeProxyDown,
         &dns_down::DnsDown,
+        &host::FORWARD_DROP,
+        &host::IP_FORWARD_OFF,
+        &host::CNI_CONFLICT,
+        &host::BACKEND_MIX,
+        &host::BRIDGE_NF_OFF,
+        &host::CONNTRACK_FULL,
+        &host::RP_FILTER_STRICT,
+        &host::HAIRPIN_OFF,
     ]
+}
+
+/// Break node `i` with the host fault `name` from [`crate::lab::host_faults`]
+/// (files, sysctls, rules: blocking work, so on a blocking thread).
+fn apply_host<'a>(lab: &'a LabCtx, i: usize, name: &'static str) -> BoxFuture<'a, Result<()>> {
+    Box::pin(async move {
+        let fault = crate::lab::host_faults::find(name).ok_or_else(|| {
+            crate::runtime::RuntimeError::Other(format!("no host fault named {name}"))
+        })?;
+        let ns = lab.plan.node_ns(i);
+        let root = lab.node_root(i);
+        tokio::task::spawn_blocking(move || {
+            (fault.apply)(&crate::lab::host_faults::Node {
+                ns: &ns,
+                root: &root,
+                bridge: crate::lab::host_faults::LAB_BRIDGE,
+            })
+        })
+        .await
+        .map_err(|e| crate::runtime::RuntimeError::Other(format!("fault {name} panicked: {e}")))?
+        .map_err(|e| crate::runtime::RuntimeError::Other(format!("fault {name}: {e}")))
+    })
+}
+
+/// The host fault `name`'s one-line description (one place for the words).
+fn host_description(name: &str) -> &'static str {
+    crate::lab::host_faults::find(name).map_or("", |f| f.description)
 }
 
 pub fn find(name: &str) -> Option<&'static dyn Fault> {
@@ -81,11 +123,16 @@ pub fn listing() -> String {
     let mut s = String::new();
     for f in all() {
         s.push_str(&format!(
-            "{:width$}  {} ({}; expect {})\n",
+            "{:width$}  {} ({}; expect {}{})\n",
             f.name(),
             f.description(),
             f.target(),
-            f.expected()
+            f.expected(),
+            if f.severity() == Severity::Error {
+                ""
+            } else {
+                ", a warning"
+            }
         ));
     }
     s

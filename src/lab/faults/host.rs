@@ -1,0 +1,83 @@
+//! The node-level faults: each applies one breakage from
+//! [`crate::lab::host_faults`] (files, sysctls, rules) to the last node. They
+//! differ only in data, so they are one type and a table.
+//!
+//! - `forward-drop`: FORWARD policy DROP with flannel's accepts flushed, as
+//!   when Docker starts on a node: the node's pods still talk to each other
+//!   (bridged), every routed packet into or out of the node is dropped.
+//! - `ip-forward-off`: net.ipv4.ip_forward = 0, as after a reboot without the
+//!   sysctl file: the node's pods lose every other node.
+//! - `cni-conflict`: an old Calico conflist (and its binaries) that sorts
+//!   before flannel's: the runtime would wire new pods with Calico. Running
+//!   pods keep working.
+//! - `backend-mix`: kube-proxy's nat rules in iptables-legacy as well as
+//!   iptables-nft: two rule sets the kernel both runs.
+//! - `bridge-nf-off`: net.bridge.bridge-nf-call-iptables = 0: bridged traffic
+//!   skips iptables, so replies from a Service on the same node bypass
+//!   kube-proxy's NAT.
+//! - `conntrack-full`: the table filled to 95 % with real unreplied UDP flows
+//!   (nf_conntrack_max is read-only in a network namespace, so the table is
+//!   filled rather than shrunk).
+//! - `rp-filter-strict`: all.rp_filter = 1, as hardening baselines set it;
+//!   symmetric lab traffic passes, so it is a warning (it breaks asymmetric
+//!   paths).
+//! - `hairpin-off`: hairpin mode off on the bridge's pod ports, as with a CNI
+//!   config without `hairpinMode`: a pod calling its own Service gets no answer.
+
+use super::{Fault, apply_host, host_description};
+use crate::lab::ctx::LabCtx;
+use crate::model::{FindingId, Severity};
+use crate::runtime::Result;
+use futures::future::BoxFuture;
+
+pub struct HostFault {
+    name: &'static str,
+    expected: FindingId,
+    severity: Severity,
+    min_nodes: usize,
+}
+
+const fn fault(name: &'static str, expected: FindingId, min_nodes: usize) -> HostFault {
+    HostFault {
+        name,
+        expected,
+        severity: Severity::Error,
+        min_nodes,
+    }
+}
+
+pub const FORWARD_DROP: HostFault = fault("forward-drop", FindingId::ForwardPolicyDrop, 2);
+pub const IP_FORWARD_OFF: HostFault = fault("ip-forward-off", FindingId::IpForwardDisabled, 2);
+pub const CNI_CONFLICT: HostFault = fault("cni-conflict", FindingId::CniConfigConflict, 1);
+pub const BACKEND_MIX: HostFault = fault("backend-mix", FindingId::IptablesBackendMix, 1);
+pub const BRIDGE_NF_OFF: HostFault = fault("bridge-nf-off", FindingId::BridgeNfCallDisabled, 1);
+pub const CONNTRACK_FULL: HostFault = fault("conntrack-full", FindingId::ConntrackTableNearFull, 1);
+pub const RP_FILTER_STRICT: HostFault = HostFault {
+    severity: Severity::Warning,
+    ..fault("rp-filter-strict", FindingId::RpFilterStrict, 1)
+};
+pub const HAIRPIN_OFF: HostFault = fault("hairpin-off", FindingId::HairpinBroken, 1);
+
+impl Fault for HostFault {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn description(&self) -> &'static str {
+        host_description(self.name)
+    }
+    fn target(&self) -> &'static str {
+        "the last node"
+    }
+    fn expected(&self) -> FindingId {
+        self.expected
+    }
+    fn severity(&self) -> Severity {
+        self.severity
+    }
+    fn min_nodes(&self) -> usize {
+        self.min_nodes
+    }
+    fn apply<'a>(&'a self, lab: &'a LabCtx) -> BoxFuture<'a, Result<()>> {
+        apply_host(lab, lab.last_node(), self.name)
+    }
+}
