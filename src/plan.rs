@@ -13,9 +13,17 @@ use std::net::IpAddr;
 use std::str::FromStr;
 use std::time::Duration;
 
+/// `--pairs auto`: the full mesh up to this many nodes…
+pub const AUTO_ALL_UP_TO: usize = 50;
+/// …then each node to this many others (ring neighbours first).
+pub const AUTO_SAMPLE_K: usize = 8;
+
 /// Which node pairs get cross-node checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PairStrategy {
+    /// `all` up to [`AUTO_ALL_UP_TO`] nodes, then `sample:`[`AUTO_SAMPLE_K`]:
+    /// the full mesh while its O(N²) probes are cheap, then O(N·K).
+    Auto,
     /// Every ordered pair of nodes (full mesh).
     All,
     /// Each node to the next and the previous one: every node and link class, O(N).
@@ -24,16 +32,28 @@ pub enum PairStrategy {
     Sample(usize),
 }
 
+impl PairStrategy {
+    /// The strategy `auto` stands for with `n` nodes (others are themselves).
+    pub fn resolve(self, n: usize) -> PairStrategy {
+        match self {
+            PairStrategy::Auto if n <= AUTO_ALL_UP_TO => PairStrategy::All,
+            PairStrategy::Auto => PairStrategy::Sample(AUTO_SAMPLE_K),
+            other => other,
+        }
+    }
+}
+
 impl FromStr for PairStrategy {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
+            "auto" => Ok(PairStrategy::Auto),
             "all" => Ok(PairStrategy::All),
             "ring" => Ok(PairStrategy::Ring),
             _ => match s.strip_prefix("sample:").map(str::parse::<usize>) {
                 Some(Ok(k)) if k > 0 => Ok(PairStrategy::Sample(k)),
                 _ => Err(format!(
-                    "--pairs '{s}' is not one of: all, ring, sample:K (K a whole number above 0)"
+                    "--pairs '{s}' is not one of: auto, all, ring, sample:K (K a whole number above 0)"
                 )),
             },
         }
@@ -172,8 +192,8 @@ pub fn node_pairs(n: usize, strategy: PairStrategy) -> BTreeSet<(usize, usize)> 
     if n < 2 {
         return pairs;
     }
-    let k = match strategy {
-        PairStrategy::All => n - 1,
+    let k = match strategy.resolve(n) {
+        PairStrategy::All | PairStrategy::Auto => n - 1,
         PairStrategy::Ring => 1,
         PairStrategy::Sample(k) => k.min(n - 1),
     };

@@ -117,8 +117,9 @@ pub struct RunArgs {
     /// Exit 1 on error findings only, or on warnings too
     #[arg(long, value_enum, default_value_t = FailOn::Error)]
     pub fail_on: FailOn,
-    /// Node pairs to probe: all, ring, or sample:K
-    #[arg(long, default_value = "all", value_name = "STRATEGY")]
+    /// Node pairs to probe: auto (all up to 50 nodes, then sample:8), all,
+    /// ring, or sample:K
+    #[arg(long, default_value = "auto", value_name = "STRATEGY")]
     pub pairs: String,
     /// Write the -o format to FILE and the table to stdout (with -o table the
     /// file's extension picks: .xml JUnit, .md markdown, .txt table, else JSON)
@@ -194,8 +195,9 @@ pub struct LabArgs {
     /// Exit 1 on error findings only, or on warnings too
     #[arg(long, value_enum, default_value_t = FailOn::Error)]
     pub fail_on: FailOn,
-    /// Node pairs to probe: all, ring, or sample:K
-    #[arg(long, default_value = "all", value_name = "STRATEGY")]
+    /// Node pairs to probe: auto (all up to 50 nodes, then sample:8), all,
+    /// ring, or sample:K
+    #[arg(long, default_value = "auto", value_name = "STRATEGY")]
     pub pairs: String,
     /// Write the -o format to FILE and the table to stdout (with -o table the
     /// file's extension picks: .xml JUnit, .md markdown, .txt table, else JSON)

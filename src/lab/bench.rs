@@ -256,9 +256,18 @@ async fn one_run(
 fn table(cfg: &LabConfig, runs: u16, rows: &[SizeFigures], opts: &Options) -> String {
     let faults: Vec<&str> = cfg.faults.iter().map(|f| f.name()).collect();
     let mut s = format!(
-        "lab benchmark: {} pods per node, pairs {:?}{}{}, medians of {} run(s); times in ms, memory in MiB\n",
+        "lab benchmark: {} pods per node, pairs {}{}{}, medians of {} run(s); times in ms, memory in MiB\n",
         cfg.pods_per_node,
-        opts.plan.pairs,
+        match opts.plan.pairs {
+            crate::plan::PairStrategy::Auto => format!(
+                "auto (all up to {} nodes, then sample:{})",
+                crate::plan::AUTO_ALL_UP_TO,
+                crate::plan::AUTO_SAMPLE_K
+            ),
+            crate::plan::PairStrategy::All => "all".into(),
+            crate::plan::PairStrategy::Ring => "ring".into(),
+            crate::plan::PairStrategy::Sample(k) => format!("sample:{k}"),
+        },
         if opts.no_host {
             ", no host inspection"
         } else {

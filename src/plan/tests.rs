@@ -138,6 +138,27 @@ fn ring_and_sample_cover_every_node_with_fewer_pairs() {
 }
 
 #[test]
+fn auto_is_the_full_mesh_up_to_the_limit_then_a_sample_touching_every_node() {
+    let n = AUTO_ALL_UP_TO;
+    assert_eq!(
+        node_pairs(n, PairStrategy::Auto),
+        node_pairs(n, PairStrategy::All)
+    );
+    let big = n + 1;
+    let auto = node_pairs(big, PairStrategy::Auto);
+    assert_eq!(auto, node_pairs(big, PairStrategy::Sample(AUTO_SAMPLE_K)));
+    assert!(auto.len() < big * (big - 1) / 4, "{} pairs", auto.len());
+    for node in 0..big {
+        let out = auto.iter().filter(|(a, _)| *a == node).count();
+        assert!(out >= AUTO_SAMPLE_K, "node {node} probes {out} nodes");
+        assert!(auto.iter().any(|(_, b)| *b == node), "nobody probes {node}");
+    }
+    assert_eq!("auto".parse::<PairStrategy>(), Ok(PairStrategy::Auto));
+    assert_eq!(PairStrategy::Auto.resolve(3), PairStrategy::All);
+    assert_eq!(PairStrategy::Ring.resolve(500), PairStrategy::Ring);
+}
+
+#[test]
 fn pair_strategy_and_checks_parse_with_clear_errors() {
     assert_eq!("all".parse::<PairStrategy>(), Ok(PairStrategy::All));
     assert_eq!(
