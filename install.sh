@@ -23,7 +23,7 @@ done
 # dnsmasq (the lab's CoreDNS), ping, conntrack, sysctl, modprobe, and skopeo
 # to validate the OCI image archive. dnsmasq-base is the binary without the
 # system service, so nothing on this machine starts answering DNS.
-PACKAGES=(iproute2 iptables nftables dnsmasq-base iputils-ping conntrack procps kmod skopeo ca-certificates)
+PACKAGES=(iproute2 iptables nftables dnsmasq-base iputils-ping conntrack procps kmod bsdutils openssl skopeo ca-certificates)
 
 if [ "$deps" = 1 ]; then
   if [ "$(id -u)" != 0 ]; then
