@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_kubectl_netcheck_global_optspecs
-    string join \n kubeconfig= context= n/namespace= o/output= timeout= no-color q/quiet v/verbose checks= nodes= image= keep no-host fail-on= pairs= output-file= wide policy-from= h/help V/version
+    string join \n kubeconfig= context= n/namespace= o/output= timeout= no-color q/quiet v/verbose checks= nodes= image= keep no-host fail-on= pairs= probe-timeout= output-file= wide policy-from= h/help V/version
 end
 
 function __fish_kubectl_netcheck_needs_command
@@ -38,6 +38,7 @@ complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_needs_command" -l image
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_needs_command" -l fail-on -d 'Exit 1 on error findings only, or on warnings too' -r -f -a "error\t''
 warning\t''"
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_needs_command" -l pairs -d 'Node pairs to probe: auto (all up to 50 nodes, then sample:8), all, ring, or sample:K' -r
+complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_needs_command" -l probe-timeout -d 'How long a probe (and a DNS query) waits for its answer before the cell fails; a dead path costs about this much (raise it for slow links)' -r
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_needs_command" -l output-file -d 'Write the -o format to FILE and the table to stdout (with -o table the file\'s extension picks: .xml JUnit, .md markdown, .txt table, else JSON)' -r -F
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_needs_command" -l policy-from -d 'Give the probes the labels of a namespace\'s workloads so its policies apply' -r
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_needs_command" -l no-color -d 'No colour (also when NO_COLOR is set or stdout is not a terminal)'
@@ -64,6 +65,7 @@ complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand run" -
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand run" -l fail-on -d 'Exit 1 on error findings only, or on warnings too' -r -f -a "error\t''
 warning\t''"
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand run" -l pairs -d 'Node pairs to probe: auto (all up to 50 nodes, then sample:8), all, ring, or sample:K' -r
+complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand run" -l probe-timeout -d 'How long a probe (and a DNS query) waits for its answer before the cell fails; a dead path costs about this much (raise it for slow links)' -r
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand run" -l output-file -d 'Write the -o format to FILE and the table to stdout (with -o table the file\'s extension picks: .xml JUnit, .md markdown, .txt table, else JSON)' -r -F
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand run" -l policy-from -d 'Give the probes the labels of a namespace\'s workloads so its policies apply' -r
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand run" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
@@ -89,6 +91,7 @@ complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l fail-on -d 'Exit 1 on error findings only, or on warnings too' -r -f -a "error\t''
 warning\t''"
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l pairs -d 'Node pairs to probe: auto (all up to 50 nodes, then sample:8), all, ring, or sample:K' -r
+complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l probe-timeout -d 'How long a probe (and a DNS query) waits for its answer before the cell fails; a dead path costs about this much (raise it for slow links)' -r
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l output-file -d 'Write the -o format to FILE and the table to stdout (with -o table the file\'s extension picks: .xml JUnit, .md markdown, .txt table, else JSON)' -r -F
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l bench -d 'Benchmark: build, probe, inspect and report RUNS times and print timings' -r
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l bench-nodes -d 'With --bench: the lab sizes to measure, comma-separated (default: --nodes)' -r

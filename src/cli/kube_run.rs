@@ -26,6 +26,11 @@ pub fn pipeline_options(args: &RunArgs) -> Result<pipeline::Options, CliError> {
         plan: PlanOptions {
             checks,
             pairs,
+            timing: crate::plan::Timing {
+                probe_timeout: args.probe_timeout,
+                dns_timeout: args.probe_timeout,
+                ..Default::default()
+            },
             ..Default::default()
         },
         no_host: args.no_host,
@@ -225,5 +230,22 @@ mod tests {
         let o = pipeline_options(&args).unwrap();
         assert!(o.keep);
         assert_eq!(o.plan.pairs, PairStrategy::Sample(3));
+    }
+
+    #[test]
+    fn probe_timeout_reaches_the_plan_and_is_bounded() {
+        let args = RunArgs {
+            pairs: "auto".into(),
+            probe_timeout: Duration::from_secs(5),
+            ..Default::default()
+        };
+        let o = pipeline_options(&args).unwrap();
+        assert_eq!(o.plan.timing.probe_timeout, Duration::from_secs(5));
+        assert_eq!(o.plan.timing.dns_timeout, Duration::from_secs(5));
+        use crate::cli::parse_probe_timeout as p;
+        assert_eq!(p("2s"), Ok(Duration::from_secs(2)));
+        assert!(p("50ms").unwrap_err().contains("100ms to 60s"));
+        assert!(p("2m").unwrap_err().contains("100ms to 60s"));
+        assert!(p("soon").is_err());
     }
 }

@@ -121,6 +121,10 @@ pub struct RunArgs {
     /// ring, or sample:K
     #[arg(long, default_value = "auto", value_name = "STRATEGY")]
     pub pairs: String,
+    /// How long a probe (and a DNS query) waits for its answer before the
+    /// cell fails; a dead path costs about this much (raise it for slow links)
+    #[arg(long, value_parser = parse_probe_timeout, default_value = "2s", value_name = "DURATION")]
+    pub probe_timeout: Duration,
     /// Write the -o format to FILE and the table to stdout (with -o table the
     /// file's extension picks: .xml JUnit, .md markdown, .txt table, else JSON)
     #[arg(long, value_name = "FILE")]
@@ -199,6 +203,10 @@ pub struct LabArgs {
     /// ring, or sample:K
     #[arg(long, default_value = "auto", value_name = "STRATEGY")]
     pub pairs: String,
+    /// How long a probe (and a DNS query) waits for its answer before the
+    /// cell fails; a dead path costs about this much (raise it for slow links)
+    #[arg(long, value_parser = parse_probe_timeout, default_value = "2s", value_name = "DURATION")]
+    pub probe_timeout: Duration,
     /// Write the -o format to FILE and the table to stdout (with -o table the
     /// file's extension picks: .xml JUnit, .md markdown, .txt table, else JSON)
     #[arg(long, value_name = "FILE")]
@@ -289,6 +297,17 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         .map_err(|e| format!("'{s}' is not a duration like 30s, 2m or 1m30s ({e})"))?;
     if d.is_zero() {
         return Err("the timeout must be longer than zero".into());
+    }
+    Ok(d)
+}
+
+/// `--probe-timeout`: a duration from 100 ms to 60 s.
+pub fn parse_probe_timeout(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if !(Duration::from_millis(100)..=Duration::from_secs(60)).contains(&d) {
+        return Err(format!(
+            "--probe-timeout {s}: a probe waits from 100ms to 60s for its answer"
+        ));
     }
     Ok(d)
 }

@@ -37,6 +37,11 @@ fn parse_request(args: &LabArgs) -> Result<Request, CliError> {
             plan: PlanOptions {
                 checks,
                 pairs,
+                timing: crate::plan::Timing {
+                    probe_timeout: args.probe_timeout,
+                    dns_timeout: args.probe_timeout,
+                    ..Default::default()
+                },
                 ..PlanOptions::default()
             },
             no_host: args.no_host,
