@@ -12,16 +12,7 @@ use netcheck::runtime::{Quiet, Runtime, RuntimeError};
 use std::time::{Duration, Instant};
 
 fn opts(fake: &FakeApi) -> KubeOptions {
-    KubeOptions {
-        kubeconfig: Some(fake.kubeconfig.clone()),
-        context: None,
-        namespace: None,
-        image: "example.test/netcheck:test".into(),
-        no_host: false,
-        timeout: Duration::from_secs(20),
-        nodes: None,
-        policy_from: None,
-    }
+    fake.options()
 }
 
 async fn runtime(_fake: &FakeApi, o: KubeOptions) -> KubeRuntime {

@@ -13,20 +13,13 @@ use netcheck::pipeline;
 use netcheck::policy::labels::PolicyFrom;
 use netcheck::runtime::{Quiet, Runtime};
 use serde_json::{Value, json};
-use std::time::Duration;
 
 const NS: &str = "users-own";
 
 fn opts(fake: &FakeApi, from: &str) -> KubeOptions {
     KubeOptions {
-        kubeconfig: Some(fake.kubeconfig.clone()),
-        context: None,
-        namespace: None,
-        image: "example.test/netcheck:test".into(),
-        no_host: false,
-        timeout: Duration::from_secs(20),
-        nodes: None,
         policy_from: Some(from.parse::<PolicyFrom>().expect("a valid --policy-from")),
+        ..fake.options()
     }
 }
 

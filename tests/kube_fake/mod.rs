@@ -85,6 +85,22 @@ pub struct FakeApi {
 }
 
 impl FakeApi {
+    /// The options of a run against this fake: its kubeconfig, a test image,
+    /// a 20 s bound, every node, no `--policy-from`.
+    #[allow(dead_code)] // not every test binary that includes this module uses it
+    pub fn options(&self) -> netcheck::kube::KubeOptions {
+        netcheck::kube::KubeOptions {
+            kubeconfig: Some(self.kubeconfig.clone()),
+            context: None,
+            namespace: None,
+            image: "example.test/netcheck:test".into(),
+            no_host: false,
+            timeout: std::time::Duration::from_secs(20),
+            nodes: None,
+            policy_from: None,
+        }
+    }
+
     /// Start the fake on a free loopback port, in the current tokio runtime.
     pub async fn start(state: FakeState) -> FakeApi {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -92,15 +92,20 @@ mod tests {
     use crate::diagnose::sim;
     use crate::model::FindingId;
 
+    /// node-3 reaches no other node and no other node reaches it; the API
+    /// server VIP (answered from a node-0 host) is unreachable from node-3.
+    fn node_3_cut_off(t: &crate::plan::CheckTemplate) -> sim::Answer {
+        match sim::nodes_of(t) {
+            (Some(a), Some(b)) if a != b && (a == "node-3" || b == "node-3") => sim::timeout(),
+            (Some("node-3"), None) => sim::timeout(),
+            _ => sim::ok(),
+        }
+    }
+
     #[test]
     fn a_node_cut_off_is_one_finding_naming_it() {
         let d = sim::cluster(4);
-        let checks = sim::run(&d, |t| match sim::nodes_of(t) {
-            (Some(a), Some(b)) if a != b && (a == "node-3" || b == "node-3") => sim::timeout(),
-            // The API server VIP answers from a node-0 host: unreachable from node-3.
-            (Some("node-3"), None) => sim::timeout(),
-            _ => sim::ok(),
-        });
+        let checks = sim::run(&d, node_3_cut_off);
         let f = sim::diagnose(&d, &checks);
         assert_eq!(sim::ids(&f), vec![FindingId::NodeIsolated], "{f:#?}");
         assert_eq!(f[0].nodes, vec!["node-3".to_string()]);
@@ -113,11 +118,7 @@ mod tests {
         // other nodes working with each other is proof enough.
         let mut d = sim::cluster(4);
         d.pods.retain(|p| p.name.ends_with("-0"));
-        let checks = sim::run(&d, |t| match sim::nodes_of(t) {
-            (Some(a), Some(b)) if a != b && (a == "node-3" || b == "node-3") => sim::timeout(),
-            (Some("node-3"), None) => sim::timeout(),
-            _ => sim::ok(),
-        });
+        let checks = sim::run(&d, node_3_cut_off);
         let f = sim::diagnose(&d, &checks);
         assert_eq!(sim::ids(&f), vec![FindingId::NodeIsolated], "{f:#?}");
         assert!(!f[0].evidence[0].contains("reach each other and pods on"));
