@@ -471,6 +471,56 @@ fn path_mtu_finds_a_lowered_mtu_exactly() {
 }
 
 #[test]
+fn a_path_that_stops_answering_after_one_echo_is_not_an_mtu_of_576() {
+    if !require_root() {
+        return;
+    }
+    let mut pair = Pair::new();
+    pair.serve();
+    // b answers the first echo request and drops every later one, whatever
+    // its size: the MTU probe's warm-up answers, its sweep (control echo at
+    // the minimum size included) does not. A starved node looks like this.
+    // That is a timeout, not "the path carries 576 bytes".
+    let b = pair.b.clone();
+    let rules = "*filter\n:INPUT ACCEPT [0:0]\n\
+        -A INPUT -p icmp --icmp-type echo-request -m limit --limit 1/hour --limit-burst 1 -j ACCEPT\n\
+        -A INPUT -p icmp --icmp-type echo-request -j DROP\nCOMMIT\n";
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", &b, "iptables-restore"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("iptables-restore");
+    child
+        .stdin
+        .as_mut()
+        .expect("stdin")
+        .write_all(rules.as_bytes())
+        .expect("rules written");
+    drop(child.stdin.take());
+    assert!(child.wait().expect("iptables-restore ran").success());
+    let target = pair.ip_b();
+    let plan = ProbePlan {
+        deadline_ms: 10_000,
+        max_in_flight: None,
+        probes: vec![probe(
+            "mtu",
+            1500,
+            ProbeSpec::Mtu {
+                target,
+                min: 576,
+                max: 1500,
+            },
+        )],
+    };
+    let (r, _) = pair.probe(&plan, &[]);
+    let mtu = get(&r, "mtu");
+    assert_eq!(mtu.outcome, Outcome::Timeout, "{mtu:?}");
+    assert_eq!(mtu.path_mtu, None, "{mtu:?}");
+    let detail = mtu.detail.as_deref().unwrap_or_default();
+    assert!(detail.contains("not an MTU limit"), "{detail}");
+}
+
+#[test]
 fn icmp_errors_from_the_path_are_unreachable() {
     if !require_root() {
         return;
