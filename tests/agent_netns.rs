@@ -478,9 +478,9 @@ fn a_path_that_stops_answering_after_one_echo_is_not_an_mtu_of_576() {
     let mut pair = Pair::new();
     pair.serve();
     // b answers the first echo request and drops every later one, whatever
-    // its size: the MTU probe's warm-up answers, its sweep (control echo at
-    // the minimum size included) does not. A starved node looks like this.
-    // That is a timeout, not "the path carries 576 bytes".
+    // its size: the MTU probe's warm-up answers, no size of its sweep does.
+    // A starved node looks like this. That is a timeout, not "the path
+    // carries 576 bytes".
     let b = pair.b.clone();
     let rules = "*filter\n:INPUT ACCEPT [0:0]\n\
         -A INPUT -p icmp --icmp-type echo-request -m limit --limit 1/hour --limit-burst 1 -j ACCEPT\n\

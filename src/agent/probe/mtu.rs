@@ -87,12 +87,6 @@ pub(super) async fn probe(
         sizes.iter().map(|s| (*s, SizeState::default())).collect();
     let (mut reg, mut rx) = sock.register(target);
     let mut keys: HashMap<u32, (u16, Instant)> = HashMap::new();
-    // Keys sent in a sweep round, and whether any of them answered: when the
-    // warm-up alone answered, a sweep that got nothing back at all (not even
-    // its control echo at `min`) says the agent or node was too starved to
-    // tell, not that the path carries only `min` bytes.
-    let mut swept: std::collections::HashSet<u32> = std::collections::HashSet::new();
-    let mut sweep_answered = false;
 
     // Warm-up: one small echo first, so that the neighbour entry towards the
     // target (or its gateway) is resolved before the burst. Packets sent to an
@@ -159,26 +153,16 @@ pub(super) async fn probe(
             } else {
                 rounds += 1;
                 next_round += attempts.interval;
-                let mut todo: Vec<u16> = state
+                state
                     .range(floor + 1..)
                     .rev()
                     .filter(|(_, s)| s.answered.is_none() && s.dead.is_none())
                     .map(|(size, _)| *size)
-                    .collect();
-                // Only the warm-up answered so far: resend `min` in the burst
-                // as its control.
-                if floor == min && !sweep_answered {
-                    todo.push(min);
-                }
-                todo
+                    .collect()
             };
-            let sweeping = rounds > 0;
             for size in todo {
                 let key = reg.new_key();
                 keys.insert(key, (size, Instant::now()));
-                if sweeping {
-                    swept.insert(key);
-                }
                 match reg.socket().send(target, key, size).await {
                     Ok(()) => {}
                     Err(e) if e.raw_os_error() == Some(libc::EMSGSIZE) => {
@@ -202,7 +186,6 @@ pub(super) async fn probe(
             biased;
             ev = rx.recv() => match ev {
                 Some(Event::Reply { key, at }) => {
-                    sweep_answered |= swept.contains(&key);
                     if let Some((size, sent)) = keys.get(&key)
                         && let Some(s) = state.get_mut(size)
                         && s.answered.is_none()
@@ -234,9 +217,6 @@ pub(super) async fn probe(
 
     // Replies the receive task already handed over still count.
     while let Ok(ev) = rx.try_recv() {
-        if let Event::Reply { key, .. } = &ev {
-            sweep_answered |= swept.contains(key);
-        }
         if let Event::Reply { key, at } = ev
             && let Some((size, sent)) = keys.get(&key)
             && let Some(s) = state.get_mut(size)
@@ -246,12 +226,17 @@ pub(super) async fn probe(
         }
     }
     match best(&state) {
-        Some(b) if b == min && b < max && !swept.is_empty() && !sweep_answered => {
+        // Nothing above the smallest size answered. A real blackhole leaves
+        // every size below the path MTU answering, and no pod network has a
+        // path MTU at the IPv4 minimum; a starved node (replies lost in
+        // full queues, where small packets still fit) or a path that stopped
+        // answering looks like this. Calling it an MTU would be a false
+        // mtu-blackhole: it is a timeout.
+        Some(b) if b == min && b < max => {
             let mut r = ProbeResult::new(id, Outcome::Timeout);
             r.detail = Some(format!(
-                "only the first small echo ({min} bytes) answered; no echo of the sweep came back, \
-                 not even its {min}-byte control: the path or the node stopped answering, \
-                 which is not an MTU limit"
+                "only {min}-byte echoes answered, no larger size of the sweep: the path or \
+                 the node stopped answering, which is not an MTU limit"
             ));
             r
         }
