@@ -206,11 +206,23 @@ pub fn findings(r: &Report, th: &Theme, width: usize) -> String {
         // What the rule concluded, then the fix, then the failed checks it
         // rests on: on an 80×24 terminal the fix must not scroll away behind
         // examples the matrices below show anyway.
-        let (checks, said): (Vec<&String>, Vec<&String>) =
+        let (checks, mut said): (Vec<&String>, Vec<&String>) =
             f.evidence.iter().partition(|e| is_failed_check(e));
+        // `diagnose::cap_evidence`'s "… and N more" counts failed checks left
+        // out: it belongs under them, not under what the rule concluded.
+        let mut hidden = 0;
+        if !checks.is_empty() {
+            said.retain(|e| match more_count(e) {
+                Some(n) => {
+                    hidden += n;
+                    false
+                }
+                None => true,
+            });
+        }
         let bullet = format!("{} ", th.bullet());
         let bullet_pad = format!("{pad}  ");
-        let list = |out: &mut String, label: &str, items: &[&String], max: usize| {
+        let list = |out: &mut String, label: &str, items: &[&String], max: usize, hidden: usize| {
             for (i, e) in items.iter().take(max).enumerate() {
                 let label = if i == 0 {
                     format!("{label}{bullet}")
@@ -219,15 +231,15 @@ pub fn findings(r: &Report, th: &Theme, width: usize) -> String {
                 };
                 wrapped(out, &label, &bullet_pad, &th.text(e), width);
             }
-            if items.len() > max {
+            let more = items.len().saturating_sub(max) + hidden;
+            if more > 0 {
                 out.push_str(&format!(
-                    "{pad}{} {} more (all of them: -o json)\n",
+                    "{pad}{} {more} more (all of them: -o json)\n",
                     th.ellipsis(),
-                    items.len() - max
                 ));
             }
         };
-        list(&mut out, "   evidence  ", &said, MAX_EVIDENCE);
+        list(&mut out, "   evidence  ", &said, MAX_EVIDENCE, 0);
         for (i, line) in f.remediation.lines().enumerate() {
             let label = if i == 0 { "   fix       " } else { pad };
             wrapped(&mut out, label, pad, &th.text(line), width);
@@ -237,11 +249,19 @@ pub fn findings(r: &Report, th: &Theme, width: usize) -> String {
         } else {
             MAX_FAILED_CHECKS
         };
-        list(&mut out, "   failed    ", &checks, room);
+        list(&mut out, "   failed    ", &checks, room, hidden);
         out.push_str(&th.dim(&format!("   more      docs/findings/{}.md", f.id)));
         out.push('\n');
     }
     out
+}
+
+/// N of `diagnose::cap_evidence`'s "… and N more".
+fn more_count(e: &str) -> Option<usize> {
+    e.strip_prefix("… and ")?
+        .strip_suffix(" more")?
+        .parse()
+        .ok()
 }
 
 /// An evidence line that is one failed check (`diagnose::describe_check`:
@@ -607,11 +627,12 @@ pub fn summary_line(r: &Report, th: &Theme, width: usize) -> String {
             format!("{line} {} {what}: {}", th.dot(), ids(true)),
             format!("{line} {} {what}: {}", th.dot(), ids(false)),
         ];
-        let last = candidates[2].clone();
+        // None fits: the findings go on a second line, indented.
+        let two_lines = format!("{line}\n  {what}: {}", ids(true));
         line = candidates
             .into_iter()
             .find(|c| c.chars().count() <= width)
-            .unwrap_or(last);
+            .unwrap_or(two_lines);
     }
     let color = if failing {
         CellState::Fail
