@@ -447,6 +447,34 @@ async fn cleanup_deletes_only_labelled_namespaces() {
     assert!(st.namespaces.contains_key("netcheck-lookalike"));
 }
 
+/// Before Kubernetes 1.30 (v4 channel protocol) stdin cannot be closed on its
+/// own: a client that closes it after sending the plan loses the answer. The
+/// plan is a JSON document the agent reads to its end, so stdin stays open.
+#[tokio::test(flavor = "multi_thread")]
+async fn exec_works_over_the_v4_protocol_of_older_clusters() {
+    let fake = FakeApi::start(FakeState {
+        exec: true,
+        exec_v4: true,
+        ..Default::default()
+    })
+    .await;
+    let rt = runtime(&fake, opts(&fake)).await;
+    let report = tokio::time::timeout(
+        Duration::from_secs(60),
+        pipeline::run(&rt, &Default::default(), &Quiet),
+    )
+    .await
+    .expect("no hang")
+    .expect("a report");
+    assert!(!report.checks.is_empty());
+    let not_passed: Vec<_> = report
+        .checks
+        .iter()
+        .filter(|c| c.status != Status::Pass)
+        .collect();
+    assert!(not_passed.is_empty(), "{not_passed:#?}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn probes_and_host_inspection_run_over_exec_and_come_back_as_checks() {
     let fake = FakeApi::start(FakeState {

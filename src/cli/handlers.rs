@@ -158,14 +158,11 @@ fn agent_serve(args: super::AgentServeArgs) -> Result<ExitCode, CliError> {
 #[cfg(target_os = "linux")]
 fn agent_probe() -> Result<ExitCode, CliError> {
     use crate::agent::probe;
-    use std::io::{Read, Write};
+    use std::io::Write;
     // A plan of thousands of probes is a few hundred KiB; refuse absurd input.
-    const MAX_PLAN: u64 = 64 << 20;
-    let mut input = Vec::new();
-    std::io::stdin()
-        .take(MAX_PLAN)
-        .read_to_end(&mut input)
-        .map_err(|e| CliError::usage(probe::PlanError::Read(e).to_string()))?;
+    const MAX_PLAN: usize = 64 << 20;
+    let input = probe::read_plan(std::io::stdin().lock(), MAX_PLAN)
+        .map_err(|e| CliError::usage(e.to_string()))?;
     let plan = probe::parse_plan(&input).map_err(|e| CliError::usage(e.to_string()))?;
     drop(input);
     probe::raise_fd_limit();

@@ -364,12 +364,17 @@ impl KubeRuntime {
             .await
             .map_err(|e| api_error(&format!("exec in pod {ns}/{pod}"), &self.server, e))?;
         let status = proc.take_status();
+        // The agent reads its plan up to the end of the JSON document, so
+        // stdin stays open until the answer is in: before Kubernetes 1.30
+        // (no v5 channel protocol) closing stdin closes the whole stream,
+        // the answer with it. It is dropped (closed) after reading.
+        let mut _stdin_open = None;
         if let (Some(data), Some(mut w)) = (stdin, proc.stdin()) {
             w.write_all(&data)
                 .await
                 .map_err(|e| RuntimeError::io(format!("sending the plan to pod {pod}"), e))?;
-            w.shutdown().await.ok();
-            drop(w);
+            w.flush().await.ok();
+            _stdin_open = Some(w);
         }
         let mut out = Vec::new();
         let mut err = Vec::new();
@@ -389,6 +394,7 @@ impl KubeRuntime {
             }
         };
         let (a, b) = tokio::join!(read_out, read_err);
+        drop(_stdin_open);
         a.map_err(|e| RuntimeError::io(format!("reading the answer of pod {pod}"), e))?;
         b.ok();
         let status = match status {

@@ -55,6 +55,9 @@ pub struct FakeState {
     pub services: BTreeMap<String, Value>,
     /// Answer exec with a websocket and a fake agent (otherwise exec is refused).
     pub exec: bool,
+    /// Speak the v4 channel protocol (Kubernetes before 1.30): no stdin close
+    /// signal, so a client that closes stdin closes the whole stream.
+    pub exec_v4: bool,
     /// Refuse every pod with this 403 message (Pod Security Admission).
     pub reject_pods: Option<String>,
     /// Refuse namespaces labelled Pod Security privileged (like a policy webhook).
@@ -311,9 +314,14 @@ fn fake_agent(argv: &[String], stdin: &[u8]) -> Vec<u8> {
         .into_bytes()
 }
 
-/// One exec over the v5 channel protocol: stdin until its close signal, then
-/// the agent's answer on stdout and a Success status.
-async fn exec_session(upgraded: hyper::upgrade::Upgraded, argv: Vec<String>, wants_stdin: bool) {
+/// One exec over the v5 channel protocol: stdin until a whole JSON document
+/// or its close signal, then the agent's answer on stdout and a Success status.
+async fn exec_session(
+    upgraded: hyper::upgrade::Upgraded,
+    argv: Vec<String>,
+    wants_stdin: bool,
+    v4: bool,
+) {
     use futures::{SinkExt, StreamExt};
     use tokio_tungstenite::tungstenite::Message;
     use tokio_tungstenite::tungstenite::protocol::Role;
@@ -328,10 +336,35 @@ async fn exec_session(upgraded: hyper::upgrade::Upgraded, argv: Vec<String>, wan
         while let Some(Ok(msg)) = ws.next().await {
             let Message::Binary(b) = msg else { continue };
             match b.first() {
-                Some(0) => stdin.extend_from_slice(&b[1..]),
+                Some(0) => {
+                    stdin.extend_from_slice(&b[1..]);
+                    // Like the agent: a whole JSON document is enough, the
+                    // client keeps stdin open until it has the answer.
+                    if serde_json::from_slice::<Value>(&stdin).is_ok() {
+                        break;
+                    }
+                }
                 Some(255) if b.get(1) == Some(&0) => break,
                 _ => {}
             }
+        }
+    }
+    if v4 && wants_stdin {
+        // The agent works for a moment. A v4 client that closes stdin closes
+        // the whole websocket, and the API server tears the stream down: the
+        // answer never comes.
+        let closed = tokio::time::timeout(std::time::Duration::from_millis(100), async {
+            while let Some(Ok(msg)) = ws.next().await {
+                if matches!(msg, Message::Close(_)) {
+                    return true;
+                }
+            }
+            true
+        })
+        .await
+        .unwrap_or(false);
+        if closed {
+            return;
         }
     }
     let mut out = vec![1u8];
@@ -375,10 +408,16 @@ async fn handle(
             .unwrap_or_default();
         let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(&key);
         let wants_stdin = query_values(&query, "stdin").iter().any(|v| v == "true");
+        let v4 = state.lock().unwrap().exec_v4;
+        let protocol = if v4 {
+            "v4.channel.k8s.io"
+        } else {
+            "v5.channel.k8s.io"
+        };
         let on_upgrade = hyper::upgrade::on(&mut req);
         tokio::spawn(async move {
             if let Ok(up) = on_upgrade.await {
-                exec_session(up, argv, wants_stdin).await;
+                exec_session(up, argv, wants_stdin, v4).await;
             }
         });
         return Ok(Response::builder()
@@ -386,7 +425,7 @@ async fn handle(
             .header("upgrade", "websocket")
             .header("connection", "Upgrade")
             .header("sec-websocket-accept", accept)
-            .header("sec-websocket-protocol", "v5.channel.k8s.io")
+            .header("sec-websocket-protocol", protocol)
             .body(Full::new(Bytes::new()))
             .unwrap());
     }

@@ -56,6 +56,46 @@ pub enum PlanError {
 }
 
 /// Parse a plan, with the position of the first error.
+/// Read a plan from `r` up to the end of its JSON document, without waiting
+/// for end of input: over a Kubernetes exec that predates the v5 channel
+/// protocol (before 1.30) stdin cannot be closed without closing the whole
+/// stream, answer included, so the caller keeps it open. At most `max` bytes.
+pub fn read_plan(mut r: impl std::io::Read, max: usize) -> Result<Vec<u8>, PlanError> {
+    let mut buf = Vec::new();
+    let mut chunk = vec![0u8; 64 << 10];
+    loop {
+        let n = match r.read(&mut chunk) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(PlanError::Read(e)),
+        };
+        if n == 0 {
+            return Ok(buf);
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        let mut values =
+            serde_json::Deserializer::from_slice(&buf).into_iter::<serde::de::IgnoredAny>();
+        match values.next() {
+            // A whole document: stop reading (what follows is not ours).
+            Some(Ok(_)) => {
+                let end = values.byte_offset();
+                buf.truncate(end);
+                return Ok(buf);
+            }
+            // Cut short: read on.
+            Some(Err(e)) if e.is_eof() => {}
+            // Not JSON: parse_plan says where.
+            Some(Err(_)) => return Ok(buf),
+            None => {}
+        }
+        if buf.len() > max {
+            return Err(PlanError::Read(std::io::Error::other(format!(
+                "the plan is larger than {max} bytes"
+            ))));
+        }
+    }
+}
+
 pub fn parse_plan(input: &[u8]) -> Result<ProbePlan, PlanError> {
     serde_json::from_slice(input).map_err(|e| PlanError::Parse {
         line: e.line(),

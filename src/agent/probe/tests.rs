@@ -733,3 +733,40 @@ async fn a_probe_clock_starts_when_it_starts_not_when_the_plan_starts() {
         );
     }
 }
+
+/// Hands out its chunks, then fails the test if read again: the plan must
+/// be taken without waiting for end of input (an exec's stdin stays open).
+struct ChunksThenStop(Vec<Vec<u8>>);
+
+impl std::io::Read for ChunksThenStop {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        assert!(!self.0.is_empty(), "read past the end of the plan document");
+        let c = self.0.remove(0);
+        buf[..c.len()].copy_from_slice(&c);
+        Ok(c.len())
+    }
+}
+
+#[test]
+fn a_plan_is_read_to_the_end_of_its_document_not_of_the_input() {
+    let doc = br#"{"deadlineMs": 1000, "probes": []}"#;
+    let (a, b) = doc.split_at(10);
+    let r = ChunksThenStop(vec![a.to_vec(), b.to_vec()]);
+    let got = read_plan(r, 1 << 20).expect("read");
+    assert_eq!(got, doc);
+    assert!(parse_plan(&got).is_ok());
+    // What follows the document in the same chunk is not part of it.
+    let r = ChunksThenStop(vec![[&doc[..], b"\n{\"x\":1}"].concat()]);
+    assert_eq!(read_plan(r, 1 << 20).expect("read"), doc);
+}
+
+#[test]
+fn a_plan_cut_short_or_too_large_is_a_clear_error() {
+    let cut = read_plan(&br#"{"deadlineMs": 10"#[..], 1 << 20).expect("eof ends reading");
+    assert!(parse_plan(&cut).is_err());
+    let garbage = read_plan(&b"not json at all"[..], 1 << 20).expect("read");
+    assert!(parse_plan(&garbage).is_err());
+    let big = format!("[{}", "1,".repeat(1000));
+    let e = read_plan(big.as_bytes(), 100).unwrap_err();
+    assert!(e.to_string().contains("larger than 100 bytes"), "{e}");
+}
