@@ -116,6 +116,23 @@ impl Default for Timing {
     }
 }
 
+impl PlanOptions {
+    /// The plan the `run` and `lab` flags ask for: `--checks`, `--pairs`
+    /// and `--probe-timeout` (for DNS queries too); the rest as default.
+    pub fn from_flags(checks: CheckSet, pairs: PairStrategy, probe_timeout: Duration) -> Self {
+        PlanOptions {
+            checks,
+            pairs,
+            timing: Timing {
+                probe_timeout,
+                dns_timeout: probe_timeout,
+                ..Timing::default()
+            },
+            ..PlanOptions::default()
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct PlanOptions {
     pub checks: CheckSet,

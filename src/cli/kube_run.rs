@@ -23,16 +23,7 @@ pub fn pipeline_options(args: &RunArgs) -> Result<pipeline::Options, CliError> {
     let checks = CheckSet::parse(&args.checks).map_err(CliError::usage)?;
     let pairs: PairStrategy = args.pairs.parse().map_err(CliError::usage)?;
     Ok(pipeline::Options {
-        plan: PlanOptions {
-            checks,
-            pairs,
-            timing: crate::plan::Timing {
-                probe_timeout: args.probe_timeout,
-                dns_timeout: args.probe_timeout,
-                ..Default::default()
-            },
-            ..Default::default()
-        },
+        plan: PlanOptions::from_flags(checks, pairs, args.probe_timeout),
         no_host: args.no_host,
         keep: args.keep,
     })

@@ -34,16 +34,7 @@ fn parse_request(args: &LabArgs) -> Result<Request, CliError> {
     Ok(Request {
         cfg,
         opts: Options {
-            plan: PlanOptions {
-                checks,
-                pairs,
-                timing: crate::plan::Timing {
-                    probe_timeout: args.probe_timeout,
-                    dns_timeout: args.probe_timeout,
-                    ..Default::default()
-                },
-                ..PlanOptions::default()
-            },
+            plan: PlanOptions::from_flags(checks, pairs, args.probe_timeout),
             no_host: args.no_host,
             keep: args.keep,
         },
