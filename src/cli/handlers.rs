@@ -8,7 +8,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         None => run(&global, cli.run),
         Some(Command::Run(args)) => run(&global, args),
         Some(Command::Lab(args)) => lab(&global, args),
-        Some(Command::Explain(args)) => crate::policy::explain::run(&global, &args),
+        Some(Command::Explain(args)) => super::explain::run(&global, &args),
         Some(Command::Cleanup) => cleanup(&global),
         Some(Command::Completion { shell }) => {
             completion(shell);
@@ -35,7 +35,7 @@ fn image(g: &super::GlobalArgs, out: &std::path::Path) -> Result<ExitCode, CliEr
 
 #[cfg(target_os = "linux")]
 fn lab(g: &super::GlobalArgs, args: super::LabArgs) -> Result<ExitCode, CliError> {
-    crate::lab::command::run(g, args)
+    super::lab_run::run(g, args)
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -64,11 +64,7 @@ fn report(g: &super::GlobalArgs, file: &std::path::Path, wide: bool) -> Result<E
     let r = load_saved(file)?;
     let opts = crate::render::RenderOptions::detect(g.no_color, wide);
     crate::render::emit(&r, g.output, None, &opts)?;
-    Ok(if crate::pipeline::failed(&r, false) {
-        ExitCode::Failed
-    } else {
-        ExitCode::Ok
-    })
+    Ok(super::outcome::verdict(&r, super::FailOn::Error))
 }
 
 /// `diff OLD NEW`: exit 1 when something regressed, 0 otherwise.

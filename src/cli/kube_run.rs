@@ -1,12 +1,12 @@
 //! The handlers of `run` (the default command), `cleanup` and `image`: thin
-//! wrappers that build the Kubernetes runtime, run the pipeline, render, and
-//! turn the outcome into an exit code.
+//! wrappers that build the Kubernetes runtime from the flags and run the
+//! pipeline on it; [`super::outcome`] renders and picks the exit code.
 
+use super::outcome::{ReportFlags, check_output_file, finish, interrupted_error, pipeline_or_stop};
 use super::{CliError, ExitCode, GlobalArgs, RunArgs};
 use crate::kube::{self, KubeOptions, KubeRuntime};
 use crate::pipeline;
 use crate::plan::{CheckSet, PairStrategy, PlanOptions};
-use crate::render::{self, RenderOptions};
 use crate::runtime::Runtime;
 use std::path::Path;
 use std::time::Duration;
@@ -27,29 +27,6 @@ pub fn pipeline_options(args: &RunArgs) -> Result<pipeline::Options, CliError> {
         no_host: args.no_host,
         keep: args.keep,
     })
-}
-
-/// Wait for SIGTERM (Unix) — Ctrl-C is handled with `tokio::signal::ctrl_c`.
-async fn sigterm() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    }
-    #[cfg(not(unix))]
-    std::future::pending::<()>().await
-}
-
-async fn interrupted() {
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = sigterm() => {}
-    }
 }
 
 /// `--policy-from NAMESPACE[/LABELS]`: the probes run in that namespace, so
@@ -75,6 +52,7 @@ pub fn policy_from(
 
 pub fn run(g: &GlobalArgs, args: RunArgs) -> Result<ExitCode, CliError> {
     let opts = pipeline_options(&args)?;
+    check_output_file(g.output, args.output_file.as_deref())?;
     let policy_from = policy_from(g, &args)?;
     let kopts = KubeOptions {
         kubeconfig: g.kubeconfig.clone(),
@@ -96,59 +74,47 @@ pub fn run(g: &GlobalArgs, args: RunArgs) -> Result<ExitCode, CliError> {
     let rt = tokio_runtime()?;
     let (report, ns) = rt.block_on(async {
         let krt = KubeRuntime::new(kopts).await?;
-        let ns = krt.namespace();
-        tokio::select! {
-            r = pipeline::run(&krt, &opts, progress.as_ref()) => {
-                r.map(|r| (r, ns.to_string())).map_err(CliError::from)
-            }
-            _ = interrupted() => {
-                if opts.keep {
-                    eprintln!("netcheck: interrupted; kept namespace {ns} (--keep): `kubectl netcheck cleanup` removes it");
-                    return Err(interrupted_error());
-                }
-                eprintln!("netcheck: interrupted: deleting namespace {ns} (press Ctrl-C again to stop at once)");
-                tokio::select! {
-                    r = krt.teardown() => {
-                        if let Err(e) = r {
-                            eprintln!("netcheck: cleanup failed: {e}");
-                        }
-                    }
-                    _ = tokio::signal::ctrl_c() => {
-                        eprintln!("netcheck: aborted; remove what is left with `kubectl netcheck cleanup`");
-                    }
-                }
-                Err(interrupted_error())
-            }
+        let ns = krt.namespace().to_string();
+        // The kube runtime bounds each of its waits by --timeout itself.
+        match pipeline_or_stop(&krt, &opts, progress.as_ref(), None).await {
+            Ok(r) => r.map(|r| (r, ns)).map_err(CliError::from),
+            Err(_) => Err(remove_after_signal(&krt, &ns, opts.keep).await),
         }
     })?;
-
-    // The progress lines end before anything else is printed.
-    drop(progress);
-    if opts.keep {
-        eprintln!(
-            "netcheck: kept namespace {ns} (--keep); delete it with `kubectl delete namespace {ns}` or `kubectl netcheck cleanup`"
-        );
-    }
-    render::emit(
-        &report,
-        g.output,
-        args.output_file.as_deref(),
-        &RenderOptions::detect(g.no_color, args.wide),
-    )?;
-    let fail_on_warning = args.fail_on == super::FailOn::Warning;
-    Ok(if pipeline::failed(&report, fail_on_warning) {
-        ExitCode::Failed
-    } else {
-        ExitCode::Ok
-    })
+    let kept = opts.keep.then(|| format!(
+        "netcheck: kept namespace {ns} (--keep); delete it with `kubectl delete namespace {ns}` or `kubectl netcheck cleanup`"
+    ));
+    let flags = ReportFlags {
+        output_file: args.output_file.as_deref(),
+        wide: args.wide,
+        fail_on: args.fail_on,
+    };
+    finish(g, &report, progress, kept, flags)
 }
 
-fn interrupted_error() -> CliError {
-    CliError {
-        code: ExitCode::Interrupted,
-        message: "interrupted".into(),
-        source: None,
+/// After Ctrl-C/SIGTERM: delete the probe namespace (unless `--keep`); a
+/// second Ctrl-C stops at once. Always exit 130.
+async fn remove_after_signal(krt: &KubeRuntime, ns: &str, keep: bool) -> CliError {
+    if keep {
+        eprintln!(
+            "netcheck: interrupted; kept namespace {ns} (--keep): `kubectl netcheck cleanup` removes it"
+        );
+        return interrupted_error();
     }
+    eprintln!(
+        "netcheck: interrupted: deleting namespace {ns} (press Ctrl-C again to stop at once)"
+    );
+    tokio::select! {
+        r = krt.teardown() => {
+            if let Err(e) = r {
+                eprintln!("netcheck: cleanup failed: {e}");
+            }
+        }
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("netcheck: aborted; remove what is left with `kubectl netcheck cleanup`");
+        }
+    }
+    interrupted_error()
 }
 
 pub fn cleanup(g: &GlobalArgs) -> Result<ExitCode, CliError> {

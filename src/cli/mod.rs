@@ -1,9 +1,27 @@
 //! Command-line interface: the clap definitions (also the source of the
 //! completions) and dispatch to one small handler per command.
+//!
+//! The CLI sits on top: the handlers turn flags into the engines' own types
+//! and drive them; nothing below (`kube`, `lab`, `policy`, ...) imports it.
+//!
+//! - `handlers`: dispatch, and the small commands (report, diff, agent, completion).
+//! - `kube_run`: `run`, `cleanup` and `image` over the Kubernetes runtime.
+//! - `lab_run`: `lab` (flags → `LabConfig`), `--destroy`; `bench`: `lab --bench`.
+//! - `explain`: `explain` (flags and the cluster's objects → `policy::explain`).
+//! - `outcome`: the end `run` and `lab` share: signals, the kept note,
+//!   `render::emit`, the exit code.
+//! - [`progress`], [`exit`]: progress on stderr; exit codes and error lines.
 
+mod before;
+#[cfg(target_os = "linux")]
+mod bench;
 pub mod exit;
+mod explain;
 mod handlers;
 mod kube_run;
+#[cfg(target_os = "linux")]
+mod lab_run;
+mod outcome;
 pub mod progress;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -39,7 +57,6 @@ Exit codes: 0 all checks passed, 1 a check failed or an error finding,
     version,
     about = "Diagnose Kubernetes networking: probe every node pair, Service and DNS path, inspect each node, and explain the root cause of what fails.",
     after_help = EXAMPLES,
-    args_conflicts_with_subcommands = true,
     subcommand_negates_reqs = true
 )]
 pub struct Cli {
@@ -312,9 +329,28 @@ pub fn parse_probe_timeout(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+impl Cli {
+    /// Parse a command line (the first item is the program name). Flags may
+    /// come before or after the subcommand (`before`); a `run` flag before a
+    /// subcommand that does not have it is a usage error.
+    pub fn parse_args<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::{CommandFactory, FromArgMatches};
+        let mut cmd = Cli::command();
+        let m = cmd.try_get_matches_from_mut(args)?;
+        let mut cli = Cli::from_arg_matches(&m).map_err(|e| e.format(&mut cmd))?;
+        before::place(&mut cli, &m)
+            .map_err(|msg| cmd.error(clap::error::ErrorKind::ArgumentConflict, msg))?;
+        Ok(cli)
+    }
+}
+
 /// Parse the arguments and run; returns the process exit code.
 pub fn main() -> std::process::ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::parse_args(std::env::args_os()) {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() { 2 } else { 0 };

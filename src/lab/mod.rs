@@ -9,11 +9,13 @@
 //! - [`state`]: what exists, for teardown and the leftover sweep.
 //! - [`faults`]: one small file per way to break it; [`host_faults`] the
 //!   node-level breakages (FORWARD DROP, ip_forward, CNI files, ...).
+//!
+//! A peer of the kube runtime under the CLI: it knows no flags. The `lab`
+//! command's handler and its benchmark are `cli/lab_run.rs` and
+//! `cli/bench.rs`; they build a [`LabConfig`] and drive [`LabRuntime`].
 
-pub mod bench;
 pub mod build;
 pub mod cmd;
-pub mod command;
 pub mod ctx;
 pub mod faults;
 pub mod host_faults;

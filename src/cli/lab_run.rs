@@ -1,23 +1,26 @@
-//! `kubectl netcheck lab`: parse the flags, build the lab, run the pipeline
-//! on it, render, tear down (also on Ctrl-C and SIGTERM), pick the exit code.
+//! `kubectl netcheck lab`: map the flags to the lab's own [`LabConfig`],
+//! build the lab, run the pipeline on it, tear it down (also on Ctrl-C,
+//! SIGTERM and the deadline); [`super::outcome`] renders and picks the exit
+//! code. `--destroy`, `--destroy-all` and `--bench` ([`super::bench`]) start here too.
 
-use super::faults;
-use super::runtime::{LabConfig, LabRuntime, NEEDS_ROOT, is_root};
-use crate::cli::{CliError, ExitCode, FailOn, GlobalArgs, LabArgs};
-use crate::pipeline::{self, Options};
+use super::outcome::{ReportFlags, Stopped, check_output_file, finish, pipeline_or_stop};
+use super::{CliError, ExitCode, GlobalArgs, LabArgs};
+use crate::lab::cmd::Tools;
+use crate::lab::{LabConfig, LabRuntime, NEEDS_ROOT, faults, is_root, state};
+use crate::pipeline::Options;
 use crate::plan::{CheckSet, PairStrategy, PlanOptions};
-use crate::render::RenderOptions;
 use crate::runtime::Runtime;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 
 /// What the flags ask for, checked before anything is built.
-struct Request {
-    cfg: LabConfig,
-    opts: Options,
-    fail_on_warning: bool,
+pub struct Request {
+    pub cfg: LabConfig,
+    pub opts: Options,
 }
 
-fn parse_request(args: &LabArgs) -> Result<Request, CliError> {
+/// The lab's configuration and the pipeline options from `lab`'s flags; bad
+/// values are usage errors (exit 2).
+pub fn parse_request(args: &LabArgs) -> Result<Request, CliError> {
     let faults = faults::parse(&args.faults, args.nodes as usize).map_err(CliError::usage)?;
     let checks = CheckSet::parse(&args.checks).map_err(CliError::usage)?;
     let pairs: PairStrategy = args.pairs.parse().map_err(CliError::usage)?;
@@ -38,7 +41,6 @@ fn parse_request(args: &LabArgs) -> Result<Request, CliError> {
             no_host: args.no_host,
             keep: args.keep,
         },
-        fail_on_warning: args.fail_on == FailOn::Warning,
     })
 }
 
@@ -56,10 +58,11 @@ pub fn run(g: &GlobalArgs, args: LabArgs) -> Result<ExitCode, CliError> {
         return Ok(ExitCode::Ok);
     }
     let req = parse_request(&args)?;
+    check_output_file(g.output, args.output_file.as_deref())?;
     if !is_root() {
         return Err(CliError::could_not_run(NEEDS_ROOT));
     }
-    let tools = super::cmd::Tools::find()?;
+    let tools = Tools::find()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -80,17 +83,10 @@ pub fn run(g: &GlobalArgs, args: LabArgs) -> Result<ExitCode, CliError> {
 }
 
 async fn run_once(g: &GlobalArgs, args: &LabArgs, req: Request) -> Result<ExitCode, CliError> {
-    let progress = crate::cli::progress::for_cli(g);
+    let progress = super::progress::for_cli(g);
     let lab = LabRuntime::new(req.cfg)?;
     let id = lab.id().to_string();
-    let outcome = tokio::select! {
-        r = tokio::time::timeout(g.timeout, pipeline::run(&lab, &req.opts, progress.as_ref())) => match r {
-            Ok(r) => Ok(r),
-            Err(_) => Err(format!("the run did not finish within {} (--timeout)", humantime::format_duration(g.timeout))),
-        },
-        sig = interrupted() => Err(sig.to_string()),
-    };
-    let report = match outcome {
+    let report = match pipeline_or_stop(&lab, &req.opts, progress.as_ref(), Some(g.timeout)).await {
         Ok(Ok(r)) => r,
         Ok(Err(e)) if args.keep => {
             return Err(CliError::could_not_run(format!(
@@ -100,61 +96,42 @@ async fn run_once(g: &GlobalArgs, args: &LabArgs, req: Request) -> Result<ExitCo
         Ok(Err(e)) => return Err(e.into()),
         Err(why) => {
             progress.message("removing the lab");
-            let down = lab.teardown().await;
-            let mut msg = format!("{why}; the lab was removed");
-            if let Err(e) = down {
-                msg = format!(
-                    "{why}; removing the lab failed too ({e}): run `kubectl netcheck lab --destroy {id}`"
-                );
-            }
-            return Err(CliError::could_not_run(msg));
+            return Err(remove_after_stop(&lab, &id, &why).await);
         }
     };
-    // The progress lines end before anything else is printed.
-    drop(progress);
-    if args.keep {
-        eprintln!(
+    let kept = args.keep.then(|| {
+        format!(
             "lab {id} kept (namespaces nc{id}-*); remove it with `kubectl netcheck lab --destroy {id}`"
-        );
-    }
-    crate::render::emit(
-        &report,
-        g.output,
-        args.output_file.as_deref(),
-        &RenderOptions::detect(g.no_color, args.wide),
-    )?;
-    Ok(if pipeline::failed(&report, req.fail_on_warning) {
-        ExitCode::Failed
-    } else {
-        ExitCode::Ok
-    })
-}
-
-/// Resolves on Ctrl-C or SIGTERM, saying which.
-pub async fn interrupted() -> &'static str {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-            return "interrupted (Ctrl-C)";
-        }
+        )
+    });
+    let flags = ReportFlags {
+        output_file: args.output_file.as_deref(),
+        wide: args.wide,
+        fail_on: args.fail_on,
     };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => "interrupted (Ctrl-C)",
-        _ = term.recv() => "terminated (SIGTERM)",
-    }
+    finish(g, &report, progress, kept, flags)
 }
 
-async fn destroy_one(tools: &super::cmd::Tools, id: &str) -> Result<ExitCode, CliError> {
-    let lab = super::state::find_labs().into_iter().find(|l| l.id == id);
+/// After a signal or the deadline: remove the lab, say so (exit 3).
+async fn remove_after_stop(lab: &LabRuntime, id: &str, why: &Stopped) -> CliError {
+    let msg = match lab.teardown().await {
+        Ok(()) => format!("{why}; the lab was removed"),
+        Err(e) => format!(
+            "{why}; removing the lab failed too ({e}): run `kubectl netcheck lab --destroy {id}`"
+        ),
+    };
+    CliError::could_not_run(msg)
+}
+
+async fn destroy_one(tools: &Tools, id: &str) -> Result<ExitCode, CliError> {
+    let lab = state::find_labs().into_iter().find(|l| l.id == id);
     let Some(lab) = lab else {
         return Err(CliError::usage(format!(
             "there is no lab {id} on this machine (labs: {})",
             known_ids()
         )));
     };
-    let mut st = lab.state.clone().unwrap_or_else(|| super::state::LabState {
+    let mut st = lab.state.clone().unwrap_or_else(|| state::LabState {
         id: lab.id.clone(),
         ..Default::default()
     });
@@ -164,16 +141,13 @@ async fn destroy_one(tools: &super::cmd::Tools, id: &str) -> Result<ExitCode, Cl
             st.etc_netns.push(ns.clone());
         }
     }
-    super::state::destroy(tools, &st, || {}).await?;
+    state::destroy(tools, &st, || {}).await?;
     eprintln!("removed lab {id}");
     Ok(ExitCode::Ok)
 }
 
 fn known_ids() -> String {
-    let ids: Vec<String> = super::state::find_labs()
-        .into_iter()
-        .map(|l| l.id)
-        .collect();
+    let ids: Vec<String> = state::find_labs().into_iter().map(|l| l.id).collect();
     if ids.is_empty() {
         "none".into()
     } else {
@@ -181,8 +155,8 @@ fn known_ids() -> String {
     }
 }
 
-async fn destroy_all(tools: &super::cmd::Tools) -> Result<ExitCode, CliError> {
-    let (removed, skipped) = super::state::sweep(tools, false).await;
+async fn destroy_all(tools: &Tools) -> Result<ExitCode, CliError> {
+    let (removed, skipped) = state::sweep(tools, false).await;
     for (id, pid) in &skipped {
         eprintln!("lab {id} is still in use by process {pid}: left alone");
     }
@@ -232,5 +206,32 @@ mod tests {
             load_policies(&[missing]).unwrap_err().code(),
             ExitCode::Usage
         );
+    }
+
+    #[test]
+    fn the_flags_map_to_the_labs_own_config() {
+        let cli = crate::cli::Cli::parse_args([
+            "kubectl-netcheck",
+            "lab",
+            "--nodes",
+            "4",
+            "--pods-per-node",
+            "1",
+            "--fault",
+            "node-isolated",
+            "--keep",
+            "--no-host",
+            "--pairs",
+            "ring",
+        ])
+        .unwrap();
+        let Some(crate::cli::Command::Lab(args)) = cli.command else {
+            panic!("lab");
+        };
+        let req = parse_request(&args).unwrap();
+        assert_eq!((req.cfg.nodes, req.cfg.pods_per_node), (4, 1));
+        assert!(req.cfg.keep && req.opts.keep && req.opts.no_host);
+        assert_eq!(req.cfg.faults.len(), 1);
+        assert_eq!(req.opts.plan.pairs, PairStrategy::Ring);
     }
 }

@@ -3,12 +3,13 @@
 //! print one table of medians: stage times, the probe rate, probes per agent
 //! and peak memory (CLI, one probing agent, one serving agent).
 
-use super::runtime::{LabConfig, LabRuntime};
-use crate::cli::{CliError, ExitCode, GlobalArgs, LabArgs};
+use super::outcome::{Stopped, pipeline_or_stop};
+use super::{CliError, ExitCode, GlobalArgs, LabArgs};
+use crate::lab::{LabConfig, LabRuntime};
 use crate::model::host::HostReport;
 use crate::model::topology::Source;
 use crate::model::{Deployment, ProbePlan, ProbeReport};
-use crate::pipeline::{self, Options};
+use crate::pipeline::Options;
 use crate::runtime::{Progress, Result, Runtime};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
@@ -157,7 +158,7 @@ pub async fn run(
     opts: Options,
     runs: u16,
 ) -> std::result::Result<ExitCode, CliError> {
-    let progress = crate::cli::progress::for_cli(g);
+    let progress = super::progress::for_cli(g);
     let sizes: Vec<usize> = if args.bench_nodes.is_empty() {
         vec![cfg.nodes]
     } else {
@@ -168,7 +169,7 @@ pub async fn run(
         let mut cfg = cfg.clone();
         cfg.nodes = nodes;
         // Faults name nodes by index: check them against this size.
-        cfg.faults = super::faults::parse(&args.faults, nodes)
+        cfg.faults = crate::lab::faults::parse(&args.faults, nodes)
             .map_err(|e| CliError::usage(format!("--bench-nodes {nodes}: {e}")))?;
         reset_own_peak_rss();
         let mut all = Vec::new();
@@ -210,21 +211,21 @@ async fn one_run(
         keep: false,
         ..opts.clone()
     };
-    let report = tokio::select! {
-        r = tokio::time::timeout(g.timeout, pipeline::run(&m, &run_opts, &quiet)) => match r {
-            Ok(r) => r?,
-            Err(_) => {
-                let _ = lab.teardown().await;
-                return Err(CliError::could_not_run(format!(
-                    "a bench run of {} nodes did not finish within {} (--timeout); the lab was removed",
-                    cfg.nodes,
-                    humantime::format_duration(g.timeout)
-                )));
-            }
-        },
-        sig = super::command::interrupted() => {
+    let report = match pipeline_or_stop(&m, &run_opts, &quiet, Some(g.timeout)).await {
+        Ok(r) => r?,
+        Err(Stopped::Deadline(_)) => {
             let _ = lab.teardown().await;
-            return Err(CliError::could_not_run(format!("{sig}; the lab was removed")));
+            return Err(CliError::could_not_run(format!(
+                "a bench run of {} nodes did not finish within {} (--timeout); the lab was removed",
+                cfg.nodes,
+                humantime::format_duration(g.timeout)
+            )));
+        }
+        Err(Stopped::Signal(sig)) => {
+            let _ = lab.teardown().await;
+            return Err(CliError::could_not_run(format!(
+                "{sig}; the lab was removed"
+            )));
         }
     };
     let t = Instant::now();
