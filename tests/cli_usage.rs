@@ -59,3 +59,114 @@ fn bad_flags_exit_2_with_a_clear_line() {
         assert!(stderr(&o).contains(needle), "{args:?}: {}", stderr(&o));
     }
 }
+
+/// kubectl users and CI scripts put the flags first: each subcommand takes
+/// the common flags before its name, and each flag still does its job there.
+#[test]
+fn common_flags_work_before_each_subcommand() {
+    let dir = tempfile::tempdir().unwrap();
+    let saved = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/reports");
+    let report = std::fs::read_dir(&saved)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "json"))
+        .expect("a saved report in tests/data/reports");
+    let report = report.to_str().unwrap();
+    let tar = dir.path().join("nc.tar");
+    let no_config = "/nonexistent/kubeconfig";
+    // (args, exit code, a needle in stdout or stderr that shows the flag acted)
+    let cases: &[(&[&str], i32, &str)] = &[
+        (
+            &["--kubeconfig", no_config, "--timeout", "5s", "cleanup"],
+            3,
+            no_config,
+        ),
+        (
+            &[
+                "--kubeconfig",
+                no_config,
+                "--context",
+                "C",
+                "explain",
+                "a/b",
+                "c/d",
+            ],
+            3,
+            no_config,
+        ),
+        (
+            &["--kubeconfig", no_config, "-q", "run", "--timeout", "5s"],
+            3,
+            no_config,
+        ),
+        (&["-q", "lab", "--list-faults"], 0, "node-isolated"),
+        (
+            &["-o", "json", "report", report],
+            -1,
+            "\"apiVersion\": \"netcheck/v1\"",
+        ),
+        (
+            &["-o", "markdown", "--no-color", "diff", report, report],
+            0,
+            "## netcheck diff",
+        ),
+        (&["-v", "completion", "bash"], 0, "kubectl-netcheck"),
+        (
+            &["-q", "image", "--output-file", tar.to_str().unwrap()],
+            0,
+            "",
+        ),
+    ];
+    for (args, code, needle) in cases {
+        let o = netcheck(args);
+        let (out, err) = (String::from_utf8_lossy(&o.stdout), stderr(&o));
+        assert_ne!(o.status.code(), Some(2), "{args:?} refused: {err}");
+        assert!(!err.contains("cannot be used with"), "{args:?}: {err}");
+        if *code >= 0 {
+            assert_eq!(o.status.code(), Some(*code), "{args:?}: {err}");
+        }
+        assert!(
+            out.contains(needle) || err.contains(needle),
+            "{args:?}: {needle:?} in neither\n{out}\n{err}"
+        );
+    }
+    // -q before `image`: nothing on stderr.
+    assert!(tar.exists());
+    let o = netcheck(&["-q", "image", "--output-file", tar.to_str().unwrap()]);
+    assert!(o.stderr.is_empty(), "{}", stderr(&o));
+}
+
+#[test]
+fn run_flags_before_a_subcommand_without_them_are_a_usage_error() {
+    let o = netcheck(&["--keep", "cleanup"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--keep before `cleanup` is not a flag of `cleanup`"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// `-o FORMAT --output-file FILE`: FORMAT goes to FILE, the table to stdout.
+/// A FILE named for another format is refused before anything runs.
+#[test]
+fn an_output_file_named_for_another_format_is_refused_at_once() {
+    let o = netcheck(&[
+        "--kubeconfig",
+        "/nonexistent/kubeconfig",
+        "-o",
+        "json",
+        "--output-file",
+        "netcheck.xml",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("-o json writes JSON to --output-file, but netcheck.xml is named for JUnit: name it netcheck.json"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!std::path::Path::new("netcheck.xml").exists());
+    let o = netcheck(&["lab", "-o", "junit", "--output-file", "r.md"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("named for markdown"), "{}", stderr(&o));
+}
