@@ -39,7 +39,7 @@ complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_needs_command" -l fail-
 warning\t''"
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_needs_command" -l pairs -d 'Node pairs to probe: auto (all up to 50 nodes, then sample:8), all, ring, or sample:K' -r
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_needs_command" -l probe-timeout -d 'How long a probe (and a DNS query) waits for its answer before the cell fails; a dead path costs about this much (raise it for slow links)' -r
-complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_needs_command" -l output-file -d 'Write the -o format to FILE and the table to stdout (with -o table the file\'s extension picks: .xml JUnit, .md markdown, .txt table, else JSON)' -r -F
+complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_needs_command" -l output-file -d 'Write the report to FILE and the table to stdout (for CI: a readable log and a machine report). FILE gets the -o format; with -o table its extension picks (.xml JUnit, .md markdown, .txt table, else JSON); an extension naming another format than -o is refused (exit 2)' -r -F
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_needs_command" -l policy-from -d 'Give the probes the labels of a namespace\'s workloads so its policies apply' -r
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_needs_command" -l no-color -d 'No colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_needs_command" -s q -l quiet -d 'No progress, only the report and errors'
@@ -66,7 +66,7 @@ complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand run" -
 warning\t''"
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand run" -l pairs -d 'Node pairs to probe: auto (all up to 50 nodes, then sample:8), all, ring, or sample:K' -r
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand run" -l probe-timeout -d 'How long a probe (and a DNS query) waits for its answer before the cell fails; a dead path costs about this much (raise it for slow links)' -r
-complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand run" -l output-file -d 'Write the -o format to FILE and the table to stdout (with -o table the file\'s extension picks: .xml JUnit, .md markdown, .txt table, else JSON)' -r -F
+complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand run" -l output-file -d 'Write the report to FILE and the table to stdout (for CI: a readable log and a machine report). FILE gets the -o format; with -o table its extension picks (.xml JUnit, .md markdown, .txt table, else JSON); an extension naming another format than -o is refused (exit 2)' -r -F
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand run" -l policy-from -d 'Give the probes the labels of a namespace\'s workloads so its policies apply' -r
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand run" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand run" -l context -d 'The kubeconfig context to use' -r
@@ -92,7 +92,7 @@ complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -
 warning\t''"
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l pairs -d 'Node pairs to probe: auto (all up to 50 nodes, then sample:8), all, ring, or sample:K' -r
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l probe-timeout -d 'How long a probe (and a DNS query) waits for its answer before the cell fails; a dead path costs about this much (raise it for slow links)' -r
-complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l output-file -d 'Write the -o format to FILE and the table to stdout (with -o table the file\'s extension picks: .xml JUnit, .md markdown, .txt table, else JSON)' -r -F
+complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l output-file -d 'Write the report to FILE and the table to stdout (for CI: a readable log and a machine report). FILE gets the -o format; with -o table its extension picks (.xml JUnit, .md markdown, .txt table, else JSON); an extension naming another format than -o is refused (exit 2)' -r -F
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l bench -d 'Benchmark: build, probe, inspect and report RUNS times and print timings' -r
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l bench-nodes -d 'With --bench: the lab sizes to measure, comma-separated (default: --nodes)' -r
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l destroy -d 'Remove a lab kept with --keep (its id is in the namespace names: nc<ID>-…)' -r

@@ -47,6 +47,8 @@ Examples:
   # Why can't frontend talk to api on 8080?
   kubectl netcheck explain shop/frontend-7d9 shop/api-5c4 --port 8080/TCP
 
+Flags may come before or after the command (kubectl netcheck --kubeconfig K cleanup).
+
 Exit codes: 0 all checks passed, 1 a check failed or an error finding,
 2 usage error, 3 could not run (cluster unreachable, permission denied, probes never ready).";
 
@@ -142,8 +144,10 @@ pub struct RunArgs {
     /// cell fails; a dead path costs about this much (raise it for slow links)
     #[arg(long, value_parser = parse_probe_timeout, default_value = "2s", value_name = "DURATION")]
     pub probe_timeout: Duration,
-    /// Write the -o format to FILE and the table to stdout (with -o table the
-    /// file's extension picks: .xml JUnit, .md markdown, .txt table, else JSON)
+    /// Write the report to FILE and the table to stdout (for CI: a readable
+    /// log and a machine report). FILE gets the -o format; with -o table its
+    /// extension picks (.xml JUnit, .md markdown, .txt table, else JSON); an
+    /// extension naming another format than -o is refused (exit 2)
     #[arg(long, value_name = "FILE")]
     pub output_file: Option<PathBuf>,
     /// Show the full matrix even when wider than the terminal
@@ -224,8 +228,10 @@ pub struct LabArgs {
     /// cell fails; a dead path costs about this much (raise it for slow links)
     #[arg(long, value_parser = parse_probe_timeout, default_value = "2s", value_name = "DURATION")]
     pub probe_timeout: Duration,
-    /// Write the -o format to FILE and the table to stdout (with -o table the
-    /// file's extension picks: .xml JUnit, .md markdown, .txt table, else JSON)
+    /// Write the report to FILE and the table to stdout (for CI: a readable
+    /// log and a machine report). FILE gets the -o format; with -o table its
+    /// extension picks (.xml JUnit, .md markdown, .txt table, else JSON); an
+    /// extension naming another format than -o is refused (exit 2)
     #[arg(long, value_name = "FILE")]
     pub output_file: Option<PathBuf>,
     /// Show the full matrix even when wider than the terminal
