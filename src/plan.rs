@@ -661,6 +661,13 @@ pub fn plan(d: &Deployment, opts: &PlanOptions) -> Vec<SourcePlan> {
 
 /// Turn one probe result into a check.
 fn judge(t: &CheckTemplate, r: &crate::model::ProbeResult) -> Check {
+    if let Some(why) = not_run::reason(r) {
+        let note = t.note.map(|n| format!(" ({n})")).unwrap_or_default();
+        let mut c = error_check(t, &format!("{}{why}{note}", not_run::NOT_RUN));
+        c.status = Status::Skipped;
+        c.outcome = Some(r.outcome);
+        return c;
+    }
     let mut status = match r.outcome {
         Outcome::Ok => Status::Pass,
         Outcome::Error => Status::Error,
@@ -770,6 +777,7 @@ fn error_check(t: &CheckTemplate, why: &str) -> Check {
     }
 }
 
+pub mod not_run;
 mod unreached;
 pub use unreached::unreached_checks;
 

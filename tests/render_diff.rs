@@ -30,6 +30,52 @@ fn a_healthy_rerun_is_no_change() {
     assert!(d.findings_appeared.is_empty());
 }
 
+/// Two healthy runs of the same cluster differ in the host agent's TCP port,
+/// which is derived from the run id (issue 11, item 11): pod-to-node cells
+/// must still match.
+#[test]
+fn the_host_agents_port_changing_between_runs_is_no_change() {
+    use netcheck::model::CheckKind;
+    let a = render_support::healthy();
+    let mut b = rerun(&a);
+    let mut moved = 0;
+    for c in b
+        .checks
+        .iter_mut()
+        .filter(|c| c.kind == CheckKind::PodToNode)
+    {
+        if let Some(p) = c.port.as_mut() {
+            *p = 63895;
+            moved += 1;
+        }
+    }
+    assert!(moved > 0, "the fixture has pod-to-node TCP checks");
+    let d = diff(&a, &b);
+    assert!(!d.regressed);
+    assert!(
+        d.regressions.is_empty() && d.fixed.is_empty() && d.changed.is_empty(),
+        "{:#?}",
+        d.changed
+    );
+    // A real change on the same cell is still seen.
+    for c in b
+        .checks
+        .iter_mut()
+        .filter(|c| c.kind == CheckKind::PodToNode && c.port.is_some())
+    {
+        c.status = netcheck::model::Status::Fail;
+        c.detail = "timeout".into();
+    }
+    let d = diff(&a, &b);
+    assert!(d.regressed);
+    assert!(
+        d.regressions
+            .iter()
+            .all(|c| c.key.kind == CheckKind::PodToNode)
+    );
+    assert!(d.changed.is_empty(), "{:#?}", d.changed);
+}
+
 #[test]
 fn healthy_to_isolated_regresses_and_back_is_fixed() {
     let (a, b) = (

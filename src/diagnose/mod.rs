@@ -5,8 +5,12 @@
 //! which failed checks it explains, and a later finding whose checks are all
 //! explained already is a symptom of an earlier root and is dropped. That is
 //! how an isolated node becomes one `node-isolated` finding instead of dozens.
+//! A root on a node also explains the Service checks balanced to backends on
+//! that node, and discovery's control-plane roots (cluster DNS down) absorb
+//! their symptoms (`roots`).
 
 pub mod facts;
+pub mod roots;
 pub mod rules;
 #[cfg(test)]
 pub mod sim;
@@ -67,14 +71,31 @@ pub fn diagnose(ev: &Evidence<'_>) -> Vec<Finding> {
     let mut rules: Vec<&dyn Rule> = rules::all().to_vec();
     rules.sort_by_key(|r| r.rank());
     let mut explained = BTreeSet::new();
-    let mut findings: Vec<Finding> = ev.deployment.findings.clone();
+    // Discovery's findings first: cluster DNS down is a root of its own.
+    let mut findings: Vec<Finding> = roots::seeded(ev, &mut explained);
     for rule in rules {
         for d in rule.evaluate(ev, &explained) {
             if !d.explains.is_empty() && d.explains.is_subset(&explained) {
                 continue;
             }
             explained.extend(d.explains.iter().copied());
-            findings.push(d.finding);
+            let mut finding = d.finding;
+            let mut explains = d.explains;
+            // A root on a node also explains the Service checks balanced to
+            // backends on it, from every node.
+            if rule.rank() < roots::ROOT_RANK_BELOW
+                && finding.severity == Severity::Error
+                && !explains.is_empty()
+            {
+                let behind = roots::behind(ev, &explained, &finding.nodes);
+                finding
+                    .evidence
+                    .extend(roots::behind_evidence(ev, &finding.nodes, &behind));
+                explained.extend(behind.iter().copied());
+                explains.extend(behind);
+            }
+            roots::fill_nodes(ev, &mut finding, &explains);
+            findings.push(finding);
         }
     }
     // Stable order: severity (error first), then rank order of emission.

@@ -74,6 +74,7 @@ finding_ids! {
     PodCidrOverlap => "pod-cidr-overlap",
     OverlayPortBlocked => "overlay-port-blocked",
     ProbePodNotStarted => "probe-pod-not-started",
+    ChecksNotRun => "checks-not-run",
 }
 
 impl std::fmt::Display for FindingId {

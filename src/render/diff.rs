@@ -5,7 +5,9 @@
 //! matched by what stays: the check kind, the source node, the target (its
 //! node, or for the API server and DNS the name with the run's probe
 //! namespace masked), protocol, port, address family and whether it is a
-//! hairpin or a direct DNS query. Several checks with one key (several pods
+//! hairpin or a direct DNS query. The port counts only where it is part of
+//! what is tested: the host agent's port changes every run, so pod-to-node
+//! checks are keyed without it. Several checks with one key (several pods
 //! per node) count as one cell whose state is the worst of them.
 //!
 //! A regression is a cell that was fine (pass, blocked as intended, skipped)
@@ -117,8 +119,20 @@ pub fn key(c: &Check) -> CellKey {
         source: c.source.node.clone().unwrap_or_else(|| "?".into()),
         target,
         protocol: c.protocol.as_str().to_string(),
-        port: c.port,
+        port: keyed_port(c),
         variant: variant.join(", "),
+    }
+}
+
+/// The port, when it is part of what a check tests. The host agent's port
+/// (pod-to-node TCP) is derived from the run id, so it differs between two
+/// runs of the same cluster: keyed by it, every pod-to-node TCP cell would be
+/// "gone" and "new" in every diff. The probe pods' ports are fixed, and the
+/// API server's, DNS's and external targets' ports are the cluster's own.
+fn keyed_port(c: &Check) -> Option<u16> {
+    match c.kind {
+        CheckKind::PodToNode => None,
+        _ => c.port,
     }
 }
 

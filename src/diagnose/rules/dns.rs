@@ -206,7 +206,17 @@ impl Rule for DnsSlow {
     fn rank(&self) -> u16 {
         66
     }
-    fn evaluate(&self, ev: &Evidence<'_>, _explained: &BTreeSet<usize>) -> Vec<Diagnosis> {
+    fn evaluate(&self, ev: &Evidence<'_>, explained: &BTreeSet<usize>) -> Vec<Diagnosis> {
+        // Nodes that cannot reach a DNS server for a reason a root already
+        // names: their queries through the Service balanced to that server
+        // come back late, after a retry. That slowness is the root again.
+        let behind_root: BTreeSet<&str> = ev
+            .checks
+            .iter()
+            .enumerate()
+            .filter(|(i, c)| is_dns_direct(c) && explained.contains(i))
+            .filter_map(|(_, c)| c.source_node())
+            .collect();
         let mut dns: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
         let mut pod_rtt: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
         for c in ev.checks.iter().filter(|c| c.status == Status::Pass) {
@@ -214,6 +224,7 @@ impl Rule for DnsSlow {
                 continue;
             };
             match c.kind {
+                CheckKind::Dns if is_dns_via_service(c) && behind_root.contains(n) => {}
                 CheckKind::Dns => dns.entry(n).or_default().push(l),
                 CheckKind::PodToPod => pod_rtt.entry(n).or_default().push(l),
                 _ => {}

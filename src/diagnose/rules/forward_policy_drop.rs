@@ -61,18 +61,6 @@ mod tests {
     use crate::diagnose::sim;
     use crate::model::FindingId;
 
-    fn set_forward_drop(h: &mut crate::model::host::HostReport) {
-        let b = &mut h.firewall.as_mut().unwrap().iptables[1];
-        let filter = b.tables.iter_mut().find(|t| t.name == "filter").unwrap();
-        // Docker's way: policy DROP, and the flannel accept is gone.
-        filter.chain_mut("FORWARD").unwrap().policy = Some("DROP".into());
-        filter.chains.retain(|c| c.name != "FLANNEL-FWD");
-        for c in filter.chains.iter_mut() {
-            c.rules
-                .retain(|r| r.target.as_deref() != Some("FLANNEL-FWD"));
-        }
-    }
-
     #[test]
     fn forward_drop_on_one_node_is_the_root_of_its_failed_cells() {
         let d = sim::cluster(3);
@@ -84,7 +72,7 @@ mod tests {
             }
         });
         let mut hosts = testing::healthy_hosts(&d);
-        set_forward_drop(&mut hosts[1]);
+        testing::set_forward_drop(&mut hosts[1]);
         let f = testing::diagnose(&d, &checks, &hosts);
         assert_eq!(sim::ids(&f), vec![FindingId::ForwardPolicyDrop], "{f:#?}");
         assert_eq!(f[0].nodes, vec!["node-1"]);

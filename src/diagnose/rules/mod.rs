@@ -19,6 +19,7 @@ mod overlay_port_blocked;
 mod pod_cidr_overlap;
 mod rp_filter_strict;
 
+mod checks_not_run;
 mod cross_node;
 mod dns;
 mod mtu_blackhole;
@@ -34,6 +35,7 @@ mod unexpected_block;
 /// Every rule; `diagnose` sorts them by rank.
 pub fn all() -> &'static [&'static dyn Rule] {
     &[
+        &checks_not_run::ChecksNotRun,
         &cni_config_missing::CniConfigMissing,
         &cni_plugin_binary_missing::CniPluginBinaryMissing,
         &cni_config_conflict::CniConfigConflict,

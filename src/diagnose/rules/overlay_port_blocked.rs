@@ -76,16 +76,6 @@ mod tests {
     use crate::diagnose::sim;
     use crate::model::{CheckKind, FindingId, Severity};
 
-    fn block_vxlan(h: &mut crate::model::host::HostReport) {
-        let extra = crate::inspect::iptables::parse(
-            "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p udp -m udp --dport 8472 -j DROP\nCOMMIT\n",
-        );
-        let b = &mut h.firewall.as_mut().unwrap().iptables[1];
-        let filter = b.tables.iter_mut().find(|t| t.name == "filter").unwrap();
-        let rule = extra.tables[0].chains[0].rules[0].clone();
-        filter.chain_mut("INPUT").unwrap().rules.insert(0, rule);
-    }
-
     #[test]
     fn vxlan_dropped_while_host_traffic_passes() {
         let d = sim::cluster(3);
@@ -98,7 +88,7 @@ mod tests {
             _ => sim::ok(),
         });
         let mut hosts = testing::healthy_hosts(&d);
-        block_vxlan(&mut hosts[2]);
+        testing::block_vxlan(&mut hosts[2]);
         let f = testing::diagnose(&d, &checks, &hosts);
         assert_eq!(sim::ids(&f), vec![FindingId::OverlayPortBlocked], "{f:#?}");
         assert_eq!(f[0].severity, Severity::Error);
