@@ -24,6 +24,8 @@ struct Fake {
     /// Every source's second call never answers.
     hang_second: bool,
     drop_udp: bool,
+    /// A NetworkPolicy denying all ingress to the probe pods.
+    deny_ingress: bool,
     script: Option<Script>,
     teardowns: AtomicUsize,
     probes: AtomicUsize,
@@ -53,7 +55,15 @@ impl Fake {
 
 impl Runtime for Fake {
     async fn discover(&self, _p: &dyn Progress) -> Result<Deployment> {
-        Ok(sim::cluster(3))
+        let mut d = sim::cluster(3);
+        if self.deny_ingress {
+            let yaml = "kind: NetworkPolicy\napiVersion: networking.k8s.io/v1\n\
+                        metadata: {name: deny-ingress, namespace: netcheck}\n\
+                        spec: {podSelector: {}, policyTypes: [Ingress]}\n";
+            let o = crate::policy::parse_objects(yaml, "test").expect("the test policy parses");
+            d.policy.policies = o.policies;
+        }
+        Ok(d)
     }
     async fn deploy(&self, d: Deployment, _p: &dyn Progress) -> Result<Deployment> {
         if self.fail_deploy {
@@ -474,4 +484,29 @@ async fn failures_policy_intends_are_not_probed_again() {
             .iter()
             .any(|c| c.status == Status::Fail && c.protocol == crate::model::Protocol::Udp)
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_run_does_not_probe_again_what_its_network_policy_blocks() {
+    // Ingress to the probe pods is denied and the fake enforces it for
+    // pod → pod UDP (what the policy blocks stays blocked on the second try).
+    let rt = Fake {
+        deny_ingress: true,
+        ..Fake::scripted(|src, p, _| {
+            let cross_pod = matches!(src, Source::Pod(_))
+                && matches!(p.spec, ProbeSpec::Udp { target, .. } if target.to_string().starts_with("198.18."));
+            cross_pod.then(|| ProbeResult::new(&p.id, Outcome::Timeout))
+        })
+    };
+    let report = run_fake(&rt).await;
+    assert!(report.summary.expected_blocks > 0);
+    let blocked_udp = report
+        .checks
+        .iter()
+        .filter(|c| c.status == Status::ExpectedBlock && c.protocol == crate::model::Protocol::Udp)
+        .count();
+    assert!(blocked_udp > 0);
+    // Failures the policy intends cost no second call.
+    assert_eq!(rt.probes.load(Ordering::Relaxed), 9);
+    assert_eq!(report.summary.confirmed, 0);
 }
