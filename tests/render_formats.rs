@@ -213,7 +213,11 @@ fn a_flaky_check_shows_in_every_format() {
         .filter(|l| l.starts_with('│') && l.contains(" ~ "))
         .collect();
     assert_eq!(marked.len(), 1, "one matrix row has the marker:\n{table}");
-    assert!(marked[0].contains('✓'), "the cell still passes: {}", marked[0]);
+    assert!(
+        marked[0].contains('✓'),
+        "the cell still passes: {}",
+        marked[0]
+    );
     assert!(table.contains("Pod → Pod  ✓ 9 ok · 1 ~ flaky"), "{table}");
     assert!(
         table.contains("~ flaky: failed once, passed on the second try"),

@@ -65,7 +65,9 @@ pub fn confirmation_plan(sp: &SourcePlan, indices: &[usize]) -> SourcePlan {
         .iter()
         .filter_map(|&i| sp.plan.probes.get(i).cloned())
         .map(|mut p| {
-            p.timeout_ms = p.timeout_ms.saturating_mul(u64::from(CONFIRM_TIMEOUT_FACTOR));
+            p.timeout_ms = p
+                .timeout_ms
+                .saturating_mul(u64::from(CONFIRM_TIMEOUT_FACTOR));
             p
         })
         .collect();
@@ -138,10 +140,7 @@ pub struct Pending {
 /// When the round may start: [`CONFIRM_DELAY`] after the last answer with
 /// failures (every failure then waited at least that long).
 pub fn start_at(pending: &[Pending]) -> Option<Instant> {
-    pending
-        .iter()
-        .map(|p| p.answered_at + CONFIRM_DELAY)
-        .max()
+    pending.iter().map(|p| p.answered_at + CONFIRM_DELAY).max()
 }
 
 /// Fold a source's second answer into its first-round checks. An agent

@@ -299,10 +299,7 @@ async fn a_probe_that_fails_twice_is_a_confirmed_failure() {
         .collect();
     assert_eq!(failed_checks.len(), 1, "{failed_checks:?}");
     // The second answer counts: its timeout was twice the first's.
-    assert_eq!(
-        failed_checks[0].detail,
-        "timeout: no answer within 4000 ms"
-    );
+    assert_eq!(failed_checks[0].detail, "timeout: no answer within 4000 ms");
     assert!(!failed_checks[0].recovered());
     assert_eq!(report.summary.confirmed, 1);
     assert_eq!(report.summary.recovered, 0);
@@ -337,10 +334,8 @@ async fn only_the_failed_probes_are_sent_again_with_longer_timeouts() {
             .all(|p| p.timeout_ms == 2 * first_timeout)
     );
     // The deadline is for the confirmation's own few probes and timeouts.
-    let deadline = crate::plan::plan_deadline(
-        udp_ids.len(),
-        Duration::from_millis(2 * first_timeout),
-    );
+    let deadline =
+        crate::plan::plan_deadline(udp_ids.len(), Duration::from_millis(2 * first_timeout));
     assert_eq!(plans[1].deadline_ms, deadline.as_millis() as u64);
     // Sources without failures were called once.
     assert_eq!(rt.plans_of(&pod("probe-1-0")).len(), 1);
@@ -377,7 +372,12 @@ async fn a_service_vip_refused_until_kube_proxy_syncs_passes() {
         "{}",
         c.detail
     );
-    assert!(report.findings.iter().all(|f| f.severity != Severity::Error));
+    assert!(
+        report
+            .findings
+            .iter()
+            .all(|f| f.severity != Severity::Error)
+    );
     assert!(!failed(&report, false));
 }
 
@@ -461,9 +461,12 @@ async fn mtu_keeps_the_larger_path_mtu_of_the_two_tries() {
     let report = run_fake(&rt).await;
     let recovered: Vec<_> = report.checks.iter().filter(|c| c.recovered()).collect();
     assert!(!recovered.is_empty());
-    assert!(recovered.iter().all(|c| c.kind == CheckKind::Mtu
-        && c.status == Status::Pass
-        && c.detail.starts_with("flaky: path MTU 1400 on the first try")));
+    assert!(recovered.iter().all(|c| {
+        c.kind == CheckKind::Mtu
+            && c.status == Status::Pass
+            && c.detail
+                .starts_with("flaky: path MTU 1400 on the first try")
+    }));
 }
 
 #[tokio::test(start_paused = true)]

@@ -598,7 +598,8 @@ pub fn summary_line(r: &Report, th: &Theme, width: usize) -> String {
         l
     } else {
         let failed = if s.confirmed > 0 {
-            format!("{} failed ({} confirmed by a second try)", s.failed, s.confirmed)
+            // "confirmed": failed again when probed a second time.
+            format!("{} failed ({} confirmed)", s.failed, s.confirmed)
         } else {
             format!("{} failed", s.failed)
         };

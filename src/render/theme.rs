@@ -220,7 +220,10 @@ impl Theme {
 
     /// The legend entry of the flaky marker.
     pub fn flaky_legend(&self) -> String {
-        format!("{} flaky: failed once, passed on the second try", self.flaky())
+        format!(
+            "{} flaky: failed once, passed on the second try",
+            self.flaky()
+        )
     }
 
     /// The legend's entries, for a caller that folds them to a width.
