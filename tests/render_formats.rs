@@ -274,3 +274,34 @@ fn p_is_check(n: &roxmltree::Node) -> bool {
         .and_then(|s| s.attribute("name"))
         .is_some_and(|name| name != "findings")
 }
+
+/// A failing pair listed under a folded matrix shows its reason once, also
+/// when its cell carries the flaky marker ("✗ timeout ~  no answer …").
+#[test]
+fn a_folded_failing_pair_with_a_flaky_check_says_its_reason_once() {
+    let mut r = render_support::dns_down();
+    let c = r
+        .checks
+        .iter_mut()
+        .find(|c| c.kind == CheckKind::Dns && c.status == Status::Fail)
+        .expect("dns-down has failed DNS checks");
+    c.status = Status::Pass;
+    c.detail = format!(
+        "flaky: timeout on the first try, passed on the second; {}",
+        c.detail
+    );
+    let opts = RenderOptions {
+        width: 100,
+        ..RenderOptions::default()
+    };
+    let table = render(&r, OutputFormat::Table, &opts);
+    assert!(table.contains("DNS  ✗ 12 of 12 failing (folded"), "{table}");
+    let flaky_pairs: Vec<&str> = table
+        .lines()
+        .filter(|l| l.contains(" → ") && l.contains(" ~  "))
+        .collect();
+    assert!(!flaky_pairs.is_empty(), "{table}");
+    for l in flaky_pairs {
+        assert!(l.contains("✗ timeout ~  no DNS answer"), "{l}");
+    }
+}

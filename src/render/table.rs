@@ -396,6 +396,8 @@ pub fn folded_matrix(g: &Grid<'_>, th: &Theme, width: usize) -> String {
             let room = width.saturating_sub(visible(&pair) + 2);
             // "✗ timeout  no answer within 2000 ms", not "✗ timeout  timeout: no answer …".
             let said = strip_ansi(&th.cell(g.view, cell));
+            // The reason is the last word before the flaky marker, if any.
+            let said = said.trim_end_matches(th.flaky()).trim_end();
             let said = said.rsplit(' ').next().unwrap_or_default();
             let detail = detail
                 .strip_prefix(said)
