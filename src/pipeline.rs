@@ -11,6 +11,9 @@ use crate::runtime::{Progress, Result, Runtime, RuntimeError};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+pub mod confirm;
+pub use confirm::Confirmation;
+
 #[derive(Debug, Clone, Default)]
 pub struct Options {
     pub plan: PlanOptions,
@@ -82,10 +85,14 @@ async fn stages_until_diagnosis<R: Runtime>(
     // the nodes' files and rules), so they run at the same time; each stage
     // records its own wall time and the two overlap.
     progress.message("probing and inspecting hosts");
+    // NetworkPolicy is compiled once: the confirmation pass (failures the
+    // policy intends are not probed again), the verdicts and the policy rules share it.
+    let policy = crate::policy::PolicyJudge::new(&deployment);
     let probe = async {
         let t = Instant::now();
-        let checks = probe_all(rt, &deployment, &opts.plan, progress).await;
-        (checks, t.elapsed())
+        let expected_block = |c: &Check| expected_block(&policy, c);
+        let probed = probe_all(rt, &deployment, &opts.plan, &expected_block, progress).await;
+        (probed, t.elapsed())
     };
     let inspect = async {
         let t = Instant::now();
@@ -96,14 +103,17 @@ async fn stages_until_diagnosis<R: Runtime>(
         };
         (hosts, t.elapsed())
     };
-    let ((mut checks, probe_time), (hosts, inspect_time)) = tokio::join!(probe, inspect);
+    let ((probed, probe_time), (hosts, inspect_time)) = tokio::join!(probe, inspect);
     stages.set("probe", probe_time);
+    // Part of the probe stage, shown apart when it ran.
+    if let Some(took) = probed.confirmation.took {
+        stages.set("confirm", took);
+    }
     stages.set("inspect", inspect_time);
+    let mut checks = probed.checks;
 
     let t = Instant::now();
     progress.message("diagnosing");
-    // NetworkPolicy is compiled once: the verdicts and the policy rules share it.
-    let policy = crate::policy::PolicyJudge::new(&deployment);
     crate::policy::judge::judge_checks_with(&policy, &mut checks);
     let findings = diagnose::diagnose(&Evidence {
         deployment: &deployment,
@@ -113,47 +123,132 @@ async fn stages_until_diagnosis<R: Runtime>(
     });
     stages.record("diagnose", t);
 
-    Ok(build_report(deployment, checks, hosts, findings))
+    let mut report = build_report(deployment, checks, hosts, findings);
+    report.summary.confirmed = probed.confirmation.confirmed;
+    Ok(report)
 }
 
-/// Send every source its plan at once and gather the checks.
+/// NetworkPolicy denies this check's traffic: its failure is intended.
+fn expected_block(policy: &crate::policy::PolicyJudge, c: &Check) -> bool {
+    !policy.compiled.is_empty()
+        && policy
+            .decide(c)
+            .is_some_and(|(d, _)| d == crate::policy::Decision::Deny)
+}
+
+/// What the probe stage produced.
+#[derive(Debug, Clone, Default)]
+pub struct Probed {
+    pub checks: Vec<Check>,
+    pub confirmation: Confirmation,
+}
+
+/// Send every source its plan at once and gather the checks; then probe the
+/// failures once more (`confirm`). `expected_block` says which failures
+/// NetworkPolicy intends (they are not probed again).
 pub async fn probe_all<R: Runtime>(
     rt: &R,
     d: &Deployment,
     opts: &PlanOptions,
+    expected_block: &dyn Fn(&Check) -> bool,
     progress: &dyn Progress,
-) -> Vec<Check> {
+) -> Probed {
     let plans = plan::plan(d, opts);
     let total = plans.len();
     let done = std::sync::atomic::AtomicUsize::new(0);
     let answers = futures::future::join_all(plans.iter().map(|sp| {
         let done = &done;
         async move {
-            // The agent enforces the plan deadline; this bound only guards
-            // against a runtime that never answers (a hung exec).
-            let bound = Duration::from_millis(sp.plan.deadline_ms) + Duration::from_secs(30);
-            let answer = match tokio::time::timeout(bound, rt.probe(&sp.source, &sp.plan)).await {
-                Ok(a) => a,
-                Err(_) => Err(RuntimeError::Timeout {
-                    what: format!("the probe agent of {:?}", sp.source),
-                    after: bound,
-                }),
-            };
+            let answer = ask(rt, sp).await;
             let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
             progress.tick(n, total);
-            answer
+            (answer, tokio::time::Instant::now())
         }
     }))
     .await;
-    plans
-        .iter()
-        .zip(answers)
-        .flat_map(|(sp, answer)| match answer {
+    let mut pending = Vec::new();
+    let mut per_source: Vec<Vec<Check>> = Vec::with_capacity(plans.len());
+    for (i, (sp, (answer, at))) in plans.iter().zip(answers).enumerate() {
+        let checks = match answer {
             Ok(report) => plan::assemble(sp, Ok(&report)),
+            // An agent that could not be run is not called again.
             Err(e) => plan::assemble(sp, Err(&format!("could not run the probe agent: {e}"))),
-        })
-        .chain(plan::unreached_checks(d))
-        .collect()
+        };
+        let indices: Vec<usize> = (0..checks.len())
+            .filter(|&j| confirm::needs_confirmation(&checks[j], expected_block))
+            .collect();
+        if !indices.is_empty() {
+            pending.push(confirm::Pending {
+                source: i,
+                indices,
+                answered_at: at,
+            });
+        }
+        per_source.push(checks);
+    }
+    let confirmation = confirm_round(rt, &plans, &mut per_source, pending, progress).await;
+    Probed {
+        checks: per_source
+            .into_iter()
+            .flatten()
+            .chain(plan::unreached_checks(d))
+            .collect(),
+        confirmation,
+    }
+}
+
+/// The confirmation round: one more call per source with failures, all at
+/// once, [`confirm::CONFIRM_DELAY`] after the last failed answer.
+async fn confirm_round<R: Runtime>(
+    rt: &R,
+    plans: &[plan::SourcePlan],
+    per_source: &mut [Vec<Check>],
+    pending: Vec<confirm::Pending>,
+    progress: &dyn Progress,
+) -> Confirmation {
+    let mut tally = Confirmation::default();
+    let Some(start) = confirm::start_at(&pending) else {
+        return tally;
+    };
+    let t = Instant::now();
+    let probes: usize = pending.iter().map(|p| p.indices.len()).sum();
+    progress.message(&format!(
+        "probing {probes} failed probe(s) once more from {} source(s)",
+        pending.len()
+    ));
+    tokio::time::sleep_until(start).await;
+    let second_plans: Vec<plan::SourcePlan> = pending
+        .iter()
+        .map(|p| confirm::confirmation_plan(&plans[p.source], &p.indices))
+        .collect();
+    let answers = futures::future::join_all(second_plans.iter().map(|cp| ask(rt, cp))).await;
+    for ((p, cp), answer) in pending.iter().zip(&second_plans).zip(answers) {
+        let answer = answer
+            .as_ref()
+            .map_err(|e| format!("could not run the probe agent: {e}"));
+        confirm::fold(
+            &mut per_source[p.source],
+            cp,
+            &p.indices,
+            answer,
+            &mut tally,
+        );
+    }
+    tally.took = Some(t.elapsed());
+    tally
+}
+
+/// One agent call. The agent enforces the plan deadline; this bound only
+/// guards against a runtime that never answers (a hung exec).
+async fn ask<R: Runtime>(rt: &R, sp: &plan::SourcePlan) -> Result<crate::model::ProbeReport> {
+    let bound = Duration::from_millis(sp.plan.deadline_ms) + Duration::from_secs(30);
+    match tokio::time::timeout(bound, rt.probe(&sp.source, &sp.plan)).await {
+        Ok(a) => a,
+        Err(_) => Err(RuntimeError::Timeout {
+            what: format!("the probe agent of {:?}", sp.source),
+            after: bound,
+        }),
+    }
 }
 
 // HostReport grows fields as inspection learns more; the update keeps this code valid.

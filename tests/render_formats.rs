@@ -181,3 +181,127 @@ fn output_file_format_comes_from_the_flag_then_the_extension() {
     let o = outputs(&r, OutputFormat::Json, None, &coloured);
     assert!(o.stdout.starts_with('{') && o.file.is_none());
 }
+
+/// A check that passed only on its second try (the pipeline's confirmation
+/// pass) shows in every format: a marker in its cell, the legend, the
+/// summary, a flaky run in JUnit, `summary.recovered` in JSON.
+#[test]
+fn a_flaky_check_shows_in_every_format() {
+    let mut r = render_support::healthy();
+    let c = r
+        .checks
+        .iter_mut()
+        .find(|c| c.kind == CheckKind::PodToPod && c.is_cross_node())
+        .expect("the healthy report has cross-node pod checks");
+    c.detail = "flaky: timeout on the first try, passed on the second".into();
+    r.summary = netcheck::model::report::Summary {
+        duration_ms: r.summary.duration_ms,
+        stages_ms: r.summary.stages_ms.clone(),
+        ..netcheck::model::report::Summary::tally(&r.checks, &r.findings)
+    };
+    assert_eq!(r.summary.recovered, 1);
+
+    let opts = RenderOptions {
+        color: false,
+        unicode: true,
+        wide: false,
+        width: 120,
+    };
+    let table = render(&r, OutputFormat::Table, &opts);
+    let marked: Vec<&str> = table
+        .lines()
+        .filter(|l| l.starts_with('│') && l.contains(" ~ "))
+        .collect();
+    assert_eq!(marked.len(), 1, "one matrix row has the marker:\n{table}");
+    assert!(
+        marked[0].contains('✓'),
+        "the cell still passes: {}",
+        marked[0]
+    );
+    assert!(table.contains("Pod → Pod  ✓ 9 ok · 1 ~ flaky"), "{table}");
+    assert!(
+        table.contains("~ flaky: failed once, passed on the second try"),
+        "{table}"
+    );
+    assert!(
+        table.contains("1 flaky (passed on the second try)"),
+        "{table}"
+    );
+    let ascii = render(
+        &r,
+        OutputFormat::Table,
+        &RenderOptions {
+            unicode: false,
+            ..opts
+        },
+    );
+    assert!(
+        ascii
+            .lines()
+            .any(|l| l.contains("| OK ") && l.contains(" ~ ")),
+        "{ascii}"
+    );
+
+    let md = render(&r, OutputFormat::Markdown, &RenderOptions::default());
+    assert!(md.contains(" ~ |"), "{md}");
+    assert!(md.contains("~ flaky: failed once"), "{md}");
+
+    let xml = junit(&r);
+    let doc = roxmltree::Document::parse(&xml).expect("JUnit is XML");
+    let flaky: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("flakyFailure"))
+        .collect();
+    assert_eq!(flaky.len(), 1, "{xml}");
+    assert_eq!(
+        flaky[0].attribute("message"),
+        Some("flaky: timeout on the first try, passed on the second")
+    );
+    assert!(!doc.descendants().any(|n| n.has_tag_name("failure")
+        && n.parent().is_some_and(|p| p.has_tag_name("testcase"))
+        && p_is_check(&n)));
+
+    let json: serde_json::Value =
+        serde_json::from_str(&render(&r, OutputFormat::Json, &opts)).expect("JSON");
+    assert_eq!(json["summary"]["recovered"], 1);
+    assert_eq!(json["summary"]["confirmed"], 0);
+}
+
+/// A `<failure>` under a check's test case (not the findings suite).
+fn p_is_check(n: &roxmltree::Node) -> bool {
+    n.ancestors()
+        .find(|a| a.has_tag_name("testsuite"))
+        .and_then(|s| s.attribute("name"))
+        .is_some_and(|name| name != "findings")
+}
+
+/// A failing pair listed under a folded matrix shows its reason once, also
+/// when its cell carries the flaky marker ("✗ timeout ~  no answer …").
+#[test]
+fn a_folded_failing_pair_with_a_flaky_check_says_its_reason_once() {
+    let mut r = render_support::dns_down();
+    let c = r
+        .checks
+        .iter_mut()
+        .find(|c| c.kind == CheckKind::Dns && c.status == Status::Fail)
+        .expect("dns-down has failed DNS checks");
+    c.status = Status::Pass;
+    c.detail = format!(
+        "flaky: timeout on the first try, passed on the second; {}",
+        c.detail
+    );
+    let opts = RenderOptions {
+        width: 100,
+        ..RenderOptions::default()
+    };
+    let table = render(&r, OutputFormat::Table, &opts);
+    assert!(table.contains("DNS  ✗ 12 of 12 failing (folded"), "{table}");
+    let flaky_pairs: Vec<&str> = table
+        .lines()
+        .filter(|l| l.contains(" → ") && l.contains(" ~  "))
+        .collect();
+    assert!(!flaky_pairs.is_empty(), "{table}");
+    for l in flaky_pairs {
+        assert!(l.contains("✗ timeout ~  no DNS answer"), "{l}");
+    }
+}

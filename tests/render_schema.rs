@@ -238,3 +238,28 @@ fn the_schema_covers_the_host_documents() {
         );
     }
 }
+
+/// The confirmation pass's summary fields and stage validate, and a report
+/// saved before them (no `recovered`, `confirmed`) still reads, as zero.
+#[test]
+fn the_confirmation_pass_fields_validate_and_older_reports_lack_them() {
+    let v = validator();
+    let mut r = render_support::healthy();
+    r.summary.recovered = 2;
+    r.summary.confirmed = 3;
+    r.summary.stages_ms.insert("confirm".into(), 5012);
+    let doc: Value = serde_json::from_str(&netcheck::render::json(&r)).expect("JSON");
+    assert_eq!(doc["summary"]["recovered"], 2);
+    assert_eq!(doc["summary"]["confirmed"], 3);
+    let errs = errors(&v, &doc);
+    assert!(errs.is_empty(), "{errs:#?}");
+    let mut bad = doc.clone();
+    bad["summary"]["recovered"] = Value::from(-1);
+    assert!(!errors(&v, &bad).is_empty(), "a negative count validates");
+
+    let saved = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/reports/healthy.json");
+    let text = std::fs::read_to_string(&saved).expect("the saved healthy lab run");
+    assert!(!text.contains("\"recovered\""), "saved before the pass");
+    let old: netcheck::model::Report = serde_json::from_str(&text).expect("reads");
+    assert_eq!((old.summary.recovered, old.summary.confirmed), (0, 0));
+}

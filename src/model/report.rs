@@ -198,7 +198,17 @@ impl Check {
     pub fn is_same_node(&self) -> bool {
         matches!((self.source_node(), self.target_node()), (Some(a), Some(b)) if a == b)
     }
+    /// The check failed on the first try and passed when the confirmation
+    /// pass probed it again (`pipeline::confirm`): flaky, not broken.
+    pub fn recovered(&self) -> bool {
+        self.detail.starts_with(RECOVERED_PREFIX)
+    }
 }
+
+/// How the detail of a recovered check begins: "flaky: timeout on the first
+/// try, passed on the second". The note the planner put in the detail
+/// ("hairpin", "via the DNS Service") follows after "; ".
+pub const RECOVERED_PREFIX: &str = "flaky: ";
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -213,17 +223,31 @@ pub struct Summary {
     pub errors: usize,
     /// Findings of severity `warning`.
     pub warnings: usize,
+    /// Checks that failed on the first try and passed when probed again
+    /// (their detail starts with "flaky: "); counted in `passed` too.
+    #[serde(default)]
+    pub recovered: usize,
+    /// Failed checks whose failure the second try confirmed (counted in
+    /// `failed`); the rest of `failed` could not run, or were not probed again.
+    #[serde(default)]
+    pub confirmed: usize,
     pub duration_ms: u64,
-    /// Wall time of each stage: discover, deploy, probe, inspect, diagnose, render, cleanup.
+    /// Wall time of each stage: discover, deploy, probe, inspect, diagnose,
+    /// render, cleanup; `confirm` (when failures were probed again) is the
+    /// part of `probe` the confirmation round took.
     pub stages_ms: BTreeMap<String, u64>,
 }
 
 impl Summary {
-    /// Counts from checks and findings; durations are filled in by the pipeline.
+    /// Counts from checks and findings; durations and `confirmed` are filled
+    /// in by the pipeline.
     pub fn tally(checks: &[Check], findings: &[Finding]) -> Summary {
         use super::finding::Severity;
         let mut s = Summary::default();
         for c in checks {
+            if c.recovered() {
+                s.recovered += 1;
+            }
             match c.status {
                 Status::Pass => s.passed += 1,
                 // A check that could not run is a failed check for the verdict.

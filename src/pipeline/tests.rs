@@ -4,22 +4,66 @@
 use super::*;
 use crate::diagnose::sim;
 use crate::model::topology::Source;
-use crate::model::{FindingId, Outcome, ProbePlan, ProbeReport, ProbeResult, Status};
+use crate::model::{
+    CheckKind, FindingId, Outcome, Probe, ProbePlan, ProbeReport, ProbeResult, ProbeSpec, Status,
+};
 use crate::runtime::Quiet;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// A scripted answer: (source, probe, how many calls that source had
+/// before this one) → the result, or None for the fake's default.
+type Script = Box<dyn Fn(&Source, &Probe, usize) -> Option<ProbeResult> + Send + Sync>;
 
 #[derive(Default)]
 struct Fake {
     fail_deploy: bool,
     hang_source: Option<String>,
+    /// This source's agent cannot be run (every call fails).
+    broken_source: Option<String>,
+    /// Every source's second call never answers.
+    hang_second: bool,
     drop_udp: bool,
+    /// A NetworkPolicy denying all ingress to the probe pods.
+    deny_ingress: bool,
+    script: Option<Script>,
     teardowns: AtomicUsize,
     probes: AtomicUsize,
+    /// Every call, in order.
+    calls: Mutex<Vec<(Source, ProbePlan)>>,
+}
+
+impl Fake {
+    fn scripted(
+        script: impl Fn(&Source, &Probe, usize) -> Option<ProbeResult> + Send + Sync + 'static,
+    ) -> Self {
+        Fake {
+            script: Some(Box::new(script)),
+            ..Default::default()
+        }
+    }
+    /// The plans `source` was sent, in order.
+    fn plans_of(&self, source: &Source) -> Vec<ProbePlan> {
+        let calls = self.calls.lock().expect("calls lock");
+        calls
+            .iter()
+            .filter(|(s, _)| s == source)
+            .map(|(_, p)| p.clone())
+            .collect()
+    }
 }
 
 impl Runtime for Fake {
     async fn discover(&self, _p: &dyn Progress) -> Result<Deployment> {
-        Ok(sim::cluster(3))
+        let mut d = sim::cluster(3);
+        if self.deny_ingress {
+            let yaml = "kind: NetworkPolicy\napiVersion: networking.k8s.io/v1\n\
+                        metadata: {name: deny-ingress, namespace: netcheck}\n\
+                        spec: {podSelector: {}, policyTypes: [Ingress]}\n";
+            let o = crate::policy::parse_objects(yaml, "test").expect("the test policy parses");
+            d.policy.policies = o.policies;
+        }
+        Ok(d)
     }
     async fn deploy(&self, d: Deployment, _p: &dyn Progress) -> Result<Deployment> {
         if self.fail_deploy {
@@ -31,15 +75,30 @@ impl Runtime for Fake {
     }
     async fn probe(&self, source: &Source, plan: &ProbePlan) -> Result<ProbeReport> {
         self.probes.fetch_add(1, Ordering::Relaxed);
+        let attempt = {
+            let mut calls = self.calls.lock().expect("calls lock");
+            let before = calls.iter().filter(|(s, _)| s == source).count();
+            calls.push((source.clone(), plan.clone()));
+            before
+        };
         if let Source::Pod(name) = source {
             if self.hang_source.as_deref() == Some(name) {
                 std::future::pending::<()>().await;
             }
+            if self.broken_source.as_deref() == Some(name) {
+                return Err(RuntimeError::Other(format!("pod {name} has no container")));
+            }
+        }
+        if self.hang_second && attempt > 0 {
+            std::future::pending::<()>().await;
         }
         let results = plan
             .probes
             .iter()
             .map(|p| {
+                if let Some(r) = self.script.as_ref().and_then(|f| f(source, p, attempt)) {
+                    return r;
+                }
                 let udp = matches!(p.spec, crate::model::ProbeSpec::Udp { .. });
                 let mut r = ProbeResult::new(
                     &p.id,
@@ -168,4 +227,289 @@ async fn udp_lost_everywhere_is_diagnosed_and_fails_the_run() {
         "{:?}",
         f.evidence
     );
+}
+
+/// Runs the pipeline with the fake; the checks of the default reachability set.
+async fn run_fake(rt: &Fake) -> Report {
+    run(rt, &dns_answers_everything(), &Quiet)
+        .await
+        .expect("the fake run completes")
+}
+
+fn is_tcp_to(p: &Probe, target: &str) -> bool {
+    matches!(&p.spec, ProbeSpec::Tcp { target: t, .. } if t.to_string() == target)
+}
+
+fn pod(name: &str) -> Source {
+    Source::Pod(name.into())
+}
+
+/// probe-0-0 → probe-1-0's pod IP over TCP (the simulator's addresses).
+const POD_1_0: &str = "198.18.1.2";
+/// probe-1-0's Service ClusterIP.
+const VIP_1_0: &str = "198.19.2.2";
+
+#[tokio::test(start_paused = true)]
+async fn a_probe_that_fails_once_then_answers_is_a_flaky_pass() {
+    let rt = Fake::scripted(|src, p, attempt| {
+        (*src == pod("probe-0-0") && is_tcp_to(p, POD_1_0) && attempt == 0)
+            .then(|| ProbeResult::new(&p.id, Outcome::Timeout))
+    });
+    let report = run_fake(&rt).await;
+    let c = report
+        .checks
+        .iter()
+        .find(|c| {
+            c.source.pod.as_deref() == Some("probe-0-0")
+                && c.kind == CheckKind::PodToPod
+                && c.protocol == crate::model::Protocol::Tcp
+                && c.target.pod.as_deref() == Some("probe-1-0")
+        })
+        .expect("the scripted check is in the report");
+    assert_eq!(c.status, Status::Pass, "{c:?}");
+    assert!(c.recovered(), "{}", c.detail);
+    assert_eq!(
+        c.detail,
+        "flaky: timeout on the first try, passed on the second"
+    );
+    assert_eq!(c.outcome, Some(Outcome::Ok));
+    assert_eq!(report.summary.recovered, 1);
+    assert_eq!(report.summary.confirmed, 0);
+    assert_eq!(report.summary.failed, 0);
+    assert!(!failed(&report, true));
+    // The confirmation is part of the probe stage and also shown apart.
+    let st = &report.summary.stages_ms;
+    assert!(st["probe"] >= st["confirm"], "{st:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_probe_that_fails_twice_is_a_confirmed_failure() {
+    let rt = Fake::scripted(|src, p, _| {
+        (*src == pod("probe-0-0") && is_tcp_to(p, POD_1_0)).then(|| {
+            let mut r = ProbeResult::new(&p.id, Outcome::Timeout);
+            r.detail = Some(format!("no answer within {} ms", p.timeout_ms));
+            r
+        })
+    });
+    let report = run_fake(&rt).await;
+    let failed_checks: Vec<_> = report
+        .checks
+        .iter()
+        .filter(|c| c.status == Status::Fail)
+        .collect();
+    assert_eq!(failed_checks.len(), 1, "{failed_checks:?}");
+    // The second answer counts: its timeout was twice the first's.
+    assert_eq!(failed_checks[0].detail, "timeout: no answer within 4000 ms");
+    assert!(!failed_checks[0].recovered());
+    assert_eq!(report.summary.confirmed, 1);
+    assert_eq!(report.summary.recovered, 0);
+    assert!(failed(&report, false));
+}
+
+#[tokio::test(start_paused = true)]
+async fn only_the_failed_probes_are_sent_again_with_longer_timeouts() {
+    // UDP from probe-0-0 fails the first time, everything else answers.
+    let rt = Fake::scripted(|src, p, attempt| {
+        let udp = matches!(p.spec, ProbeSpec::Udp { .. });
+        (*src == pod("probe-0-0") && udp && attempt == 0)
+            .then(|| ProbeResult::new(&p.id, Outcome::Timeout))
+    });
+    let report = run_fake(&rt).await;
+    let plans = rt.plans_of(&pod("probe-0-0"));
+    assert_eq!(plans.len(), 2, "one first call and one confirmation");
+    let udp_ids: Vec<&str> = plans[0]
+        .probes
+        .iter()
+        .filter(|p| matches!(p.spec, ProbeSpec::Udp { .. }))
+        .map(|p| p.id.as_str())
+        .collect();
+    let again: Vec<&str> = plans[1].probes.iter().map(|p| p.id.as_str()).collect();
+    assert!(!udp_ids.is_empty());
+    assert_eq!(again, udp_ids);
+    let first_timeout = plans[0].probes[0].timeout_ms;
+    assert!(
+        plans[1]
+            .probes
+            .iter()
+            .all(|p| p.timeout_ms == 2 * first_timeout)
+    );
+    // The deadline is for the confirmation's own few probes and timeouts.
+    let deadline =
+        crate::plan::plan_deadline(udp_ids.len(), Duration::from_millis(2 * first_timeout));
+    assert_eq!(plans[1].deadline_ms, deadline.as_millis() as u64);
+    // Sources without failures were called once.
+    assert_eq!(rt.plans_of(&pod("probe-1-0")).len(), 1);
+    assert_eq!(rt.plans_of(&Source::Host("node-0".into())).len(), 1);
+    assert_eq!(report.summary.recovered, udp_ids.len());
+    assert!(report.checks.iter().all(|c| c.status == Status::Pass));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_service_vip_refused_until_kube_proxy_syncs_passes() {
+    // kube-proxy's REJECT for a Service without endpoints yet: "refused" at
+    // first, the Service answers a second later.
+    let rt = Fake::scripted(|src, p, attempt| {
+        (*src == pod("probe-2-1") && is_tcp_to(p, VIP_1_0) && attempt == 0).then(|| {
+            let mut r = ProbeResult::new(&p.id, Outcome::Refused);
+            r.detail = Some("connect: Connection refused (os error 111)".into());
+            r
+        })
+    });
+    let started = tokio::time::Instant::now();
+    let report = run_fake(&rt).await;
+    // The second try waited for the delay.
+    assert!(started.elapsed() >= confirm::CONFIRM_DELAY);
+    let c = report
+        .checks
+        .iter()
+        .find(|c| c.kind == CheckKind::PodToService && c.recovered())
+        .expect("the Service check recovered");
+    assert_eq!(c.status, Status::Pass);
+    assert_eq!(c.source.pod.as_deref(), Some("probe-2-1"));
+    assert_eq!(c.target.ip.map(|i| i.to_string()).as_deref(), Some(VIP_1_0));
+    assert!(
+        c.detail.starts_with("flaky: refused on the first try"),
+        "{}",
+        c.detail
+    );
+    assert!(
+        report
+            .findings
+            .iter()
+            .all(|f| f.severity != Severity::Error)
+    );
+    assert!(!failed(&report, false));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_agent_that_cannot_run_is_called_once() {
+    let rt = Fake {
+        broken_source: Some("probe-1-1".into()),
+        ..Default::default()
+    };
+    let report = run_fake(&rt).await;
+    assert_eq!(rt.plans_of(&pod("probe-1-1")).len(), 1);
+    let from_broken: Vec<_> = report
+        .checks
+        .iter()
+        .filter(|c| c.source.pod.as_deref() == Some("probe-1-1"))
+        .collect();
+    assert!(!from_broken.is_empty());
+    assert!(from_broken.iter().all(|c| c.status == Status::Error));
+    assert_eq!(report.summary.confirmed, 0);
+    assert!(!report.summary.stages_ms.contains_key("confirm"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_confirmation_that_never_answers_is_bounded_and_the_failure_stands() {
+    let rt = Fake {
+        hang_second: true,
+        ..Fake::scripted(|src, p, _| {
+            (*src == pod("probe-0-0") && is_tcp_to(p, POD_1_0))
+                .then(|| ProbeResult::new(&p.id, Outcome::Timeout))
+        })
+    };
+    let started = tokio::time::Instant::now();
+    let report = run_fake(&rt).await;
+    // The bound: the confirmation plan's deadline plus the 30 s guard.
+    assert!(started.elapsed() < Duration::from_secs(60));
+    let c = report
+        .checks
+        .iter()
+        .find(|c| c.status == Status::Fail)
+        .expect("the failure stands");
+    assert!(
+        c.detail.contains("the second try could not run"),
+        "{}",
+        c.detail
+    );
+    assert_eq!(rt.plans_of(&pod("probe-0-0")).len(), 2);
+    assert!(failed(&report, false));
+}
+
+#[tokio::test(start_paused = true)]
+async fn mtu_keeps_the_larger_path_mtu_of_the_two_tries() {
+    // First sweep 1400 (below the pods' 1450), second 1300: 1400 crossed once,
+    // so it counts, and the check is a confirmed failure.
+    let rt = Fake::scripted(|src, p, attempt| match p.spec {
+        ProbeSpec::Mtu { .. } if *src == pod("probe-0-0") => {
+            let mut r = ProbeResult::new(&p.id, Outcome::Ok);
+            r.path_mtu = Some(if attempt == 0 { 1400 } else { 1300 });
+            Some(r)
+        }
+        _ => None,
+    });
+    let report = run_fake(&rt).await;
+    let mtu: Vec<_> = report
+        .checks
+        .iter()
+        .filter(|c| c.kind == CheckKind::Mtu && c.status == Status::Fail)
+        .collect();
+    assert!(!mtu.is_empty());
+    assert!(mtu.iter().all(|c| c.path_mtu == Some(1400)), "{mtu:?}");
+    assert_eq!(report.summary.confirmed, mtu.len());
+
+    // A sweep that reaches the pods' MTU the second time recovers.
+    let rt = Fake::scripted(|src, p, attempt| match p.spec {
+        ProbeSpec::Mtu { max, .. } if *src == pod("probe-0-0") => {
+            let mut r = ProbeResult::new(&p.id, Outcome::Ok);
+            r.path_mtu = Some(if attempt == 0 { 1400 } else { max });
+            Some(r)
+        }
+        _ => None,
+    });
+    let report = run_fake(&rt).await;
+    let recovered: Vec<_> = report.checks.iter().filter(|c| c.recovered()).collect();
+    assert!(!recovered.is_empty());
+    assert!(recovered.iter().all(|c| {
+        c.kind == CheckKind::Mtu
+            && c.status == Status::Pass
+            && c.detail
+                .starts_with("flaky: path MTU 1400 on the first try")
+    }));
+}
+
+#[tokio::test(start_paused = true)]
+async fn failures_policy_intends_are_not_probed_again() {
+    let rt = Fake::scripted(|_, p, _| {
+        matches!(p.spec, ProbeSpec::Udp { .. }).then(|| ProbeResult::new(&p.id, Outcome::Timeout))
+    });
+    let d = rt.discover(&Quiet).await.expect("the fake discovers");
+    let opts = dns_answers_everything().plan;
+    // Every UDP check is one the policy denies: none is sent again.
+    let udp_is_blocked = |c: &Check| c.protocol == crate::model::Protocol::Udp;
+    let probed = probe_all(&rt, &d, &opts, &udp_is_blocked, &Quiet).await;
+    assert_eq!(probed.confirmation, Confirmation::default());
+    assert_eq!(rt.probes.load(Ordering::Relaxed), 9);
+    assert!(
+        probed
+            .checks
+            .iter()
+            .any(|c| c.status == Status::Fail && c.protocol == crate::model::Protocol::Udp)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_run_does_not_probe_again_what_its_network_policy_blocks() {
+    // Ingress to the probe pods is denied and the fake enforces it for
+    // pod → pod UDP (what the policy blocks stays blocked on the second try).
+    let rt = Fake {
+        deny_ingress: true,
+        ..Fake::scripted(|src, p, _| {
+            let cross_pod = matches!(src, Source::Pod(_))
+                && matches!(p.spec, ProbeSpec::Udp { target, .. } if target.to_string().starts_with("198.18."));
+            cross_pod.then(|| ProbeResult::new(&p.id, Outcome::Timeout))
+        })
+    };
+    let report = run_fake(&rt).await;
+    assert!(report.summary.expected_blocks > 0);
+    let blocked_udp = report
+        .checks
+        .iter()
+        .filter(|c| c.status == Status::ExpectedBlock && c.protocol == crate::model::Protocol::Udp)
+        .count();
+    assert!(blocked_udp > 0);
+    // Failures the policy intends cost no second call.
+    assert_eq!(rt.probes.load(Ordering::Relaxed), 9);
+    assert_eq!(report.summary.confirmed, 0);
 }

@@ -146,6 +146,11 @@ impl<'a> Cell<'a> {
         Some(short_reason(&c.detail))
     }
 
+    /// A check in the cell failed on the first try and passed on the second.
+    pub fn has_recovered(&self) -> bool {
+        self.checks.iter().any(|c| c.recovered())
+    }
+
     pub fn has_hairpin(&self) -> bool {
         self.checks.iter().any(|c| is_hairpin(c))
     }

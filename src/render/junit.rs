@@ -4,12 +4,14 @@
 //! `<source> → <target> <protocol>/<port>` with the source node as class
 //! name (CI UIs group by it). A failed check is a `<failure>` with its detail;
 //! one that could not run an `<error>`; a skipped one `<skipped>`; traffic
-//! blocked as NetworkPolicy intends passes. The findings are one more suite,
-//! `findings`, with a failure per error or warning finding carrying the
-//! evidence and the fix, so the root cause is the first thing a CI page shows.
+//! blocked as NetworkPolicy intends passes; a check that failed once and
+//! passed on its second try passes with a `<flakyFailure>`. The findings are
+//! one more suite, `findings`, with a failure per error or warning finding
+//! carrying the evidence and the fix, so the root cause is the first thing a
+//! CI page shows.
 
 use crate::model::{Check, CheckKind, Endpoint, Report, Severity, Status};
-use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
+use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestRerun, TestSuite};
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -60,6 +62,15 @@ pub fn case_name(c: &Check) -> String {
 
 fn case(c: &Check) -> TestCase {
     let status = match c.status {
+        // Failed once, passed on the second try: a success with a flaky run
+        // (`<flakyFailure>`, as Maven Surefire writes reruns).
+        Status::Pass if c.recovered() => {
+            let mut s = TestCaseStatus::success();
+            let mut first = TestRerun::new(NonSuccessKind::Failure);
+            first.set_message(c.detail.clone());
+            s.add_rerun(first);
+            s
+        }
         Status::Pass | Status::ExpectedBlock => TestCaseStatus::success(),
         Status::Skipped => {
             let mut s = TestCaseStatus::skipped();

@@ -112,7 +112,8 @@ pub fn render(r: &Report) -> String {
         o.push_str(&grid_md(g, &th));
     }
     if !grids.is_empty() {
-        let _ = writeln!(o, "_{}_\n", esc(&th.legend()));
+        let flaky = r.checks.iter().any(|c| c.recovered());
+        let _ = writeln!(o, "_{}_\n", esc(&th.legend(flaky)));
     }
 
     let (head, rows) = hosts::rows(r);

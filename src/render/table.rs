@@ -42,7 +42,11 @@ pub fn render(report: &Report, opts: &RenderOptions) -> String {
     }
     if !grids.is_empty() {
         out.push('\n');
-        for line in join_fitting(&th.legend_items(), "   ", opts.width).lines() {
+        let mut legend = th.legend_items();
+        if report.checks.iter().any(|c| c.recovered()) {
+            legend.push(th.flaky_legend());
+        }
+        for line in join_fitting(&legend, "   ", opts.width).lines() {
             out.push_str(&th.dim(line));
             out.push('\n');
         }
@@ -109,8 +113,8 @@ pub fn header(r: &Report, th: &Theme, width: usize) -> String {
     out.push_str(&join_fitting(&second, &dot, width));
     if !r.summary.stages_ms.is_empty() {
         // Pipeline order, not alphabetical.
-        const ORDER: [&str; 7] = [
-            "discover", "deploy", "probe", "inspect", "diagnose", "render", "cleanup",
+        const ORDER: [&str; 8] = [
+            "discover", "deploy", "probe", "confirm", "inspect", "diagnose", "render", "cleanup",
         ];
         let mut stages: Vec<(&String, &u64)> = r.summary.stages_ms.iter().collect();
         stages.sort_by_key(|(k, _)| ORDER.iter().position(|o| o == k).unwrap_or(ORDER.len()));
@@ -392,6 +396,8 @@ pub fn folded_matrix(g: &Grid<'_>, th: &Theme, width: usize) -> String {
             let room = width.saturating_sub(visible(&pair) + 2);
             // "✗ timeout  no answer within 2000 ms", not "✗ timeout  timeout: no answer …".
             let said = strip_ansi(&th.cell(g.view, cell));
+            // The reason is the last word before the flaky marker, if any.
+            let said = said.trim_end_matches(th.flaky()).trim_end();
             let said = said.rsplit(' ').next().unwrap_or_default();
             let detail = detail
                 .strip_prefix(said)
@@ -460,6 +466,16 @@ pub fn grid_section(g: &Grid<'_>, th: &Theme, opts: &RenderOptions) -> String {
     }
     if skipped > 0 {
         aside.push_str(&format!(" · {skipped} skipped"));
+    }
+    let flaky = g
+        .cells
+        .iter()
+        .flatten()
+        .flatten()
+        .filter(|c| c.has_recovered())
+        .count();
+    if flaky > 0 {
+        aside.push_str(&format!(" · {flaky} {} flaky", th.flaky()));
     }
     let aside = th.text(&aside);
     let verdict = match (failing, th.unicode) {
@@ -562,6 +578,9 @@ pub fn summary_line(r: &Report, th: &Theme, width: usize) -> String {
     if s.skipped > 0 {
         extra.push(format!("{} skipped", s.skipped));
     }
+    if s.recovered > 0 {
+        extra.push(format!("{} flaky (passed on the second try)", s.recovered));
+    }
     let total = r.checks.len();
     let mut line = if !failing {
         let mut l = if total == 0 {
@@ -580,10 +599,13 @@ pub fn summary_line(r: &Report, th: &Theme, width: usize) -> String {
         }
         l
     } else {
-        let mut parts = vec![
-            format!("{} passed", s.passed),
-            format!("{} failed", s.failed),
-        ];
+        let failed = if s.confirmed > 0 {
+            // "confirmed": failed again when probed a second time.
+            format!("{} failed ({} confirmed)", s.failed, s.confirmed)
+        } else {
+            format!("{} failed", s.failed)
+        };
+        let mut parts = vec![format!("{} passed", s.passed), failed];
         if s.unexpected_allows > 0 {
             parts.push(format!(
                 "{} allowed although policy denies",

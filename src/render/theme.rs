@@ -68,6 +68,10 @@ impl Theme {
     pub fn hairpin(&self) -> &'static str {
         if self.unicode { "↺" } else { "(hp)" }
     }
+    /// A cell with a check that passed only on its second try.
+    pub fn flaky(&self) -> &'static str {
+        "~"
+    }
     pub fn dot(&self) -> &'static str {
         if self.unicode { "·" } else { "|" }
     }
@@ -187,6 +191,10 @@ impl Theme {
             s.push(' ');
             s.push_str(self.hairpin());
         }
+        if cell.has_recovered() && state != CellState::Skipped {
+            s.push(' ');
+            s.push_str(self.flaky());
+        }
         self.text(s.trim_end())
     }
 
@@ -200,9 +208,22 @@ impl Theme {
         )
     }
 
-    /// The legend under the matrices.
-    pub fn legend(&self) -> String {
-        self.legend_items().join("   ")
+    /// The legend under the matrices (`flaky`: the report has checks that
+    /// passed only on their second try, and their marker is explained).
+    pub fn legend(&self, flaky: bool) -> String {
+        let mut items = self.legend_items();
+        if flaky {
+            items.push(self.flaky_legend());
+        }
+        items.join("   ")
+    }
+
+    /// The legend entry of the flaky marker.
+    pub fn flaky_legend(&self) -> String {
+        format!(
+            "{} flaky: failed once, passed on the second try",
+            self.flaky()
+        )
     }
 
     /// The legend's entries, for a caller that folds them to a width.

@@ -1,0 +1,186 @@
+//! The confirmation pass: a probe that failed is probed once more before its
+//! check counts as failed.
+//!
+//! After the first round, each source whose answer has failed checks (status
+//! `fail`: a timeout, refused, unreachable, a wrong DNS answer, a path MTU
+//! below the pod's) gets one more agent call with only those probes, their
+//! ids unchanged and their timeouts doubled. The round starts
+//! [`CONFIRM_DELAY`] after the last answer that had failures, so every
+//! failure waits at least that long before its second try (kube-proxy writes
+//! a new Service's rules up to about a second after its endpoints appear, and
+//! until then the Service answers "refused"), and all sources' confirmation
+//! calls run at once. A probe that answers the second time is `pass` with a
+//! detail beginning "flaky: " ([`crate::model::report::RECOVERED_PREFIX`]);
+//! one that fails again keeps the second answer (its longer timeout is the
+//! better measurement). Not probed again: checks that could not run
+//! (`error`), an agent that could not be run at all (a second exec would fail
+//! the same way and cost another bound), and failures NetworkPolicy expects
+//! (`expected-block` to be).
+//!
+//! MTU: the larger path MTU of the two tries counts, since a packet that came
+//! back proves the path carries its size, and a smaller result the second time
+//! is a lost packet, not a narrower path.
+
+use crate::model::plan::{Outcome, ProbeReport};
+use crate::model::report::{CheckKind, RECOVERED_PREFIX};
+use crate::model::{Check, Status};
+use crate::plan::{self, SourcePlan};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// How long after a failed answer its probes are tried again.
+pub const CONFIRM_DELAY: Duration = Duration::from_secs(1);
+/// The confirmation's probe timeouts, as a multiple of the first round's.
+pub const CONFIRM_TIMEOUT_FACTOR: u32 = 2;
+
+/// What the confirmation round did, for the summary and the stage timings.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Confirmation {
+    /// Probes sent a second time.
+    pub reprobed: usize,
+    /// Of those, the ones that passed the second time.
+    pub recovered: usize,
+    /// Of those, the ones that failed again.
+    pub confirmed: usize,
+    /// Wall time of the round, its delay included; None when nothing was
+    /// probed again.
+    pub took: Option<Duration>,
+}
+
+/// Whether a first-round check is probed again. `expected_block`: NetworkPolicy
+/// denies this traffic, so its failure is what the policy intends.
+pub fn needs_confirmation(c: &Check, expected_block: &dyn Fn(&Check) -> bool) -> bool {
+    c.status == Status::Fail && !expected_block(c)
+}
+
+/// The plan that probes `indices` (into `sp`'s probes) again: the same ids,
+/// twice the timeouts, and a deadline for that many probes.
+pub fn confirmation_plan(sp: &SourcePlan, indices: &[usize]) -> SourcePlan {
+    let mut out = SourcePlan {
+        source: sp.source.clone(),
+        plan: sp.plan.clone(),
+        templates: Vec::with_capacity(indices.len()),
+    };
+    out.plan.probes = indices
+        .iter()
+        .filter_map(|&i| sp.plan.probes.get(i).cloned())
+        .map(|mut p| {
+            p.timeout_ms = p
+                .timeout_ms
+                .saturating_mul(u64::from(CONFIRM_TIMEOUT_FACTOR));
+            p
+        })
+        .collect();
+    out.templates = indices
+        .iter()
+        .filter_map(|&i| sp.templates.get(i).cloned())
+        .collect();
+    let longest = out.plan.probes.iter().map(|p| p.timeout_ms).max();
+    out.plan.deadline_ms = plan::plan_deadline(
+        out.plan.probes.len(),
+        Duration::from_millis(longest.unwrap_or(0)),
+    )
+    .as_millis() as u64;
+    out
+}
+
+/// The check that counts, from the first try (failed) and the second.
+/// Returns it and whether it recovered.
+pub fn settle(first: Check, second: Check) -> (Check, bool) {
+    if first.kind == CheckKind::Mtu && first.path_mtu > second.path_mtu {
+        // The first sweep measured more: a packet of that size crossed.
+        return (first, false);
+    }
+    if second.status != Status::Pass {
+        return (second, false);
+    }
+    let mut c = second;
+    let note = if c.detail.is_empty() {
+        String::new()
+    } else {
+        format!("; {}", c.detail)
+    };
+    c.detail = format!(
+        "{RECOVERED_PREFIX}{} on the first try, passed on the second{note}",
+        first_try(&first)
+    );
+    (c, true)
+}
+
+/// A few words for how the first try failed: "timeout", "refused",
+/// "path MTU 1400", "wrong answer".
+fn first_try(c: &Check) -> String {
+    match (c.outcome, c.path_mtu) {
+        (Some(Outcome::Ok), Some(mtu)) if c.kind == CheckKind::Mtu => format!("path MTU {mtu}"),
+        (Some(o), _) if o != Outcome::Ok => serde_json::to_value(o)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_else(|| "failed".into()),
+        _ => c
+            .detail
+            .split([':', ';', '('])
+            .next()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .unwrap_or("failed")
+            .to_string(),
+    }
+}
+
+/// One source's part of the round: which of its first-round checks are
+/// probed again, and when its first answer came.
+pub struct Pending {
+    /// Index of the source's plan.
+    pub source: usize,
+    /// Indices into that plan's probes (and into its first-round checks).
+    pub indices: Vec<usize>,
+    pub answered_at: Instant,
+}
+
+/// When the round may start: [`CONFIRM_DELAY`] after the last answer with
+/// failures (every failure then waited at least that long).
+pub fn start_at(pending: &[Pending]) -> Option<Instant> {
+    pending.iter().map(|p| p.answered_at + CONFIRM_DELAY).max()
+}
+
+/// Fold a source's second answer into its first-round checks. An agent
+/// that could not be run the second time leaves the first answers standing,
+/// with why in their detail.
+pub fn fold(
+    checks: &mut [Check],
+    cp: &SourcePlan,
+    indices: &[usize],
+    answer: Result<&ProbeReport, String>,
+    tally: &mut Confirmation,
+) {
+    tally.reprobed += indices.len();
+    let second = match answer {
+        Ok(report) => plan::assemble(cp, Ok(report)),
+        Err(why) => {
+            for &i in indices {
+                if let Some(c) = checks.get_mut(i) {
+                    c.detail = format!("{} (the second try could not run: {why})", c.detail);
+                }
+            }
+            return;
+        }
+    };
+    for (&i, again) in indices.iter().zip(second) {
+        let Some(slot) = checks.get_mut(i) else {
+            continue;
+        };
+        // No result for this probe the second time, or it could not run:
+        // the first answer stands.
+        if again.status == Status::Error {
+            continue;
+        }
+        let first = slot.clone();
+        let (settled, recovered) = settle(first, again);
+        if recovered {
+            tally.recovered += 1;
+        } else if settled.status == Status::Fail {
+            tally.confirmed += 1;
+        }
+        *slot = settled;
+    }
+}
