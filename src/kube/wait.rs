@@ -1,0 +1,108 @@
+//! Waiting for the probe pods: each until it is ready or cannot start, all
+//! within the run's deadline, with the kubelet's own words for the ones that
+//! did not make it.
+
+use super::manifests;
+use super::pods::{self, PodStart};
+use super::runtime::KubeRuntime;
+use crate::runtime::Progress;
+use ::kube::api::{Api, ListParams};
+use k8s_openapi::api::core::v1::{Event, Pod};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+impl KubeRuntime {
+    /// Wait until every named pod is ready or cannot start, or the deadline.
+    /// Returns the ones that did not make it, with the reason.
+    pub(super) async fn wait_pods(
+        &self,
+        api: &Api<Pod>,
+        names: &[String],
+        deadline: Instant,
+        progress: &dyn Progress,
+    ) -> BTreeMap<String, String> {
+        let run = self.run_spec();
+        let lp = ListParams::default().labels(&format!("{}={}", manifests::RUN_KEY, run.id));
+        let mut failed: BTreeMap<String, (Option<Pod>, String)> = BTreeMap::new();
+        let mut ready: std::collections::BTreeSet<String> = Default::default();
+        let mut last: BTreeMap<String, Pod> = BTreeMap::new();
+        let total = names.len();
+        loop {
+            match self.call("watching the probe pods", api.list(&lp)).await {
+                Ok(list) => {
+                    for p in list.items {
+                        let Some(name) = p.metadata.name.clone() else {
+                            continue;
+                        };
+                        if !names.contains(&name)
+                            || ready.contains(&name)
+                            || failed.contains_key(&name)
+                        {
+                            continue;
+                        }
+                        match pods::classify(&p) {
+                            PodStart::Ready => {
+                                ready.insert(name);
+                                progress.tick(ready.len(), total);
+                            }
+                            PodStart::Failed(why) => {
+                                progress.message(&format!("{name}: {why}"));
+                                failed.insert(name, (Some(p), why));
+                            }
+                            PodStart::Starting(_) => {
+                                last.insert(name, p);
+                            }
+                        }
+                    }
+                }
+                Err(e) => tracing::debug!("{e}"),
+            }
+            if ready.len() + failed.len() >= total || Instant::now() >= deadline {
+                break;
+            }
+            let nap =
+                Duration::from_millis(1000).min(deadline.saturating_duration_since(Instant::now()));
+            tokio::time::sleep(nap).await;
+        }
+        for n in names {
+            if !ready.contains(n) && !failed.contains_key(n) {
+                let why = match last.get(n) {
+                    Some(p) => format!(
+                        "not ready within {}: {}",
+                        humantime::format_duration(self.opts.timeout),
+                        pods::timeout_reason(p)
+                    ),
+                    None => format!(
+                        "not ready within {}: the pod was never seen",
+                        humantime::format_duration(self.opts.timeout)
+                    ),
+                };
+                failed.insert(n.clone(), (last.get(n).cloned(), why));
+            }
+        }
+        if failed.is_empty() {
+            return BTreeMap::new();
+        }
+        // The kubelet's and scheduler's own words.
+        let events: Vec<Event> = match tokio::time::timeout(
+            Duration::from_secs(10),
+            Api::<Event>::namespaced(self.client.clone(), &run.namespace)
+                .list(&ListParams::default()),
+        )
+        .await
+        {
+            Ok(Ok(l)) => l.items,
+            _ => Vec::new(),
+        };
+        failed
+            .into_iter()
+            .map(|(name, (pod, why))| {
+                let text = match pod {
+                    Some(p) => pods::failure_reason(&p, &why, &events),
+                    None => format!("pod {name}: {why}"),
+                };
+                (name, text)
+            })
+            .collect()
+    }
+}
