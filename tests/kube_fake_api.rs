@@ -600,3 +600,88 @@ async fn pod_security_rejecting_the_first_probe_fails_in_seconds_with_the_reason
     );
     assert_eq!(st.deleted_namespaces.len(), 1);
 }
+
+/// A node whose CNI cannot set pods up (the captured FailedCreatePodSandBox:
+/// `failed to find plugin "calico" in path [/usr/lib/cni]`) keeps its pods in
+/// ContainerCreating forever; the run must not wait out --timeout for it.
+async fn run_with_a_broken_cni_on(node: &str) -> (KubeRuntime, netcheck::model::Report, Duration) {
+    let fake = FakeApi::start(FakeState {
+        fates: [(node.to_string(), PodFate::SandboxFailed)].into(),
+        exec: true,
+        ..Default::default()
+    })
+    .await;
+    let rt = runtime(
+        &fake,
+        KubeOptions {
+            // The default --timeout.
+            timeout: Duration::from_secs(300),
+            ..opts(&fake)
+        },
+    )
+    .await;
+    let t = Instant::now();
+    let report = tokio::time::timeout(
+        Duration::from_secs(60),
+        pipeline::run(&rt, &Default::default(), &Quiet),
+    )
+    .await
+    .expect("the run does not wait out --timeout for the broken node")
+    .expect("a report: the other node is probed");
+    (rt, report, t.elapsed())
+}
+
+fn assert_broken_cni_reported(
+    rt: &KubeRuntime,
+    report: &netcheck::model::Report,
+    broken: &str,
+    took: Duration,
+) {
+    let healthy = if broken == "node1" { "node2" } else { "node1" };
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+    let f = report
+        .findings
+        .iter()
+        .find(|f| f.id == FindingId::ProbePodNotStarted)
+        .expect("probe-pod-not-started");
+    assert_eq!(f.nodes, [broken]);
+    assert!(f.title.contains("the CNI failed"), "{}", f.title);
+    assert!(
+        f.evidence.iter().any(|e| e
+            .contains("FailedCreatePodSandBox: Failed to create pod sandbox")
+            && e.contains("failed to find plugin \"calico\" in path [/usr/lib/cni]")),
+        "the kubelet's words: {:#?}",
+        f.evidence
+    );
+    // The healthy node was probed.
+    assert!(
+        report
+            .checks
+            .iter()
+            .any(|c| c.source.node.as_deref() == Some(healthy)
+                && c.target.node.as_deref() == Some(healthy)
+                && c.status == Status::Pass),
+        "{:#?}",
+        report.checks
+    );
+    // Teardown did not wait for the broken node's pods: it says how to finish.
+    let notes = rt.cleanup_notes();
+    assert!(
+        notes.iter().any(|n| n.contains(broken)
+            && n.contains("--force --grace-period=0")
+            && n.contains("kubectl -n netcheck-")),
+        "{notes:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_node_whose_cni_cannot_set_pods_up_is_not_started_and_the_others_are_probed() {
+    let (rt, report, took) = run_with_a_broken_cni_on("node2").await;
+    assert_broken_cni_reported(&rt, &report, "node2", took);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_broken_cni_on_the_canary_node_moves_the_canary_on() {
+    let (rt, report, took) = run_with_a_broken_cni_on("node1").await;
+    assert_broken_cni_reported(&rt, &report, "node1", took);
+}

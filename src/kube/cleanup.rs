@@ -25,6 +25,7 @@ impl KubeRuntime {
             r
         };
         let ns = self.namespace();
+        self.note_broken_nodes(&ns, created_ns);
         if created_ns {
             return delete_namespace(
                 &self.client,
@@ -63,6 +64,36 @@ impl KubeRuntime {
                 manifests::MANAGED_BY_KEY.to_string() + "=" + manifests::MANAGED_BY
             )))
         }
+    }
+}
+
+impl KubeRuntime {
+    /// Pods on a node whose kubelet could not set them up (a broken CNI)
+    /// may not be torn down until it is fixed, and hold their namespace in
+    /// Terminating: say so, with the command that finishes it, rather than
+    /// wait for it.
+    fn note_broken_nodes(&self, ns: &str, created_ns: bool) {
+        let mut s = self.state();
+        if s.setup_failed_nodes.is_empty() {
+            return;
+        }
+        let nodes: Vec<String> = std::mem::take(&mut s.setup_failed_nodes)
+            .into_iter()
+            .collect();
+        let what = if created_ns {
+            format!("namespace {ns} may stay Terminating")
+        } else {
+            format!("its probe pods in namespace {ns} may stay Terminating")
+        };
+        let note = format!(
+            "the kubelet on {} could not set the probe pods up (its CNI), so {what} until that is fixed; \
+             `kubectl -n {ns} delete pods -l {}={} --force --grace-period=0` finishes it now",
+            nodes.join(", "),
+            manifests::RUN_KEY,
+            self.run_spec().id,
+        );
+        tracing::warn!("{note}");
+        s.cleanup_notes.push(note);
     }
 }
 

@@ -7,6 +7,7 @@
 use super::client::{api_error, call_bound, unreachable};
 use super::discover;
 use super::manifests::{self, RunSpec};
+use super::pods;
 use super::runtime::KubeRuntime;
 use crate::model::Deployment;
 use crate::model::topology::{HostAgent, ProbePod};
@@ -214,13 +215,15 @@ impl KubeRuntime {
 
     /// One probe first: an image that cannot be pulled, a PSA rejection or a
     /// missing permission fails in seconds, not after a timeout on every node.
+    /// A node whose kubelet cannot set the pod up (its CNI) is that node's
+    /// problem: `Ok(Some(why))`, and the canary moves on to the next node.
     pub(super) async fn start_first_probe(
         &self,
         first: &NodePlan,
         pod: &Pod,
         deadline: Instant,
         progress: &dyn Progress,
-    ) -> Result<()> {
+    ) -> Result<Option<String>> {
         let run = self.run_spec();
         let ns = &run.namespace;
         let name = &first.probes[0];
@@ -251,12 +254,13 @@ impl KubeRuntime {
             .wait_pods(&pods_api, std::slice::from_ref(name), deadline, progress)
             .await;
         match waited.get(name) {
+            Some(why) if pods::is_setup_failure(why) => Ok(Some(why.clone())),
             Some(why) => Err(RuntimeError::NotReady(format!(
                 "the first probe pod did not start on node {}: {why}{}",
                 first.node,
                 image_hint(why, &run.image)
             ))),
-            None => Ok(()),
+            None => Ok(None),
         }
     }
 
@@ -266,6 +270,7 @@ impl KubeRuntime {
     pub(super) async fn create_probes(
         &self,
         plans: &[NodePlan],
+        started: &[String],
         wear: &Wear,
         progress: &dyn Progress,
     ) -> (
@@ -275,11 +280,10 @@ impl KubeRuntime {
     ) {
         let run = self.run_spec();
         let ns = run.namespace.as_str();
-        let first = &plans[0].probes[0];
         progress.message(&format!("starting probes on {} node(s)", plans.len()));
         let mut to_create: Vec<(String, Pod)> = Vec::new();
         for p in plans {
-            for name in p.probes.iter().filter(|n| *n != first) {
+            for name in p.probes.iter().filter(|n| !started.contains(n)) {
                 to_create.push((name.clone(), probe_pod(&run, wear, name, &p.node)));
             }
             if let Some(h) = &p.host {
@@ -349,6 +353,42 @@ impl KubeRuntime {
         (failed, svcs, waiting)
     }
 
+    /// The first probe of each node in turn until one starts: the probes
+    /// created (name) and those the kubelet could not set up (name → why).
+    async fn canary(
+        &self,
+        plans: &[NodePlan],
+        wear: &Wear,
+        deadline: Instant,
+        progress: &dyn Progress,
+    ) -> Result<(Vec<String>, BTreeMap<String, String>)> {
+        let run = self.run_spec();
+        let mut started = Vec::new();
+        let mut failed = BTreeMap::new();
+        for plan in plans {
+            let name = &plan.probes[0];
+            let pod = probe_pod(&run, wear, name, &plan.node);
+            started.push(name.clone());
+            match self
+                .start_first_probe(plan, &pod, deadline, progress)
+                .await?
+            {
+                None => return Ok((started, failed)),
+                Some(why) => {
+                    progress.message(&format!(
+                        "node {}: {why}; starting the first probe on the next node",
+                        plan.node
+                    ));
+                    failed.insert(name.clone(), why);
+                }
+            }
+        }
+        Err(RuntimeError::NotReady(format!(
+            "no node could start a probe pod: {}",
+            failed.values().cloned().collect::<Vec<_>>().join("; ")
+        )))
+    }
+
     /// The whole deploy: namespace, plans, the canary, the rest, the wait,
     /// and what came up.
     pub(super) async fn deploy_steps(
@@ -364,11 +404,10 @@ impl KubeRuntime {
         let plans = node_plans(&d, with_hosts)?;
         let all_probes: Vec<String> = plans.iter().flat_map(|p| p.probes.clone()).collect();
         let wear = self.workload_labels(&d, &all_probes, progress).await?;
-        let first = &plans[0];
-        let canary = probe_pod(&run, &wear, &first.probes[0], &first.node);
-        self.start_first_probe(first, &canary, deadline, progress)
-            .await?;
-        let (mut failed, svcs, waiting) = self.create_probes(&plans, &wear, progress).await;
+        let (started, mut failed) = self.canary(&plans, &wear, deadline, progress).await?;
+        let (failed_create, svcs, waiting) =
+            self.create_probes(&plans, &started, &wear, progress).await;
+        failed.extend(failed_create);
         let pods_api: Api<Pod> = Api::namespaced(self.client.clone(), &run.namespace);
         failed.extend(
             self.wait_pods(&pods_api, &waiting, deadline, progress)

@@ -56,6 +56,11 @@ pub(super) struct State {
     /// Why host inspection is off for the whole run.
     pub(super) host_off: Option<String>,
     pub(super) psa: Option<PsaLevel>,
+    /// Nodes where the kubelet could not set probe pods up (a broken CNI):
+    /// their pods may not be torn down until it is fixed.
+    pub(super) setup_failed_nodes: std::collections::BTreeSet<String>,
+    /// What teardown could not finish, with the command that does.
+    pub(super) cleanup_notes: Vec<String>,
 }
 
 pub struct KubeRuntime {
@@ -109,6 +114,12 @@ impl KubeRuntime {
             state: Mutex::new(State::default()),
             started: Instant::now(),
         }
+    }
+
+    /// What teardown left to Kubernetes or to the user, each with the
+    /// command that finishes it (also logged as warnings).
+    pub fn cleanup_notes(&self) -> Vec<String> {
+        self.state().cleanup_notes.clone()
     }
 
     /// The probe namespace of this run.

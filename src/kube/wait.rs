@@ -26,6 +26,7 @@ impl KubeRuntime {
         let mut failed: BTreeMap<String, (Option<Pod>, String)> = BTreeMap::new();
         let mut ready: std::collections::BTreeSet<String> = Default::default();
         let mut last: BTreeMap<String, Pod> = BTreeMap::new();
+        let mut setup = pods::SetupWatch::default();
         let total = names.len();
         loop {
             match self.call("watching the probe pods", api.list(&lp)).await {
@@ -57,6 +58,28 @@ impl KubeRuntime {
                 }
                 Err(e) => tracing::debug!("{e}"),
             }
+            // Pods the kubelet cannot set up (CNI, volumes) stay
+            // ContainerCreating: their events say so, and they do not hold
+            // up the other nodes.
+            let starting: Vec<(&String, &Pod)> = last
+                .iter()
+                .filter(|(n, _)| !ready.contains(*n) && !failed.contains_key(*n))
+                .collect();
+            if !starting.is_empty() {
+                let events = self.namespace_events(&run.namespace).await;
+                let now = Instant::now();
+                let mut stuck = Vec::new();
+                for (name, p) in starting {
+                    if let Some(why) = setup.observe(p, &events, now) {
+                        progress.message(&format!("{name}: {why}"));
+                        if let Some(node) = p.spec.as_ref().and_then(|s| s.node_name.clone()) {
+                            self.state().setup_failed_nodes.insert(node);
+                        }
+                        stuck.push((name.clone(), (Some(p.clone()), why)));
+                    }
+                }
+                failed.extend(stuck);
+            }
             if ready.len() + failed.len() >= total || Instant::now() >= deadline {
                 break;
             }
@@ -84,16 +107,7 @@ impl KubeRuntime {
             return BTreeMap::new();
         }
         // The kubelet's and scheduler's own words.
-        let events: Vec<Event> = match tokio::time::timeout(
-            Duration::from_secs(10),
-            Api::<Event>::namespaced(self.client.clone(), &run.namespace)
-                .list(&ListParams::default()),
-        )
-        .await
-        {
-            Ok(Ok(l)) => l.items,
-            _ => Vec::new(),
-        };
+        let events = self.namespace_events(&run.namespace).await;
         failed
             .into_iter()
             .map(|(name, (pod, why))| {
@@ -104,5 +118,23 @@ impl KubeRuntime {
                 (name, text)
             })
             .collect()
+    }
+
+    /// The events of the probe namespace (none when they cannot be read:
+    /// they add words, they decide nothing on their own).
+    async fn namespace_events(&self, ns: &str) -> Vec<Event> {
+        match tokio::time::timeout(
+            Duration::from_secs(10),
+            Api::<Event>::namespaced(self.client.clone(), ns).list(&ListParams::default()),
+        )
+        .await
+        {
+            Ok(Ok(l)) => l.items,
+            Ok(Err(e)) => {
+                tracing::debug!("listing the events of namespace {ns}: {e}");
+                Vec::new()
+            }
+            Err(_) => Vec::new(),
+        }
     }
 }

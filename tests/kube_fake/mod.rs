@@ -15,6 +15,14 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+/// A capture of turn two (tests/fixtures/kube-v1.36/turn2).
+pub fn turn2(name: &str) -> Value {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/kube-v1.36/turn2")
+        .join(name);
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
+
 pub fn fixture(name: &str) -> Value {
     let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/kube-v1.36/api")
@@ -35,6 +43,9 @@ pub enum PodFate {
     Unschedulable,
     /// CrashLoopBackOff, like the captured `crashloop` pod.
     CrashLoop,
+    /// The node's CNI cannot set pods up: ContainerCreating forever, with the
+    /// captured `FailedCreatePodSandBox` event (turn2/sandbox-failed-*.json).
+    SandboxFailed,
 }
 
 #[derive(Debug, Default)]
@@ -215,6 +226,7 @@ fn with_status(pod: &Value, fate: PodFate, ip: &str) -> Value {
         PodFate::ImagePull => failing_pod("badimage")["status"].clone(),
         PodFate::Unschedulable => failing_pod("unschedulable")["status"].clone(),
         PodFate::CrashLoop => failing_pod("crashloop")["status"].clone(),
+        PodFate::SandboxFailed => turn2("sandbox-failed-pod.json")["status"].clone(),
     };
     let _ = node;
     p
@@ -550,8 +562,10 @@ async fn handle(
         }
         (Method::POST, ["api", "v1", "namespaces", ns, "pods"]) => {
             let name = body["metadata"]["name"].as_str().unwrap_or("").to_string();
-            st.pods.insert(format!("{ns}/{name}"), body.clone());
-            reply(StatusCode::CREATED, body)
+            let mut pod = body.clone();
+            pod["metadata"]["uid"] = json!(format!("uid-{}-{ns}-{name}", st.requests.len()));
+            st.pods.insert(format!("{ns}/{name}"), pod.clone());
+            reply(StatusCode::CREATED, pod)
         }
         (Method::GET, ["api", "v1", "namespaces", ns, "pods"]) => {
             let prefix = format!("{ns}/");
@@ -597,7 +611,7 @@ async fn handle(
         }
         (Method::GET, ["api", "v1", "namespaces", _ns, "events"]) => {
             // The captured kubelet/scheduler events, about each of our failed pods.
-            let targets: Vec<(String, PodFate)> = st
+            let targets: Vec<(String, Value, PodFate)> = st
                 .pods
                 .values()
                 .filter_map(|p| {
@@ -606,26 +620,33 @@ async fn handle(
                     (fate != PodFate::Ready).then(|| {
                         (
                             p["metadata"]["name"].as_str().unwrap_or("").to_string(),
+                            p["metadata"]["uid"].clone(),
                             fate,
                         )
                     })
                 })
                 .collect();
             let captured = fixture_items("failing-pods-events.json");
+            let sandbox = turn2("sandbox-failed-events.json")["items"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
             let mut items = Vec::new();
-            for (name, fate) in targets {
-                let from = match fate {
-                    PodFate::ImagePull => "badimage",
-                    PodFate::CrashLoop => "crashloop",
-                    PodFate::Unschedulable => "unschedulable",
+            for (name, uid, fate) in targets {
+                let (from, events) = match fate {
+                    PodFate::ImagePull => ("badimage", &captured),
+                    PodFate::CrashLoop => ("crashloop", &captured),
+                    PodFate::Unschedulable => ("unschedulable", &captured),
+                    PodFate::SandboxFailed => ("web", &sandbox),
                     _ => continue,
                 };
-                for e in captured
+                for e in events
                     .iter()
                     .filter(|e| e["involvedObject"]["name"] == from)
                 {
                     let mut e = e.clone();
                     e["involvedObject"]["name"] = json!(name);
+                    e["involvedObject"]["uid"] = uid.clone();
                     items.push(e);
                 }
             }
