@@ -685,3 +685,77 @@ async fn a_broken_cni_on_the_canary_node_moves_the_canary_on() {
     let (rt, report, took) = run_with_a_broken_cni_on("node1").await;
     assert_broken_cni_reported(&rt, &report, "node1", took);
 }
+
+/// Progress that remembers what it was told.
+#[derive(Default)]
+struct Told(std::sync::Mutex<Vec<String>>);
+impl netcheck::runtime::Progress for Told {
+    fn message(&self, msg: &str) {
+        self.0.lock().unwrap().push(msg.to_string());
+    }
+}
+
+/// kube-proxy REJECTs a Service without endpoints: probing as soon as the
+/// pods are Ready, before the EndpointSlices list them, answers "refused".
+#[tokio::test(flavor = "multi_thread")]
+async fn deploy_waits_until_each_probe_service_lists_its_pod_ready() {
+    let fake = FakeApi::start(FakeState {
+        endpoints_after: Duration::from_secs(3),
+        ..Default::default()
+    })
+    .await;
+    let rt = runtime(&fake, opts(&fake)).await;
+    let d = rt.discover(&Quiet).await.unwrap();
+    let told = Told::default();
+    let d = rt.deploy(d, &told).await.unwrap();
+    assert_eq!(d.pods.len(), 4);
+    {
+        let st = fake.state();
+        for (pod, made) in st.pod_created.iter().filter(|(k, _)| k.contains("/probe-")) {
+            assert!(
+                made.elapsed() >= Duration::from_secs(3),
+                "deploy returned before {pod}'s endpoint was ready"
+            );
+        }
+        assert!(st.saw("GET /apis/discovery.k8s.io/v1/namespaces/netcheck-"));
+    }
+    let told = told.0.lock().unwrap();
+    assert!(!told.iter().any(|m| m.contains("did not list")), "{told:?}");
+    drop(told);
+    rt.teardown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn endpoints_that_never_come_are_waited_for_boundedly_and_named() {
+    let fake = FakeApi::start(FakeState {
+        endpoints_never: true,
+        ..Default::default()
+    })
+    .await;
+    let rt = runtime(
+        &fake,
+        KubeOptions {
+            timeout: Duration::from_secs(6),
+            ..opts(&fake)
+        },
+    )
+    .await;
+    let t = Instant::now();
+    let d = rt.discover(&Quiet).await.unwrap();
+    let told = Told::default();
+    let d = tokio::time::timeout(Duration::from_secs(30), rt.deploy(d, &told))
+        .await
+        .expect("bounded")
+        .expect("the run goes on");
+    assert!(t.elapsed() < Duration::from_secs(12), "{:?}", t.elapsed());
+    assert_eq!(d.pods.len(), 4, "the probes still run");
+    let told = told.0.lock().unwrap();
+    let said = told
+        .iter()
+        .find(|m| m.contains("did not list their pod ready"))
+        .unwrap_or_else(|| panic!("says so: {told:?}"));
+    assert!(said.contains("4 probe Service(s)"), "{said}");
+    assert!(said.contains("probe-node1-0a"), "{said}");
+    drop(told);
+    rt.teardown().await.unwrap();
+}

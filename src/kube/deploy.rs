@@ -389,6 +389,46 @@ impl KubeRuntime {
         )))
     }
 
+    /// Before any probe: each probe Service's endpoint ready in its
+    /// EndpointSlices (probes kept out of Services by `--policy-from`'s
+    /// readiness gate have none to wait for). Bounded; says what is missing.
+    async fn settle_endpoints(
+        &self,
+        d: &Deployment,
+        live: &[Pod],
+        deadline: Instant,
+        progress: &dyn Progress,
+    ) {
+        let gated: Vec<&str> = live
+            .iter()
+            .filter(|p| pods::gated_out_of_service(p))
+            .filter_map(|p| p.metadata.name.as_deref())
+            .collect();
+        let services: Vec<String> = d
+            .pods
+            .iter()
+            .filter(|p| p.service.is_some() && !gated.contains(&p.name.as_str()))
+            .map(|p| p.name.clone())
+            .collect();
+        if services.is_empty() {
+            return;
+        }
+        progress.message("waiting for the probe Services' endpoints");
+        let t = Instant::now();
+        let missing = self.wait_endpoints(&services, deadline).await;
+        if !missing.is_empty() {
+            let why = format!(
+                "the EndpointSlices of {} probe Service(s) did not list their pod ready within {}s ({}): \
+                 pod-to-service checks to them may be refused by kube-proxy until they do",
+                missing.len(),
+                t.elapsed().as_secs(),
+                missing.join(", ")
+            );
+            progress.message(&why);
+            tracing::warn!("{why}");
+        }
+    }
+
     /// The whole deploy: namespace, plans, the canary, the rest, the wait,
     /// and what came up.
     pub(super) async fn deploy_steps(
@@ -435,6 +475,7 @@ impl KubeRuntime {
                 failed.values().cloned().collect::<Vec<_>>().join("; ")
             )));
         }
+        self.settle_endpoints(&d, &live, deadline, progress).await;
         Ok(d)
     }
 

@@ -18,7 +18,7 @@ pub enum PodStart {
 }
 
 /// A probe kept out of Services by its readiness gate (`--policy-from`).
-fn gated_out_of_service(p: &Pod) -> bool {
+pub fn gated_out_of_service(p: &Pod) -> bool {
     p.spec
         .as_ref()
         .and_then(|s| s.readiness_gates.as_ref())

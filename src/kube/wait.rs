@@ -1,13 +1,15 @@
 //! Waiting for the probe pods: each until it is ready or cannot start, all
 //! within the run's deadline, with the kubelet's own words for the ones that
-//! did not make it.
+//! did not make it; then the probe Services' endpoints.
 
+use super::discover;
 use super::manifests;
 use super::pods::{self, PodStart};
 use super::runtime::KubeRuntime;
 use crate::runtime::Progress;
 use ::kube::api::{Api, ListParams};
 use k8s_openapi::api::core::v1::{Event, Pod};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -137,4 +139,43 @@ impl KubeRuntime {
             Err(_) => Vec::new(),
         }
     }
+
+    /// Wait, bounded, until the EndpointSlices of each probe Service list
+    /// its pod ready: until then kube-proxy answers the Service's address
+    /// with a REJECT ("refused"), which is no fault of the network. Returns
+    /// the Services still without a ready endpoint at the bound.
+    pub(super) async fn wait_endpoints(
+        &self,
+        services: &[String],
+        deadline: Instant,
+    ) -> Vec<String> {
+        let ns = self.run_spec().namespace;
+        let api: Api<EndpointSlice> = Api::namespaced(self.client.clone(), &ns);
+        let left = deadline.saturating_duration_since(Instant::now());
+        let until = Instant::now() + ENDPOINTS_BOUND.min(left.max(Duration::from_secs(1)));
+        let mut pending: Vec<String> = services.to_vec();
+        loop {
+            match self
+                .call(
+                    "reading the probe Services' EndpointSlices",
+                    api.list(&ListParams::default()),
+                )
+                .await
+            {
+                Ok(list) => {
+                    pending.retain(|s| discover::ready_endpoints(s, &ns, &list.items).is_empty())
+                }
+                Err(e) => tracing::debug!("{e}"),
+            }
+            if pending.is_empty() || Instant::now() >= until {
+                return pending;
+            }
+            let nap =
+                Duration::from_millis(250).min(until.saturating_duration_since(Instant::now()));
+            tokio::time::sleep(nap).await;
+        }
+    }
 }
+
+/// The longest the run waits for probe Services' endpoints (within --timeout).
+pub(super) const ENDPOINTS_BOUND: Duration = Duration::from_secs(15);

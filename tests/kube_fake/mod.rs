@@ -77,6 +77,14 @@ pub struct FakeState {
     pub execs: Vec<(String, Vec<String>)>,
     /// NetworkPolicies the cluster holds (served by the cluster-wide list).
     pub policies: Vec<Value>,
+    /// When each pod was created, by "namespace/name".
+    pub pod_created: BTreeMap<String, std::time::Instant>,
+    /// How long after its pod is created (and Ready) a probe Service's
+    /// EndpointSlice lists it ready, as the EndpointSlice controller and
+    /// kube-proxy lag behind on real clusters (default: at once).
+    pub endpoints_after: std::time::Duration,
+    /// EndpointSlices never list the probes ready.
+    pub endpoints_never: bool,
 }
 
 impl FakeState {
@@ -230,6 +238,49 @@ fn with_status(pod: &Value, fate: PodFate, ip: &str) -> Value {
     };
     let _ = node;
     p
+}
+
+/// The EndpointSlice of each Service in `ns`: its pod (same name), ready
+/// once the pod is Ready and `endpoints_after` has passed since it was made.
+fn probe_slices(st: &FakeState, ns: &str) -> Vec<Value> {
+    let prefix = format!("{ns}/");
+    st.services
+        .iter()
+        .filter(|(k, _)| k.starts_with(&prefix))
+        .map(|(k, svc)| {
+            let name = svc["metadata"]["name"].as_str().unwrap_or("");
+            let endpoints: Vec<Value> = st
+                .pods
+                .get(k)
+                .map(|pod| {
+                    let node = pod["spec"]["nodeName"].as_str().unwrap_or("");
+                    let fate = st.fates.get(node).copied().unwrap_or(PodFate::Ready);
+                    let gated = pod["spec"]["readinessGates"]
+                        .as_array()
+                        .is_some_and(|g| !g.is_empty());
+                    let settled = st
+                        .pod_created
+                        .get(k)
+                        .is_some_and(|t| t.elapsed() >= st.endpoints_after);
+                    let ready = fate == PodFate::Ready && !gated && settled && !st.endpoints_never;
+                    vec![json!({
+                        "addresses": ["198.18.0.250"],
+                        "conditions": {"ready": ready},
+                        "nodeName": node,
+                        "targetRef": {"kind": "Pod", "name": name, "namespace": ns}
+                    })]
+                })
+                .unwrap_or_default();
+            json!({
+                "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                "metadata": {"name": format!("{name}-abcde"), "namespace": ns,
+                             "labels": {"kubernetes.io/service-name": name}},
+                "addressType": "IPv4",
+                "endpoints": endpoints,
+                "ports": [{"name": "tcp", "port": 7000, "protocol": "TCP"}]
+            })
+        })
+        .collect()
 }
 
 fn ssar_answer(st: &FakeState, body: &Value) -> Value {
@@ -551,6 +602,17 @@ async fn handle(
         (Method::GET, ["apis", "discovery.k8s.io", "v1", "endpointslices"]) => {
             list("EndpointSliceList", fixture_items("endpointslices.json"))
         }
+        (
+            Method::GET,
+            [
+                "apis",
+                "discovery.k8s.io",
+                "v1",
+                "namespaces",
+                ns,
+                "endpointslices",
+            ],
+        ) => list("EndpointSliceList", probe_slices(&st, ns)),
         (Method::GET, ["apis", "networking.k8s.io", "v1", "networkpolicies"]) => {
             list("NetworkPolicyList", st.policies.clone())
         }
@@ -565,6 +627,8 @@ async fn handle(
             let mut pod = body.clone();
             pod["metadata"]["uid"] = json!(format!("uid-{}-{ns}-{name}", st.requests.len()));
             st.pods.insert(format!("{ns}/{name}"), pod.clone());
+            st.pod_created
+                .insert(format!("{ns}/{name}"), std::time::Instant::now());
             reply(StatusCode::CREATED, pod)
         }
         (Method::GET, ["api", "v1", "namespaces", ns, "pods"]) => {
