@@ -360,7 +360,13 @@ async fn exec_errors_become_error_checks_and_the_namespace_is_deleted() {
     let st = fake.state();
     assert_eq!(st.deleted_namespaces.len(), 1);
     assert!(st.saw("POST /api/v1/namespaces/netcheck-"));
-    assert_eq!(st.services.len(), 4, "a Service per probe pod");
+    let made = st
+        .requests
+        .iter()
+        .filter(|r| r.starts_with("POST /api/v1/namespaces/netcheck-") && r.contains("/services?"))
+        .count();
+    assert_eq!(made, 4, "a Service per probe pod");
+    assert!(st.services.is_empty(), "and each deleted");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -758,4 +764,73 @@ async fn endpoints_that_never_come_are_waited_for_boundedly_and_named() {
     assert!(said.contains("probe-node1-0a"), "{said}");
     drop(told);
     rt.teardown().await.unwrap();
+}
+
+/// Namespace finalisation was most of a healthy run: the run deletes its
+/// pods (no grace period) and Services, asks for the namespace to go, and
+/// does not wait for it unless --wait-cleanup.
+#[tokio::test(flavor = "multi_thread")]
+async fn teardown_does_not_wait_on_a_namespace_stuck_in_terminating() {
+    let fake = FakeApi::start(FakeState {
+        namespaces_stick: true,
+        ..Default::default()
+    })
+    .await;
+    let rt = runtime(&fake, opts(&fake)).await;
+    let o = pipeline::Options {
+        no_host: true,
+        ..Default::default()
+    };
+    let report = pipeline::run(&rt, &o, &Quiet).await.expect("a report");
+    let cleanup = report.summary.stages_ms["cleanup"];
+    assert!(cleanup < 3000, "teardown took {cleanup} ms");
+    let st = fake.state();
+    assert_eq!(st.deleted_namespaces.len(), 1);
+    let ns = &st.deleted_namespaces[0];
+    assert_eq!(st.namespaces[ns]["status"]["phase"], "Terminating");
+    assert!(
+        st.pods.is_empty(),
+        "each probe pod deleted: {:?}",
+        st.pods.keys()
+    );
+    assert!(st.services.is_empty(), "each Service deleted");
+    assert_eq!(st.pod_delete_grace.len(), 6, "4 probes, 2 host pods");
+    assert!(
+        st.pod_delete_grace.values().all(|g| *g == Some(0)),
+        "{:?}",
+        st.pod_delete_grace
+    );
+    assert!(rt.cleanup_notes().is_empty(), "{:?}", rt.cleanup_notes());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wait_cleanup_waits_boundedly_and_says_what_is_left() {
+    let fake = FakeApi::start(FakeState {
+        namespaces_stick: true,
+        ..Default::default()
+    })
+    .await;
+    let rt = runtime(
+        &fake,
+        KubeOptions {
+            wait_cleanup: true,
+            timeout: Duration::from_secs(4),
+            ..opts(&fake)
+        },
+    )
+    .await;
+    let d = rt.discover(&Quiet).await.unwrap();
+    rt.deploy(d, &Quiet).await.unwrap();
+    let t = Instant::now();
+    rt.teardown().await.unwrap();
+    assert!(t.elapsed() >= Duration::from_secs(3), "{:?}", t.elapsed());
+    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+    let notes = rt.cleanup_notes();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("still terminating after 4s")
+                && n.contains("kubectl netcheck cleanup")),
+        "{notes:?}"
+    );
 }

@@ -91,6 +91,7 @@ pub fn run(g: &GlobalArgs, args: RunArgs) -> Result<ExitCode, CliError> {
         no_host: args.no_host,
         timeout: g.timeout,
         nodes: args.nodes.clone(),
+        wait_cleanup: args.wait_cleanup,
     };
     let progress = super::progress::for_cli(g);
     let rt = tokio_runtime()?;

@@ -12,7 +12,10 @@ use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
 use std::time::{Duration, Instant};
 
 impl KubeRuntime {
-    /// Remove what the run made; safe to call again.
+    /// Remove what the run made; safe to call again. Its pods go without a
+    /// grace period and its Services with them; its own namespace is then
+    /// asked to go, and waited for only with `--wait-cleanup`: namespace
+    /// finalisation was most of a healthy run's time.
     pub(super) async fn remove_created(&self) -> Result<()> {
         let (created_ns, pods, svcs) = {
             let mut s = self.state();
@@ -26,45 +29,89 @@ impl KubeRuntime {
         };
         let ns = self.namespace();
         self.note_broken_nodes(&ns, created_ns);
+        let errors = delete_objects(&self.client, &ns, &pods, &svcs).await;
         if created_ns {
-            return delete_namespace(
-                &self.client,
-                &ns,
-                super::client::call_bound(self.opts.timeout),
-            )
-            .await;
-        }
-        // A namespace we were given: only our own pods and Services.
-        let pods_api: Api<Pod> = Api::namespaced(self.client.clone(), &ns);
-        let svc_api: Api<Service> = Api::namespaced(self.client.clone(), &ns);
-        let dp = DeleteParams::background().grace_period(0);
-        let mut errors = Vec::new();
-        for p in &pods {
-            if let Ok(Err(e)) =
-                tokio::time::timeout(Duration::from_secs(10), pods_api.delete(p, &dp)).await
-                && !is_not_found(&e)
-            {
-                errors.push(format!("pod {p}: {e}"));
+            if !errors.is_empty() {
+                tracing::debug!("deleting the probes: {}", errors.join("; "));
             }
-        }
-        for s in &svcs {
-            if let Ok(Err(e)) =
-                tokio::time::timeout(Duration::from_secs(10), svc_api.delete(s, &dp)).await
-                && !is_not_found(&e)
-            {
-                errors.push(format!("Service {s}: {e}"));
-            }
+            return self.remove_namespace(&ns).await;
         }
         if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(RuntimeError::Other(format!(
-                "could not delete everything in namespace {ns}: {}; delete it with `kubectl -n {ns} delete pods,services -l {}`",
-                errors.join("; "),
-                manifests::MANAGED_BY_KEY.to_string() + "=" + manifests::MANAGED_BY
-            )))
+            return Ok(());
         }
+        Err(RuntimeError::Other(format!(
+            "could not delete everything in namespace {ns}: {}; delete it with `kubectl -n {ns} delete pods,services -l {}={}`",
+            errors.join("; "),
+            manifests::RUN_KEY,
+            self.run_spec().id
+        )))
     }
+
+    /// Ask for the run's namespace to go; with `--wait-cleanup`, wait
+    /// (bounded) until it has, and say so if it has not.
+    async fn remove_namespace(&self, ns: &str) -> Result<()> {
+        let bound = super::client::call_bound(self.opts.timeout);
+        request_namespace_deletion(&self.client, ns, bound).await?;
+        if !self.opts.wait_cleanup {
+            tracing::debug!("namespace {ns} is terminating; Kubernetes finishes deleting it");
+            return Ok(());
+        }
+        if !wait_namespace_gone(&self.client, ns, bound).await {
+            let note = format!(
+                "namespace {ns} is still terminating after {}; Kubernetes finishes deleting it \
+                 (`kubectl get namespace {ns} -o yaml` shows what holds it, `kubectl netcheck cleanup` finds what is left)",
+                humantime::format_duration(bound)
+            );
+            tracing::warn!("{note}");
+            self.state().cleanup_notes.push(note);
+        }
+        Ok(())
+    }
+}
+
+/// Delete pods (grace period 0: at once, whatever their kubelet can do)
+/// and Services in `ns`, all at once. Returns what could not be deleted.
+async fn delete_objects(
+    client: &Client,
+    ns: &str,
+    pods: &[String],
+    svcs: &[String],
+) -> Vec<String> {
+    let pods_api: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let svc_api: Api<Service> = Api::namespaced(client.clone(), ns);
+    let dp = DeleteParams::background().grace_period(0);
+    let bound = Duration::from_secs(10);
+    let outcome = |what: String,
+                   r: std::result::Result<
+        std::result::Result<(), ::kube::Error>,
+        tokio::time::error::Elapsed,
+    >| match r {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) if is_not_found(&e) => None,
+        Ok(Err(e)) => Some(format!("{what}: {e}")),
+        Err(_) => Some(format!("{what}: no answer within 10s")),
+    };
+    let pod_deletes = pods.iter().map(|p| {
+        let api = pods_api.clone();
+        let dp = dp.clone();
+        async move {
+            let r = tokio::time::timeout(bound, api.delete(p, &dp)).await;
+            outcome(format!("pod {p}"), r.map(|r| r.map(|_| ())))
+        }
+    });
+    let svc_deletes = svcs.iter().map(|s| {
+        let api = svc_api.clone();
+        let dp = dp.clone();
+        async move {
+            let r = tokio::time::timeout(bound, api.delete(s, &dp)).await;
+            outcome(format!("Service {s}"), r.map(|r| r.map(|_| ())))
+        }
+    });
+    let (a, b) = tokio::join!(
+        futures::future::join_all(pod_deletes),
+        futures::future::join_all(svc_deletes)
+    );
+    a.into_iter().chain(b).flatten().collect()
 }
 
 impl KubeRuntime {
@@ -97,37 +144,36 @@ impl KubeRuntime {
     }
 }
 
-/// Delete a namespace (foreground) and wait, bounded, until it is gone.
-pub async fn delete_namespace(client: &Client, ns: &str, bound: Duration) -> Result<()> {
+/// Ask for a namespace to be deleted (background: the API answers at once).
+pub async fn request_namespace_deletion(client: &Client, ns: &str, bound: Duration) -> Result<()> {
     let api: Api<Namespace> = Api::all(client.clone());
-    match tokio::time::timeout(bound, api.delete(ns, &DeleteParams::foreground())).await {
-        Ok(Ok(_)) => {}
-        Ok(Err(e)) if is_not_found(&e) => return Ok(()),
-        Ok(Err(e)) => {
-            return Err(RuntimeError::Other(format!(
-                "could not delete namespace {ns}: {e}; delete it with `kubectl delete namespace {ns}`"
-            )));
-        }
-        Err(_) => {
-            return Err(RuntimeError::Timeout {
-                what: format!(
-                    "deleting namespace {ns} (delete it with `kubectl delete namespace {ns}`)"
-                ),
-                after: bound,
-            });
-        }
+    match tokio::time::timeout(bound, api.delete(ns, &DeleteParams::background())).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) if is_not_found(&e) => Ok(()),
+        Ok(Err(e)) => Err(RuntimeError::Other(format!(
+            "could not delete namespace {ns}: {e}; delete it with `kubectl delete namespace {ns}`"
+        ))),
+        Err(_) => Err(RuntimeError::Timeout {
+            what: format!(
+                "deleting namespace {ns} (delete it with `kubectl delete namespace {ns}`)"
+            ),
+            after: bound,
+        }),
     }
+}
+
+/// Wait, bounded, until a namespace is gone; false if it is still there.
+pub async fn wait_namespace_gone(client: &Client, ns: &str, bound: Duration) -> bool {
+    let api: Api<Namespace> = Api::all(client.clone());
     let until = Instant::now() + bound;
     while Instant::now() < until {
         match tokio::time::timeout(Duration::from_secs(5), api.get_opt(ns)).await {
-            Ok(Ok(None)) => return Ok(()),
-            Ok(Err(e)) if is_not_found(&e) => return Ok(()),
+            Ok(Ok(None)) => return true,
+            Ok(Err(e)) if is_not_found(&e) => return true,
             _ => tokio::time::sleep(Duration::from_millis(500)).await,
         }
     }
-    // Deletion goes on in the cluster; the run need not wait for it.
-    tracing::info!("namespace {ns} is still terminating; Kubernetes finishes deleting it");
-    Ok(())
+    false
 }
 
 /// `kubectl netcheck cleanup`: delete every namespace a run left behind
@@ -165,7 +211,7 @@ pub async fn cleanup_leftovers(client: &Client, bound: Duration) -> Result<Vec<S
         {
             continue;
         }
-        delete_namespace(client, &name, bound).await?;
+        request_namespace_deletion(client, &name, bound).await?;
         removed.push(name);
     }
     Ok(removed)

@@ -39,6 +39,9 @@ pub struct KubeOptions {
     /// the labels of its workloads, so that its NetworkPolicies apply to
     /// them. `namespace` must then be the same namespace.
     pub policy_from: Option<crate::policy::labels::PolicyFrom>,
+    /// `--wait-cleanup`: wait (bounded) until the probe namespace is gone;
+    /// otherwise its deletion is requested and Kubernetes finishes it.
+    pub wait_cleanup: bool,
 }
 
 /// What deploy made and what probe/inspect/teardown need.
@@ -46,7 +49,8 @@ pub struct KubeOptions {
 pub(super) struct State {
     /// We created the namespace: teardown deletes it.
     pub(super) created_namespace: bool,
-    /// Objects created in a namespace we did not create (pods, services).
+    /// The pods and Services the run created (deleted first, without a
+    /// grace period, also in a namespace of its own).
     pub(super) created_pods: Vec<String>,
     pub(super) created_services: Vec<String>,
     /// node → its host pod (ready ones only).
@@ -164,15 +168,11 @@ impl KubeRuntime {
     }
 
     pub(super) fn note_created_pod(&self, name: &str) {
-        if self.opts.namespace.is_some() {
-            self.state().created_pods.push(name.to_string());
-        }
+        self.state().created_pods.push(name.to_string());
     }
 
     pub(super) fn note_created_service(&self, name: &str) {
-        if self.opts.namespace.is_some() {
-            self.state().created_services.push(name.to_string());
-        }
+        self.state().created_services.push(name.to_string());
     }
 
     fn host_pod(&self, node: &str) -> Result<String> {

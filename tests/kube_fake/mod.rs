@@ -85,6 +85,11 @@ pub struct FakeState {
     pub endpoints_after: std::time::Duration,
     /// EndpointSlices never list the probes ready.
     pub endpoints_never: bool,
+    /// Deleted namespaces stay Terminating (pods a broken CNI cannot tear
+    /// down, a finalizer): the namespace is still there, marked.
+    pub namespaces_stick: bool,
+    /// The grace period of each pod deletion, by "namespace/name".
+    pub pod_delete_grace: BTreeMap<String, Option<i64>>,
 }
 
 impl FakeState {
@@ -120,6 +125,7 @@ impl FakeApi {
             timeout: std::time::Duration::from_secs(20),
             nodes: None,
             policy_from: None,
+            wait_cleanup: false,
         }
     }
 
@@ -558,6 +564,13 @@ async fn handle(
         (Method::DELETE, ["api", "v1", "namespaces", ns]) => {
             let ns = ns.to_string();
             st.deleted_namespaces.push(ns.clone());
+            if st.namespaces_stick
+                && let Some(n) = st.namespaces.get_mut(&ns)
+            {
+                n["metadata"]["deletionTimestamp"] = json!("2026-12-01T00:00:00Z");
+                n["status"] = json!({"phase": "Terminating"});
+                return Ok(reply(StatusCode::OK, n.clone()));
+            }
             match st.namespaces.remove(&ns) {
                 Some(n) => {
                     st.pods.retain(|k, _| !k.starts_with(&format!("{ns}/")));
@@ -652,6 +665,8 @@ async fn handle(
             list("PodList", items)
         }
         (Method::DELETE, ["api", "v1", "namespaces", ns, "pods", name]) => {
+            let grace = body["gracePeriodSeconds"].as_i64();
+            st.pod_delete_grace.insert(format!("{ns}/{name}"), grace);
             match st.pods.remove(&format!("{ns}/{name}")) {
                 Some(p) => reply(StatusCode::OK, p),
                 None => status(404, "NotFound", "not found"),
