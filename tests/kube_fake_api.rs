@@ -447,7 +447,7 @@ async fn cleanup_deletes_only_labelled_namespaces() {
     let removed = netcheck::kube::cleanup_leftovers(&conn.client, Duration::from_secs(5))
         .await
         .unwrap();
-    assert_eq!(removed, ["netcheck-old1"]);
+    assert_eq!(removed, ["namespace netcheck-old1"]);
     let st = fake.state();
     assert_eq!(st.deleted_namespaces, ["netcheck-old1"]);
     assert!(st.namespaces.contains_key("netcheck-lookalike"));
@@ -833,4 +833,72 @@ async fn wait_cleanup_waits_boundedly_and_says_what_is_left() {
                 && n.contains("kubectl netcheck cleanup")),
         "{notes:?}"
     );
+}
+
+/// `-n` runs leave nothing but their own pods and Services; `cleanup` finds
+/// those by label in namespaces that stay, and touches nothing else there.
+#[tokio::test(flavor = "multi_thread")]
+async fn cleanup_finds_probes_left_in_existing_namespaces() {
+    let fake = FakeApi::start(FakeState::default()).await;
+    let rt = runtime(
+        &fake,
+        KubeOptions {
+            namespace: Some("users-own".into()),
+            ..opts(&fake)
+        },
+    )
+    .await;
+    let o = pipeline::Options {
+        keep: true,
+        ..Default::default()
+    };
+    pipeline::run(&rt, &o, &Quiet).await.unwrap();
+    let advice = rt.keep_advice();
+    assert!(
+        advice.contains("`kubectl -n users-own delete pods,services -l netcheck.io/run="),
+        "{advice}"
+    );
+    assert!(!advice.contains("delete namespace"), "{advice}");
+    {
+        let mut st = fake.state();
+        assert_eq!(st.pods.len(), 6);
+        // The user's own pod and Service, and a probe namespace of an older run.
+        st.pods.insert(
+            "users-own/web".into(),
+            serde_json::json!({"metadata": {"name": "web", "namespace": "users-own", "labels": {"app": "web"}}}),
+        );
+        st.services.insert(
+            "users-own/web".into(),
+            serde_json::json!({"metadata": {"name": "web", "namespace": "users-own", "labels": {"app": "web"}}}),
+        );
+        st.namespaces.insert(
+            "netcheck-old1".into(),
+            serde_json::json!({"metadata": {"name": "netcheck-old1", "labels": {"app.kubernetes.io/managed-by": "kubectl-netcheck"}}}),
+        );
+    }
+    let conn = netcheck::kube::connect(Some(&fake.kubeconfig), None, Duration::from_secs(5))
+        .await
+        .unwrap();
+    let removed = netcheck::kube::cleanup_leftovers(&conn.client, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(removed[0], "namespace netcheck-old1");
+    assert!(
+        removed.contains(&"pod users-own/probe-node1-0a".to_string()),
+        "{removed:?}"
+    );
+    assert!(
+        removed.contains(&"pod users-own/host-node2-1".to_string()),
+        "{removed:?}"
+    );
+    assert!(
+        removed.contains(&"Service users-own/probe-node2-1b".to_string()),
+        "{removed:?}"
+    );
+    assert_eq!(removed.len(), 1 + 6 + 4, "{removed:?}");
+    let st = fake.state();
+    let left: Vec<&String> = st.pods.keys().chain(st.services.keys()).collect();
+    assert_eq!(left, ["users-own/web", "users-own/web"]);
+    assert!(!st.deleted_namespaces.contains(&"users-own".to_string()));
+    assert!(st.pod_delete_grace.values().all(|g| *g == Some(0)));
 }

@@ -95,19 +95,19 @@ pub fn run(g: &GlobalArgs, args: RunArgs) -> Result<ExitCode, CliError> {
     };
     let progress = super::progress::for_cli(g);
     let rt = tokio_runtime()?;
-    let (report, ns) = rt.block_on(async {
+    let (report, keep_advice) = rt.block_on(async {
         let krt = KubeRuntime::new(kopts).await?;
-        let ns = krt.namespace();
+        let keep_advice = krt.keep_advice();
         tokio::select! {
             r = pipeline::run(&krt, &opts, progress.as_ref()) => {
-                r.map(|r| (r, ns.to_string())).map_err(CliError::from)
+                r.map(|r| (r, keep_advice.clone())).map_err(CliError::from)
             }
             _ = interrupted() => {
                 if opts.keep {
-                    eprintln!("netcheck: interrupted; kept namespace {ns} (--keep): `kubectl netcheck cleanup` removes it");
+                    eprintln!("netcheck: interrupted; {keep_advice}");
                     return Err(interrupted_error());
                 }
-                eprintln!("netcheck: interrupted: deleting namespace {ns} (press Ctrl-C again to stop at once)");
+                eprintln!("netcheck: interrupted: deleting {} (press Ctrl-C again to stop at once)", krt.removal());
                 tokio::select! {
                     r = krt.teardown() => {
                         if let Err(e) = r {
@@ -126,9 +126,7 @@ pub fn run(g: &GlobalArgs, args: RunArgs) -> Result<ExitCode, CliError> {
     // The progress lines end before anything else is printed.
     drop(progress);
     if opts.keep {
-        eprintln!(
-            "netcheck: kept namespace {ns} (--keep); delete it with `kubectl delete namespace {ns}` or `kubectl netcheck cleanup`"
-        );
+        eprintln!("netcheck: {keep_advice}");
     }
     render::emit(
         &report,
@@ -162,10 +160,10 @@ pub fn cleanup(g: &GlobalArgs) -> Result<ExitCode, CliError> {
             .map_err(CliError::from)
     })?;
     if removed.is_empty() {
-        println!("no leftover netcheck namespaces");
+        println!("no leftover netcheck namespaces, pods or Services");
     } else {
-        for ns in &removed {
-            println!("deleted namespace {ns}");
+        for what in &removed {
+            println!("deleted {what}");
         }
     }
     Ok(ExitCode::Ok)

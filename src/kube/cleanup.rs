@@ -176,27 +176,58 @@ pub async fn wait_namespace_gone(client: &Client, ns: &str, bound: Duration) -> 
     false
 }
 
-/// `kubectl netcheck cleanup`: delete every namespace a run left behind
-/// (by the managed-by label). Returns the names deleted.
-pub async fn cleanup_leftovers(client: &Client, bound: Duration) -> Result<Vec<String>> {
-    let api: Api<Namespace> = Api::all(client.clone());
+/// Whether an object carries a run's labels (managed-by and a run id).
+fn ours(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> bool {
+    let labels = meta.labels.as_ref();
+    labels
+        .and_then(|l| l.get(manifests::MANAGED_BY_KEY))
+        .map(String::as_str)
+        == Some(manifests::MANAGED_BY)
+        && labels.is_some_and(|l| l.contains_key(manifests::RUN_KEY))
+}
+
+/// One bounded list, its error in words.
+async fn list_labelled<K>(api: Api<K>, bound: Duration, what: &str) -> Result<Vec<K>>
+where
+    K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
     let lp = ListParams::default().labels(&format!(
         "{}={}",
         manifests::MANAGED_BY_KEY,
         manifests::MANAGED_BY
     ));
-    let list = match tokio::time::timeout(bound, api.list(&lp)).await {
-        Ok(Ok(l)) => l,
-        Ok(Err(e)) => return Err(api_error("listing probe namespaces", "the API server", e)),
-        Err(_) => {
-            return Err(unreachable(format!(
-                "the Kubernetes API did not answer within {}",
-                humantime::format_duration(bound)
-            )));
-        }
-    };
+    match tokio::time::timeout(bound, api.list(&lp)).await {
+        Ok(Ok(l)) => Ok(l.items),
+        Ok(Err(e)) => Err(api_error(what, "the API server", e)),
+        Err(_) => Err(unreachable(format!(
+            "the Kubernetes API did not answer within {} ({what})",
+            humantime::format_duration(bound)
+        ))),
+    }
+}
+
+/// `kubectl netcheck cleanup`: what runs left behind, by label: every
+/// netcheck namespace (its deletion requested), and probe pods and
+/// Services left in namespaces a run was given with `-n` (deleted, pods
+/// without a grace period). Returns what was deleted: "namespace X",
+/// "pod NS/NAME", "Service NS/NAME".
+pub async fn cleanup_leftovers(client: &Client, bound: Duration) -> Result<Vec<String>> {
+    let namespaces = list_labelled(
+        Api::<Namespace>::all(client.clone()),
+        bound,
+        "listing probe namespaces",
+    )
+    .await?;
+    let pods = list_labelled(Api::<Pod>::all(client.clone()), bound, "listing probe pods").await?;
+    let services = list_labelled(
+        Api::<Service>::all(client.clone()),
+        bound,
+        "listing probe Services",
+    )
+    .await?;
     let mut removed = Vec::new();
-    for ns in list.items {
+    let mut ours_ns = Vec::new();
+    for ns in namespaces {
         let Some(name) = ns.metadata.name else {
             continue;
         };
@@ -212,7 +243,34 @@ pub async fn cleanup_leftovers(client: &Client, bound: Duration) -> Result<Vec<S
             continue;
         }
         request_namespace_deletion(client, &name, bound).await?;
-        removed.push(name);
+        removed.push(format!("namespace {name}"));
+        ours_ns.push(name);
+    }
+    // Probes in namespaces that stay: by namespace, to delete them together.
+    let mut left: std::collections::BTreeMap<String, (Vec<String>, Vec<String>)> =
+        Default::default();
+    let elsewhere = |m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
+        let ns = m.namespace.clone()?;
+        (ours(m) && !ours_ns.contains(&ns)).then_some((ns, m.name.clone()?))
+    };
+    for (ns, name) in pods.iter().filter_map(|p| elsewhere(&p.metadata)) {
+        left.entry(ns).or_default().0.push(name);
+    }
+    for (ns, name) in services.iter().filter_map(|s| elsewhere(&s.metadata)) {
+        left.entry(ns).or_default().1.push(name);
+    }
+    for (ns, (pods, svcs)) in left {
+        let errors = delete_objects(client, &ns, &pods, &svcs).await;
+        if !errors.is_empty() {
+            return Err(RuntimeError::Other(format!(
+                "could not delete the probes left in namespace {ns}: {}; delete them with `kubectl -n {ns} delete pods,services -l {}={}`",
+                errors.join("; "),
+                manifests::MANAGED_BY_KEY,
+                manifests::MANAGED_BY
+            )));
+        }
+        removed.extend(pods.iter().map(|p| format!("pod {ns}/{p}")));
+        removed.extend(svcs.iter().map(|s| format!("Service {ns}/{s}")));
     }
     Ok(removed)
 }

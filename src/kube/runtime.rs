@@ -126,6 +126,36 @@ impl KubeRuntime {
         self.state().cleanup_notes.clone()
     }
 
+    /// What teardown removes: "namespace X", or with `-n` "the probe pods
+    /// and Services in namespace X" (never the namespace itself).
+    pub fn removal(&self) -> String {
+        let ns = self.namespace();
+        if self.opts.namespace.is_none() {
+            format!("namespace {ns}")
+        } else {
+            format!("the probe pods and Services in namespace {ns}")
+        }
+    }
+
+    /// What `--keep` kept and the commands that remove it: with `-n`, the
+    /// run's own pods and Services by its label, never the namespace.
+    pub fn keep_advice(&self) -> String {
+        let run = self.run_spec();
+        let ns = &run.namespace;
+        if self.opts.namespace.is_none() {
+            format!(
+                "kept namespace {ns} (--keep); delete it with `kubectl delete namespace {ns}` or `kubectl netcheck cleanup`"
+            )
+        } else {
+            format!(
+                "kept the probe pods and Services in namespace {ns} (--keep); delete them with \
+                 `kubectl -n {ns} delete pods,services -l {}={}` or `kubectl netcheck cleanup`",
+                manifests::RUN_KEY,
+                run.id
+            )
+        }
+    }
+
     /// The probe namespace of this run.
     pub fn namespace(&self) -> String {
         self.run_spec().namespace

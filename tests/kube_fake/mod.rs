@@ -731,6 +731,23 @@ async fn handle(
             }
             list("EventList", items)
         }
+        // Cluster-wide lists (`cleanup` looks for probes left anywhere).
+        (Method::GET, ["api", "v1", "pods"]) => {
+            let mut items: Vec<Value> = st.pods.values().cloned().collect();
+            items.extend(fixture_items("kube-system-pods.json"));
+            if let Some(sel) = label_selector(&query) {
+                items.retain(|p| matches_selector(p, &sel));
+            }
+            list("PodList", items)
+        }
+        (Method::GET, ["api", "v1", "services"]) => {
+            let mut items: Vec<Value> = st.services.values().cloned().collect();
+            items.extend(fixture_items("services.json"));
+            if let Some(sel) = label_selector(&query) {
+                items.retain(|p| matches_selector(p, &sel));
+            }
+            list("ServiceList", items)
+        }
         (_, [.., "exec"]) => status(
             400,
             "BadRequest",
