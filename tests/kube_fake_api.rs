@@ -725,9 +725,8 @@ async fn deploy_waits_until_each_probe_service_lists_its_pod_ready() {
         }
         assert!(st.saw("GET /apis/discovery.k8s.io/v1/namespaces/netcheck-"));
     }
-    let told = told.0.lock().unwrap();
+    let told = told.0.lock().unwrap().clone();
     assert!(!told.iter().any(|m| m.contains("did not list")), "{told:?}");
-    drop(told);
     rt.teardown().await.unwrap();
 }
 
@@ -755,14 +754,13 @@ async fn endpoints_that_never_come_are_waited_for_boundedly_and_named() {
         .expect("the run goes on");
     assert!(t.elapsed() < Duration::from_secs(12), "{:?}", t.elapsed());
     assert_eq!(d.pods.len(), 4, "the probes still run");
-    let told = told.0.lock().unwrap();
+    let told = told.0.lock().unwrap().clone();
     let said = told
         .iter()
         .find(|m| m.contains("did not list their pod ready"))
         .unwrap_or_else(|| panic!("says so: {told:?}"));
     assert!(said.contains("4 probe Service(s)"), "{said}");
     assert!(said.contains("probe-node1-0a"), "{said}");
-    drop(told);
     rt.teardown().await.unwrap();
 }
 
