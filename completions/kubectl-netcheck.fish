@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_kubectl_netcheck_global_optspecs
-    string join \n kubeconfig= context= n/namespace= o/output= timeout= no-color q/quiet v/verbose checks= nodes= image= keep no-host fail-on= pairs= probe-timeout= output-file= wide policy-from= h/help V/version
+    string join \n kubeconfig= context= n/namespace= o/output= timeout= no-color q/quiet v/verbose checks= nodes= image= keep wait-cleanup no-host fail-on= pairs= probe-timeout= output-file= wide policy-from= h/help V/version
 end
 
 function __fish_kubectl_netcheck_needs_command
@@ -45,6 +45,7 @@ complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_needs_command" -l no-co
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_needs_command" -s q -l quiet -d 'No progress, only the report and errors'
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_needs_command" -s v -l verbose -d 'More logging on stderr (-v, -vv)'
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_needs_command" -l keep -d 'Keep the probe namespace after the run'
+complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_needs_command" -l wait-cleanup -d 'Wait until the probe namespace is gone before exiting (default: its deletion is requested and Kubernetes finishes it)'
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_needs_command" -l no-host -d 'Skip host inspection (no privileged host-network pods)'
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_needs_command" -l wide -d 'Show the full matrix even when wider than the terminal'
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_needs_command" -s h -l help -d 'Print help'
@@ -77,6 +78,7 @@ junit\t''
 markdown\t''"
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand run" -l timeout -d 'Overall deadline of the run (e.g. 90s, 5m)' -r
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand run" -l keep -d 'Keep the probe namespace after the run'
+complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand run" -l wait-cleanup -d 'Wait until the probe namespace is gone before exiting (default: its deletion is requested and Kubernetes finishes it)'
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand run" -l no-host -d 'Skip host inspection (no privileged host-network pods)'
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand run" -l wide -d 'Show the full matrix even when wider than the terminal'
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand run" -l no-color -d 'No colour (also when NO_COLOR is set or stdout is not a terminal)'

@@ -230,7 +230,7 @@ async fn cleanup_prints_what_it_removed() {
     .await;
     assert_eq!(
         String::from_utf8_lossy(&o.stdout),
-        "no leftover netcheck namespaces\n"
+        "no leftover netcheck namespaces, pods or Services\n"
     );
 }
 
@@ -417,4 +417,53 @@ async fn an_api_server_with_an_untrusted_certificate_exits_3_with_one_line() {
     let err = stderr(&o);
     assert_eq!(err.lines().count(), 1, "one line, no library logs: {err}");
     assert!(err.contains("certificate"), "{err}");
+}
+
+/// `-n default --keep` once advised `kubectl delete namespace default`: with
+/// `-n` the advice deletes the run's own pods and Services by its label.
+#[tokio::test(flavor = "multi_thread")]
+async fn keep_in_an_existing_namespace_advises_deleting_by_label_never_the_namespace() {
+    let fake = FakeApi::start(FakeState::default()).await;
+    let o = netcheck(&[
+        "--kubeconfig",
+        fake.kubeconfig.to_str().unwrap(),
+        "-n",
+        "default",
+        "--keep",
+        "--no-host",
+        "--timeout",
+        "20s",
+    ])
+    .await;
+    let err = stderr(&o);
+    assert!(
+        err.contains("kept the probe pods and Services in namespace default (--keep)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("`kubectl -n default delete pods,services -l netcheck.io/run="),
+        "{err}"
+    );
+    assert!(!err.contains("delete namespace"), "{err}");
+    let o = netcheck(&[
+        "cleanup",
+        "--kubeconfig",
+        fake.kubeconfig.to_str().unwrap(),
+        "--timeout",
+        "10s",
+    ])
+    .await;
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("deleted pod default/probe-node1-0a\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("deleted Service default/probe-node2-1b\n"),
+        "{out}"
+    );
+    let st = fake.state();
+    assert!(st.pods.is_empty() && st.services.is_empty());
+    assert!(st.deleted_namespaces.is_empty(), "default stays");
 }

@@ -360,7 +360,13 @@ async fn exec_errors_become_error_checks_and_the_namespace_is_deleted() {
     let st = fake.state();
     assert_eq!(st.deleted_namespaces.len(), 1);
     assert!(st.saw("POST /api/v1/namespaces/netcheck-"));
-    assert_eq!(st.services.len(), 4, "a Service per probe pod");
+    let made = st
+        .requests
+        .iter()
+        .filter(|r| r.starts_with("POST /api/v1/namespaces/netcheck-") && r.contains("/services?"))
+        .count();
+    assert_eq!(made, 4, "a Service per probe pod");
+    assert!(st.services.is_empty(), "and each deleted");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -441,7 +447,7 @@ async fn cleanup_deletes_only_labelled_namespaces() {
     let removed = netcheck::kube::cleanup_leftovers(&conn.client, Duration::from_secs(5))
         .await
         .unwrap();
-    assert_eq!(removed, ["netcheck-old1"]);
+    assert_eq!(removed, ["namespace netcheck-old1"]);
     let st = fake.state();
     assert_eq!(st.deleted_namespaces, ["netcheck-old1"]);
     assert!(st.namespaces.contains_key("netcheck-lookalike"));
@@ -599,4 +605,298 @@ async fn pod_security_rejecting_the_first_probe_fails_in_seconds_with_the_reason
         "only the first probe was tried"
     );
     assert_eq!(st.deleted_namespaces.len(), 1);
+}
+
+/// A node whose CNI cannot set pods up (the captured FailedCreatePodSandBox:
+/// `failed to find plugin "calico" in path [/usr/lib/cni]`) keeps its pods in
+/// ContainerCreating forever; the run must not wait out --timeout for it.
+async fn run_with_a_broken_cni_on(node: &str) -> (KubeRuntime, netcheck::model::Report, Duration) {
+    let fake = FakeApi::start(FakeState {
+        fates: [(node.to_string(), PodFate::SandboxFailed)].into(),
+        exec: true,
+        ..Default::default()
+    })
+    .await;
+    let rt = runtime(
+        &fake,
+        KubeOptions {
+            // The default --timeout.
+            timeout: Duration::from_secs(300),
+            ..opts(&fake)
+        },
+    )
+    .await;
+    let t = Instant::now();
+    let report = tokio::time::timeout(
+        Duration::from_secs(60),
+        pipeline::run(&rt, &Default::default(), &Quiet),
+    )
+    .await
+    .expect("the run does not wait out --timeout for the broken node")
+    .expect("a report: the other node is probed");
+    (rt, report, t.elapsed())
+}
+
+fn assert_broken_cni_reported(
+    rt: &KubeRuntime,
+    report: &netcheck::model::Report,
+    broken: &str,
+    took: Duration,
+) {
+    let healthy = if broken == "node1" { "node2" } else { "node1" };
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+    let f = report
+        .findings
+        .iter()
+        .find(|f| f.id == FindingId::ProbePodNotStarted)
+        .expect("probe-pod-not-started");
+    assert_eq!(f.nodes, [broken]);
+    assert!(f.title.contains("the CNI failed"), "{}", f.title);
+    assert!(
+        f.evidence.iter().any(|e| e
+            .contains("FailedCreatePodSandBox: Failed to create pod sandbox")
+            && e.contains("failed to find plugin \"calico\" in path [/usr/lib/cni]")),
+        "the kubelet's words: {:#?}",
+        f.evidence
+    );
+    // The healthy node was probed.
+    assert!(
+        report
+            .checks
+            .iter()
+            .any(|c| c.source.node.as_deref() == Some(healthy)
+                && c.target.node.as_deref() == Some(healthy)
+                && c.status == Status::Pass),
+        "{:#?}",
+        report.checks
+    );
+    // Teardown did not wait for the broken node's pods: it says how to finish.
+    let notes = rt.cleanup_notes();
+    assert!(
+        notes.iter().any(|n| n.contains(broken)
+            && n.contains("--force --grace-period=0")
+            && n.contains("kubectl -n netcheck-")),
+        "{notes:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_node_whose_cni_cannot_set_pods_up_is_not_started_and_the_others_are_probed() {
+    let (rt, report, took) = run_with_a_broken_cni_on("node2").await;
+    assert_broken_cni_reported(&rt, &report, "node2", took);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_broken_cni_on_the_canary_node_moves_the_canary_on() {
+    let (rt, report, took) = run_with_a_broken_cni_on("node1").await;
+    assert_broken_cni_reported(&rt, &report, "node1", took);
+}
+
+/// Progress that remembers what it was told.
+#[derive(Default)]
+struct Told(std::sync::Mutex<Vec<String>>);
+impl netcheck::runtime::Progress for Told {
+    fn message(&self, msg: &str) {
+        self.0.lock().unwrap().push(msg.to_string());
+    }
+}
+
+/// kube-proxy REJECTs a Service without endpoints: probing as soon as the
+/// pods are Ready, before the EndpointSlices list them, answers "refused".
+#[tokio::test(flavor = "multi_thread")]
+async fn deploy_waits_until_each_probe_service_lists_its_pod_ready() {
+    let fake = FakeApi::start(FakeState {
+        endpoints_after: Duration::from_secs(3),
+        ..Default::default()
+    })
+    .await;
+    let rt = runtime(&fake, opts(&fake)).await;
+    let d = rt.discover(&Quiet).await.unwrap();
+    let told = Told::default();
+    let d = rt.deploy(d, &told).await.unwrap();
+    assert_eq!(d.pods.len(), 4);
+    {
+        let st = fake.state();
+        for (pod, made) in st.pod_created.iter().filter(|(k, _)| k.contains("/probe-")) {
+            assert!(
+                made.elapsed() >= Duration::from_secs(3),
+                "deploy returned before {pod}'s endpoint was ready"
+            );
+        }
+        assert!(st.saw("GET /apis/discovery.k8s.io/v1/namespaces/netcheck-"));
+    }
+    let told = told.0.lock().unwrap().clone();
+    assert!(!told.iter().any(|m| m.contains("did not list")), "{told:?}");
+    rt.teardown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn endpoints_that_never_come_are_waited_for_boundedly_and_named() {
+    let fake = FakeApi::start(FakeState {
+        endpoints_never: true,
+        ..Default::default()
+    })
+    .await;
+    let rt = runtime(
+        &fake,
+        KubeOptions {
+            timeout: Duration::from_secs(6),
+            ..opts(&fake)
+        },
+    )
+    .await;
+    let t = Instant::now();
+    let d = rt.discover(&Quiet).await.unwrap();
+    let told = Told::default();
+    let d = tokio::time::timeout(Duration::from_secs(30), rt.deploy(d, &told))
+        .await
+        .expect("bounded")
+        .expect("the run goes on");
+    assert!(t.elapsed() < Duration::from_secs(12), "{:?}", t.elapsed());
+    assert_eq!(d.pods.len(), 4, "the probes still run");
+    let told = told.0.lock().unwrap().clone();
+    let said = told
+        .iter()
+        .find(|m| m.contains("did not list their pod ready"))
+        .unwrap_or_else(|| panic!("says so: {told:?}"));
+    assert!(said.contains("4 probe Service(s)"), "{said}");
+    assert!(said.contains("probe-node1-0a"), "{said}");
+    rt.teardown().await.unwrap();
+}
+
+/// Namespace finalisation was most of a healthy run: the run deletes its
+/// pods (no grace period) and Services, asks for the namespace to go, and
+/// does not wait for it unless --wait-cleanup.
+#[tokio::test(flavor = "multi_thread")]
+async fn teardown_does_not_wait_on_a_namespace_stuck_in_terminating() {
+    let fake = FakeApi::start(FakeState {
+        namespaces_stick: true,
+        ..Default::default()
+    })
+    .await;
+    let rt = runtime(&fake, opts(&fake)).await;
+    let o = pipeline::Options {
+        no_host: true,
+        ..Default::default()
+    };
+    let report = pipeline::run(&rt, &o, &Quiet).await.expect("a report");
+    let cleanup = report.summary.stages_ms["cleanup"];
+    assert!(cleanup < 3000, "teardown took {cleanup} ms");
+    let st = fake.state();
+    assert_eq!(st.deleted_namespaces.len(), 1);
+    let ns = &st.deleted_namespaces[0];
+    assert_eq!(st.namespaces[ns]["status"]["phase"], "Terminating");
+    assert!(
+        st.pods.is_empty(),
+        "each probe pod deleted: {:?}",
+        st.pods.keys()
+    );
+    assert!(st.services.is_empty(), "each Service deleted");
+    assert_eq!(st.pod_delete_grace.len(), 6, "4 probes, 2 host pods");
+    assert!(
+        st.pod_delete_grace.values().all(|g| *g == Some(0)),
+        "{:?}",
+        st.pod_delete_grace
+    );
+    assert!(rt.cleanup_notes().is_empty(), "{:?}", rt.cleanup_notes());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wait_cleanup_waits_boundedly_and_says_what_is_left() {
+    let fake = FakeApi::start(FakeState {
+        namespaces_stick: true,
+        ..Default::default()
+    })
+    .await;
+    let rt = runtime(
+        &fake,
+        KubeOptions {
+            wait_cleanup: true,
+            timeout: Duration::from_secs(4),
+            ..opts(&fake)
+        },
+    )
+    .await;
+    let d = rt.discover(&Quiet).await.unwrap();
+    rt.deploy(d, &Quiet).await.unwrap();
+    let t = Instant::now();
+    rt.teardown().await.unwrap();
+    assert!(t.elapsed() >= Duration::from_secs(3), "{:?}", t.elapsed());
+    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+    let notes = rt.cleanup_notes();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("still terminating after 4s")
+                && n.contains("kubectl netcheck cleanup")),
+        "{notes:?}"
+    );
+}
+
+/// `-n` runs leave nothing but their own pods and Services; `cleanup` finds
+/// those by label in namespaces that stay, and touches nothing else there.
+#[tokio::test(flavor = "multi_thread")]
+async fn cleanup_finds_probes_left_in_existing_namespaces() {
+    let fake = FakeApi::start(FakeState::default()).await;
+    let rt = runtime(
+        &fake,
+        KubeOptions {
+            namespace: Some("users-own".into()),
+            ..opts(&fake)
+        },
+    )
+    .await;
+    let o = pipeline::Options {
+        keep: true,
+        ..Default::default()
+    };
+    pipeline::run(&rt, &o, &Quiet).await.unwrap();
+    let advice = rt.keep_advice();
+    assert!(
+        advice.contains("`kubectl -n users-own delete pods,services -l netcheck.io/run="),
+        "{advice}"
+    );
+    assert!(!advice.contains("delete namespace"), "{advice}");
+    {
+        let mut st = fake.state();
+        assert_eq!(st.pods.len(), 6);
+        // The user's own pod and Service, and a probe namespace of an older run.
+        st.pods.insert(
+            "users-own/web".into(),
+            serde_json::json!({"metadata": {"name": "web", "namespace": "users-own", "labels": {"app": "web"}}}),
+        );
+        st.services.insert(
+            "users-own/web".into(),
+            serde_json::json!({"metadata": {"name": "web", "namespace": "users-own", "labels": {"app": "web"}}}),
+        );
+        st.namespaces.insert(
+            "netcheck-old1".into(),
+            serde_json::json!({"metadata": {"name": "netcheck-old1", "labels": {"app.kubernetes.io/managed-by": "kubectl-netcheck"}}}),
+        );
+    }
+    let conn = netcheck::kube::connect(Some(&fake.kubeconfig), None, Duration::from_secs(5))
+        .await
+        .unwrap();
+    let removed = netcheck::kube::cleanup_leftovers(&conn.client, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(removed[0], "namespace netcheck-old1");
+    assert!(
+        removed.contains(&"pod users-own/probe-node1-0a".to_string()),
+        "{removed:?}"
+    );
+    assert!(
+        removed.contains(&"pod users-own/host-node2-1".to_string()),
+        "{removed:?}"
+    );
+    assert!(
+        removed.contains(&"Service users-own/probe-node2-1b".to_string()),
+        "{removed:?}"
+    );
+    assert_eq!(removed.len(), 1 + 6 + 4, "{removed:?}");
+    let st = fake.state();
+    let left: Vec<&String> = st.pods.keys().chain(st.services.keys()).collect();
+    assert_eq!(left, ["users-own/web", "users-own/web"]);
+    assert!(!st.deleted_namespaces.contains(&"users-own".to_string()));
+    assert!(st.pod_delete_grace.values().all(|g| *g == Some(0)));
 }

@@ -69,21 +69,20 @@ pub fn run(g: &GlobalArgs, args: RunArgs) -> Result<ExitCode, CliError> {
         no_host: args.no_host,
         timeout: g.timeout,
         nodes: args.nodes.clone(),
+        wait_cleanup: args.wait_cleanup,
     };
     let progress = super::progress::for_cli(g);
     let rt = tokio_runtime()?;
-    let (report, ns) = rt.block_on(async {
+    let (report, keep_advice) = rt.block_on(async {
         let krt = KubeRuntime::new(kopts).await?;
-        let ns = krt.namespace().to_string();
+        let keep_advice = krt.keep_advice();
         // The kube runtime bounds each of its waits by --timeout itself.
         match pipeline_or_stop(&krt, &opts, progress.as_ref(), None).await {
-            Ok(r) => r.map(|r| (r, ns)).map_err(CliError::from),
-            Err(_) => Err(remove_after_signal(&krt, &ns, opts.keep).await),
+            Ok(r) => r.map(|r| (r, keep_advice)).map_err(CliError::from),
+            Err(_) => Err(remove_after_signal(&krt, &keep_advice, opts.keep).await),
         }
     })?;
-    let kept = opts.keep.then(|| format!(
-        "netcheck: kept namespace {ns} (--keep); delete it with `kubectl delete namespace {ns}` or `kubectl netcheck cleanup`"
-    ));
+    let kept = opts.keep.then(|| format!("netcheck: {keep_advice}"));
     let flags = ReportFlags {
         output_file: args.output_file.as_deref(),
         wide: args.wide,
@@ -94,15 +93,14 @@ pub fn run(g: &GlobalArgs, args: RunArgs) -> Result<ExitCode, CliError> {
 
 /// After Ctrl-C/SIGTERM: delete the probe namespace (unless `--keep`); a
 /// second Ctrl-C stops at once. Always exit 130.
-async fn remove_after_signal(krt: &KubeRuntime, ns: &str, keep: bool) -> CliError {
+async fn remove_after_signal(krt: &KubeRuntime, keep_advice: &str, keep: bool) -> CliError {
     if keep {
-        eprintln!(
-            "netcheck: interrupted; kept namespace {ns} (--keep): `kubectl netcheck cleanup` removes it"
-        );
+        eprintln!("netcheck: interrupted; {keep_advice}");
         return interrupted_error();
     }
     eprintln!(
-        "netcheck: interrupted: deleting namespace {ns} (press Ctrl-C again to stop at once)"
+        "netcheck: interrupted: deleting {} (press Ctrl-C again to stop at once)",
+        krt.removal()
     );
     tokio::select! {
         r = krt.teardown() => {
@@ -127,10 +125,10 @@ pub fn cleanup(g: &GlobalArgs) -> Result<ExitCode, CliError> {
             .map_err(CliError::from)
     })?;
     if removed.is_empty() {
-        println!("no leftover netcheck namespaces");
+        println!("no leftover netcheck namespaces, pods or Services");
     } else {
-        for ns in &removed {
-            println!("deleted namespace {ns}");
+        for what in &removed {
+            println!("deleted {what}");
         }
     }
     Ok(ExitCode::Ok)

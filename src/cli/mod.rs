@@ -130,6 +130,10 @@ pub struct RunArgs {
     /// Keep the probe namespace after the run
     #[arg(long)]
     pub keep: bool,
+    /// Wait until the probe namespace is gone before exiting (default: its
+    /// deletion is requested and Kubernetes finishes it)
+    #[arg(long)]
+    pub wait_cleanup: bool,
     /// Skip host inspection (no privileged host-network pods)
     #[arg(long)]
     pub no_host: bool,

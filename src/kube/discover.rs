@@ -1,14 +1,18 @@
 //! Discovery as pure functions over k8s-openapi objects: nodes, the CNI,
 //! kube-proxy, cluster DNS, the `kubernetes` Service, and the control-plane
-//! findings they prove. The API calls live in `runtime.rs`; everything here is
+//! findings they prove, and [`deployment_from`] over all of it. The API calls
+//! live in `read.rs` ([`ClusterObjects`]); everything here is
 //! unit-tested on objects captured from a real cluster.
 
-use crate::model::report::{Endpoint, ServiceRef};
-use crate::model::topology::{ApiServer, DnsName, DnsTarget, NodeInfo, ServiceTarget};
+use crate::model::report::{ClusterSummary, Endpoint, ServiceRef};
+use crate::model::topology::{
+    ApiServer, Deployment, DnsName, DnsTarget, NodeInfo, PolicyWorld, ServiceTarget,
+};
 use crate::model::{Finding, FindingId, Severity};
 use k8s_openapi::api::apps::v1::DaemonSet;
-use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
@@ -898,6 +902,217 @@ pub fn dns_target(
         servers,
         cluster_domain: cluster_domain.to_string(),
         names,
+    })
+}
+
+// ---------------------------------------------------------------- the whole cluster
+
+/// Everything discovery reads from the API server (`read_cluster` in
+/// src/kube/read.rs makes every call), so that the deployment skeleton is a
+/// pure function of it.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterObjects {
+    /// `/version` `gitVersion`.
+    pub version: String,
+    pub namespaces: Vec<Namespace>,
+    /// Nodes (already filtered by the API when `--nodes` is a label selector).
+    pub nodes: Vec<Node>,
+    pub daemonsets: Vec<DaemonSet>,
+    pub kube_system_pods: Vec<Pod>,
+    /// The CNI agent's pods when its DaemonSet runs outside kube-system
+    /// (None: the agents are among `kube_system_pods`).
+    pub cni_pods: Option<Vec<Pod>>,
+    pub kube_system_services: Vec<Service>,
+    pub default_services: Vec<Service>,
+    /// The EndpointSlices of `kube-dns` and `kubernetes`.
+    pub slices: Vec<EndpointSlice>,
+    pub policies: Vec<NetworkPolicy>,
+    /// ConfigMaps of kube-system, when they exist and may be read.
+    pub kube_proxy_config: Option<ConfigMap>,
+    pub coredns_config: Option<ConfigMap>,
+    pub cilium_config: Option<ConfigMap>,
+}
+
+/// The DaemonSet named `namespace/name`.
+pub fn find_daemonset<'a>(daemonsets: &'a [DaemonSet], id: &str) -> Option<&'a DaemonSet> {
+    daemonsets.iter().find(|d| {
+        format!(
+            "{}/{}",
+            d.metadata.namespace.as_deref().unwrap_or(""),
+            d.metadata.name.as_deref().unwrap_or("")
+        ) == id
+    })
+}
+
+/// The namespace of the CNI agent's DaemonSet when it is not kube-system:
+/// its pods must be listed there.
+pub fn cni_namespace(daemonsets: &[DaemonSet], kube_system_pods: &[Pod]) -> Option<String> {
+    let cni = detect_cni(daemonsets, kube_system_pods);
+    let ns = find_daemonset(daemonsets, cni.daemonset.as_deref()?)?
+        .metadata
+        .namespace
+        .clone()?;
+    (ns != "kube-system").then_some(ns)
+}
+
+/// The nodes to probe: `--nodes` names must all exist; a selector or names
+/// that leave nothing is an error that says how to look.
+pub fn select_nodes(nodes: &[Node], filter: &NodeFilter) -> Result<Vec<NodeInfo>, String> {
+    let mut infos: Vec<NodeInfo> = nodes.iter().map(node_info).collect();
+    if let NodeFilter::Names(names) = filter {
+        let missing: Vec<&str> = names
+            .iter()
+            .filter(|n| !infos.iter().any(|i| &i.name == *n))
+            .map(String::as_str)
+            .collect();
+        if !missing.is_empty() {
+            return Err(format!(
+                "--nodes names nodes the cluster does not have: {}",
+                missing.join(", ")
+            ));
+        }
+        infos.retain(|i| names.contains(&i.name));
+    }
+    if infos.is_empty() {
+        return Err(match filter {
+            NodeFilter::Selector(s) => format!(
+                "no node matches --nodes {s}; `kubectl get nodes -l {s}` lists what it selects, `kubectl get nodes --show-labels` the labels there are"
+            ),
+            _ => "the cluster has no nodes".into(),
+        });
+    }
+    Ok(infos)
+}
+
+/// `kubernetes.default` and cluster DNS, with the findings their Services,
+/// endpoints and pods prove.
+fn control_plane(
+    c: &ClusterObjects,
+    infos: &[NodeInfo],
+) -> (Option<ApiServer>, Option<DnsTarget>, Vec<Finding>) {
+    let mut findings = Vec::new();
+    let api = c
+        .default_services
+        .iter()
+        .find(|s| s.metadata.name.as_deref() == Some("kubernetes"))
+        .map(|s| {
+            findings.extend(service_no_endpoints(
+                s,
+                &c.slices,
+                "pods cannot reach the API server through kubernetes.default",
+            ));
+            ApiServer {
+                node: apiserver_node(&c.slices, infos),
+                ..apiserver(s)
+            }
+        });
+    let by_name = |name: &str| {
+        c.kube_system_services
+            .iter()
+            .find(|s| s.metadata.name.as_deref() == Some(name))
+    };
+    let dns_svc = by_name("kube-dns").or_else(|| by_name("coredns"));
+    let dns_pods: Vec<Pod> = c
+        .kube_system_pods
+        .iter()
+        .filter(|p| {
+            p.metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get("k8s-app"))
+                .map(String::as_str)
+                == Some("kube-dns")
+        })
+        .cloned()
+        .collect();
+    let domain = c
+        .coredns_config
+        .as_ref()
+        .and_then(|c| c.data.as_ref()?.get("Corefile").cloned())
+        .and_then(|c| cluster_domain_from_corefile(&c))
+        .unwrap_or_else(|| "cluster.local".into());
+    let dns = dns_svc.and_then(|s| {
+        findings.extend(dns_pods_findings(&dns_pods));
+        findings.extend(service_no_endpoints(
+            s,
+            &c.slices,
+            "cluster DNS does not answer through its Service",
+        ));
+        dns_target(s, &c.slices, &dns_pods, api.as_ref(), &domain)
+    });
+    (api, dns, findings)
+}
+
+/// Namespace labels and every NetworkPolicy: what policy judgement needs.
+fn policy_world(c: &ClusterObjects) -> PolicyWorld {
+    let mut world = PolicyWorld {
+        namespaces: c
+            .namespaces
+            .iter()
+            .filter_map(|n| {
+                Some((
+                    n.metadata.name.clone()?,
+                    n.metadata.labels.clone().unwrap_or_default(),
+                ))
+            })
+            .collect(),
+        policies: c.policies.clone(),
+    };
+    world.namespaces.retain(|k, _| !k.is_empty());
+    world
+}
+
+/// The deployment skeleton discovery hands to deploy: the cluster summary,
+/// the nodes to probe, DNS, the API server, policies, and the control-plane
+/// findings. `cluster_name` and `server` come from the kubeconfig.
+pub fn deployment_from(
+    c: &ClusterObjects,
+    filter: &NodeFilter,
+    cluster_name: &str,
+    server: &str,
+) -> Result<Deployment, String> {
+    let infos = select_nodes(&c.nodes, filter)?;
+    let cni = detect_cni(&c.daemonsets, &c.kube_system_pods);
+    let cni_ds = cni
+        .daemonset
+        .as_deref()
+        .and_then(|id| find_daemonset(&c.daemonsets, id));
+    let cni_pods = c.cni_pods.as_deref().unwrap_or(&c.kube_system_pods);
+    let proxy_ds = find_daemonset(&c.daemonsets, "kube-system/kube-proxy");
+    let proxy = detect_kube_proxy(
+        proxy_ds,
+        c.kube_proxy_config.as_ref(),
+        &cni,
+        c.cilium_config.as_ref(),
+    );
+    tracing::debug!(
+        "CNI {}: {}; kube-proxy {}: {}",
+        cni.name,
+        cni.evidence,
+        proxy.mode,
+        proxy.evidence
+    );
+    let mut findings = node_not_ready_findings(&infos);
+    findings.extend(cni_agent_findings(&cni, cni_ds, cni_pods, &infos));
+    findings.extend(kube_proxy_findings(proxy_ds, &c.kube_system_pods, &infos));
+    let (apiserver, dns, more) = control_plane(c, &infos);
+    findings.extend(more);
+    Ok(Deployment {
+        cluster: ClusterSummary {
+            name: cluster_name.to_string(),
+            server: server.to_string(),
+            version: c.version.clone(),
+            cni: cni.name.clone(),
+            kube_proxy_mode: proxy.mode.clone(),
+            dns_service: dns.as_ref().map(|d| d.service.clone()),
+        },
+        nodes: infos,
+        pods: Vec::new(),
+        hosts: Vec::new(),
+        dns,
+        apiserver,
+        policy: policy_world(c),
+        findings,
     })
 }
 

@@ -6,16 +6,28 @@
 //! - [`pods`]: whether a probe pod started, and why not.
 //! - [`preflight`]: the permissions a run needs (SelfSubjectAccessReview).
 //! - [`image`]: the probe image as an OCI archive.
-//! - [`KubeRuntime`]: the [`crate::runtime::Runtime`] over a real API server.
+//! - [`KubeRuntime`]: the [`crate::runtime::Runtime`] over a real API server,
+//!   in steps named by file: `client` (kubeconfig, bounded calls, errors in
+//!   words), `read` (every API call of discovery), `deploy` (namespace,
+//!   canary, probes, what came up), `wait` (pods until ready or not
+//!   startable), `exec`, `cleanup` (teardown and `kubectl netcheck cleanup`).
 
+mod cleanup;
+mod client;
+mod deploy;
 pub mod discover;
+mod exec;
 pub mod image;
 pub mod manifests;
 pub mod pods;
 pub mod preflight;
+mod read;
 mod runtime;
+mod wait;
 
 #[cfg(test)]
 mod fixtures;
 
-pub use runtime::{KubeOptions, KubeRuntime, cleanup_leftovers, connect};
+pub use cleanup::cleanup_leftovers;
+pub use client::{Connection, connect};
+pub use runtime::{KubeOptions, KubeRuntime};

@@ -3,6 +3,8 @@
 
 use super::discover::{pod_ready, pod_state_line};
 use k8s_openapi::api::core::v1::{Event, Pod};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
 /// Where a pod stands on its way to ready.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,7 +18,7 @@ pub enum PodStart {
 }
 
 /// A probe kept out of Services by its readiness gate (`--policy-from`).
-fn gated_out_of_service(p: &Pod) -> bool {
+pub fn gated_out_of_service(p: &Pod) -> bool {
     p.spec
         .as_ref()
         .and_then(|s| s.readiness_gates.as_ref())
@@ -168,6 +170,99 @@ pub fn timeout_reason(p: &Pod) -> String {
     pod_state_line(p)
 }
 
+// ---------------------------------------------------------------- setup errors
+
+/// Warning events that say the kubelet cannot set a pod up on its node: its
+/// network sandbox (the CNI), its volumes. The pod stays ContainerCreating
+/// with no reason in its status; only the events tell.
+pub const SETUP_ERRORS: &[&str] = &[
+    "FailedCreatePodSandBox",
+    "FailedMount",
+    "FailedAttachVolume",
+    "FailedMapVolume",
+];
+
+/// How long a setup error may last before the pod counts as not starting.
+pub const SETUP_PERSISTS: Duration = Duration::from_secs(5);
+
+/// How many setup errors (the kubelet retries) count as not starting at once.
+pub const SETUP_REPEATS: i32 = 3;
+
+/// How the reason of a pod the kubelet cannot set up begins: a node-local
+/// failure, the other nodes go on.
+pub const SETUP_FAILED: &str = "the kubelet cannot set the pod up on its node";
+
+/// Whether a failure reason is a setup failure (node-local).
+pub fn is_setup_failure(why: &str) -> bool {
+    why.contains(SETUP_FAILED)
+}
+
+/// The setup errors about `pod` (by uid when both sides have one, else by
+/// name): how many times they happened, and the newest reason.
+pub fn setup_errors(pod: &Pod, events: &[Event]) -> (i32, Option<String>) {
+    let name = pod.metadata.name.as_deref();
+    let uid = pod.metadata.uid.as_deref();
+    let mut mine: Vec<&Event> = events
+        .iter()
+        .filter(|e| e.involved_object.name.as_deref() == name)
+        .filter(|e| match (uid, e.involved_object.uid.as_deref()) {
+            (Some(a), Some(b)) => a == b,
+            _ => true,
+        })
+        .filter(|e| e.type_.as_deref() == Some("Warning"))
+        .filter(|e| SETUP_ERRORS.contains(&e.reason.as_deref().unwrap_or("")))
+        .collect();
+    mine.sort_by_key(|e| {
+        e.last_timestamp
+            .as_ref()
+            .map(|t| t.0)
+            .or(e.event_time.as_ref().map(|t| t.0))
+    });
+    let count = mine
+        .iter()
+        .map(|e| {
+            e.series
+                .as_ref()
+                .and_then(|s| s.count)
+                .unwrap_or(0)
+                .max(e.count.unwrap_or(1))
+        })
+        .sum();
+    (count, mine.last().and_then(|e| e.reason.clone()))
+}
+
+/// Setup errors seen while waiting: since when each pod has had them.
+#[derive(Debug, Default)]
+pub struct SetupWatch {
+    since: BTreeMap<String, Instant>,
+}
+
+impl SetupWatch {
+    /// A pod still starting, with the namespace's events at `now`: the
+    /// reason it will not start when its setup errors have lasted
+    /// [`SETUP_PERSISTS`] or repeated [`SETUP_REPEATS`] times.
+    pub fn observe(&mut self, pod: &Pod, events: &[Event], now: Instant) -> Option<String> {
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        let (count, reason) = setup_errors(pod, events);
+        let Some(reason) = reason else {
+            self.since.remove(&name);
+            return None;
+        };
+        let since = *self.since.entry(name).or_insert(now);
+        let lasted = now.saturating_duration_since(since);
+        if count >= SETUP_REPEATS {
+            Some(format!("{SETUP_FAILED}: {reason}, {count} times"))
+        } else if lasted >= SETUP_PERSISTS {
+            Some(format!(
+                "{SETUP_FAILED}: {reason} for {}s",
+                lasted.as_secs()
+            ))
+        } else {
+            None
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -286,5 +381,79 @@ mod tests {
             "{r}"
         );
         assert!(warning_events("nobody", &events).is_empty());
+    }
+
+    fn sandbox_pod() -> (Pod, Vec<Event>) {
+        let read = |f: &str| -> serde_json::Value {
+            let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/kube-v1.36/turn2")
+                .join(f);
+            serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+        };
+        let pod: Pod = serde_json::from_value(read("sandbox-failed-pod.json")).unwrap();
+        let events: Vec<Event> =
+            serde_json::from_value(read("sandbox-failed-events.json")["items"].clone()).unwrap();
+        (pod, events)
+    }
+
+    #[test]
+    fn a_sandbox_that_cannot_be_set_up_is_starting_in_status_and_failing_in_events() {
+        let (pod, events) = sandbox_pod();
+        // The status says only ContainerCreating.
+        assert_eq!(
+            classify(&pod),
+            PodStart::Starting("ContainerCreating".into())
+        );
+        assert_eq!(
+            setup_errors(&pod, &events),
+            (1, Some("FailedCreatePodSandBox".into()))
+        );
+        let mut watch = SetupWatch::default();
+        let t0 = Instant::now();
+        assert_eq!(watch.observe(&pod, &events, t0), None, "not at once");
+        assert_eq!(
+            watch.observe(&pod, &events, t0 + Duration::from_secs(2)),
+            None
+        );
+        let why = watch
+            .observe(&pod, &events, t0 + SETUP_PERSISTS)
+            .expect("persisting");
+        assert!(is_setup_failure(&why), "{why}");
+        assert!(why.contains("FailedCreatePodSandBox for 5s"), "{why}");
+        // The kubelet's words reach the reason the user reads.
+        let text = failure_reason(&pod, &why, &events);
+        assert!(
+            text.contains("failed to find plugin \"calico\" in path [/usr/lib/cni]"),
+            "{text}"
+        );
+        // SandboxChanged (Normal) is not an error by itself.
+        let normal: Vec<Event> = events
+            .iter()
+            .filter(|e| e.type_.as_deref() == Some("Normal"))
+            .cloned()
+            .collect();
+        assert_eq!(setup_errors(&pod, &normal), (0, None));
+    }
+
+    #[test]
+    fn repeated_setup_errors_count_at_once_and_other_pods_events_do_not() {
+        let (pod, mut events) = sandbox_pod();
+        events[0].count = Some(3);
+        let mut watch = SetupWatch::default();
+        let why = watch.observe(&pod, &events, Instant::now()).unwrap();
+        assert!(why.ends_with("FailedCreatePodSandBox, 3 times"), "{why}");
+        // An event about an earlier pod of the same name (another uid).
+        events[0].involved_object.uid = Some("another-pod".into());
+        assert_eq!(setup_errors(&pod, &events), (0, None));
+        // Errors that went away reset the clock.
+        let mut watch = SetupWatch::default();
+        let (pod, events) = sandbox_pod();
+        let t0 = Instant::now();
+        watch.observe(&pod, &events, t0);
+        assert_eq!(watch.observe(&pod, &[], t0 + Duration::from_secs(4)), None);
+        assert_eq!(
+            watch.observe(&pod, &events, t0 + Duration::from_secs(6)),
+            None
+        );
     }
 }

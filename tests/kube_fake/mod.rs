@@ -15,6 +15,14 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+/// A capture of turn two (tests/fixtures/kube-v1.36/turn2).
+pub fn turn2(name: &str) -> Value {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/kube-v1.36/turn2")
+        .join(name);
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
+
 pub fn fixture(name: &str) -> Value {
     let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/kube-v1.36/api")
@@ -35,6 +43,9 @@ pub enum PodFate {
     Unschedulable,
     /// CrashLoopBackOff, like the captured `crashloop` pod.
     CrashLoop,
+    /// The node's CNI cannot set pods up: ContainerCreating forever, with the
+    /// captured `FailedCreatePodSandBox` event (turn2/sandbox-failed-*.json).
+    SandboxFailed,
 }
 
 #[derive(Debug, Default)]
@@ -66,6 +77,19 @@ pub struct FakeState {
     pub execs: Vec<(String, Vec<String>)>,
     /// NetworkPolicies the cluster holds (served by the cluster-wide list).
     pub policies: Vec<Value>,
+    /// When each pod was created, by "namespace/name".
+    pub pod_created: BTreeMap<String, std::time::Instant>,
+    /// How long after its pod is created (and Ready) a probe Service's
+    /// EndpointSlice lists it ready, as the EndpointSlice controller and
+    /// kube-proxy lag behind on real clusters (default: at once).
+    pub endpoints_after: std::time::Duration,
+    /// EndpointSlices never list the probes ready.
+    pub endpoints_never: bool,
+    /// Deleted namespaces stay Terminating (pods a broken CNI cannot tear
+    /// down, a finalizer): the namespace is still there, marked.
+    pub namespaces_stick: bool,
+    /// The grace period of each pod deletion, by "namespace/name".
+    pub pod_delete_grace: BTreeMap<String, Option<i64>>,
 }
 
 impl FakeState {
@@ -101,6 +125,7 @@ impl FakeApi {
             timeout: std::time::Duration::from_secs(20),
             nodes: None,
             policy_from: None,
+            wait_cleanup: false,
         }
     }
 
@@ -215,9 +240,53 @@ fn with_status(pod: &Value, fate: PodFate, ip: &str) -> Value {
         PodFate::ImagePull => failing_pod("badimage")["status"].clone(),
         PodFate::Unschedulable => failing_pod("unschedulable")["status"].clone(),
         PodFate::CrashLoop => failing_pod("crashloop")["status"].clone(),
+        PodFate::SandboxFailed => turn2("sandbox-failed-pod.json")["status"].clone(),
     };
     let _ = node;
     p
+}
+
+/// The EndpointSlice of each Service in `ns`: its pod (same name), ready
+/// once the pod is Ready and `endpoints_after` has passed since it was made.
+fn probe_slices(st: &FakeState, ns: &str) -> Vec<Value> {
+    let prefix = format!("{ns}/");
+    st.services
+        .iter()
+        .filter(|(k, _)| k.starts_with(&prefix))
+        .map(|(k, svc)| {
+            let name = svc["metadata"]["name"].as_str().unwrap_or("");
+            let endpoints: Vec<Value> = st
+                .pods
+                .get(k)
+                .map(|pod| {
+                    let node = pod["spec"]["nodeName"].as_str().unwrap_or("");
+                    let fate = st.fates.get(node).copied().unwrap_or(PodFate::Ready);
+                    let gated = pod["spec"]["readinessGates"]
+                        .as_array()
+                        .is_some_and(|g| !g.is_empty());
+                    let settled = st
+                        .pod_created
+                        .get(k)
+                        .is_some_and(|t| t.elapsed() >= st.endpoints_after);
+                    let ready = fate == PodFate::Ready && !gated && settled && !st.endpoints_never;
+                    vec![json!({
+                        "addresses": ["198.18.0.250"],
+                        "conditions": {"ready": ready},
+                        "nodeName": node,
+                        "targetRef": {"kind": "Pod", "name": name, "namespace": ns}
+                    })]
+                })
+                .unwrap_or_default();
+            json!({
+                "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                "metadata": {"name": format!("{name}-abcde"), "namespace": ns,
+                             "labels": {"kubernetes.io/service-name": name}},
+                "addressType": "IPv4",
+                "endpoints": endpoints,
+                "ports": [{"name": "tcp", "port": 7000, "protocol": "TCP"}]
+            })
+        })
+        .collect()
 }
 
 fn ssar_answer(st: &FakeState, body: &Value) -> Value {
@@ -495,6 +564,13 @@ async fn handle(
         (Method::DELETE, ["api", "v1", "namespaces", ns]) => {
             let ns = ns.to_string();
             st.deleted_namespaces.push(ns.clone());
+            if st.namespaces_stick
+                && let Some(n) = st.namespaces.get_mut(&ns)
+            {
+                n["metadata"]["deletionTimestamp"] = json!("2026-12-01T00:00:00Z");
+                n["status"] = json!({"phase": "Terminating"});
+                return Ok(reply(StatusCode::OK, n.clone()));
+            }
             match st.namespaces.remove(&ns) {
                 Some(n) => {
                     st.pods.retain(|k, _| !k.starts_with(&format!("{ns}/")));
@@ -539,6 +615,17 @@ async fn handle(
         (Method::GET, ["apis", "discovery.k8s.io", "v1", "endpointslices"]) => {
             list("EndpointSliceList", fixture_items("endpointslices.json"))
         }
+        (
+            Method::GET,
+            [
+                "apis",
+                "discovery.k8s.io",
+                "v1",
+                "namespaces",
+                ns,
+                "endpointslices",
+            ],
+        ) => list("EndpointSliceList", probe_slices(&st, ns)),
         (Method::GET, ["apis", "networking.k8s.io", "v1", "networkpolicies"]) => {
             list("NetworkPolicyList", st.policies.clone())
         }
@@ -550,8 +637,12 @@ async fn handle(
         }
         (Method::POST, ["api", "v1", "namespaces", ns, "pods"]) => {
             let name = body["metadata"]["name"].as_str().unwrap_or("").to_string();
-            st.pods.insert(format!("{ns}/{name}"), body.clone());
-            reply(StatusCode::CREATED, body)
+            let mut pod = body.clone();
+            pod["metadata"]["uid"] = json!(format!("uid-{}-{ns}-{name}", st.requests.len()));
+            st.pods.insert(format!("{ns}/{name}"), pod.clone());
+            st.pod_created
+                .insert(format!("{ns}/{name}"), std::time::Instant::now());
+            reply(StatusCode::CREATED, pod)
         }
         (Method::GET, ["api", "v1", "namespaces", ns, "pods"]) => {
             let prefix = format!("{ns}/");
@@ -574,6 +665,8 @@ async fn handle(
             list("PodList", items)
         }
         (Method::DELETE, ["api", "v1", "namespaces", ns, "pods", name]) => {
+            let grace = body["gracePeriodSeconds"].as_i64();
+            st.pod_delete_grace.insert(format!("{ns}/{name}"), grace);
             match st.pods.remove(&format!("{ns}/{name}")) {
                 Some(p) => reply(StatusCode::OK, p),
                 None => status(404, "NotFound", "not found"),
@@ -597,7 +690,7 @@ async fn handle(
         }
         (Method::GET, ["api", "v1", "namespaces", _ns, "events"]) => {
             // The captured kubelet/scheduler events, about each of our failed pods.
-            let targets: Vec<(String, PodFate)> = st
+            let targets: Vec<(String, Value, PodFate)> = st
                 .pods
                 .values()
                 .filter_map(|p| {
@@ -606,30 +699,54 @@ async fn handle(
                     (fate != PodFate::Ready).then(|| {
                         (
                             p["metadata"]["name"].as_str().unwrap_or("").to_string(),
+                            p["metadata"]["uid"].clone(),
                             fate,
                         )
                     })
                 })
                 .collect();
             let captured = fixture_items("failing-pods-events.json");
+            let sandbox = turn2("sandbox-failed-events.json")["items"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
             let mut items = Vec::new();
-            for (name, fate) in targets {
-                let from = match fate {
-                    PodFate::ImagePull => "badimage",
-                    PodFate::CrashLoop => "crashloop",
-                    PodFate::Unschedulable => "unschedulable",
+            for (name, uid, fate) in targets {
+                let (from, events) = match fate {
+                    PodFate::ImagePull => ("badimage", &captured),
+                    PodFate::CrashLoop => ("crashloop", &captured),
+                    PodFate::Unschedulable => ("unschedulable", &captured),
+                    PodFate::SandboxFailed => ("web", &sandbox),
                     _ => continue,
                 };
-                for e in captured
+                for e in events
                     .iter()
                     .filter(|e| e["involvedObject"]["name"] == from)
                 {
                     let mut e = e.clone();
                     e["involvedObject"]["name"] = json!(name);
+                    e["involvedObject"]["uid"] = uid.clone();
                     items.push(e);
                 }
             }
             list("EventList", items)
+        }
+        // Cluster-wide lists (`cleanup` looks for probes left anywhere).
+        (Method::GET, ["api", "v1", "pods"]) => {
+            let mut items: Vec<Value> = st.pods.values().cloned().collect();
+            items.extend(fixture_items("kube-system-pods.json"));
+            if let Some(sel) = label_selector(&query) {
+                items.retain(|p| matches_selector(p, &sel));
+            }
+            list("PodList", items)
+        }
+        (Method::GET, ["api", "v1", "services"]) => {
+            let mut items: Vec<Value> = st.services.values().cloned().collect();
+            items.extend(fixture_items("services.json"));
+            if let Some(sel) = label_selector(&query) {
+                items.retain(|p| matches_selector(p, &sel));
+            }
+            list("ServiceList", items)
         }
         (_, [.., "exec"]) => status(
             400,

@@ -526,3 +526,95 @@ proptest::proptest! {
         proptest::prop_assert_eq!(cluster_domain_from_corefile(&corefile), Some(domain));
     }
 }
+
+// ---------------------------------------------------------------- deployment_from
+
+/// The real cluster as `read_cluster` reads it.
+fn captured_cluster() -> ClusterObjects {
+    let ns = |name: &str| -> k8s_openapi::api::core::v1::Namespace {
+        serde_json::from_value(serde_json::json!({"metadata": {"name": name,
+            "labels": {"kubernetes.io/metadata.name": name}}}))
+        .unwrap()
+    };
+    let of_ns = |ns: &str| -> Vec<Service> {
+        services()
+            .into_iter()
+            .filter(|s| s.metadata.namespace.as_deref() == Some(ns))
+            .collect()
+    };
+    ClusterObjects {
+        version: "v1.36.2".into(),
+        namespaces: vec![ns("default"), ns("kube-system")],
+        nodes: nodes(),
+        daemonsets: items_of_kind("workloads.json", "DaemonSet"),
+        kube_system_pods: ks_pods(),
+        cni_pods: None,
+        kube_system_services: of_ns("kube-system"),
+        default_services: of_ns("default"),
+        slices: slices(),
+        policies: Vec::new(),
+        kube_proxy_config: None,
+        coredns_config: None,
+        cilium_config: None,
+    }
+}
+
+#[test]
+fn the_deployment_skeleton_of_the_real_cluster() {
+    let c = captured_cluster();
+    let d = deployment_from(&c, &NodeFilter::All, "lab", "https://198.18.255.11:6443").unwrap();
+    assert_eq!(d.cluster.name, "lab");
+    assert_eq!(d.cluster.version, "v1.36.2");
+    assert_eq!(d.cluster.cni, "unknown");
+    assert_eq!(d.cluster.kube_proxy_mode, "unknown");
+    let names: Vec<&str> = d.nodes.iter().map(|n| n.name.as_str()).collect();
+    assert_eq!(names, ["node1", "node2"]);
+    let dns = d.dns.as_ref().expect("cluster DNS");
+    assert_eq!(dns.service.ip.to_string(), "198.19.0.10");
+    assert_eq!(dns.cluster_domain, "cluster.local");
+    assert_eq!(
+        d.cluster.dns_service.as_ref().map(|s| s.ip.to_string()),
+        Some("198.19.0.10".into())
+    );
+    assert_eq!(d.apiserver.as_ref().map(|a| a.port), Some(443));
+    assert!(d.findings.is_empty(), "{:#?}", d.findings);
+    assert!(d.pods.is_empty() && d.hosts.is_empty());
+    assert_eq!(d.policy.namespaces.len(), 2);
+}
+
+#[test]
+fn the_skeleton_names_missing_nodes_and_keeps_the_chosen_ones() {
+    let c = captured_cluster();
+    let only = |f: &str| deployment_from(&c, &NodeFilter::parse(Some(f)), "x", "y");
+    let d = only("node2").unwrap();
+    assert_eq!(d.nodes.len(), 1);
+    assert_eq!(d.nodes[0].name, "node2");
+    let e = only("node2,node9").unwrap_err();
+    assert_eq!(e, "--nodes names nodes the cluster does not have: node9");
+    // A selector the API applied and that matched nothing.
+    let empty = ClusterObjects {
+        nodes: Vec::new(),
+        ..captured_cluster()
+    };
+    let e = deployment_from(&empty, &NodeFilter::parse(Some("role=worker")), "x", "y").unwrap_err();
+    assert!(e.contains("kubectl get nodes -l role=worker"), "{e}");
+}
+
+#[test]
+fn the_skeleton_finds_dns_pods_not_ready_and_no_endpoints() {
+    let mut c = captured_cluster();
+    c.slices.clear();
+    for p in &mut c.kube_system_pods {
+        if let Some(st) = p.status.as_mut() {
+            for cond in st.conditions.iter_mut().flatten() {
+                if cond.type_ == "Ready" {
+                    cond.status = "False".into();
+                }
+            }
+        }
+    }
+    let d = deployment_from(&c, &NodeFilter::All, "x", "y").unwrap();
+    let ids: Vec<FindingId> = d.findings.iter().map(|f| f.id).collect();
+    assert!(ids.contains(&FindingId::DnsPodsNotReady), "{ids:?}");
+    assert!(ids.contains(&FindingId::ServiceNoEndpoints), "{ids:?}");
+}
