@@ -17,6 +17,7 @@ pub mod command;
 pub mod ctx;
 pub mod faults;
 pub mod host_faults;
+pub mod kube_proxy;
 pub mod nodefs;
 pub mod plan;
 pub mod procs;

@@ -16,8 +16,26 @@ pub fn exe() -> std::path::PathBuf {
     env!("CARGO_BIN_EXE_kubectl-netcheck").into()
 }
 
-/// Build a lab without agents (network, DNS, faults).
+/// Build a lab without agents (network, DNS, faults), and wait until
+/// kube-proxy has synced the probe Services on every node (the tests send
+/// packets through them).
 pub async fn build(
+    nodes: usize,
+    pods: usize,
+    faults: &[&'static dyn Fault],
+) -> Result<LabRuntime, String> {
+    let rt = build_unsynced(nodes, pods, faults).await?;
+    match rt.wait_for_service_rules().await {
+        Ok(()) => Ok(rt),
+        Err(e) => {
+            let _ = rt.teardown().await;
+            Err(e.to_string())
+        }
+    }
+}
+
+/// [`build`] without waiting for kube-proxy: its sync is still pending.
+pub async fn build_unsynced(
     nodes: usize,
     pods: usize,
     faults: &[&'static dyn Fault],
