@@ -153,6 +153,34 @@ pub fn tcp_roundtrip(ns: &str, ip: Ipv4Addr, port: u16) -> Result<(), String> {
     .map_err(|e| e.to_string())?
 }
 
+/// Only connect from a namespace: Ok, or the error's kind (refused, timed out…).
+pub fn tcp_connect(ns: &str, ip: Ipv4Addr, port: u16) -> Result<(), std::io::ErrorKind> {
+    in_netns_thread(ns, || {
+        TcpStream::connect_timeout(&SocketAddr::from((ip, port)), Duration::from_secs(2))
+            .map(drop)
+            .map_err(|e| e.kind())
+    })
+    .unwrap_or(Err(std::io::ErrorKind::Other))
+}
+
+/// `ip netns exec NS program args…`: stdout, or why it failed.
+pub fn run_in(ns: &str, program: &str, args: &[&str]) -> Result<String, String> {
+    netcheck::lab::host_faults::netns_exec(ns, program, args, None)
+}
+
+/// A counter of /proc/net/snmp (`Udp:` `InDatagrams`…) inside a namespace.
+pub fn snmp_counter(ns: &str, prefix: &str, name: &str) -> Result<u64, String> {
+    let text = run_in(ns, "cat", &["/proc/net/snmp"])?;
+    let mut lines = text.lines().filter(|l| l.starts_with(prefix));
+    let (names, values) = (lines.next().unwrap_or(""), lines.next().unwrap_or(""));
+    names
+        .split_whitespace()
+        .zip(values.split_whitespace())
+        .find(|(n, _)| *n == name)
+        .and_then(|(_, v)| v.parse().ok())
+        .ok_or_else(|| format!("no {prefix} {name} in /proc/net/snmp of {ns}"))
+}
+
 /// An A query over UDP from a namespace: the addresses, or Err(rcode)
 /// (Err(-1) when nothing answered in 2 s).
 pub fn dns_a(ns: &str, server: &str, name: &str) -> Result<Vec<Ipv4Addr>, i32> {
