@@ -476,10 +476,17 @@ async fn dns_queries_through_the_service_reach_both_replicas() {
         d.servers.iter().map(|s| (s.node.clone(), s.ip)).collect();
     let r = tokio::task::spawn_blocking(move || -> Result<(), String> {
         let want: Vec<(Option<String>, Option<std::net::IpAddr>)> = (0..2)
-            .map(|r| (Some(p.node_name(p.dns_node(r))), Some(p.dns_pod_ip(r).into())))
+            .map(|r| {
+                (
+                    Some(p.node_name(p.dns_node(r))),
+                    Some(p.dns_pod_ip(r).into()),
+                )
+            })
             .collect();
         if servers != want || p.dns_node(0) == p.dns_node(1) {
-            return Err(format!("DNS servers {servers:?}, want two on two nodes: {want:?}"));
+            return Err(format!(
+                "DNS servers {servers:?}, want two on two nodes: {want:?}"
+            ));
         }
         let count = |r: usize| snmp_counter(&p.dns_ns(r), "Udp:", "InDatagrams");
         let before = [count(0)?, count(1)?];

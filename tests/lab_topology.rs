@@ -164,7 +164,10 @@ async fn the_runtime_knows_only_what_a_cluster_api_would() {
         let v: serde_json::Value = serde_json::from_str(&link).unwrap();
         assert_eq!(v[0]["mtu"], 1450, "{link}");
         let wire = run_in(&p.node_ns(1), "ip", &["-j", "link", "show", "eth0"]).unwrap();
-        assert_eq!(serde_json::from_str::<serde_json::Value>(&wire).unwrap()[0]["mtu"], 1500);
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&wire).unwrap()[0]["mtu"],
+            1500
+        );
         // kube-proxy's rules (and kubelet's own chains) as the nodes show them.
         let save = run_in(&p.node_ns(0), "iptables-save", &[]).unwrap();
         for chain in [
@@ -230,7 +233,8 @@ async fn service_rules_appear_after_deploy_as_kube_proxy_syncs() {
     let rejects = run_in(&p.node_ns(0), "iptables-save", &["-t", "filter"]).unwrap();
     // Until every node answers, or 10 s.
     let mut last = first.clone();
-    while last.iter().any(|r| r.is_err()) && deployed.elapsed() < std::time::Duration::from_secs(10) {
+    while last.iter().any(|r| r.is_err()) && deployed.elapsed() < std::time::Duration::from_secs(10)
+    {
         std::thread::sleep(std::time::Duration::from_millis(50));
         last = connect_all(&from);
     }
@@ -259,7 +263,11 @@ async fn service_rules_appear_after_deploy_as_kube_proxy_syncs() {
         first.contains(&Err(std::io::ErrorKind::ConnectionRefused)),
         "{early:?} after deploy no node refused the Service: {first:?}"
     );
-    let svc = format!("{}/{}:tcp has no endpoints", p.k8s_namespace(), p.pod_name(0, 0));
+    let svc = format!(
+        "{}/{}:tcp has no endpoints",
+        p.k8s_namespace(),
+        p.pod_name(0, 0)
+    );
     assert!(
         first[0].is_ok() || rejects.contains(&svc),
         "node-1 refused, with kube-proxy's REJECT: {rejects}"
@@ -271,7 +279,10 @@ async fn service_rules_appear_after_deploy_as_kube_proxy_syncs() {
     synced.expect("every sync done");
     assert!(!filter.contains("has no endpoints"), "{filter}");
     assert!(
-        nat.contains(&format!("-j DNAT --to-destination {}:{port}", p.pod_ip(0, 0))),
+        nat.contains(&format!(
+            "-j DNAT --to-destination {}:{port}",
+            p.pod_ip(0, 0)
+        )),
         "{nat}"
     );
 }

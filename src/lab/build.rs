@@ -7,8 +7,7 @@
 use super::ctx::LabCtx;
 use super::plan::{
     APISERVER_IP, APISERVER_PORT, DNS_REPLICAS, DNS_SERVICE_IP, NODE_TCP_PORT, OVERLAY_MTU,
-    SERVICE_CIDR, UNDERLAY_PREFIX, VXLAN_PORT, VXLAN_VNI, WIRE_GATEWAY, WIRE_GATEWAY_MAC,
-    WIRE_MTU,
+    SERVICE_CIDR, UNDERLAY_PREFIX, VXLAN_PORT, VXLAN_VNI, WIRE_GATEWAY, WIRE_GATEWAY_MAC, WIRE_MTU,
 };
 use super::rules::{ServicePort, node_rules};
 use crate::model::topology::ServePorts;

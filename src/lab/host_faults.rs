@@ -44,7 +44,7 @@ pub fn all() -> &'static [HostFault] {
         },
         HostFault {
             name: "ip-forward-off",
-            description: "net.ipv4.ip_forward = 0 on the node (a reboot without the sysctl file)",
+            description: "net.ipv4.ip_forward = 0 on the node after its pods started (a `sysctl --system` with a file that turns it off)",
             expected: FindingId::IpForwardDisabled,
             apply: ip_forward_off,
             after_service_sync: false,

@@ -110,7 +110,9 @@ impl LabPlan {
     }
     /// The DNS replicas on node i.
     pub fn dns_replicas_on(&self, i: usize) -> Vec<usize> {
-        (0..DNS_REPLICAS).filter(|&r| self.dns_node(r) == i).collect()
+        (0..DNS_REPLICAS)
+            .filter(|&r| self.dns_node(r) == i)
+            .collect()
     }
     /// DNS replica r's pod IP: .53, .54 of its node's pod CIDR.
     pub fn dns_pod_ip(&self, r: usize) -> Ipv4Addr {

@@ -397,7 +397,14 @@ mod tests {
         let sync = kube_proxy_sync(&[full]);
         assert_consistent(&sync);
         assert!(!sync.contains("REJECT") && sync.contains("DNAT"));
-        for other in ["FLANNEL", ":FORWARD", ":INPUT", "-A FORWARD", "KUBE-FIREWALL", "-P "] {
+        for other in [
+            "FLANNEL",
+            ":FORWARD",
+            ":INPUT",
+            "-A FORWARD",
+            "KUBE-FIREWALL",
+            "-P ",
+        ] {
             assert!(!sync.contains(other), "the sync writes {other}");
         }
     }

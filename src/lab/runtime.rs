@@ -8,11 +8,11 @@
 
 use super::cmd::Tools;
 use super::ctx::LabCtx;
+use super::kube_proxy::ServiceSync;
 use super::plan::{
     APISERVER_IP, APISERVER_PORT, CLUSTER_DOMAIN, DNS_REPLICAS, DNS_SERVICE_IP, LabPlan,
     NODE_HTTP_PORT, NODE_TCP_PORT, NODE_UDP_PORT,
 };
-use super::kube_proxy::ServiceSync;
 use super::procs::{self, Started};
 use super::state::LabState;
 use crate::model::host::HostReport;
