@@ -113,14 +113,18 @@ fn check(name: &str, p: &LabPlan) -> Result<(), String> {
                 dns_a(&p.pod_ns(0, 0), "198.19.0.10", name) == Err(-1),
                 "no answer via the Service",
             )?;
-            want(
-                dns_a(&p.pod_ns(1, 0), "198.18.0.53", name) == Err(-1),
-                "no answer from the pod",
-            )?;
-            want(
-                ping(&p.pod_ns(1, 0), "198.18.0.53".parse().unwrap(), 56),
-                "the DNS pod's network is up",
-            )
+            for r in 0..netcheck::lab::plan::DNS_REPLICAS {
+                let ip = p.dns_pod_ip(r);
+                want(
+                    dns_a(&p.pod_ns(2, 0), &ip.to_string(), name) == Err(-1),
+                    &format!("no answer from DNS replica {r} ({ip})"),
+                )?;
+                want(
+                    ping(&p.pod_ns(2, 0), ip, 56),
+                    &format!("DNS replica {r}'s network is up"),
+                )?;
+            }
+            Ok(())
         }
         "forward-drop" => {
             want(
@@ -202,6 +206,11 @@ fn check(name: &str, p: &LabPlan) -> Result<(), String> {
             want(
                 files(0)? == ["10-flannel.conflist"],
                 "the other nodes keep only flannel's",
+            )?;
+            want(
+                p.node_root(last).join("usr/lib/cni/calico").is_file()
+                    && !p.node_root(0).join("usr/lib/cni/calico").exists(),
+                "Calico's binaries are left in the node's plugin dir (/usr/lib/cni)",
             )?;
             want(
                 ping(&p.pod_ns(0, 0), p.pod_ip(last, 0), 56),
@@ -346,11 +355,6 @@ fn check(name: &str, p: &LabPlan) -> Result<(), String> {
     }
 }
 
-/// `ip netns exec NS program args…`: stdout, or why it failed.
-fn run_in(ns: &str, program: &str, args: &[&str]) -> Result<String, String> {
-    netcheck::lab::host_faults::netns_exec(ns, program, args, None)
-}
-
 /// A sysctl's value inside a namespace, as the kernel shows it there.
 fn sysctl_in(ns: &str, key: &str) -> Result<String, String> {
     let path = format!("/proc/sys/{}", key.replace('.', "/"));
@@ -452,4 +456,68 @@ async fn every_fault_breaks_what_it_says() {
     let results = futures::future::join_all(runs).await;
     let failures: Vec<String> = results.into_iter().filter_map(|r| r.err()).collect();
     assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// The DNS Service balances between its two replicas on two nodes as
+/// kube-proxy does (`statistic --mode random`): queries through the VIP,
+/// each from a new socket (a new conntrack entry), reach both replicas.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dns_queries_through_the_service_reach_both_replicas() {
+    if !require_root() {
+        return;
+    }
+    let lab = build(3, 1, &[]).await.expect("lab builds");
+    let p = lab.plan().clone();
+    let d = lab
+        .deployed(lab.discover(&netcheck::runtime::Quiet).await.unwrap())
+        .dns
+        .expect("a DNS target");
+    let servers: Vec<(Option<String>, Option<std::net::IpAddr>)> =
+        d.servers.iter().map(|s| (s.node.clone(), s.ip)).collect();
+    let r = tokio::task::spawn_blocking(move || -> Result<(), String> {
+        let want: Vec<(Option<String>, Option<std::net::IpAddr>)> = (0..2)
+            .map(|r| {
+                (
+                    Some(p.node_name(p.dns_node(r))),
+                    Some(p.dns_pod_ip(r).into()),
+                )
+            })
+            .collect();
+        if servers != want || p.dns_node(0) == p.dns_node(1) {
+            return Err(format!(
+                "DNS servers {servers:?}, want two on two nodes: {want:?}"
+            ));
+        }
+        let count = |r: usize| snmp_counter(&p.dns_ns(r), "Udp:", "InDatagrams");
+        let before = [count(0)?, count(1)?];
+        let name = "kubernetes.default.svc.cluster.local";
+        let queries = 40;
+        for from in 0..queries {
+            let ns = p.pod_ns(from % p.nodes, 0);
+            let a = dns_a(&ns, "198.19.0.10", name);
+            if a != Ok(vec!["198.19.0.1".parse().unwrap()]) {
+                return Err(format!("query {from} from {ns} through the Service: {a:?}"));
+            }
+        }
+        let got = [count(0)? - before[0], count(1)? - before[1]];
+        // Binomial(40, 1/2): fewer than 5 on one side is a 1-in-10^6 event.
+        if got[0] + got[1] < queries as u64 || got.iter().any(|&g| g < 5) {
+            return Err(format!(
+                "{queries} queries through the Service reached the replicas {got:?} times"
+            ));
+        }
+        for r in 0..2 {
+            let a = dns_a(&p.pod_ns(2, 0), &p.dns_pod_ip(r).to_string(), name);
+            if a.is_err() {
+                return Err(format!("replica {r} straight: {a:?}"));
+            }
+        }
+        Ok(())
+    })
+    .await
+    .expect("checks ran");
+    let id = lab.id().to_string();
+    lab.teardown().await.expect("teardown");
+    assert_nothing_left(&id, &[]);
+    r.unwrap();
 }

@@ -79,7 +79,8 @@ fn healthy_lab_passes_every_check_and_covers_every_kind() {
         Some(3),
         "every node inspected"
     );
-    assert_eq!(r["cluster"]["cni"], "bridge+vxlan (lab)");
+    // The lab's runtime does not name what it built: only the nodes can.
+    assert_ne!(r["cluster"]["cni"], "bridge+vxlan (lab)");
 
     // Coverage: every protocol same-node and cross-node, Services (hairpin
     // too), DNS through the Service and direct, MTU at the overlay's 1450.

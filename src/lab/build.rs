@@ -1,13 +1,13 @@
 //! Building the lab's network: namespaces, the wire, nodes (bridge, VXLAN,
-//! routes, kube-proxy and flannel rules, sysctls), pods, the DNS pod, and the
+//! routes, kube-proxy and flannel rules, sysctls), pods, the DNS pods, and the
 //! node root filesystems. Batched for speed (issue 7): one `ip` process per
 //! namespace, one `bridge` and one `iptables-restore` per node, nodes built
 //! concurrently.
 
 use super::ctx::LabCtx;
 use super::plan::{
-    APISERVER_IP, APISERVER_PORT, DNS_POD_IP, DNS_SERVICE_IP, NODE_TCP_PORT, OVERLAY_MTU,
-    UNDERLAY_PREFIX, VXLAN_PORT, VXLAN_VNI, WIRE_MTU,
+    APISERVER_IP, APISERVER_PORT, DNS_REPLICAS, DNS_SERVICE_IP, NODE_TCP_PORT, OVERLAY_MTU,
+    SERVICE_CIDR, UNDERLAY_PREFIX, VXLAN_PORT, VXLAN_VNI, WIRE_GATEWAY, WIRE_GATEWAY_MAC, WIRE_MTU,
 };
 use super::rules::{ServicePort, node_rules};
 use crate::model::topology::ServePorts;
@@ -20,9 +20,11 @@ use std::path::Path;
 const NODES_IN_FLIGHT: usize = 8;
 
 /// Every Service port the lab's kube-proxy serves: one Service per probe pod
-/// (TCP and UDP echo), kube-dns (UDP and TCP 53) and `kubernetes` (443 to
-/// node-1's agent, standing in for the API server).
-pub fn service_ports(ctx: &LabCtx, ports: ServePorts) -> Vec<ServicePort> {
+/// (TCP and UDP echo), kube-dns (UDP and TCP 53, both DNS replicas) and
+/// `kubernetes` (443 to node-1's agent, standing in for the API server).
+/// `probes_ready`: whether kube-proxy has seen the probe pods' endpoints yet
+/// (at first it has not, and REJECTs their Services).
+pub fn service_ports(ctx: &LabCtx, ports: ServePorts, probes_ready: bool) -> Vec<ServicePort> {
     let p = &ctx.plan;
     let ns = p.k8s_namespace();
     let mut v = Vec::new();
@@ -36,7 +38,11 @@ pub fn service_ports(ctx: &LabCtx, ports: ServePorts) -> Vec<ServicePort> {
                     protocol: proto,
                     cluster_ip: p.service_ip(i, j),
                     port,
-                    endpoint: p.pod_ip(i, j),
+                    endpoints: if probes_ready {
+                        vec![p.pod_ip(i, j)]
+                    } else {
+                        Vec::new()
+                    },
                     target_port: port,
                 });
             }
@@ -49,7 +55,7 @@ pub fn service_ports(ctx: &LabCtx, ports: ServePorts) -> Vec<ServicePort> {
             protocol: proto,
             cluster_ip: DNS_SERVICE_IP,
             port: 53,
-            endpoint: DNS_POD_IP,
+            endpoints: (0..DNS_REPLICAS).map(|r| p.dns_pod_ip(r)).collect(),
             target_port: 53,
         });
     }
@@ -59,7 +65,7 @@ pub fn service_ports(ctx: &LabCtx, ports: ServePorts) -> Vec<ServicePort> {
         protocol: "tcp",
         cluster_ip: APISERVER_IP,
         port: APISERVER_PORT,
-        endpoint: p.node_ip(0),
+        endpoints: vec![p.node_ip(0)],
         target_port: NODE_TCP_PORT,
     });
     v
@@ -108,7 +114,9 @@ pub async fn build_network(
     progress.message("wiring the nodes' network");
     ctx.ip(&p.wire_ns(), &wire_lines(ctx)).await?;
 
-    let services = service_ports(ctx, ports);
+    // The probe pods are new: kube-proxy has not synced their endpoints
+    // (`LabRuntime` does that later, see `super::kube_proxy`).
+    let services = service_ports(ctx, ports, false);
     let rules_total = p.nodes;
     let done = std::sync::atomic::AtomicUsize::new(0);
     progress.message(&format!("building {} nodes", p.nodes));
@@ -179,13 +187,17 @@ fn wire_lines(ctx: &LabCtx) -> Vec<String> {
     l
 }
 
-/// Node i's `ip` batch: underlay, cni0, flannel.1, pod veths, overlay peers.
+/// Node i's `ip` batch: underlay, cni0, flannel.1, pod veths, overlay peers,
+/// and the Service CIDR toward the wire's gateway (a node's default route
+/// would carry it there: what kube-proxy does not DNAT or REJECT vanishes).
 pub fn node_lines(ctx: &LabCtx, i: usize) -> Vec<String> {
     let p = &ctx.plan;
     let mut l = vec![
         "link set lo up".to_string(),
         format!("addr add {}/{UNDERLAY_PREFIX} dev eth0", p.node_ip(i)),
         "link set eth0 up".to_string(),
+        format!("neigh replace {WIRE_GATEWAY} lladdr {WIRE_GATEWAY_MAC} dev eth0 nud permanent"),
+        format!("route add {SERVICE_CIDR} via {WIRE_GATEWAY} dev eth0"),
         format!(
             "link add cni0 address {} mtu {OVERLAY_MTU} type bridge",
             p.cni_mac(i)
@@ -210,13 +222,8 @@ pub fn node_lines(ctx: &LabCtx, i: usize) -> Vec<String> {
             )
         })
         .collect();
-    if i == 0 {
-        pods.push((
-            p.dns_veth().to_string(),
-            p.dns_ns(),
-            p.pod_mac(i, p.pods_per_node),
-            DNS_POD_IP,
-        ));
+    for r in p.dns_replicas_on(i) {
+        pods.push((p.dns_veth(r), p.dns_ns(r), p.dns_mac(r), p.dns_pod_ip(r)));
     }
     // Neighbour entries are permanent (fixed MACs): see `LabPlan::underlay_mac`.
     for (veth, ns, mac, ip) in pods {
@@ -286,10 +293,10 @@ async fn build_node(ctx: &LabCtx, i: usize, services: &[ServicePort]) -> Result<
             )
         })
         .collect();
-    if i == 0 {
+    for r in p.dns_replicas_on(i) {
         pods.push((
-            p.dns_ns(),
-            pod_lines(DNS_POD_IP, p.gateway(0), &p.cni_mac(0)),
+            p.dns_ns(r),
+            pod_lines(p.dns_pod_ip(r), p.gateway(i), &p.cni_mac(i)),
         ));
     }
     let rules = node_rules(&p.pod_cidr(i), services);

@@ -14,8 +14,10 @@ pub struct LabCtx {
     pub tools: Tools,
     /// The binary exec'd as the agent in every namespace.
     pub agent_exe: PathBuf,
-    /// dnsmasq's pid once started.
-    pub dns_pid: Option<u32>,
+    /// The DNS replicas' (dnsmasq) pids once started.
+    pub dns_pids: Vec<u32>,
+    /// kube-proxy's pending syncs (faults on its rules wait for their node's).
+    pub services: std::sync::Arc<super::kube_proxy::ServiceSync>,
 }
 
 impl LabCtx {

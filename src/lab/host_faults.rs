@@ -28,6 +28,9 @@ pub struct HostFault {
     /// The finding the diagnosis must name as the root.
     pub expected: FindingId,
     pub apply: fn(&Node<'_>) -> Result<(), String>,
+    /// It copies or changes kube-proxy's rules: the lab applies it once the
+    /// node's kube-proxy has synced.
+    pub after_service_sync: bool,
 }
 
 pub fn all() -> &'static [HostFault] {
@@ -37,48 +40,56 @@ pub fn all() -> &'static [HostFault] {
             description: "the node's FORWARD policy is DROP and flannel's accepts are gone (as after Docker starts)",
             expected: FindingId::ForwardPolicyDrop,
             apply: forward_drop,
+            after_service_sync: false,
         },
         HostFault {
             name: "ip-forward-off",
-            description: "net.ipv4.ip_forward = 0 on the node (a reboot without the sysctl file)",
+            description: "net.ipv4.ip_forward = 0 on the node after its pods started (a `sysctl --system` with a file that turns it off)",
             expected: FindingId::IpForwardDisabled,
             apply: ip_forward_off,
+            after_service_sync: false,
         },
         HostFault {
             name: "cni-conflict",
             description: "a lexically earlier Calico config left in the node's CNI dir",
             expected: FindingId::CniConfigConflict,
             apply: cni_conflict,
+            after_service_sync: false,
         },
         HostFault {
             name: "backend-mix",
             description: "kube-proxy's nat rules also loaded through iptables-legacy",
             expected: FindingId::IptablesBackendMix,
             apply: backend_mix,
+            after_service_sync: true,
         },
         HostFault {
             name: "bridge-nf-off",
             description: "net.bridge.bridge-nf-call-iptables = 0 on the node",
             expected: FindingId::BridgeNfCallDisabled,
             apply: bridge_nf_off,
+            after_service_sync: false,
         },
         HostFault {
             name: "conntrack-full",
             description: "the node's conntrack table filled to 95 % by unreplied UDP flows",
             expected: FindingId::ConntrackTableNearFull,
             apply: conntrack_full,
+            after_service_sync: false,
         },
         HostFault {
             name: "rp-filter-strict",
             description: "net.ipv4.conf.all.rp_filter = 1 (strict) on the node",
             expected: FindingId::RpFilterStrict,
             apply: rp_filter_strict,
+            after_service_sync: false,
         },
         HostFault {
             name: "hairpin-off",
             description: "hairpin mode off on every pod port of the node's bridge",
             expected: FindingId::HairpinBroken,
             apply: hairpin_off,
+            after_service_sync: false,
         },
     ]
 }
@@ -177,18 +188,29 @@ fn cni_conflict(n: &Node<'_>) -> Result<(), String> {
     std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
     let f = dir.join("05-calico.conflist");
     std::fs::write(&f, CALICO_CONFLIST).map_err(|e| format!("writing {}: {e}", f.display()))?;
-    // An old Calico install leaves its binaries behind too.
-    let bin = n.root.join("opt/cni/bin");
-    std::fs::create_dir_all(&bin).map_err(|e| format!("creating {}: {e}", bin.display()))?;
-    for p in ["calico", "calico-ipam"] {
-        use std::os::unix::fs::PermissionsExt;
-        let f = bin.join(p);
-        std::fs::write(
-            &f,
-            "#!/bin/sh\n# left behind by a previous Calico install\nexit 0\n",
-        )
-        .and_then(|()| std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o755)))
-        .map_err(|e| format!("writing {}: {e}", f.display()))?;
+    // An old Calico install leaves its binaries behind too, beside the
+    // node's other plugins (/opt/cni/bin, or /usr/lib/cni as Debian's
+    // package and the lab's nodes have them).
+    let mut dirs: Vec<std::path::PathBuf> = ["opt/cni/bin", super::nodefs::CNI_BIN_DIR]
+        .iter()
+        .map(|d| n.root.join(d))
+        .filter(|d| d.is_dir())
+        .collect();
+    if dirs.is_empty() {
+        dirs.push(n.root.join("opt/cni/bin"));
+    }
+    for bin in dirs {
+        std::fs::create_dir_all(&bin).map_err(|e| format!("creating {}: {e}", bin.display()))?;
+        for p in ["calico", "calico-ipam"] {
+            use std::os::unix::fs::PermissionsExt;
+            let f = bin.join(p);
+            std::fs::write(
+                &f,
+                "#!/bin/sh\n# left behind by a previous Calico install\nexit 0\n",
+            )
+            .and_then(|()| std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o755)))
+            .map_err(|e| format!("writing {}: {e}", f.display()))?;
+        }
     }
     Ok(())
 }

@@ -3,7 +3,8 @@
 //!
 //! - [`plan`]: names and addresses (pure).
 //! - [`build`]: the network: wire, nodes (cni0, flannel.1 VXLAN, routes,
-//!   iptables from [`rules`]), pods, DNS pod; [`nodefs`] the node files.
+//!   iptables from [`rules`]), pods, DNS pods; [`nodefs`] the node files.
+//! - [`kube_proxy`]: kube-proxy's delayed sync of the probe Services.
 //! - [`procs`]: dnsmasq and the agents, started with `ip netns exec`.
 //! - [`runtime`]: [`LabRuntime`], the pipeline's `Runtime`.
 //! - [`state`]: what exists, for teardown and the leftover sweep.
@@ -13,12 +14,36 @@
 //! A peer of the kube runtime under the CLI: it knows no flags. The `lab`
 //! command's handler and its benchmark are `cli/lab_run.rs` and
 //! `cli/bench.rs`; they build a [`LabConfig`] and drive [`LabRuntime`].
+//!
+//! The lab is as unkind as real clusters (DESIGN.md, "What real clusters do
+//! that the lab must do too"; issue 11), so that the pipeline can only
+//! believe what agents and host inspection observe:
+//!
+//! - two DNS replicas (dnsmasq) on node-1 and node-2 behind the DNS Service,
+//!   balanced by kube-proxy's `statistic --mode random` rules, both listed
+//!   in `Deployment.dns.servers` with their nodes;
+//! - Service rules after the endpoints: the probe Services start with
+//!   kube-proxy's REJECT ("has no endpoints": a connect is refused) and each
+//!   node installs their DNAT 0.2–1.0 s after deploy, in the background;
+//! - kube-proxy and the CNI as host processes: `discover` names neither
+//!   (`unknown`, as a cluster without their DaemonSets); the nodes' rules
+//!   (kube-proxy's and kubelet's chains) and files say what they are;
+//! - CNI plugins in /usr/lib/cni (Debian's package), named by containerd's
+//!   config.toml (`[plugins."io.containerd.grpc.v1.cri".cni] bin_dir`);
+//! - the pod MTU (1450, the overlay's) on the pods' eth0 and nowhere in what
+//!   the runtime hands the planner.
+//!
+//! A bridge CNI with `isGateway` turns ip_forward back on at every pod ADD;
+//! the lab's faults are applied after every pod of the lab is wired, so the
+//! `ip-forward-off` fault is a node where ip_forward went off after its last
+//! pod ADD (as after a `sysctl --system` run), which no later ADD repairs.
 
 pub mod build;
 pub mod cmd;
 pub mod ctx;
 pub mod faults;
 pub mod host_faults;
+pub mod kube_proxy;
 pub mod nodefs;
 pub mod plan;
 pub mod procs;

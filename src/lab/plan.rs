@@ -8,7 +8,7 @@
 //! |---|---|---|
 //! | pod network (cluster CIDR) | 198.18.0.0/16 | node i: 198.18.i.0/24, gateway .1, pod j .(j+2) |
 //! | overlay address (flannel.1) | inside the pod CIDR | 198.18.i.0/32 |
-//! | DNS server pod (node 0) | 198.18.0.53 | |
+//! | DNS server pods (replica r on node r mod N) | 198.18.(r mod N).(53+r) | two replicas, as CoreDNS |
 //! | Services | 198.19.0.0/20 | kubernetes 198.19.0.1, kube-dns 198.19.0.10, probe k 198.19.0.(32+k) |
 //! | node underlay (the wire) | 198.19.255.0/24 | node i: 198.19.255.(i+1) |
 //!
@@ -34,7 +34,16 @@ pub const VXLAN_PORT: u16 = 8472;
 pub const APISERVER_IP: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 1);
 pub const APISERVER_PORT: u16 = 443;
 pub const DNS_SERVICE_IP: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 10);
-pub const DNS_POD_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 53);
+/// CoreDNS's default replica count: replica r runs on node r mod N (node-1
+/// and node-2 when there are two nodes or more).
+pub const DNS_REPLICAS: usize = 2;
+/// The Service CIDR goes to the node's gateway on the wire, as a default
+/// route would carry it: an address kube-proxy does not DNAT leaves the node
+/// and vanishes (a real router knows nothing of ClusterIPs).
+pub const WIRE_GATEWAY: Ipv4Addr = Ipv4Addr::new(198, 19, 255, 254);
+/// The gateway's MAC: nothing on the wire has it, so frames to it are
+/// flooded by the wire bridge and dropped by every node.
+pub const WIRE_GATEWAY_MAC: &str = "0e:6e:63:04:ff:fe";
 /// Where the node (host-network) agent serves.
 pub const NODE_TCP_PORT: u16 = 9100;
 pub const NODE_UDP_PORT: u16 = 9101;
@@ -91,8 +100,31 @@ impl LabPlan {
     pub fn pod_ns(&self, i: usize, j: usize) -> String {
         format!("nc{}-n{i}p{j}", self.id)
     }
-    pub fn dns_ns(&self) -> String {
-        format!("nc{}-dns", self.id)
+    /// DNS replica r's pod namespace.
+    pub fn dns_ns(&self, r: usize) -> String {
+        format!("nc{}-dns{r}", self.id)
+    }
+    /// The node DNS replica r runs on.
+    pub fn dns_node(&self, r: usize) -> usize {
+        r % self.nodes
+    }
+    /// The DNS replicas on node i.
+    pub fn dns_replicas_on(&self, i: usize) -> Vec<usize> {
+        (0..DNS_REPLICAS)
+            .filter(|&r| self.dns_node(r) == i)
+            .collect()
+    }
+    /// DNS replica r's pod IP: .53, .54 of its node's pod CIDR.
+    pub fn dns_pod_ip(&self, r: usize) -> Ipv4Addr {
+        Ipv4Addr::new(198, 18, self.dns_node(r) as u8, (53 + r) as u8)
+    }
+    /// DNS replica r's eth0 MAC (after the node's probe pods).
+    pub fn dns_mac(&self, r: usize) -> String {
+        self.pod_mac(self.dns_node(r), self.pods_per_node + r)
+    }
+    /// DNS replica r's pod name, as a Deployment names its pods.
+    pub fn dns_pod_name(&self, r: usize) -> String {
+        format!("coredns-lab-{}", (b'a' + r as u8) as char)
     }
     /// Every namespace of the lab, wire first.
     pub fn all_namespaces(&self) -> Vec<String> {
@@ -105,7 +137,7 @@ impl LabPlan {
                 v.push(self.pod_ns(i, j));
             }
         }
-        v.push(self.dns_ns());
+        v.extend((0..DNS_REPLICAS).map(|r| self.dns_ns(r)));
         v
     }
     /// Namespaces that get an /etc/netns/<ns>/resolv.conf (pods and DNS pod).
@@ -114,7 +146,7 @@ impl LabPlan {
             .flat_map(|i| (0..self.pods_per_node).map(move |j| (i, j)))
             .map(|(i, j)| self.pod_ns(i, j))
             .collect();
-        v.push(self.dns_ns());
+        v.extend((0..DNS_REPLICAS).map(|r| self.dns_ns(r)));
         v
     }
 
@@ -154,8 +186,9 @@ impl LabPlan {
     pub fn pod_veth(&self, j: usize) -> String {
         format!("veth{j}")
     }
-    pub fn dns_veth(&self) -> &'static str {
-        "vethdns"
+    /// DNS replica r's veth end on its node's cni0.
+    pub fn dns_veth(&self, r: usize) -> String {
+        format!("vethdns{r}")
     }
 
     pub fn node_ip(&self, i: usize) -> Ipv4Addr {
@@ -187,7 +220,7 @@ impl LabPlan {
     pub fn cni_mac(&self, i: usize) -> String {
         format!("0e:6e:63:02:{:02x}:{:02x}", (i >> 8) & 0xff, i & 0xff)
     }
-    /// Pod j's eth0 MAC on node i (`j == pods_per_node`: the DNS pod).
+    /// Pod j's eth0 MAC on node i (`j >= pods_per_node`: DNS pods).
     pub fn pod_mac(&self, i: usize, j: usize) -> String {
         format!("0e:6e:63:03:{:02x}:{:02x}", i & 0xff, j & 0xff)
     }
@@ -224,7 +257,10 @@ mod tests {
         let all = p.all_namespaces();
         let set: BTreeSet<_> = all.iter().collect();
         assert_eq!(set.len(), all.len());
-        assert_eq!(all.len(), 1 + MAX_NODES + MAX_NODES * MAX_PODS_PER_NODE + 1);
+        assert_eq!(
+            all.len(),
+            1 + MAX_NODES + MAX_NODES * MAX_PODS_PER_NODE + DNS_REPLICAS
+        );
         for ns in &all {
             assert!(ns.starts_with("nc0a1b2-"), "{ns}");
         }
@@ -256,9 +292,14 @@ mod tests {
             assert!(seen.insert(p.gateway(i)));
             assert!(seen.insert(p.overlay_ip(i)));
         }
-        for fixed in [APISERVER_IP, DNS_SERVICE_IP, DNS_POD_IP] {
+        for fixed in [APISERVER_IP, DNS_SERVICE_IP, WIRE_GATEWAY] {
             assert!(seen.insert(fixed), "{fixed}");
         }
+        for r in 0..DNS_REPLICAS {
+            let ip = p.dns_pod_ip(r);
+            assert!(cluster.contains(&ip) && seen.insert(ip), "{ip}");
+        }
+        assert!(bench.contains(&WIRE_GATEWAY) && !services.contains(&WIRE_GATEWAY));
         let macs: BTreeSet<_> = (0..p.nodes).map(|i| p.overlay_mac(i)).collect();
         assert_eq!(macs.len(), p.nodes);
     }
@@ -274,5 +315,19 @@ mod tests {
         assert_eq!(p.node_index("node-0"), None);
         assert!(LabPlan::new("XYZ12", 3, 2).is_err());
         assert!(LabPlan::new("12345", 0, 2).is_err());
+    }
+
+    #[test]
+    fn dns_replicas_run_on_two_nodes_when_there_are_two() {
+        let p = LabPlan::new("12345", 3, 2).unwrap();
+        assert_eq!((p.dns_node(0), p.dns_node(1)), (0, 1));
+        assert_eq!(p.dns_pod_ip(0), Ipv4Addr::new(198, 18, 0, 53));
+        assert_eq!(p.dns_pod_ip(1), Ipv4Addr::new(198, 18, 1, 54));
+        assert_eq!(p.dns_replicas_on(2), Vec::<usize>::new());
+        assert_ne!(p.dns_mac(0), p.dns_mac(1));
+        let one = LabPlan::new("12345", 1, 2).unwrap();
+        assert_eq!(one.dns_replicas_on(0), vec![0, 1]);
+        assert_ne!(one.dns_pod_ip(0), one.dns_pod_ip(1));
+        assert_ne!(one.dns_mac(0), one.dns_mac(1));
     }
 }

@@ -1,5 +1,5 @@
 //! The lab's long-running processes: the agent (`agent serve`) in every pod
-//! and node namespace, and dnsmasq in the DNS pod. Each is started with
+//! and node namespace, and dnsmasq in each DNS pod (two replicas). Each is started with
 //! `ip netns exec` (which also bind-mounts the namespace's resolv.conf). An
 //! agent is ready when it prints `ready` (it does once every socket is
 //! bound); dnsmasq when its port 53 shows in /proc/PID/net. Reading
@@ -7,7 +7,7 @@
 //! it is kept for the one process that prints nothing.
 
 use super::ctx::LabCtx;
-use super::plan::{APISERVER_IP, CLUSTER_DOMAIN, DNS_POD_IP, DNS_SERVICE_IP};
+use super::plan::{APISERVER_IP, CLUSTER_DOMAIN, DNS_REPLICAS, DNS_SERVICE_IP};
 use crate::runtime::{Result, RuntimeError};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -106,15 +106,16 @@ pub fn serve_args(tcp: u16, udp: u16, http: u16, pod: &str, node: &str, ip: &str
     .collect()
 }
 
-/// dnsmasq's configuration: authoritative for cluster.local (unknown names
-/// get NXDOMAIN, so search-path lookups fall through as with CoreDNS), one
-/// record per Service, nothing forwarded anywhere.
-pub fn dnsmasq_conf(ctx: &LabCtx) -> String {
+/// DNS replica r's dnsmasq configuration: authoritative for cluster.local
+/// (unknown names get NXDOMAIN, so search-path lookups fall through as with
+/// CoreDNS), one record per Service, nothing forwarded anywhere.
+pub fn dnsmasq_conf(ctx: &LabCtx, r: usize) -> String {
     let p = &ctx.plan;
     let ns = p.k8s_namespace();
     let mut s = format!(
-        "no-resolv\nno-hosts\nno-poll\nlisten-address={DNS_POD_IP}\nbind-interfaces\nlocal=/{CLUSTER_DOMAIN}/\nuser=root\nlog-facility=-\npid-file={}\n",
-        p.state_dir().join("dnsmasq.pid").display()
+        "no-resolv\nno-hosts\nno-poll\nlisten-address={}\nbind-interfaces\nlocal=/{CLUSTER_DOMAIN}/\nuser=root\nlog-facility=-\npid-file={}\n",
+        p.dns_pod_ip(r),
+        p.state_dir().join(format!("dnsmasq-{r}.pid")).display()
     );
     s.push_str(&format!(
         "host-record=kubernetes.default.svc.{CLUSTER_DOMAIN},{APISERVER_IP}\n"
@@ -134,18 +135,32 @@ pub fn dnsmasq_conf(ctx: &LabCtx) -> String {
     s
 }
 
-pub fn start_dnsmasq(ctx: &LabCtx) -> Result<Started> {
-    let conf = ctx.plan.state_dir().join("dnsmasq.conf");
-    std::fs::write(&conf, dnsmasq_conf(ctx))
+/// Start dnsmasq in every DNS pod (role `dnsmasq-R`). On an error the ones
+/// already started come back with it, for teardown to stop.
+pub fn start_dnsmasq(ctx: &LabCtx) -> (Vec<Started>, Result<()>) {
+    let mut out = Vec::new();
+    for r in 0..DNS_REPLICAS {
+        match start_dns_replica(ctx, r) {
+            Ok(s) => out.push(s),
+            Err(e) => return (out, Err(e)),
+        }
+    }
+    (out, Ok(()))
+}
+
+fn start_dns_replica(ctx: &LabCtx, r: usize) -> Result<Started> {
+    let conf = ctx.plan.state_dir().join(format!("dnsmasq-{r}.conf"));
+    std::fs::write(&conf, dnsmasq_conf(ctx, r))
         .map_err(|e| RuntimeError::io(format!("could not write {}", conf.display()), e))?;
     let args = vec![
         "--keep-in-foreground".to_string(),
         format!("--conf-file={}", conf.display()),
     ];
-    let ns = ctx.plan.dns_ns();
-    let (child, log) = spawn_in(ctx, "dnsmasq", &ns, &ctx.tools.dnsmasq, &args)?;
+    let ns = ctx.plan.dns_ns(r);
+    let role = format!("dnsmasq-{r}");
+    let (child, log) = spawn_in(ctx, &role, &ns, &ctx.tools.dnsmasq, &args)?;
     Ok(Started {
-        role: "dnsmasq".into(),
+        role,
         ns,
         child,
         tcp: vec![53],

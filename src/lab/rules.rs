@@ -1,16 +1,27 @@
-//! The iptables rules a node of the lab carries, as one `iptables-restore`
-//! document: kube-proxy's (iptables mode: KUBE-SERVICES → KUBE-SVC-… →
-//! KUBE-SEP-… DNAT, KUBE-MARK-MASQ / KUBE-POSTROUTING for hairpin and
-//! off-cluster sources, KUBE-FORWARD) and flannel's (FLANNEL-FWD accepts for
-//! the pod network, FLANNEL-POSTRTG masquerade for traffic leaving it), with
-//! the chain names, comments and marks the real ones use, so that host
-//! inspection reads what it would read on a kubeadm + flannel node.
+//! The iptables rules a node of the lab carries, as `iptables-restore`
+//! documents, with the chain names, comments and marks the real ones use, so
+//! that host inspection reads what it would read on a kubeadm + flannel node:
+//!
+//! - kube-proxy's (iptables mode): the filter hooks and KUBE-SERVICES with
+//!   a REJECT for each Service port without endpoints ("has no endpoints"),
+//!   KUBE-FORWARD; in nat KUBE-SERVICES → KUBE-SVC-… → KUBE-SEP-… DNAT, one
+//!   SEP per endpoint chosen by `statistic --mode random --probability`,
+//!   KUBE-MARK-MASQ / KUBE-POSTROUTING for hairpin and off-cluster sources;
+//! - kubelet's own chains (KUBE-FIREWALL, KUBE-KUBELET-CANARY,
+//!   KUBE-IPTABLES-HINT), which are not kube-proxy's;
+//! - flannel's (FLANNEL-FWD accepts for the pod network, FLANNEL-POSTRTG
+//!   masquerade for traffic leaving it).
+//!
+//! [`node_rules`] is the whole document a node starts with; [`kube_proxy_sync`]
+//! is what kube-proxy's later sync writes with `--noflush`: only its own
+//! chains (a declared chain is flushed and refilled), so flannel's rules and
+//! whatever a fault changed stay.
 
 use super::plan::CLUSTER_CIDR;
 use std::fmt::Write;
 use std::net::Ipv4Addr;
 
-/// One port of one Service and its single endpoint.
+/// One port of one Service and its ready endpoints.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServicePort {
     /// `namespace/name`.
@@ -21,7 +32,8 @@ pub struct ServicePort {
     pub protocol: &'static str,
     pub cluster_ip: Ipv4Addr,
     pub port: u16,
-    pub endpoint: Ipv4Addr,
+    /// Ready endpoints. None: kube-proxy REJECTs the port ("has no endpoints").
+    pub endpoints: Vec<Ipv4Addr>,
     pub target_port: u16,
 }
 
@@ -37,14 +49,15 @@ impl ServicePort {
             hash16(&format!("{}{}", self.id(), self.protocol))
         )
     }
-    pub fn sep_chain(&self) -> String {
+    /// The chain of one endpoint of the port.
+    pub fn sep_chain(&self, endpoint: Ipv4Addr) -> String {
         format!(
             "KUBE-SEP-{}",
             hash16(&format!(
                 "{}{}{}:{}",
                 self.id(),
                 self.protocol,
-                self.endpoint,
+                endpoint,
                 self.target_port
             ))
         )
@@ -67,21 +80,163 @@ fn hash16(s: &str) -> String {
         .collect()
 }
 
-/// The whole document for one node (filter and nat tables).
-pub fn node_rules(pod_cidr: &str, services: &[ServicePort]) -> String {
-    let mut s = String::with_capacity(256 + services.len() * 700);
+/// kube-proxy's filter chains.
+const KP_FILTER_CHAINS: [&str; 6] = [
+    "KUBE-EXTERNAL-SERVICES",
+    "KUBE-FORWARD",
+    "KUBE-NODEPORTS",
+    "KUBE-PROXY-CANARY",
+    "KUBE-PROXY-FIREWALL",
+    "KUBE-SERVICES",
+];
+/// kube-proxy's fixed nat chains (the SVC and SEP chains come per Service).
+const KP_NAT_CHAINS: [&str; 5] = [
+    "KUBE-MARK-MASQ",
+    "KUBE-NODEPORTS",
+    "KUBE-POSTROUTING",
+    "KUBE-PROXY-CANARY",
+    "KUBE-SERVICES",
+];
+
+fn declare(s: &mut String, chains: impl IntoIterator<Item = impl AsRef<str>>) {
+    for c in chains {
+        let _ = writeln!(s, ":{} - [0:0]", c.as_ref());
+    }
+}
+
+/// Rules in kube-proxy's filter chains: KUBE-FORWARD, and a REJECT in
+/// KUBE-SERVICES for every Service port without endpoints.
+fn kube_proxy_filter_rules(s: &mut String, services: &[ServicePort]) {
     s.push_str(
-        "*filter\n\
+        "-A KUBE-FORWARD -m comment --comment \"kubernetes forwarding rules\" -m mark --mark 0x4000/0x4000 -j ACCEPT\n\
+         -A KUBE-FORWARD -m comment --comment \"kubernetes forwarding conntrack rule\" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n",
+    );
+    for p in services.iter().filter(|p| p.endpoints.is_empty()) {
+        let (id, proto, vip, port) = (p.id(), p.protocol, p.cluster_ip, p.port);
+        let _ = writeln!(
+            s,
+            "-A KUBE-SERVICES -d {vip}/32 -p {proto} -m comment --comment \"{id} has no endpoints\" -m {proto} --dport {port} -j REJECT --reject-with icmp-port-unreachable"
+        );
+    }
+}
+
+/// kube-proxy's nat chains to declare: the fixed ones, then one SVC per port
+/// with endpoints and one SEP per endpoint.
+fn kube_proxy_nat_chains(services: &[ServicePort]) -> Vec<String> {
+    let mut v: Vec<String> = KP_NAT_CHAINS.iter().map(|c| c.to_string()).collect();
+    for p in services.iter().filter(|p| !p.endpoints.is_empty()) {
+        v.push(p.svc_chain());
+        v.extend(p.endpoints.iter().map(|&e| p.sep_chain(e)));
+    }
+    v
+}
+
+/// Rules in kube-proxy's nat chains.
+fn kube_proxy_nat_rules(s: &mut String, services: &[ServicePort]) {
+    s.push_str(
+        "-A KUBE-MARK-MASQ -j MARK --or-mark 0x4000\n\
+         -A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN\n\
+         -A KUBE-POSTROUTING -j MARK --xor-mark 0x4000\n\
+         -A KUBE-POSTROUTING -m comment --comment \"kubernetes service traffic requiring SNAT\" -j MASQUERADE --random-fully\n",
+    );
+    for p in services.iter().filter(|p| !p.endpoints.is_empty()) {
+        let (id, proto, svc) = (p.id(), p.protocol, p.svc_chain());
+        let (vip, port, tp) = (p.cluster_ip, p.port, p.target_port);
+        let _ = writeln!(
+            s,
+            "-A KUBE-SERVICES -d {vip}/32 -p {proto} -m comment --comment \"{id} cluster IP\" -m {proto} --dport {port} -j {svc}"
+        );
+        let _ = writeln!(
+            s,
+            "-A {svc} ! -s {CLUSTER_CIDR} -d {vip}/32 -p {proto} -m comment --comment \"{id} cluster IP\" -m {proto} --dport {port} -j KUBE-MARK-MASQ"
+        );
+        // As kube-proxy balances: endpoint k of n is taken with probability
+        // 1/(n-k) among those left; the last one takes the rest.
+        let n = p.endpoints.len();
+        for (k, &ep) in p.endpoints.iter().enumerate() {
+            let sep = p.sep_chain(ep);
+            let statistic = if n - k > 1 {
+                format!(
+                    " -m statistic --mode random --probability {:.11}",
+                    1.0 / (n - k) as f64
+                )
+            } else {
+                String::new()
+            };
+            let _ = writeln!(
+                s,
+                "-A {svc} -m comment --comment \"{id} -> {ep}:{tp}\"{statistic} -j {sep}"
+            );
+            let _ = writeln!(
+                s,
+                "-A {sep} -s {ep}/32 -m comment --comment \"{id}\" -j KUBE-MARK-MASQ"
+            );
+            let _ = writeln!(
+                s,
+                "-A {sep} -p {proto} -m comment --comment \"{id}\" -m {proto} -j DNAT --to-destination {ep}:{tp}"
+            );
+        }
+    }
+    s.push_str(
+        "-A KUBE-SERVICES -m comment --comment \"kubernetes service nodeports; NOTE: this must be the last rule in this chain\" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS\n",
+    );
+}
+
+/// What kube-proxy's sync writes (`iptables-restore --noflush`): its own
+/// chains, flushed and refilled from `services`; nothing else is touched.
+pub fn kube_proxy_sync(services: &[ServicePort]) -> String {
+    let mut s = String::with_capacity(256 + services.len() * 700);
+    s.push_str("*filter\n");
+    declare(&mut s, KP_FILTER_CHAINS);
+    kube_proxy_filter_rules(&mut s, services);
+    s.push_str("COMMIT\n*nat\n");
+    declare(&mut s, kube_proxy_nat_chains(services));
+    kube_proxy_nat_rules(&mut s, services);
+    s.push_str("COMMIT\n");
+    s
+}
+
+/// The whole document for one node (mangle, filter and nat tables).
+pub fn node_rules(pod_cidr: &str, services: &[ServicePort]) -> String {
+    let mut s = String::with_capacity(1024 + services.len() * 700);
+    // kubelet's and kube-proxy's canaries, and kubelet's hint for which
+    // iptables backend the host uses.
+    s.push_str(
+        "*mangle\n\
+         :PREROUTING ACCEPT [0:0]\n\
          :INPUT ACCEPT [0:0]\n\
          :FORWARD ACCEPT [0:0]\n\
          :OUTPUT ACCEPT [0:0]\n\
-         :KUBE-FORWARD - [0:0]\n\
+         :POSTROUTING ACCEPT [0:0]\n\
+         :KUBE-IPTABLES-HINT - [0:0]\n\
+         :KUBE-KUBELET-CANARY - [0:0]\n\
+         :KUBE-PROXY-CANARY - [0:0]\n\
+         COMMIT\n\
+         *filter\n\
+         :INPUT ACCEPT [0:0]\n\
+         :FORWARD ACCEPT [0:0]\n\
+         :OUTPUT ACCEPT [0:0]\n\
          :FLANNEL-FWD - [0:0]\n\
-         -A FORWARD -m comment --comment \"kubernetes forwarding rules\" -j KUBE-FORWARD\n\
-         -A FORWARD -m comment --comment \"flanneld forward\" -j FLANNEL-FWD\n\
-         -A KUBE-FORWARD -m comment --comment \"kubernetes forwarding rules\" -m mark --mark 0x4000/0x4000 -j ACCEPT\n\
-         -A KUBE-FORWARD -m comment --comment \"kubernetes forwarding conntrack rule\" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n",
+         :KUBE-FIREWALL - [0:0]\n\
+         :KUBE-KUBELET-CANARY - [0:0]\n",
     );
+    declare(&mut s, KP_FILTER_CHAINS);
+    s.push_str(
+        "-A INPUT -m conntrack --ctstate NEW -m comment --comment \"kubernetes load balancer firewall\" -j KUBE-PROXY-FIREWALL\n\
+         -A INPUT -m comment --comment \"kubernetes health check service ports\" -j KUBE-NODEPORTS\n\
+         -A INPUT -m conntrack --ctstate NEW -m comment --comment \"kubernetes externally-visible service portals\" -j KUBE-EXTERNAL-SERVICES\n\
+         -A INPUT -j KUBE-FIREWALL\n\
+         -A FORWARD -m conntrack --ctstate NEW -m comment --comment \"kubernetes load balancer firewall\" -j KUBE-PROXY-FIREWALL\n\
+         -A FORWARD -m comment --comment \"kubernetes forwarding rules\" -j KUBE-FORWARD\n\
+         -A FORWARD -m conntrack --ctstate NEW -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES\n\
+         -A FORWARD -m conntrack --ctstate NEW -m comment --comment \"kubernetes externally-visible service portals\" -j KUBE-EXTERNAL-SERVICES\n\
+         -A FORWARD -m comment --comment \"flanneld forward\" -j FLANNEL-FWD\n\
+         -A OUTPUT -m conntrack --ctstate NEW -m comment --comment \"kubernetes load balancer firewall\" -j KUBE-PROXY-FIREWALL\n\
+         -A OUTPUT -m conntrack --ctstate NEW -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES\n\
+         -A OUTPUT -j KUBE-FIREWALL\n\
+         -A KUBE-FIREWALL ! -s 127.0.0.0/8 -d 127.0.0.0/8 -m comment --comment \"block incoming localnet connections\" -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP\n",
+    );
+    kube_proxy_filter_rules(&mut s, services);
     let _ = writeln!(
         s,
         "-A FLANNEL-FWD -s {CLUSTER_CIDR} -m comment --comment \"flanneld forward\" -j ACCEPT"
@@ -98,53 +253,19 @@ pub fn node_rules(pod_cidr: &str, services: &[ServicePort]) -> String {
          :INPUT ACCEPT [0:0]\n\
          :OUTPUT ACCEPT [0:0]\n\
          :POSTROUTING ACCEPT [0:0]\n\
-         :KUBE-SERVICES - [0:0]\n\
-         :KUBE-NODEPORTS - [0:0]\n\
-         :KUBE-POSTROUTING - [0:0]\n\
-         :KUBE-MARK-MASQ - [0:0]\n\
-         :FLANNEL-POSTRTG - [0:0]\n",
+         :FLANNEL-POSTRTG - [0:0]\n\
+         :KUBE-KUBELET-CANARY - [0:0]\n",
     );
-    for p in services {
-        let _ = writeln!(s, ":{} - [0:0]", p.svc_chain());
-        let _ = writeln!(s, ":{} - [0:0]", p.sep_chain());
-    }
+    declare(&mut s, kube_proxy_nat_chains(services));
     s.push_str(
         "-A PREROUTING -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES\n\
          -A OUTPUT -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES\n\
          -A POSTROUTING -m comment --comment \"kubernetes postrouting rules\" -j KUBE-POSTROUTING\n\
-         -A POSTROUTING -m comment --comment \"flanneld masq\" -j FLANNEL-POSTRTG\n\
-         -A KUBE-MARK-MASQ -j MARK --or-mark 0x4000\n\
-         -A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN\n\
-         -A KUBE-POSTROUTING -j MARK --xor-mark 0x4000\n\
-         -A KUBE-POSTROUTING -m comment --comment \"kubernetes service traffic requiring SNAT\" -j MASQUERADE --random-fully\n",
+         -A POSTROUTING -m comment --comment \"flanneld masq\" -j FLANNEL-POSTRTG\n",
     );
-    for p in services {
-        let (id, proto, svc, sep) = (p.id(), p.protocol, p.svc_chain(), p.sep_chain());
-        let (vip, port, ep, tp) = (p.cluster_ip, p.port, p.endpoint, p.target_port);
-        let _ = writeln!(
-            s,
-            "-A KUBE-SERVICES -d {vip}/32 -p {proto} -m comment --comment \"{id} cluster IP\" -m {proto} --dport {port} -j {svc}"
-        );
-        let _ = writeln!(
-            s,
-            "-A {svc} ! -s {CLUSTER_CIDR} -d {vip}/32 -p {proto} -m comment --comment \"{id} cluster IP\" -m {proto} --dport {port} -j KUBE-MARK-MASQ"
-        );
-        let _ = writeln!(
-            s,
-            "-A {svc} -m comment --comment \"{id} -> {ep}:{tp}\" -j {sep}"
-        );
-        let _ = writeln!(
-            s,
-            "-A {sep} -s {ep}/32 -m comment --comment \"{id}\" -j KUBE-MARK-MASQ"
-        );
-        let _ = writeln!(
-            s,
-            "-A {sep} -p {proto} -m comment --comment \"{id}\" -m {proto} -j DNAT --to-destination {ep}:{tp}"
-        );
-    }
+    kube_proxy_nat_rules(&mut s, services);
     s.push_str(
-        "-A KUBE-SERVICES -m comment --comment \"kubernetes service nodeports; NOTE: this must be the last rule in this chain\" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS\n\
-         -A FLANNEL-POSTRTG -m mark --mark 0x4000/0x4000 -m comment --comment \"flanneld masq\" -j RETURN\n",
+        "-A FLANNEL-POSTRTG -m mark --mark 0x4000/0x4000 -m comment --comment \"flanneld masq\" -j RETURN\n",
     );
     let _ = writeln!(
         s,
@@ -177,7 +298,7 @@ mod tests {
             protocol: proto,
             cluster_ip: Ipv4Addr::new(198, 19, 0, 32),
             port: 7000,
-            endpoint: Ipv4Addr::from(ep),
+            endpoints: vec![Ipv4Addr::from(ep)],
             target_port: 7000,
         }
     }
@@ -202,11 +323,34 @@ mod tests {
         }
         assert_ne!(a.svc_chain(), b.svc_chain());
         assert_ne!(a.svc_chain(), c.svc_chain());
-        assert_ne!(a.sep_chain(), c.sep_chain());
+        let ep = |p: &ServicePort| p.sep_chain(p.endpoints[0]);
+        assert_ne!(ep(&a), ep(&c));
         assert_eq!(
             a.svc_chain(),
             port("probe-1a", "tcp", [198, 18, 0, 2]).svc_chain()
         );
+    }
+
+    /// Every `-A` names a declared chain, and every jump to a KUBE- or
+    /// FLANNEL- chain names a declared one, table by table.
+    fn assert_consistent(doc: &str) {
+        for table in doc.split("COMMIT\n").filter(|t| !t.trim().is_empty()) {
+            let declared: std::collections::BTreeSet<&str> = table
+                .lines()
+                .filter_map(|l| l.strip_prefix(':'))
+                .filter_map(|l| l.split_whitespace().next())
+                .collect();
+            for l in table.lines().filter(|l| l.starts_with("-A ")) {
+                let words: Vec<&str> = l.split_whitespace().collect();
+                assert!(declared.contains(words[1]), "undeclared chain in {l}");
+                if let Some(i) = words.iter().position(|w| *w == "-j") {
+                    let target = words[i + 1];
+                    if target.starts_with("KUBE-") || target.starts_with("FLANNEL-") {
+                        assert!(declared.contains(target), "undeclared jump target in {l}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]
@@ -216,23 +360,52 @@ mod tests {
             port("probe-1a", "udp", [198, 18, 0, 2]),
         ];
         let doc = node_rules("198.18.0.0/24", &ports);
-        let declared: std::collections::BTreeSet<&str> = doc
-            .lines()
-            .filter_map(|l| l.strip_prefix(':'))
-            .filter_map(|l| l.split_whitespace().next())
-            .collect();
-        for l in doc.lines().filter(|l| l.starts_with("-A ")) {
-            let words: Vec<&str> = l.split_whitespace().collect();
-            assert!(declared.contains(words[1]), "undeclared chain in {l}");
-            if let Some(i) = words.iter().position(|w| *w == "-j") {
-                let target = words[i + 1];
-                if target.starts_with("KUBE-") || target.starts_with("FLANNEL-") {
-                    assert!(declared.contains(target), "undeclared jump target in {l}");
-                }
-            }
-        }
-        assert_eq!(doc.matches("COMMIT").count(), 2);
+        assert_consistent(&doc);
+        assert_eq!(doc.matches("COMMIT").count(), 3);
         assert!(doc.contains("-j DNAT --to-destination 198.18.0.2:7000"));
         assert!(doc.contains("-A KUBE-SEP-") && doc.contains("-s 198.18.0.2/32"));
+        assert!(!doc.contains("REJECT"), "every port has an endpoint");
+        assert_consistent(&kube_proxy_sync(&ports));
+    }
+
+    #[test]
+    fn two_endpoints_are_balanced_as_kube_proxy_does() {
+        let mut dns = port("kube-dns", "udp", [198, 18, 0, 53]);
+        dns.endpoints.push(Ipv4Addr::new(198, 18, 1, 54));
+        let doc = node_rules("198.18.0.0/24", &[dns.clone()]);
+        assert_consistent(&doc);
+        let svc: Vec<&str> = doc
+            .lines()
+            .filter(|l| l.starts_with(&format!("-A {} ", dns.svc_chain())))
+            .collect();
+        assert_eq!(svc.len(), 3, "{svc:#?}");
+        assert!(svc[1].contains("-> 198.18.0.53:7000\" -m statistic --mode random --probability 0.50000000000 -j KUBE-SEP-"));
+        assert!(svc[2].ends_with(&format!("-j {}", dns.sep_chain(dns.endpoints[1]))));
+        assert!(!svc[2].contains("statistic"));
+        assert!(doc.contains("-j DNAT --to-destination 198.18.1.54:7000"));
+    }
+
+    #[test]
+    fn a_port_without_endpoints_is_rejected_and_the_sync_touches_only_kube_proxy() {
+        let mut empty = port("probe-1a", "tcp", [198, 18, 0, 2]);
+        empty.endpoints.clear();
+        let doc = node_rules("198.18.0.0/24", &[empty.clone()]);
+        assert_consistent(&doc);
+        assert!(doc.contains("-A KUBE-SERVICES -d 198.19.0.32/32 -p tcp -m comment --comment \"netcheck-abcde/probe-1a:tcp has no endpoints\" -m tcp --dport 7000 -j REJECT"));
+        assert!(!doc.contains(&empty.svc_chain()));
+        let full = port("probe-1a", "tcp", [198, 18, 0, 2]);
+        let sync = kube_proxy_sync(&[full]);
+        assert_consistent(&sync);
+        assert!(!sync.contains("REJECT") && sync.contains("DNAT"));
+        for other in [
+            "FLANNEL",
+            ":FORWARD",
+            ":INPUT",
+            "-A FORWARD",
+            "KUBE-FIREWALL",
+            "-P ",
+        ] {
+            assert!(!sync.contains(other), "the sync writes {other}");
+        }
     }
 }

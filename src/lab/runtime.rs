@@ -1,13 +1,17 @@
 //! [`LabRuntime`]: the pipeline's [`Runtime`] on the lab. `discover` describes
-//! the cluster to be, `deploy` builds it (network, DNS, agents, faults),
+//! the cluster to be, as the API of a cluster whose CNI and kube-proxy run on
+//! the nodes would (neither named: host inspection finds them), `deploy`
+//! builds it (network, DNS, agents, faults) and returns while kube-proxy's
+//! sync of the probe Services is still pending ([`super::kube_proxy`]),
 //! `probe` and `inspect_host` exec the agent inside namespaces, `teardown`
 //! removes everything (also after a partial build).
 
 use super::cmd::Tools;
 use super::ctx::LabCtx;
+use super::kube_proxy::ServiceSync;
 use super::plan::{
-    APISERVER_IP, APISERVER_PORT, CLUSTER_DOMAIN, DNS_POD_IP, DNS_SERVICE_IP, LabPlan,
-    NODE_HTTP_PORT, NODE_TCP_PORT, NODE_UDP_PORT, OVERLAY_MTU,
+    APISERVER_IP, APISERVER_PORT, CLUSTER_DOMAIN, DNS_REPLICAS, DNS_SERVICE_IP, LabPlan,
+    NODE_HTTP_PORT, NODE_TCP_PORT, NODE_UDP_PORT,
 };
 use super::procs::{self, Started};
 use super::state::LabState;
@@ -22,6 +26,7 @@ use crate::runtime::{Progress, Result, Runtime, RuntimeError};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Mutex;
 
@@ -88,7 +93,7 @@ pub fn is_root() -> bool {
 struct Inner {
     state: LabState,
     children: Vec<Started>,
-    dns_pid: Option<u32>,
+    dns_pids: Vec<u32>,
     torn_down: bool,
 }
 
@@ -97,6 +102,7 @@ pub struct LabRuntime {
     plan: LabPlan,
     tools: Tools,
     ports: ServePorts,
+    services: Arc<ServiceSync>,
     inner: Mutex<Inner>,
 }
 
@@ -125,10 +131,11 @@ impl LabRuntime {
             plan,
             tools,
             ports: ServePorts::default(),
+            services: Arc::new(ServiceSync::default()),
             inner: Mutex::new(Inner {
                 state,
                 children: Vec::new(),
-                dns_pid: None,
+                dns_pids: Vec::new(),
                 torn_down: false,
             }),
         })
@@ -144,14 +151,21 @@ impl LabRuntime {
         &self.tools
     }
 
-    /// A context for faults and tests (dns pid included once started).
+    /// A context for faults and tests (DNS pids included once started).
     pub async fn ctx(&self) -> LabCtx {
         LabCtx {
             plan: self.plan.clone(),
             tools: self.tools.clone(),
             agent_exe: self.cfg.agent_exe.clone(),
-            dns_pid: self.inner.lock().await.dns_pid,
+            dns_pids: self.inner.lock().await.dns_pids.clone(),
+            services: self.services.clone(),
         }
+    }
+
+    /// Wait until kube-proxy has synced the probe Services on every node
+    /// (tests that send packets through them; the pipeline does not know).
+    pub async fn wait_for_service_rules(&self) -> Result<()> {
+        self.services.wait_all().await
     }
 
     /// Pids of the processes the lab started, by role.
@@ -188,8 +202,10 @@ impl LabRuntime {
                 version: std::fs::read_to_string("/proc/sys/kernel/osrelease")
                     .map(|v| format!("Linux {}", v.trim()))
                     .unwrap_or_else(|_| "Linux".into()),
-                cni: "bridge+vxlan (lab)".into(),
-                kube_proxy_mode: "iptables".into(),
+                // The CNI and kube-proxy run on the nodes, not as DaemonSets:
+                // the API names neither; host inspection finds both.
+                cni: "unknown".into(),
+                kube_proxy_mode: "unknown".into(),
                 dns_service: Some(dns_service_ref()),
             },
             nodes: (0..p.nodes)
@@ -242,7 +258,8 @@ impl LabRuntime {
                         cluster_ips: vec![IpAddr::V4(p.service_ip(i, j))],
                         node_port: None,
                     }),
-                    mtu: Some(OVERLAY_MTU),
+                    // Known inside the pod only (its eth0): the agent reports it.
+                    mtu: None,
                 });
             }
         }
@@ -277,12 +294,14 @@ impl LabRuntime {
         }
         let dns = DnsTarget {
             service: dns_service_ref(),
-            servers: vec![Endpoint {
-                node: Some(p.node_name(0)),
-                pod: Some("coredns-lab".into()),
-                ip: Some(IpAddr::V4(DNS_POD_IP)),
-                name: None,
-            }],
+            servers: (0..DNS_REPLICAS)
+                .map(|r| Endpoint {
+                    node: Some(p.node_name(p.dns_node(r))),
+                    pod: Some(p.dns_pod_name(r)),
+                    ip: Some(IpAddr::V4(p.dns_pod_ip(r))),
+                    name: None,
+                })
+                .collect(),
             cluster_domain: CLUSTER_DOMAIN.into(),
             names,
         };
@@ -356,21 +375,23 @@ impl LabRuntime {
             return Err(e);
         }
 
-        progress.message("starting the DNS server");
-        let dns = procs::start_dnsmasq(&ctx)?;
-        let dns_pid = dns.child.id();
-        self.track(vec![dns]).await?;
+        progress.message(&format!("starting {DNS_REPLICAS} DNS servers"));
+        let (dns, started) = procs::start_dnsmasq(&ctx);
+        let dns_pids: Vec<u32> = dns.iter().map(|d| d.child.id()).collect();
+        self.track(dns).await?;
+        started?;
         progress.message("waiting for the agents and DNS to listen");
         {
             let mut inner = self.inner.lock().await;
-            inner.dns_pid = Some(dns_pid);
+            inner.dns_pids = dns_pids.clone();
             procs::wait_ready(&mut inner.children, procs::READY_TIMEOUT).await?;
         }
         tracing::debug!(
             "lab {}: dnsmasq and {n_agents} agents listening",
             self.plan.id
         );
-        ctx.dns_pid = Some(dns_pid);
+        ctx.dns_pids = dns_pids;
+        self.schedule_service_sync(&ctx);
         for f in &self.cfg.faults {
             progress.message(&format!("fault: {}", f.name()));
             f.apply(&ctx)
@@ -378,6 +399,28 @@ impl LabRuntime {
                 .map_err(|e| RuntimeError::Other(format!("applying fault {}: {e}", f.name())))?;
         }
         Ok(())
+    }
+
+    /// The probe pods are ready: each node's kube-proxy installs their
+    /// Services' rules after its own random delay, in the background.
+    fn schedule_service_sync(&self, ctx: &LabCtx) {
+        let services = super::build::service_ports(ctx, self.ports, true);
+        let rules = super::rules::kube_proxy_sync(&services);
+        for i in 0..self.plan.nodes {
+            let delay = super::kube_proxy::random_delay();
+            tracing::debug!(
+                "lab {}: kube-proxy on {} syncs the probe Services in {delay:?}",
+                self.plan.id,
+                self.plan.node_name(i)
+            );
+            self.services.start(
+                self.tools.clone(),
+                i,
+                self.plan.node_ns(i),
+                rules.clone(),
+                delay,
+            );
+        }
     }
 
     /// Record started processes (in memory for teardown, on disk for the sweep).
@@ -529,6 +572,8 @@ impl Runtime for LabRuntime {
     }
 
     async fn teardown(&self) -> Result<()> {
+        // No kube-proxy sync may run into a namespace being deleted.
+        self.services.stop().await;
         let mut inner = self.inner.lock().await;
         if inner.torn_down {
             return Ok(());
@@ -555,6 +600,7 @@ impl Drop for LabRuntime {
     /// Last resort when the owner forgot teardown (a panic in a test): kill
     /// what we started and delete the namespaces synchronously.
     fn drop(&mut self) {
+        self.services.abort();
         let inner = self.inner.get_mut();
         if inner.torn_down || self.cfg.keep {
             return;

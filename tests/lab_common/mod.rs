@@ -16,8 +16,26 @@ pub fn exe() -> std::path::PathBuf {
     env!("CARGO_BIN_EXE_kubectl-netcheck").into()
 }
 
-/// Build a lab without agents (network, DNS, faults).
+/// Build a lab without agents (network, DNS, faults), and wait until
+/// kube-proxy has synced the probe Services on every node (the tests send
+/// packets through them).
 pub async fn build(
+    nodes: usize,
+    pods: usize,
+    faults: &[&'static dyn Fault],
+) -> Result<LabRuntime, String> {
+    let rt = build_unsynced(nodes, pods, faults).await?;
+    match rt.wait_for_service_rules().await {
+        Ok(()) => Ok(rt),
+        Err(e) => {
+            let _ = rt.teardown().await;
+            Err(e.to_string())
+        }
+    }
+}
+
+/// [`build`] without waiting for kube-proxy: its sync is still pending.
+pub async fn build_unsynced(
     nodes: usize,
     pods: usize,
     faults: &[&'static dyn Fault],
@@ -133,6 +151,34 @@ pub fn tcp_roundtrip(ns: &str, ip: Ipv4Addr, port: u16) -> Result<(), String> {
             .ok_or("wrong echo".to_string())
     })
     .map_err(|e| e.to_string())?
+}
+
+/// Only connect from a namespace: Ok, or the error's kind (refused, timed out…).
+pub fn tcp_connect(ns: &str, ip: Ipv4Addr, port: u16) -> Result<(), std::io::ErrorKind> {
+    in_netns_thread(ns, || {
+        TcpStream::connect_timeout(&SocketAddr::from((ip, port)), Duration::from_secs(2))
+            .map(drop)
+            .map_err(|e| e.kind())
+    })
+    .unwrap_or(Err(std::io::ErrorKind::Other))
+}
+
+/// `ip netns exec NS program args…`: stdout, or why it failed.
+pub fn run_in(ns: &str, program: &str, args: &[&str]) -> Result<String, String> {
+    netcheck::lab::host_faults::netns_exec(ns, program, args, None)
+}
+
+/// A counter of /proc/net/snmp (`Udp:` `InDatagrams`…) inside a namespace.
+pub fn snmp_counter(ns: &str, prefix: &str, name: &str) -> Result<u64, String> {
+    let text = run_in(ns, "cat", &["/proc/net/snmp"])?;
+    let mut lines = text.lines().filter(|l| l.starts_with(prefix));
+    let (names, values) = (lines.next().unwrap_or(""), lines.next().unwrap_or(""));
+    names
+        .split_whitespace()
+        .zip(values.split_whitespace())
+        .find(|(n, _)| *n == name)
+        .and_then(|(_, v)| v.parse().ok())
+        .ok_or_else(|| format!("no {prefix} {name} in /proc/net/snmp of {ns}"))
 }
 
 /// An A query over UDP from a namespace: the addresses, or Err(rcode)

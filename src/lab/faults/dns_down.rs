@@ -1,5 +1,6 @@
-//! `dns-down`: the DNS server (dnsmasq, standing in for CoreDNS on node-1)
-//! is killed: nothing answers through the DNS Service or at the pod.
+//! `dns-down`: every DNS replica (dnsmasq, standing in for CoreDNS, on
+//! node-1 and node-2) is killed: nothing answers through the DNS Service or
+//! at the pods.
 
 use super::Fault;
 use crate::lab::ctx::LabCtx;
@@ -14,20 +15,25 @@ impl Fault for DnsDown {
         "dns-down"
     }
     fn description(&self) -> &'static str {
-        "the cluster DNS server is stopped"
+        "the cluster DNS servers (both replicas) are stopped"
     }
     fn target(&self) -> &'static str {
-        "the DNS pod on node-1"
+        "the DNS pods on node-1 and node-2"
     }
     fn expected(&self) -> FindingId {
         FindingId::DnsUnreachable
     }
     fn apply<'a>(&'a self, lab: &'a LabCtx) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
-            let pid = lab
-                .dns_pid
-                .ok_or_else(|| RuntimeError::Other("the lab's DNS server is not running".into()))?;
-            lab.kill_and_wait(pid).await
+            if lab.dns_pids.is_empty() {
+                return Err(RuntimeError::Other(
+                    "the lab's DNS servers are not running".into(),
+                ));
+            }
+            for &pid in &lab.dns_pids {
+                lab.kill_and_wait(pid).await?;
+            }
+            Ok(())
         })
     }
 }

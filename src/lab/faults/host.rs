@@ -5,8 +5,12 @@
 //! - `forward-drop`: FORWARD policy DROP with flannel's accepts flushed, as
 //!   when Docker starts on a node: the node's pods still talk to each other
 //!   (bridged), every routed packet into or out of the node is dropped.
-//! - `ip-forward-off`: net.ipv4.ip_forward = 0, as after a reboot without the
-//!   sysctl file: the node's pods lose every other node.
+//! - `ip-forward-off`: net.ipv4.ip_forward = 0 after the node's pods started
+//!   (a `sysctl --system` with a file that turns it off): the node's pods
+//!   lose every other node. Not "a reboot without the sysctl file": the
+//!   bridge CNI (`isGateway`) turns ip_forward back on at every pod ADD, so
+//!   on a real node it stays off only until the next pod starts there; in
+//!   the lab every pod is wired before the fault, and none after.
 //! - `cni-conflict`: an old Calico conflist (and its binaries) that sorts
 //!   before flannel's: the runtime would wire new pods with Calico. Running
 //!   pods keep working.

@@ -1,6 +1,7 @@
 //! `kube-proxy-down`: the last node's KUBE-SERVICES chain is flushed, as when
 //! kube-proxy died and something flushed its rules: pods on that node reach
-//! pods by IP but no ClusterIP.
+//! pods by IP but no ClusterIP. It happens after that node's kube-proxy had
+//! synced the probe Services (else its sync would put them back).
 
 use super::Fault;
 use crate::lab::ctx::LabCtx;
@@ -25,7 +26,9 @@ impl Fault for KubeProxyDown {
     }
     fn apply<'a>(&'a self, lab: &'a LabCtx) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
-            let ns = lab.plan.node_ns(lab.last_node());
+            let last = lab.last_node();
+            lab.services.wait_node(last).await?;
+            let ns = lab.plan.node_ns(last);
             lab.iptables_restore(&ns, "*nat\n-F KUBE-SERVICES\nCOMMIT\n", true)
                 .await
         })

@@ -70,6 +70,11 @@ fn apply_host<'a>(lab: &'a LabCtx, i: usize, name: &'static str) -> BoxFuture<'a
         let fault = crate::lab::host_faults::find(name).ok_or_else(|| {
             crate::runtime::RuntimeError::Other(format!("no host fault named {name}"))
         })?;
+        // Faults on kube-proxy's own rules break a node whose kube-proxy
+        // had synced (else its sync would overwrite them).
+        if fault.after_service_sync {
+            lab.services.wait_node(i).await?;
+        }
         let ns = lab.plan.node_ns(i);
         let root = lab.node_root(i);
         tokio::task::spawn_blocking(move || {
