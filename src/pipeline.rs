@@ -156,6 +156,7 @@ pub async fn probe_all<R: Runtime>(
     let plans = plan::plan(d, opts);
     let total = plans.len();
     let done = std::sync::atomic::AtomicUsize::new(0);
+    let began = tokio::time::Instant::now();
     let answers = futures::future::join_all(plans.iter().map(|sp| {
         let done = &done;
         async move {
@@ -186,7 +187,7 @@ pub async fn probe_all<R: Runtime>(
         }
         per_source.push(checks);
     }
-    let confirmation = confirm_round(rt, &plans, &mut per_source, pending, progress).await;
+    let confirmation = confirm_round(rt, &plans, &mut per_source, pending, began, progress).await;
     Probed {
         checks: per_source
             .into_iter()
@@ -198,16 +199,18 @@ pub async fn probe_all<R: Runtime>(
 }
 
 /// The confirmation round: one more call per source with failures, all at
-/// once, [`confirm::CONFIRM_DELAY`] after the last failed answer.
+/// once, when the last source with failures has answered and at least
+/// [`confirm::CONFIRM_DELAY`] after the first round `began`.
 async fn confirm_round<R: Runtime>(
     rt: &R,
     plans: &[plan::SourcePlan],
     per_source: &mut [Vec<Check>],
     pending: Vec<confirm::Pending>,
+    began: tokio::time::Instant,
     progress: &dyn Progress,
 ) -> Confirmation {
     let mut tally = Confirmation::default();
-    let Some(start) = confirm::start_at(&pending) else {
+    let Some(start) = confirm::start_at(&pending, began) else {
         return tally;
     };
     let t = Instant::now();

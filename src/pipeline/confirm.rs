@@ -4,12 +4,15 @@
 //! After the first round, each source whose answer has failed checks (status
 //! `fail`: a timeout, refused, unreachable, a wrong DNS answer, a path MTU
 //! below the pod's) gets one more agent call with only those probes, their
-//! ids unchanged and their timeouts doubled. The round starts
-//! [`CONFIRM_DELAY`] after the last answer that had failures, so every
-//! failure waits at least that long before its second try (kube-proxy writes
-//! a new Service's rules up to about a second after its endpoints appear, and
-//! until then the Service answers "refused"), and all sources' confirmation
-//! calls run at once. A probe that answers the second time is `pass` with a
+//! ids unchanged and their timeouts half as long again. The round starts
+//! when the last source with failures has answered, and not before
+//! [`CONFIRM_DELAY`] after the first round began, so every failure waits at
+//! least that long before its second try (kube-proxy writes a new Service's
+//! rules up to about a second after its endpoints appear, and until then the
+//! Service answers "refused"), while a dead path, whose first answer took a
+//! whole timeout, is not held longer: it costs its first timeout plus the
+//! confirmation's, 2.5 timeouts in all. All sources' confirmation calls run
+//! at once. A probe that answers the second time is `pass` with a
 //! detail beginning "flaky: " ([`crate::model::report::RECOVERED_PREFIX`]);
 //! one that fails again keeps the second answer (its longer timeout is the
 //! better measurement). Not probed again: checks that could not run
@@ -28,10 +31,11 @@ use crate::plan::{self, SourcePlan};
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// How long after a failed answer its probes are tried again.
+/// How long after the first round began its failed probes are tried again,
+/// at the earliest.
 pub const CONFIRM_DELAY: Duration = Duration::from_secs(1);
-/// The confirmation's probe timeouts, as a multiple of the first round's.
-pub const CONFIRM_TIMEOUT_FACTOR: u32 = 2;
+/// The confirmation's probe timeouts, in percent of the first round's.
+pub const CONFIRM_TIMEOUT_PERCENT: u64 = 150;
 
 /// What the confirmation round did, for the summary and the stage timings.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -54,7 +58,7 @@ pub fn needs_confirmation(c: &Check, expected_block: &dyn Fn(&Check) -> bool) ->
 }
 
 /// The plan that probes `indices` (into `sp`'s probes) again: the same ids,
-/// twice the timeouts, and a deadline for that many probes.
+/// 1.5× the timeouts, and a deadline for that many probes.
 pub fn confirmation_plan(sp: &SourcePlan, indices: &[usize]) -> SourcePlan {
     let mut out = SourcePlan {
         source: sp.source.clone(),
@@ -65,9 +69,7 @@ pub fn confirmation_plan(sp: &SourcePlan, indices: &[usize]) -> SourcePlan {
         .iter()
         .filter_map(|&i| sp.plan.probes.get(i).cloned())
         .map(|mut p| {
-            p.timeout_ms = p
-                .timeout_ms
-                .saturating_mul(u64::from(CONFIRM_TIMEOUT_FACTOR));
+            p.timeout_ms = p.timeout_ms.saturating_mul(CONFIRM_TIMEOUT_PERCENT) / 100;
             p
         })
         .collect();
@@ -139,8 +141,9 @@ pub struct Pending {
 
 /// When the round may start: [`CONFIRM_DELAY`] after the last answer with
 /// failures (every failure then waited at least that long).
-pub fn start_at(pending: &[Pending]) -> Option<Instant> {
-    pending.iter().map(|p| p.answered_at + CONFIRM_DELAY).max()
+pub fn start_at(pending: &[Pending], first_round_began: Instant) -> Option<Instant> {
+    let last = pending.iter().map(|p| p.answered_at).max()?;
+    Some(last.max(first_round_began + CONFIRM_DELAY))
 }
 
 /// Fold a source's second answer into its first-round checks. An agent
