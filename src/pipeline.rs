@@ -99,6 +99,7 @@ async fn stages_until_diagnosis<R: Runtime>(
     let ((mut checks, probe_time), (hosts, inspect_time)) = tokio::join!(probe, inspect);
     stages.set("probe", probe_time);
     stages.set("inspect", inspect_time);
+    let deployment = crate::inspect::cluster_facts::with_host_facts(deployment, &hosts);
 
     let t = Instant::now();
     progress.message("diagnosing");

@@ -773,6 +773,7 @@ impl Runtime for KubeRuntime {
                 cni: cni.name.clone(),
                 kube_proxy_mode: proxy.mode.clone(),
                 dns_service: dns.as_ref().map(|d| d.service.clone()),
+                from_nodes: Default::default(),
             },
             nodes: infos,
             pods: Vec::new(),

@@ -191,6 +191,7 @@ impl LabRuntime {
                 cni: "bridge+vxlan (lab)".into(),
                 kube_proxy_mode: "iptables".into(),
                 dns_service: Some(dns_service_ref()),
+                from_nodes: Default::default(),
             },
             nodes: (0..p.nodes)
                 .map(|i| NodeInfo {
