@@ -244,7 +244,8 @@ pub fn cni_dirs(opts: &Options) -> CniDirs {
     }
 }
 
-fn read_cni(opts: &Options) -> CniInfo {
+/// The CNI section: the config dir and the plugin dirs [`cni_dirs`] picks.
+pub fn read_cni(opts: &Options) -> CniInfo {
     let dirs = cni_dirs(opts);
     let conf = under_root(&opts.host_root, &dirs.conf_dir);
     let conf_name = dirs.conf_dir.display().to_string();

@@ -16,4 +16,4 @@ pub mod nft;
 pub mod query;
 pub mod runtime_config;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
