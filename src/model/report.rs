@@ -41,6 +41,18 @@ pub struct ClusterSummary {
     pub from_nodes: BTreeMap<String, String>,
 }
 
+impl ClusterSummary {
+    /// ` (from nodes)` when `field` (`cni`, `kubeProxyMode`) was filled from
+    /// the nodes' host reports, for the header lines.
+    pub fn provenance(&self, field: &str) -> &'static str {
+        if self.from_nodes.contains_key(field) {
+            " (from nodes)"
+        } else {
+            ""
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceRef {

@@ -432,6 +432,29 @@ mod tests {
         }
     }
 
+    /// kube-proxy and the overlay as host processes: the API said unknown,
+    /// the nodes told, and the header says where it came from.
+    #[test]
+    fn the_header_says_what_came_from_the_nodes() {
+        let mut r = report();
+        let api = ClusterSummary {
+            cni: "unknown".into(),
+            kube_proxy_mode: "unknown".into(),
+            ..Default::default()
+        };
+        r.cluster = crate::inspect::cluster_facts::fill(&api, &r.hosts);
+        let h =
+            crate::render::table::strip_ansi(&crate::render::table::header(&r, &Theme::plain(), 0));
+        assert!(h.contains("CNI bridge+flannel (from nodes)"), "{h}");
+        assert!(h.contains("kube-proxy iptables (from nodes)"), "{h}");
+        let md = crate::render::markdown::render(&r);
+        assert!(md.contains("| CNI | bridge+flannel (from nodes) |"), "{md}");
+        // Said by the API: no mark.
+        r.cluster.from_nodes.clear();
+        let h = crate::render::table::header(&r, &Theme::plain(), 0);
+        assert!(!h.contains("from nodes"), "{h}");
+    }
+
     #[test]
     fn a_node_read_in_part_is_partial_not_unavailable() {
         let r = report();
