@@ -389,6 +389,65 @@ mod tests {
         assert!(why.ends_with("on node1, node3; canal: 10-calico.conflist k8s-pod-network (calico, portmap, bandwidth) and vxlan flannel.1 on node2"), "{why}");
     }
 
+    /// The pipeline fills the summary once inspection is in: a cluster whose
+    /// API shows neither kube-proxy nor a CNI, nodes that show both.
+    struct HostProcesses;
+
+    impl crate::runtime::Runtime for HostProcesses {
+        async fn discover(
+            &self,
+            _p: &dyn crate::runtime::Progress,
+        ) -> crate::runtime::Result<Deployment> {
+            let mut d = crate::diagnose::sim::cluster(2);
+            d.cluster.cni = "unknown".into();
+            d.cluster.kube_proxy_mode = "unknown".into();
+            Ok(d)
+        }
+        async fn deploy(
+            &self,
+            d: Deployment,
+            _p: &dyn crate::runtime::Progress,
+        ) -> crate::runtime::Result<Deployment> {
+            Ok(d)
+        }
+        async fn probe(
+            &self,
+            _s: &crate::model::topology::Source,
+            _plan: &crate::model::ProbePlan,
+        ) -> crate::runtime::Result<crate::model::ProbeReport> {
+            Ok(crate::model::ProbeReport {
+                results: Vec::new(),
+                duration_ms: 0.0,
+                peak_rss_kib: None,
+            })
+        }
+        async fn inspect_host(&self, node: &str) -> crate::runtime::Result<HostReport> {
+            let mut h = fixture("node1");
+            h.node = node.to_string();
+            Ok(h)
+        }
+        async fn teardown(&self) -> crate::runtime::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn the_pipeline_fills_the_report_from_the_nodes() {
+        let r = crate::pipeline::run(
+            &HostProcesses,
+            &crate::pipeline::Options::default(),
+            &crate::runtime::Quiet,
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.cluster.cni, "bridge+flannel");
+        assert_eq!(r.cluster.kube_proxy_mode, "iptables");
+        assert_eq!(
+            r.cluster.from_nodes["kubeProxyMode"],
+            "KUBE-SERVICES chain in iptables-nft on node-0, node-1"
+        );
+    }
+
     #[test]
     fn cni_names_from_configs_and_devices() {
         let cfg = |file: &str| {
@@ -398,14 +457,15 @@ mod tests {
                     .join(file),
             )
             .unwrap();
-            let mut h = HostReport::default();
-            h.cni = Some(crate::inspect::cni::analyse(
-                "/etc/cni/net.d",
-                "/opt/cni/bin",
-                vec![(file.to_string(), Ok(text))],
-                Ok(vec![]),
-            ));
-            h
+            HostReport {
+                cni: Some(crate::inspect::cni::analyse(
+                    "/etc/cni/net.d",
+                    "/opt/cni/bin",
+                    vec![(file.to_string(), Ok(text))],
+                    Ok(vec![]),
+                )),
+                ..Default::default()
+            }
         };
         let name = |h: &HostReport| node_cni(h).map(|(n, _)| n);
         assert_eq!(
