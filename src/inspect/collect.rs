@@ -223,7 +223,7 @@ pub fn cni_dirs(opts: &Options) -> CniDirs {
         (None, Some(s)) => (s.bin_dirs.iter().map(PathBuf::from).collect(), s.source),
         (None, None) => {
             let found = known_bin_dirs(root);
-            let why = "no runtime setting found (containerd config.toml, CRI-O crio.conf): the known places that exist";
+            let why = "no plugin dir set in a runtime config (containerd config.toml, CRI-O crio.conf): every known place that exists";
             if found.is_empty() {
                 let all: Vec<PathBuf> = runtime_config::KNOWN_BIN_DIRS
                     .iter()
@@ -284,7 +284,7 @@ pub fn read_cni(opts: &Options) -> CniInfo {
                 read.push(d.display().to_string());
                 names.extend(
                     rd.flatten()
-                        .filter(|e| is_executable(&e.path()))
+                        .filter(|e| is_executable_on_host(&opts.host_root, &e.path()))
                         .map(|e| e.file_name().to_string_lossy().to_string()),
                 );
             }
@@ -338,6 +338,21 @@ fn read_limited(p: &Path, max: u64) -> std::io::Result<String> {
     let mut s = String::new();
     std::fs::File::open(p)?.take(max).read_to_string(&mut s)?;
     Ok(s)
+}
+
+/// An executable file under the host root, following a symlink as the node
+/// would: an absolute target (`portmap -> /usr/lib/cni/portmap`) is under
+/// the host root, not in the agent's own filesystem.
+fn is_executable_on_host(root: &Path, p: &Path) -> bool {
+    let mut p = p.to_path_buf();
+    for _ in 0..8 {
+        match std::fs::read_link(&p) {
+            Ok(target) if target.is_absolute() => p = under_root(root, &target),
+            Ok(target) => p = p.parent().map_or(target.clone(), |d| d.join(&target)),
+            Err(_) => return is_executable(&p),
+        }
+    }
+    false
 }
 
 fn is_executable(p: &Path) -> bool {

@@ -801,9 +801,21 @@ fn plugins_only_in_usr_lib_cni_are_found_there() {
         c.bin_dir_source
             .as_deref()
             .unwrap()
-            .contains("known places"),
+            .contains("every known place"),
         "{:?}",
         c.bin_dir_source
+    );
+    // A plugin that is an absolute symlink resolves inside the host root,
+    // as on the node, not in the agent's own filesystem.
+    std::os::unix::fs::symlink(
+        "/usr/lib/cni/bridge",
+        root.path().join("usr/lib/cni/bridge-link"),
+    )
+    .unwrap();
+    assert!(
+        cni_of(root.path())
+            .binaries
+            .contains(&"bridge-link".to_string())
     );
     // One missing plugin is still missing.
     let root = fake_cni_root(&["bridge", "host-local"], "/usr/lib/cni", &[]);

@@ -107,7 +107,8 @@ mod tests {
         assert_eq!(sim::ids(&f), vec![FindingId::CniPluginBinaryMissing]);
         assert_eq!(f[0].evidence[1], "node-0: /usr/lib/cni has no portmap");
         assert!(
-            f[0].evidence[3].starts_with("node-0: plugin dirs from no runtime setting found"),
+            f[0].evidence[3]
+                .starts_with("node-0: plugin dirs from no plugin dir set in a runtime config"),
             "{:?}",
             f[0].evidence
         );
