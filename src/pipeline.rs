@@ -111,6 +111,7 @@ async fn stages_until_diagnosis<R: Runtime>(
     }
     stages.set("inspect", inspect_time);
     let mut checks = probed.checks;
+    let deployment = crate::inspect::cluster_facts::with_host_facts(deployment, &hosts);
 
     let t = Instant::now();
     progress.message("diagnosing");

@@ -263,3 +263,44 @@ fn the_confirmation_pass_fields_validate_and_older_reports_lack_them() {
     let old: netcheck::model::Report = serde_json::from_str(&text).expect("reads");
     assert_eq!((old.summary.recovered, old.summary.confirmed), (0, 0));
 }
+
+/// What the nodes told (cluster.fromNodes) and where the CNI dirs came
+/// from (hosts[].cni.binDirs, binDirSource, confDirSource) are in the schema.
+#[test]
+fn facts_from_the_nodes_and_the_cni_dirs_validate() {
+    use netcheck::model::host::{CniInfo, HostReport};
+    let mut r = render_support::healthy();
+    r.cluster.cni = "bridge+flannel".into();
+    r.cluster.from_nodes.insert(
+        "cni".into(),
+        "10-bridge.conflist cbr0 (bridge, portmap) and vxlan flannel.1 on node-1".into(),
+    );
+    r.cluster.from_nodes.insert(
+        "kubeProxyMode".into(),
+        "KUBE-SERVICES chain in iptables-nft on node-1".into(),
+    );
+    r.hosts.push(HostReport {
+        node: "node-1".into(),
+        cni: Some(CniInfo {
+            conf_dir: "/var/lib/rancher/k3s/agent/etc/cni/net.d".into(),
+            conf_dir_source: Some("conf_dir in k3s's config.toml".into()),
+            bin_dir: "/usr/lib/cni".into(),
+            bin_dirs: vec!["/usr/lib/cni".into()],
+            bin_dir_source: Some("bin_dir in /etc/containerd/config.toml".into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    let v = validator();
+    let text = render(&r, OutputFormat::Json, &RenderOptions::default());
+    let mut doc: Value = serde_json::from_str(&text).expect("-o json is JSON");
+    assert_eq!(
+        doc["cluster"]["fromNodes"]["kubeProxyMode"],
+        "KUBE-SERVICES chain in iptables-nft on node-1"
+    );
+    let errs = errors(&v, &doc);
+    assert!(errs.is_empty(), "{errs:#?}");
+    // Only fields of the summary can come from the nodes.
+    doc["cluster"]["fromNodes"]["version"] = "v1.36".into();
+    assert!(!errors(&v, &doc).is_empty());
+}

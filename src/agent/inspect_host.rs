@@ -1,5 +1,7 @@
 //! `agent inspect-host`: read the node and print one [`HostReport`] as JSON.
-//! The work is in [`crate::inspect`]; this only maps the flags.
+//! The work is in [`crate::inspect`]; this only maps the flags (a CNI dir
+//! not given is the container runtime's own setting, see
+//! [`crate::inspect::runtime_config`]).
 
 use crate::inspect::collect::{self, Options};
 use crate::model::host::HostReport;
@@ -7,8 +9,8 @@ use std::path::PathBuf;
 
 pub fn options(
     host_root: PathBuf,
-    cni_conf_dir: PathBuf,
-    cni_bin_dir: PathBuf,
+    cni_conf_dir: Option<PathBuf>,
+    cni_bin_dir: Option<PathBuf>,
     node_name: String,
 ) -> Options {
     let node_name = if node_name.is_empty() {

@@ -308,12 +308,15 @@ pub struct AgentInspectArgs {
     /// Where the host's root filesystem is mounted (/ on the host itself)
     #[arg(long, default_value = "/")]
     pub host_root: PathBuf,
-    /// CNI config dir, relative to the host root
-    #[arg(long, default_value = "/etc/cni/net.d")]
-    pub cni_conf_dir: PathBuf,
-    /// CNI plugin binary dir, relative to the host root
-    #[arg(long, default_value = "/opt/cni/bin")]
-    pub cni_bin_dir: PathBuf,
+    /// CNI config dir, relative to the host root (default: the container
+    /// runtime's conf_dir/network_dir, else /etc/cni/net.d)
+    #[arg(long)]
+    pub cni_conf_dir: Option<PathBuf>,
+    /// CNI plugin binary dir, relative to the host root (default: the
+    /// container runtime's bin_dir(s)/plugin_dirs, else the known places:
+    /// /opt/cni/bin, /usr/lib/cni, /usr/libexec/cni, /var/lib/cni/bin, …)
+    #[arg(long)]
+    pub cni_bin_dir: Option<PathBuf>,
     /// Node name to put in the report
     #[arg(long, env = "NODE_NAME", default_value = "")]
     pub node_name: String,

@@ -8,7 +8,7 @@
 //! agent's own network namespace, which is the host's in a hostNetwork probe
 //! pod and the node's namespace in the lab.
 
-use super::{cni, iptables, links, nft, query};
+use super::{cni, iptables, links, nft, query, runtime_config};
 use crate::model::host::{CniInfo, Firewall, HostReport, IptablesBackend, NftRuleset};
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -21,8 +21,12 @@ use std::time::{Duration, Instant};
 pub struct Options {
     pub host_root: PathBuf,
     /// As seen on the node (`/etc/cni/net.d`), joined to the host root.
-    pub cni_conf_dir: PathBuf,
-    pub cni_bin_dir: PathBuf,
+    /// None: the container runtime's `conf_dir`/`network_dir`, else
+    /// /etc/cni/net.d.
+    pub cni_conf_dir: Option<PathBuf>,
+    /// None: the runtime's own setting (containerd's `bin_dir`/`bin_dirs`,
+    /// CRI-O's `plugin_dirs`), else the known places that exist.
+    pub cni_bin_dir: Option<PathBuf>,
     pub node_name: String,
     /// Where /proc/sys is (tests point it at a fake tree).
     pub proc_sys: PathBuf,
@@ -34,8 +38,8 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             host_root: PathBuf::from("/"),
-            cni_conf_dir: PathBuf::from("/etc/cni/net.d"),
-            cni_bin_dir: PathBuf::from("/opt/cni/bin"),
+            cni_conf_dir: None,
+            cni_bin_dir: None,
             node_name: String::new(),
             proc_sys: PathBuf::from("/proc/sys"),
             command_timeout: Duration::from_secs(15),
@@ -99,11 +103,152 @@ pub fn inspect(opts: &Options) -> HostReport {
 
 // ------------------------------------------------------------------ CNI
 
-fn read_cni(opts: &Options) -> CniInfo {
-    let conf = under_root(&opts.host_root, &opts.cni_conf_dir);
-    let bin = under_root(&opts.host_root, &opts.cni_bin_dir);
-    let conf_name = opts.cni_conf_dir.display().to_string();
-    let bin_name = opts.cni_bin_dir.display().to_string();
+/// The CNI dirs to read and where each came from.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CniDirs {
+    pub conf_dir: PathBuf,
+    pub conf_source: Option<String>,
+    /// As seen on the node, in search order.
+    pub bin_dirs: Vec<PathBuf>,
+    pub bin_source: String,
+    /// Runtime configs that could not be read or parsed.
+    pub notes: Vec<String>,
+}
+
+/// The runtime's own CNI setting: k3s's/RKE2's/plain containerd's
+/// config.toml, or CRI-O's crio.conf and drop-ins (CRI-O first when only
+/// its socket exists).
+fn runtime_setting(root: &Path) -> (Option<runtime_config::CniSetting>, Vec<String>) {
+    let mut notes = Vec::new();
+    let exists = |p: &str| under_root(root, Path::new(p)).exists();
+    let crio_only = exists("/run/crio/crio.sock") && !exists("/run/containerd/containerd.sock");
+    let containerd = |notes: &mut Vec<String>| {
+        for path in runtime_config::CONTAINERD_CONFIGS {
+            match read_limited(&under_root(root, Path::new(path)), 1 << 20) {
+                Ok(text) => match runtime_config::containerd(&text, path) {
+                    Ok(Some(s)) => return Some(s),
+                    Ok(None) => {}
+                    Err(e) => notes.push(e),
+                },
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => notes.push(format!("cannot read {path}: {}", io_why(&e))),
+            }
+        }
+        None
+    };
+    let crio = |notes: &mut Vec<String>| {
+        let mut files = Vec::new();
+        if let Ok(t) = read_limited(
+            &under_root(root, Path::new(runtime_config::CRIO_CONFIG)),
+            1 << 20,
+        ) {
+            files.push((runtime_config::CRIO_CONFIG.to_string(), t));
+        }
+        let dropins = Path::new(runtime_config::CRIO_DROPINS);
+        if let Ok(rd) = std::fs::read_dir(under_root(root, dropins)) {
+            let mut names: Vec<String> = rd
+                .flatten()
+                .filter(|e| e.path().is_file())
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .collect();
+            names.sort();
+            for n in names {
+                let p = dropins.join(&n);
+                if let Ok(t) = read_limited(&under_root(root, &p), 1 << 20) {
+                    files.push((p.display().to_string(), t));
+                }
+            }
+        }
+        let (s, errors) = runtime_config::crio(&files);
+        notes.extend(errors);
+        s
+    };
+    let s = if crio_only {
+        crio(&mut notes).or_else(|| containerd(&mut notes))
+    } else {
+        containerd(&mut notes).or_else(|| crio(&mut notes))
+    };
+    (s, notes)
+}
+
+/// Known plugin dirs that exist on the node, k3s's `data/<hash>/bin` included.
+fn known_bin_dirs(root: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = runtime_config::KNOWN_BIN_DIRS
+        .iter()
+        .map(PathBuf::from)
+        .collect();
+    let k3s = Path::new("/var/lib/rancher/k3s/data");
+    if let Ok(rd) = std::fs::read_dir(under_root(root, k3s)) {
+        let mut hashes: Vec<PathBuf> = rd
+            .flatten()
+            .map(|e| k3s.join(e.file_name()).join("bin"))
+            .collect();
+        hashes.sort();
+        out.extend(hashes);
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    out.retain(|d| {
+        let real = std::fs::canonicalize(under_root(root, d));
+        real.as_ref().is_ok_and(|p| p.is_dir()) && seen.insert(real.ok())
+    });
+    out
+}
+
+/// Which dirs to read: the flags, else the runtime's setting, else the
+/// known places (/etc/cni/net.d for configs).
+pub fn cni_dirs(opts: &Options) -> CniDirs {
+    let root = &opts.host_root;
+    let (setting, notes) = if opts.cni_conf_dir.is_some() && opts.cni_bin_dir.is_some() {
+        (None, Vec::new())
+    } else {
+        runtime_setting(root)
+    };
+    let (conf_dir, conf_source) = match (&opts.cni_conf_dir, setting.as_ref()) {
+        (Some(d), _) => (d.clone(), Some("--cni-conf-dir".to_string())),
+        (
+            None,
+            Some(runtime_config::CniSetting {
+                conf_dir: Some(d),
+                conf_source,
+                ..
+            }),
+        ) => (PathBuf::from(d), conf_source.clone()),
+        (None, _) => (PathBuf::from("/etc/cni/net.d"), None),
+    };
+    let (bin_dirs, bin_source) = match (
+        &opts.cni_bin_dir,
+        setting.filter(|s| !s.bin_dirs.is_empty()),
+    ) {
+        (Some(d), _) => (vec![d.clone()], "--cni-bin-dir".to_string()),
+        (None, Some(s)) => (s.bin_dirs.iter().map(PathBuf::from).collect(), s.source),
+        (None, None) => {
+            let found = known_bin_dirs(root);
+            let why = "no plugin dir set in a runtime config (containerd config.toml, CRI-O crio.conf): every known place that exists";
+            if found.is_empty() {
+                let all: Vec<PathBuf> = runtime_config::KNOWN_BIN_DIRS
+                    .iter()
+                    .map(PathBuf::from)
+                    .collect();
+                (all, format!("{why}: none does"))
+            } else {
+                (found, why.to_string())
+            }
+        }
+    };
+    CniDirs {
+        conf_dir,
+        conf_source,
+        bin_dirs,
+        bin_source,
+        notes,
+    }
+}
+
+/// The CNI section: the config dir and the plugin dirs [`cni_dirs`] picks.
+pub fn read_cni(opts: &Options) -> CniInfo {
+    let dirs = cni_dirs(opts);
+    let conf = under_root(&opts.host_root, &dirs.conf_dir);
+    let conf_name = dirs.conf_dir.display().to_string();
     let mut conf_err = None;
     let files = match std::fs::read_dir(&conf) {
         Ok(rd) => rd
@@ -127,20 +272,55 @@ fn read_cni(opts: &Options) -> CniInfo {
             Vec::new()
         }
     };
-    let binaries = match std::fs::read_dir(&bin) {
-        Ok(rd) => Ok(rd
-            .flatten()
-            .filter(|e| is_executable(&e.path()))
-            .map(|e| e.file_name().to_string_lossy().to_string())
-            .collect()),
-        Err(e) => Err(format!(
-            "not available: cannot read {} ({})",
-            bin.display(),
-            io_why(&e)
-        )),
+    // libcni looks for each plugin in the dirs in order: a plugin in any of
+    // them is found; a dir that does not exist is skipped, as libcni does.
+    let mut read = Vec::new();
+    let mut names = Vec::new();
+    let mut errors = Vec::new();
+    for d in &dirs.bin_dirs {
+        let p = under_root(&opts.host_root, d);
+        match std::fs::read_dir(&p) {
+            Ok(rd) => {
+                read.push(d.display().to_string());
+                names.extend(
+                    rd.flatten()
+                        .filter(|e| is_executable_on_host(&opts.host_root, &e.path()))
+                        .map(|e| e.file_name().to_string_lossy().to_string()),
+                );
+            }
+            Err(e) => errors.push(format!("{} ({})", p.display(), io_why(&e))),
+        }
+    }
+    let binaries = if read.is_empty() {
+        Err(format!(
+            "not available: cannot read {} [{}]",
+            errors.join(", "),
+            dirs.bin_source
+        ))
+    } else {
+        Ok(names)
+    };
+    let search: Vec<String> = dirs
+        .bin_dirs
+        .iter()
+        .map(|d| d.display().to_string())
+        .collect();
+    let bin_name = if read.is_empty() {
+        search.join(":")
+    } else {
+        read.join(":")
     };
     let mut info = cni::analyse(&conf_name, &bin_name, files, binaries);
     info.conf_dir_error = conf_err;
+    info.conf_dir_source = dirs.conf_source;
+    info.bin_dirs = read;
+    info.bin_dir_source = Some(dirs.bin_source);
+    if !dirs.notes.is_empty() && info.bin_dir_error.is_none() {
+        // A runtime config we could not read: the dirs may be a guess.
+        info.bin_dir_source = info
+            .bin_dir_source
+            .map(|s| format!("{s} ({})", dirs.notes.join("; ")));
+    }
     info
 }
 
@@ -158,6 +338,21 @@ fn read_limited(p: &Path, max: u64) -> std::io::Result<String> {
     let mut s = String::new();
     std::fs::File::open(p)?.take(max).read_to_string(&mut s)?;
     Ok(s)
+}
+
+/// An executable file under the host root, following a symlink as the node
+/// would: an absolute target (`portmap -> /usr/lib/cni/portmap`) is under
+/// the host root, not in the agent's own filesystem.
+fn is_executable_on_host(root: &Path, p: &Path) -> bool {
+    let mut p = p.to_path_buf();
+    for _ in 0..8 {
+        match std::fs::read_link(&p) {
+            Ok(target) if target.is_absolute() => p = under_root(root, &target),
+            Ok(target) => p = p.parent().map_or(target.clone(), |d| d.join(&target)),
+            Err(_) => return is_executable(&p),
+        }
+    }
+    false
 }
 
 fn is_executable(p: &Path) -> bool {

@@ -6,6 +6,7 @@
 //! and [`query`] answers the questions the host rules ask.
 
 pub mod captures;
+pub mod cluster_facts;
 pub mod cni;
 #[cfg(target_os = "linux")]
 pub mod collect;
@@ -13,5 +14,6 @@ pub mod iptables;
 pub mod links;
 pub mod nft;
 pub mod query;
+pub mod runtime_config;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

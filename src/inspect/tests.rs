@@ -742,3 +742,190 @@ fn jump_loops_and_fan_out_are_walked_once() {
     assert!(started.elapsed() < std::time::Duration::from_secs(2));
     assert_eq!(reached.len(), 50 + 50 * 50);
 }
+
+// ------------------------------------------- where the CNI plugins are
+
+/// A host root with the real node's bridge conflist and `plugins` as
+/// executables in `bin` (as seen on the node), plus `files` (path, text).
+#[cfg(target_os = "linux")]
+pub(crate) fn fake_cni_root(
+    plugins: &[&str],
+    bin: &str,
+    files: &[(&str, &str)],
+) -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let put = |rel: &str, text: &str| {
+        let p = dir.path().join(rel.trim_start_matches('/'));
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let conflist = super::captures::split_cni_dump(&read("host-v1.36/node1/cni-configs.txt"));
+    for (name, text) in &conflist {
+        put(&format!("etc/cni/net.d/{name}"), text);
+    }
+    for p in plugins {
+        let f = put(&format!("{bin}/{p}"), "#!/bin/sh\n");
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    for (rel, text) in files {
+        put(rel, text);
+    }
+    dir
+}
+
+#[cfg(target_os = "linux")]
+fn cni_of(root: &Path) -> crate::model::host::CniInfo {
+    super::collect::read_cni(&super::collect::Options {
+        host_root: root.to_path_buf(),
+        ..Default::default()
+    })
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn plugins_only_in_usr_lib_cni_are_found_there() {
+    // The real cluster: Debian's containerd and plugins, nothing in /opt/cni/bin.
+    let root = fake_cni_root(
+        &["bridge", "host-local", "portmap", "loopback"],
+        "/usr/lib/cni",
+        &[],
+    );
+    let c = cni_of(root.path());
+    assert_eq!(c.bin_dir_error, None);
+    assert_eq!(c.bin_dirs, vec!["/usr/lib/cni"]);
+    assert_eq!(c.bin_dir, "/usr/lib/cni");
+    assert!(c.missing_plugins.is_empty(), "{:?}", c.missing_plugins);
+    assert!(
+        c.bin_dir_source
+            .as_deref()
+            .unwrap()
+            .contains("every known place"),
+        "{:?}",
+        c.bin_dir_source
+    );
+    // A plugin that is an absolute symlink resolves inside the host root,
+    // as on the node, not in the agent's own filesystem.
+    std::os::unix::fs::symlink(
+        "/usr/lib/cni/bridge",
+        root.path().join("usr/lib/cni/bridge-link"),
+    )
+    .unwrap();
+    assert!(
+        cni_of(root.path())
+            .binaries
+            .contains(&"bridge-link".to_string())
+    );
+    // One missing plugin is still missing.
+    let root = fake_cni_root(&["bridge", "host-local"], "/usr/lib/cni", &[]);
+    assert_eq!(cni_of(root.path()).missing_plugins, vec!["portmap"]);
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn the_runtimes_own_bin_dir_wins_over_the_known_places() {
+    // containerd says /usr/lib/cni; a stale /opt/cni/bin lacks bridge.
+    let toml =
+        "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\".cni]\n  bin_dir = \"/usr/lib/cni\"\n";
+    let root = fake_cni_root(
+        &["bridge", "host-local", "portmap"],
+        "/usr/lib/cni",
+        &[
+            ("/etc/containerd/config.toml", toml),
+            ("/opt/cni/bin/host-local", ""),
+        ],
+    );
+    let c = cni_of(root.path());
+    assert_eq!(c.bin_dirs, vec!["/usr/lib/cni"]);
+    assert!(c.missing_plugins.is_empty());
+    assert_eq!(
+        c.bin_dir_source.as_deref(),
+        Some("bin_dir in /etc/containerd/config.toml (plugins.\"io.containerd.grpc.v1.cri\".cni)")
+    );
+    // The runtime's dir lacks a plugin that a place it does not search has:
+    // missing, as the runtime will find it missing.
+    let toml = "version = 3\n[plugins.'io.containerd.cri.v1.runtime'.cni]\n  bin_dirs = ['/opt/cni/bin']\n";
+    let root = fake_cni_root(
+        &["bridge", "host-local"],
+        "/opt/cni/bin",
+        &[
+            ("/etc/containerd/config.toml", toml),
+            ("/usr/lib/cni/portmap", ""),
+        ],
+    );
+    let c = cni_of(root.path());
+    assert_eq!(c.missing_plugins, vec!["portmap"]);
+    assert!(
+        c.bin_dir_source
+            .as_deref()
+            .unwrap()
+            .starts_with("bin_dirs in ")
+    );
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn k3s_config_moves_both_the_config_dir_and_the_plugin_dir() {
+    use std::os::unix::fs::PermissionsExt;
+    let toml = "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\".cni]\n  bin_dir = \"/var/lib/rancher/k3s/data/abc/bin\"\n  conf_dir = \"/var/lib/rancher/k3s/agent/etc/cni/net.d\"\n";
+    let flannel = read("cni/10-flannel.conflist");
+    let root = fake_cni_root(
+        &["flannel", "bridge", "host-local", "portmap"],
+        "/var/lib/rancher/k3s/data/abc/bin",
+        &[
+            (
+                "/var/lib/rancher/k3s/agent/etc/containerd/config.toml",
+                toml,
+            ),
+            (
+                "/var/lib/rancher/k3s/agent/etc/cni/net.d/10-flannel.conflist",
+                &flannel,
+            ),
+        ],
+    );
+    let c = cni_of(root.path());
+    assert_eq!(c.conf_dir, "/var/lib/rancher/k3s/agent/etc/cni/net.d");
+    assert_eq!(c.selected.as_deref(), Some("10-flannel.conflist"));
+    assert!(
+        c.conf_dir_source
+            .as_deref()
+            .unwrap()
+            .starts_with("conf_dir in /var/lib/rancher/k3s")
+    );
+    assert!(c.missing_plugins.is_empty(), "{:?}", c.missing_plugins);
+    // Without the config, k3s's data/<hash>/bin is one of the known places.
+    std::fs::remove_file(
+        root.path()
+            .join("var/lib/rancher/k3s/agent/etc/containerd/config.toml"),
+    )
+    .unwrap();
+    let c = cni_of(root.path());
+    assert_eq!(c.bin_dirs, vec!["/var/lib/rancher/k3s/data/abc/bin"]);
+    // The flags win over everything.
+    let f = root.path().join("elsewhere/bridge");
+    std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+    std::fs::write(&f, "").unwrap();
+    std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let c = super::collect::read_cni(&super::collect::Options {
+        host_root: root.path().to_path_buf(),
+        cni_bin_dir: Some("/elsewhere".into()),
+        ..Default::default()
+    });
+    assert_eq!(c.bin_dir_source.as_deref(), Some("--cni-bin-dir"));
+    assert_eq!(c.missing_plugins, vec!["host-local", "portmap"]);
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn no_plugin_dir_anywhere_says_which_were_tried() {
+    let root = fake_cni_root(&[], "/opt/cni/bin", &[]);
+    std::fs::remove_dir(root.path().join("opt/cni/bin")).ok();
+    let c = cni_of(root.path());
+    let e = c.bin_dir_error.unwrap();
+    assert!(
+        e.contains("/usr/lib/cni") && e.contains("no such directory"),
+        "{e}"
+    );
+    assert!(e.contains("none does"), "{e}");
+}

@@ -1105,6 +1105,7 @@ pub fn deployment_from(
             cni: cni.name.clone(),
             kube_proxy_mode: proxy.mode.clone(),
             dns_service: dns.as_ref().map(|d| d.service.clone()),
+            from_nodes: Default::default(),
         },
         nodes: infos,
         pods: Vec::new(),

@@ -63,14 +63,27 @@ pub struct HostSummary {
 pub struct CniInfo {
     /// The config dir as seen on the node (`/etc/cni/net.d`).
     pub conf_dir: String,
+    /// Where `conf_dir` came from, when not the default: the runtime's
+    /// config (`conf_dir in /etc/containerd/config.toml (…)`) or the flag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conf_dir_source: Option<String>,
+    /// The plugin dirs searched, as a search path (`/opt/cni/bin:/usr/libexec/cni`).
     pub bin_dir: String,
+    /// The plugin dirs read, in search order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bin_dirs: Vec<String>,
+    /// Where the plugin dirs came from: the runtime's own setting
+    /// (`bin_dir in /etc/containerd/config.toml (…)`, `plugin_dirs in
+    /// /etc/crio/crio.conf.d/…`), `--cni-bin-dir`, or the known places.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bin_dir_source: Option<String>,
     /// Every file in the conf dir, sorted as libcni sorts them.
     #[serde(default)]
     pub files: Vec<CniFile>,
     /// The file the runtime uses: the lexically first valid one (libcni).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selected: Option<String>,
-    /// Executables in the bin dir.
+    /// Executables in the bin dir(s).
     #[serde(default)]
     pub binaries: Vec<String>,
     /// Plugins the selected config needs that are not in the bin dir.

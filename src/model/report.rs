@@ -35,6 +35,22 @@ pub struct ClusterSummary {
     pub kube_proxy_mode: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dns_service: Option<ServiceRef>,
+    /// Fields the API left unknown and the nodes' host reports told
+    /// (`cni`, `kubeProxyMode`), each with what showed it on which nodes.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub from_nodes: BTreeMap<String, String>,
+}
+
+impl ClusterSummary {
+    /// ` (from nodes)` when `field` (`cni`, `kubeProxyMode`) was filled from
+    /// the nodes' host reports, for the header lines.
+    pub fn provenance(&self, field: &str) -> &'static str {
+        if self.from_nodes.contains_key(field) {
+            " (from nodes)"
+        } else {
+            ""
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -47,8 +47,8 @@ pub fn rows(r: &Report) -> (Vec<String>, Vec<Vec<String>>) {
                     .unwrap_or_else(|| "-".into()),
             );
             row.push(match host {
-                Some(h) if !h.overview.flagged.is_empty() => h.overview.flagged.join("; "),
-                _ => inspection,
+                Some(_) => inspection_long(host),
+                None => inspection,
             });
             row
         })
@@ -136,16 +136,94 @@ fn short_cells(r: &Report, name: &str) -> Vec<String> {
     ]
 }
 
+/// The parts of a host report that were read (each a section with data).
+fn parts_read(h: &HostReport) -> Vec<&'static str> {
+    let fw = h.firewall.as_ref();
+    let cni = h.cni.as_ref();
+    [
+        (
+            "CNI config",
+            cni.is_some_and(|c| c.conf_dir_error.is_none()),
+        ),
+        (
+            "CNI plugins",
+            cni.is_some_and(|c| c.bin_dir_error.is_none()),
+        ),
+        (
+            "iptables",
+            fw.is_some_and(|f| f.iptables.iter().any(|b| b.error.is_none())),
+        ),
+        (
+            "nftables",
+            fw.and_then(|f| f.nftables.as_ref())
+                .is_some_and(|n| n.error.is_none()),
+        ),
+        ("sysctls", h.sysctls.is_some()),
+        ("conntrack", h.conntrack.is_some()),
+        ("interfaces", !h.interfaces.is_empty()),
+        ("routes", !h.routes.is_empty()),
+    ]
+    .into_iter()
+    .filter_map(|(part, read)| read.then_some(part))
+    .collect()
+}
+
+/// The parts that could not be read: the label before the reason in each
+/// `unavailable` entry (`cni binaries`, `iptables (legacy backend)`).
+fn parts_not_read(h: &HostReport) -> Vec<&str> {
+    let mut out: Vec<&str> = Vec::new();
+    for u in &h.unavailable {
+        let part = u.split_once(": ").map_or(u.as_str(), |(p, _)| p);
+        if !out.contains(&part) {
+            out.push(part);
+        }
+    }
+    out
+}
+
+/// The table cell: `ok`, `2 flagged`, `partial: not read: cni binaries`
+/// (the reasons follow the table), `unavailable` when nothing was read.
 fn inspection(h: Option<&HostReport>) -> String {
-    match h {
-        None => "not inspected".into(),
-        Some(h) if !h.unavailable.is_empty() => {
-            format!("unavailable: {}", h.unavailable.join("; "))
+    let Some(h) = h else {
+        return "not inspected".into();
+    };
+    let flagged =
+        (!h.overview.flagged.is_empty()).then(|| format!("{} flagged", h.overview.flagged.len()));
+    let status = if h.unavailable.is_empty() {
+        flagged.clone().unwrap_or_else(|| "ok".into())
+    } else if parts_read(h).is_empty() {
+        "unavailable".into()
+    } else {
+        format!("partial: not read: {}", parts_not_read(h).join(", "))
+    };
+    match flagged {
+        Some(f) if !h.unavailable.is_empty() => format!("{status}; {f}"),
+        _ => status,
+    }
+}
+
+/// The markdown cell: the flagged values, then what was not read and why.
+fn inspection_long(h: Option<&HostReport>) -> String {
+    let Some(h) = h else {
+        return "not inspected".into();
+    };
+    let mut parts: Vec<String> = h.overview.flagged.clone();
+    if !h.unavailable.is_empty() {
+        let read = parts_read(h);
+        if read.is_empty() {
+            parts.push(format!("unavailable: {}", h.unavailable.join("; ")));
+        } else {
+            parts.push(format!(
+                "partial: read {}; not read: {}",
+                read.join(", "),
+                h.unavailable.join("; ")
+            ));
         }
-        Some(h) if !h.overview.flagged.is_empty() => {
-            format!("{} flagged", h.overview.flagged.len())
-        }
-        Some(_) => "ok".into(),
+    }
+    if parts.is_empty() {
+        "ok".into()
+    } else {
+        parts.join("; ")
     }
 }
 
@@ -277,6 +355,17 @@ pub fn table(r: &Report, th: &Theme, width: usize) -> String {
                 .map(move |f| format!("{}: {f}", h.node))
         })
         .collect();
+    // What could not be read, per node and part, with the reason.
+    let not_read: Vec<String> = r
+        .hosts
+        .iter()
+        .flat_map(|h| {
+            h.unavailable
+                .iter()
+                .map(move |u| format!("{}: {u}", h.node))
+        })
+        .collect();
+    section("not read", not_read);
     let mark = if th.unicode { "✗ flagged" } else { "flagged" };
     for (i, line) in flagged.iter().enumerate() {
         let label = if i == 0 { mark } else { "" };
@@ -287,4 +376,100 @@ pub fn table(r: &Report, th: &Theme, width: usize) -> String {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inspect::captures::fixture;
+    use crate::model::report::{API_VERSION, ClusterSummary, Summary};
+    use crate::model::topology::NodeInfo;
+
+    /// The real cluster's two nodes: node1 fully read; node2 as the agent
+    /// saw it before plugins outside /opt/cni/bin were looked for (that one
+    /// dir missing, everything else read); node3 where nothing could be read.
+    fn report() -> Report {
+        let mut n2 = fixture("node2");
+        let why = "not available: cannot read /host/opt/cni/bin (no such directory)";
+        if let Some(c) = n2.cni.as_mut() {
+            c.binaries.clear();
+            c.missing_plugins.clear();
+            c.bin_dir_error = Some(why.into());
+        }
+        n2.unavailable.push(format!("cni binaries: {why}"));
+        n2.overview = crate::inspect::query::summarize(&n2);
+        let n3 = HostReport {
+            node: "node3".into(),
+            unavailable: vec![
+                "cni config: not available: cannot read /host/etc/cni/net.d (permission denied: run the agent as root or mount the host read-only into it)".into(),
+                "iptables (nft backend): not available: no iptables-nft-save on PATH".into(),
+            ],
+            ..Default::default()
+        };
+        let node = |name: &str, ip: &str, cidr: &str| NodeInfo {
+            name: name.into(),
+            ready: true,
+            internal_ips: vec![ip.parse().unwrap()],
+            pod_cidrs: vec![cidr.parse().unwrap()],
+            ..Default::default()
+        };
+        Report {
+            api_version: API_VERSION.into(),
+            kind: "Report".into(),
+            cluster: ClusterSummary {
+                kube_proxy_mode: "iptables".into(),
+                ..Default::default()
+            },
+            nodes: vec![
+                node("node1", "198.18.255.11", "198.18.0.0/24"),
+                node("node2", "198.18.255.12", "198.18.1.0/24"),
+                node("node3", "198.18.255.13", "198.18.2.0/24"),
+            ],
+            checks: Vec::new(),
+            hosts: vec![fixture("node1"), n2, n3],
+            findings: Vec::new(),
+            summary: Summary::default(),
+        }
+    }
+
+    /// kube-proxy and the overlay as host processes: the API said unknown,
+    /// the nodes told, and the header says where it came from.
+    #[test]
+    fn the_header_says_what_came_from_the_nodes() {
+        let mut r = report();
+        let api = ClusterSummary {
+            cni: "unknown".into(),
+            kube_proxy_mode: "unknown".into(),
+            ..Default::default()
+        };
+        r.cluster = crate::inspect::cluster_facts::fill(&api, &r.hosts);
+        let h =
+            crate::render::table::strip_ansi(&crate::render::table::header(&r, &Theme::plain(), 0));
+        assert!(h.contains("CNI bridge+flannel (from nodes)"), "{h}");
+        assert!(h.contains("kube-proxy iptables (from nodes)"), "{h}");
+        let md = crate::render::markdown::render(&r);
+        assert!(md.contains("| CNI | bridge+flannel (from nodes) |"), "{md}");
+        // Said by the API: no mark.
+        r.cluster.from_nodes.clear();
+        let h = crate::render::table::header(&r, &Theme::plain(), 0);
+        assert!(!h.contains("from nodes"), "{h}");
+    }
+
+    #[test]
+    fn a_node_read_in_part_is_partial_not_unavailable() {
+        let r = report();
+        let cells: Vec<String> = r.hosts.iter().map(|h| inspection(Some(h))).collect();
+        assert_eq!(
+            cells,
+            vec!["ok", "partial: not read: cni binaries", "unavailable"]
+        );
+        let t = table(&r, &Theme::plain(), 0);
+        insta::assert_snapshot!("hosts_partial", t);
+        let (_, rows) = rows(&r);
+        let long = rows[1].last().unwrap();
+        assert!(
+            long.starts_with("partial: read CNI config, iptables, nftables, sysctls, conntrack, interfaces, routes; not read: cni binaries: not available"),
+            "{long}"
+        );
+    }
 }

@@ -60,8 +60,18 @@ pub fn render(r: &Report) -> String {
         ("Cluster", r.cluster.name.clone()),
         ("API server", r.cluster.server.clone()),
         ("Kubernetes", r.cluster.version.clone()),
-        ("CNI", r.cluster.cni.clone()),
-        ("kube-proxy", r.cluster.kube_proxy_mode.clone()),
+        (
+            "CNI",
+            format!("{}{}", r.cluster.cni, r.cluster.provenance("cni")),
+        ),
+        (
+            "kube-proxy",
+            format!(
+                "{}{}",
+                r.cluster.kube_proxy_mode,
+                r.cluster.provenance("kubeProxyMode")
+            ),
+        ),
         ("DNS", dns),
         ("Nodes", format!("{} ({ready} ready)", r.nodes.len())),
         ("Duration", duration(s.duration_ms)),

@@ -103,8 +103,12 @@ pub fn header(r: &Report, th: &Theme, width: usize) -> String {
         None => "DNS unknown".to_string(),
     };
     let second = [
-        format!("CNI {}", or_unknown(&c.cni)),
-        format!("kube-proxy {}", or_unknown(&c.kube_proxy_mode)),
+        format!("CNI {}{}", or_unknown(&c.cni), c.provenance("cni")),
+        format!(
+            "kube-proxy {}{}",
+            or_unknown(&c.kube_proxy_mode),
+            c.provenance("kubeProxyMode")
+        ),
         dns,
         nodes,
         format!("took {}", duration(r.summary.duration_ms)),
