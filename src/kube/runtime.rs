@@ -1030,7 +1030,6 @@ impl Runtime for KubeRuntime {
                     ports: run.ports,
                     labels: pod.metadata.labels.clone().unwrap_or_default(),
                     service: svcs.get(name).map(discover::service_target),
-                    mtu: None,
                 });
             }
             if let Some(h) = &plan.host {

@@ -7,7 +7,7 @@ use super::cmd::Tools;
 use super::ctx::LabCtx;
 use super::plan::{
     APISERVER_IP, APISERVER_PORT, CLUSTER_DOMAIN, DNS_POD_IP, DNS_SERVICE_IP, LabPlan,
-    NODE_HTTP_PORT, NODE_TCP_PORT, NODE_UDP_PORT, OVERLAY_MTU,
+    NODE_HTTP_PORT, NODE_TCP_PORT, NODE_UDP_PORT,
 };
 use super::procs::{self, Started};
 use super::state::LabState;
@@ -242,7 +242,6 @@ impl LabRuntime {
                         cluster_ips: vec![IpAddr::V4(p.service_ip(i, j))],
                         node_port: None,
                     }),
-                    mtu: Some(OVERLAY_MTU),
                 });
             }
         }

@@ -50,7 +50,9 @@ impl Runtime for Fake {
                     },
                 );
                 if let crate::model::ProbeSpec::Mtu { max, .. } = p.spec {
-                    r.path_mtu = Some(max);
+                    // A healthy overlay: the pod's interface and the path carry 1450.
+                    r.interface_mtu = Some(max.unwrap_or(1450));
+                    r.path_mtu = r.interface_mtu;
                 }
                 r
             })

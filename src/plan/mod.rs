@@ -172,8 +172,6 @@ pub struct CheckTemplate {
     pub port: Option<u16>,
     /// DNS: the addresses the answer must contain (empty: any answer).
     pub expect: Vec<IpAddr>,
-    /// MTU: the MTU the path is configured for.
-    pub configured_mtu: Option<u16>,
     /// Extra words for the detail ("hairpin", "via search path", …).
     pub note: Option<&'static str>,
 }
@@ -226,7 +224,6 @@ impl CheckTemplate {
             protocol,
             port,
             expect: Vec::new(),
-            configured_mtu: None,
             note: None,
         }
     }
@@ -412,8 +409,11 @@ fn judge(t: &CheckTemplate, r: &crate::model::ProbeResult) -> Check {
             );
         }
     }
+    // MTU: the path must carry what the source pod's interface sends, as the
+    // agent read it inside the pod (`interfaceMtu`).
+    let configured_mtu = r.interface_mtu.filter(|_| t.kind == CheckKind::Mtu);
     if t.kind == CheckKind::Mtu && status == Status::Pass {
-        match (r.path_mtu, t.configured_mtu) {
+        match (r.path_mtu, configured_mtu) {
             (Some(found), Some(want)) if found < want => {
                 status = Status::Fail;
                 detail = format!(
@@ -444,7 +444,7 @@ fn judge(t: &CheckTemplate, r: &crate::model::ProbeResult) -> Check {
         latency_ms: r.latency_ms.map(|l| (l * 1000.0).round() / 1000.0),
         detail,
         path_mtu: r.path_mtu.filter(|_| t.kind == CheckKind::Mtu),
-        configured_mtu: t.configured_mtu,
+        configured_mtu,
         expected: None,
         outcome: Some(r.outcome),
     }
@@ -492,7 +492,7 @@ fn error_check(t: &CheckTemplate, why: &str) -> Check {
         latency_ms: None,
         detail: why.to_string(),
         path_mtu: None,
-        configured_mtu: t.configured_mtu,
+        configured_mtu: None,
         expected: None,
         outcome: None,
     }

@@ -1,6 +1,7 @@
 //! mtu: the path MTU between two nodes, measured once per ordered node pair
 //! and family: from the first pod of the source's node to the first pod of
-//! the target's node (an ICMP echo sweep with DF set, in the agent).
+//! the target's node (an ICMP echo sweep with DF set, in the agent, up to
+//! the MTU of the source pod's own interface, which the agent reads).
 
 use super::{CheckTemplate, Ctx, SourceAddr, SourcePlan};
 use crate::model::plan::ProbeSpec;
@@ -23,23 +24,23 @@ pub(super) fn plan(
         return;
     };
     let target = super::context::pod_endpoint(dst, dip);
-    let max = from.pod.mtu.unwrap_or(1500);
+    // No `max`: the largest size is the MTU of the source pod's own interface
+    // toward the target, which only the agent inside the pod knows for sure
+    // (the CNI's setting, an overlay's 1450, a route's MTU). It reports it,
+    // and that becomes the check's `configuredMtu`.
     cx.push(
         sp,
         ProbeSpec::Mtu {
             target: dip,
-            min: cx.opts.mtu_floor.min(max),
-            max,
+            min: cx.opts.mtu_floor,
+            max: None,
         },
-        CheckTemplate {
-            configured_mtu: Some(max),
-            ..CheckTemplate::new(
-                CheckKind::Mtu,
-                &from.endpoint,
-                &target,
-                Protocol::Icmp,
-                None,
-            )
-        },
+        CheckTemplate::new(
+            CheckKind::Mtu,
+            &from.endpoint,
+            &target,
+            Protocol::Icmp,
+            None,
+        ),
     );
 }

@@ -38,7 +38,6 @@ fn deployment(nodes: usize, pods_per_node: usize) -> Deployment {
                     cluster_ips: vec![ip(&format!("198.19.{n}.{}", p + 2))],
                     node_port: None,
                 }),
-                mtu: Some(1450),
             });
         }
     }
@@ -193,6 +192,7 @@ fn assemble_judges_dns_answers_and_mtu() {
         }
         if t.kind == CheckKind::Mtu {
             r.path_mtu = Some(1350);
+            r.interface_mtu = Some(1450);
         }
         results.push(r);
     }
@@ -372,12 +372,15 @@ fn mtu_plans_once_per_node_pair_from_and_to_the_first_pod_of_each_node() {
                 t.target.pod.clone().unwrap_or_default(),
             ));
         }
-        assert!(
-            sp.plan
-                .probes
-                .iter()
-                .all(|p| matches!(p.spec, ProbeSpec::Mtu { min: 576, .. }))
-        );
+        // The agent sizes the sweep from its own interface: no `max` planned.
+        assert!(sp.plan.probes.iter().all(|p| matches!(
+            p.spec,
+            ProbeSpec::Mtu {
+                min: 576,
+                max: None,
+                ..
+            }
+        )));
     }
     let want: Vec<(String, String)> = [
         ("probe-0-0", "probe-1-0"),
@@ -636,4 +639,58 @@ fn the_planners_fill_a_source_plan_in_the_plan_order() {
         plans.last().map(|p| &p.source),
         Some(&Source::Host("node-1".into()))
     );
+}
+
+/// The MTU check of a deployment whose runtime does not know the pod MTU (a
+/// real cluster), answered by an agent that read `interface` and found `path`.
+fn mtu_check(interface: Option<u16>, path: Option<u16>) -> Check {
+    let d = deployment(2, 1);
+    let plans = plan(&d, &PlanOptions::default());
+    let sp = &plans[0];
+    let results = sp
+        .plan
+        .probes
+        .iter()
+        .zip(&sp.templates)
+        .map(|(p, t)| {
+            let mut r = ProbeResult::new(&p.id, Outcome::Ok);
+            if t.kind == CheckKind::Mtu {
+                r.path_mtu = path;
+                r.interface_mtu = interface;
+            }
+            r
+        })
+        .collect();
+    let report = ProbeReport {
+        results,
+        duration_ms: 1.0,
+        peak_rss_kib: None,
+    };
+    let checks = assemble(sp, Ok(&report));
+    checks
+        .into_iter()
+        .find(|c| c.kind == CheckKind::Mtu)
+        .expect("an MTU check")
+}
+
+#[test]
+fn a_healthy_overlay_passes_the_mtu_check_at_the_interface_mtu_the_agent_read() {
+    // Pod eth0 1450 (a VXLAN overlay), the path carries 1450: no failure,
+    // and configuredMtu is what the agent read, not an assumed 1500.
+    let c = mtu_check(Some(1450), Some(1450));
+    assert_eq!(c.status, Status::Pass, "{c:?}");
+    assert_eq!(c.configured_mtu, Some(1450));
+    assert_eq!(c.path_mtu, Some(1450));
+    // A path that carries less than the interface sends fails and says both.
+    let c = mtu_check(Some(1450), Some(1350));
+    assert_eq!(c.status, Status::Fail);
+    assert!(
+        c.detail.contains("1350") && c.detail.contains("1450"),
+        "{}",
+        c.detail
+    );
+    // An agent that could not say its MTU: the path is not judged short.
+    let c = mtu_check(None, Some(1450));
+    assert_eq!(c.status, Status::Pass);
+    assert_eq!(c.configured_mtu, None);
 }

@@ -1,6 +1,10 @@
-//! Path MTU: one ICMP echo with DF set at the configured size first; when it
-//! answers, the path carries the full MTU and the probe is done (two packets
-//! with the warm-up). Only when it does not answer within half a retry
+//! Path MTU. The largest size is the MTU of our own interface toward the
+//! target, read inside the pod ([`interface_mtu`]) unless the plan gives
+//! `max`: that is what the pod sends with, and what the path must carry. It
+//! is reported as `interfaceMtu` with every MTU result.
+//!
+//! One ICMP echo with DF set at that size first; when it answers, the path
+//! carries the full MTU and the probe is done (two packets with the warm-up). Only when it does not answer within half a retry
 //! interval do echoes at many sizes go out at once, and the largest size
 //! answered is the path MTU. A blackhole (large packets vanish without
 //! "fragmentation needed") shows as larger sizes never answering.
@@ -59,10 +63,91 @@ struct SizeState {
     dead: Option<String>,
 }
 
+/// The MTU of our own interface toward `target`, as the kernel uses it for
+/// packets to it: a UDP socket connected to the target (connect only looks
+/// the route up; no packet is sent) and `getsockopt(IP_MTU)` (`IPV6_MTU`).
+///
+/// Chosen over `/sys/class/net/IF/mtu` of the route's egress device because
+/// it is the route's MTU, not only the device's: it follows policy routing
+/// and a route's own `mtu` attribute (some CNIs set the pod MTU on routes
+/// rather than on eth0), needs neither route parsing nor /sys in the
+/// container, and is exactly the size the pod's applications send. When the
+/// kernel has already learned a smaller path MTU toward the target from an
+/// ICMP "fragmentation needed", it answers that: path MTU discovery works
+/// there, so that smaller size is the truth and no blackhole.
+pub(super) fn interface_mtu(target: IpAddr) -> std::io::Result<u16> {
+    use std::os::fd::AsRawFd;
+    let bind: std::net::SocketAddr = if target.is_ipv6() {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    } else {
+        (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
+    };
+    let sock = std::net::UdpSocket::bind(bind)?;
+    // The discard port: nothing is ever sent to it.
+    sock.connect((target, 9))?;
+    let (level, name) = if target.is_ipv6() {
+        (libc::IPPROTO_IPV6, libc::IPV6_MTU)
+    } else {
+        (libc::IPPROTO_IP, libc::IP_MTU)
+    };
+    let mut mtu: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: a valid socket, and an int-sized out buffer with its length.
+    let rc = unsafe {
+        libc::getsockopt(
+            sock.as_raw_fd(),
+            level,
+            name,
+            (&mut mtu as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // Loopback says 65536; no IP packet is larger than 65535.
+    u16::try_from(mtu.min(i32::from(u16::MAX))).map_err(|_| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("the kernel reported an MTU of {mtu}"),
+        )
+    })
+}
+
+/// Reads the interface MTU, then runs the steps.
+pub(super) async fn probe(
+    pool: &IcmpPool,
+    id: &str,
+    target: IpAddr,
+    min: u16,
+    max: Option<u16>,
+    attempts: Attempts,
+    deadline: tokio::time::Instant,
+) -> ProbeResult {
+    let iface = interface_mtu(target);
+    let (min, max) = match (max, &iface) {
+        (Some(max), _) => (min, max),
+        // The floor never lies above what the interface can send.
+        (None, Ok(m)) => (min.min(*m), *m),
+        (None, Err(e)) => {
+            return error(
+                id,
+                format!(
+                    "could not read the MTU of this pod's interface toward {target} \
+                     (getsockopt IP_MTU on a connected UDP socket): {e}"
+                ),
+            );
+        }
+    };
+    let mut r = sweep_sizes(pool, id, target, min, max, attempts, deadline).await;
+    r.interface_mtu = iface.ok();
+    r
+}
+
 /// The probe's steps, in order: [`Sweep::warm_up`], [`Sweep::fast_path`],
 /// [`Sweep::sweep`] (only when the fast path left sizes open), [`Sweep::result`].
 /// A step that must end the probe early returns its result as `Err`.
-pub(super) async fn probe(
+async fn sweep_sizes(
     pool: &IcmpPool,
     id: &str,
     target: IpAddr,
@@ -141,8 +226,9 @@ impl Sweep<'_> {
         let key = self.reg.new_key();
         let warm_sent = Instant::now();
         self.keys.insert(key, (self.min, warm_sent));
-        if let Err(e) = self.reg.socket().send(self.target, key, self.min).await {
-            return Err(from_io(self.id, "ICMP send", &e));
+        match self.reg.socket().send(self.target, key, self.min).await {
+            Err(e) if !lost(&e) => return Err(from_io(self.id, "ICMP send", &e)),
+            _ => {}
         }
         let warm_until = (tokio::time::Instant::now() + attempts.interval / 4).min(deadline);
         if let Ok(Some(ev)) = tokio::time::timeout_at(warm_until, self.rx.recv()).await {
@@ -233,6 +319,8 @@ impl Sweep<'_> {
                         s.dead = Some("larger than the local interface MTU".into());
                     }
                 }
+                // Dropped on the way out: like any lost echo, it does not answer.
+                Err(e) if lost(&e) => {}
                 Err(e) => return Err(from_io(self.id, "ICMP send", &e)),
             }
         }
@@ -357,6 +445,14 @@ impl Sweep<'_> {
             }
         }
     }
+}
+
+/// A send the kernel dropped on our side (ENOBUFS): a full queue, or a veth
+/// whose peer does not take a frame that large (the kernel says so for
+/// ICMPv6; for IPv4 it drops silently). Not an error of the probe: that
+/// echo is lost, as on the wire.
+fn lost(e: &std::io::Error) -> bool {
+    e.raw_os_error() == Some(libc::ENOBUFS)
 }
 
 fn unreachable(id: &str, detail: String) -> ProbeResult {
