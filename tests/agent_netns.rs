@@ -386,7 +386,7 @@ fn every_probe_kind_across_a_veth() {
                 ProbeSpec::Mtu {
                     target: b,
                     min: 576,
-                    max: 1500,
+                    max: Some(1500),
                 },
             ),
             probe(
@@ -395,7 +395,7 @@ fn every_probe_kind_across_a_veth() {
                 ProbeSpec::Mtu {
                     target: b6,
                     min: 1280,
-                    max: 1500,
+                    max: Some(1500),
                 },
             ),
         ],
@@ -449,7 +449,7 @@ fn path_mtu_finds_a_lowered_mtu_exactly() {
                 ProbeSpec::Mtu {
                     target: b,
                     min: 576,
-                    max: 1500,
+                    max: Some(1500),
                 },
             ),
         ],
@@ -508,7 +508,7 @@ fn a_path_that_stops_answering_after_one_echo_is_not_an_mtu_of_576() {
             ProbeSpec::Mtu {
                 target,
                 min: 576,
-                max: 1500,
+                max: Some(1500),
             },
         )],
     };
@@ -640,7 +640,7 @@ fn icmp_errors_from_the_path_are_unreachable() {
                 ProbeSpec::Mtu {
                     target: dead6(3),
                     min: 1280,
-                    max: 1500,
+                    max: Some(1500),
                 },
             ),
             probe("icmp", 2000, ProbeSpec::Icmp { target: dead[0] }),
@@ -667,7 +667,7 @@ fn icmp_errors_from_the_path_are_unreachable() {
                 ProbeSpec::Mtu {
                     target: dead[3],
                     min: 576,
-                    max: 1500,
+                    max: Some(1500),
                 },
             ),
         ],
@@ -850,7 +850,7 @@ fn icmp_falls_back_to_unprivileged_ping_sockets() {
                 ProbeSpec::Mtu {
                     target: b,
                     min: 576,
-                    max: 1500,
+                    max: Some(1500),
                 },
             ),
         ],
@@ -1037,5 +1037,59 @@ impl Drop for ChildGuard {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+    }
+}
+
+/// The agent reads its own interface's MTU toward the target (the pod's eth0
+/// at 1450, as an overlay CNI sets it) and sizes the MTU probe from it: the
+/// plan gives no `max`, as the planner's does not.
+#[test]
+fn the_agent_reports_its_interface_mtu_and_sweeps_up_to_it() {
+    if !require_root() {
+        return;
+    }
+    let mut pair = Pair::new();
+    pair.serve();
+    for (ns, dev) in [(&pair.a, "va"), (&pair.b, "vb")] {
+        run(&["ip", "-n", ns, "link", "set", dev, "mtu", "1450"]);
+    }
+    let mtu_probe = |id: &str, target: IpAddr| {
+        probe(
+            id,
+            2000,
+            ProbeSpec::Mtu {
+                target,
+                min: 576,
+                max: None,
+            },
+        )
+    };
+    let plan = ProbePlan {
+        deadline_ms: 10_000,
+        max_in_flight: None,
+        probes: vec![mtu_probe("v4", pair.ip_b()), mtu_probe("v6", pair.ip6_b())],
+    };
+    let (r, _) = pair.probe(&plan, &[]);
+    for id in ["v4", "v6"] {
+        let m = get(&r, id);
+        assert_eq!(m.outcome, Outcome::Ok, "{m:?}");
+        assert_eq!(m.interface_mtu, Some(1450), "{m:?}");
+        assert_eq!(m.path_mtu, Some(1450), "the path carries it all: {m:?}");
+    }
+
+    // The receiving side now carries only 1350, silently: the agent still
+    // says its interface sends 1450, and finds 1350.
+    run(&["ip", "-n", &pair.b, "link", "set", "vb", "mtu", "1350"]);
+    let (r, _) = pair.probe(&plan, &[]);
+    for id in ["v4", "v6"] {
+        let m = get(&r, id);
+        assert_eq!(m.outcome, Outcome::Ok, "{m:?}");
+        assert_eq!(m.interface_mtu, Some(1450), "{m:?}");
+        // A veth lets a frame a few bytes over its MTU in: within 8 bytes.
+        let found = m.path_mtu.expect("a path MTU");
+        assert!(
+            (1342..=1358).contains(&found),
+            "{found}, expected 1350: {m:?}"
+        );
     }
 }

@@ -52,6 +52,13 @@ fn bad_flags_exit_2_with_a_clear_line() {
         (&["lab", "--pods-per-node", "99"], "99"),
         (&["frobnicate", "now"], "frobnicate"),
         (&["completion", "tcsh"], "tcsh"),
+        // No external egress check exists yet: asking for one is refused,
+        // not a run that silently probes nothing.
+        (&["--checks", "external"], "'external' is not available yet"),
+        (
+            &["lab", "--checks", "dns,external"],
+            "'external' is not available yet",
+        ),
     ];
     for (args, needle) in cases {
         let o = netcheck(args);

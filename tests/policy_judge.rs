@@ -32,7 +32,6 @@ fn probe(name: &str, node: &str, addr: &str) -> ProbePod {
             ("probe".into(), name.into()),
         ]),
         service: None,
-        mtu: None,
     }
 }
 
@@ -545,4 +544,53 @@ fn policy_blocks_dns_quiet_when_dns_is_allowed_and_precise_when_half_is() {
         pd[0].evidence
     );
     assert_eq!(pd[0].severity, Severity::Error);
+}
+
+/// a → b MTU check: `path` the largest echo that came back, the pod
+/// interface 1450.
+fn mtu_check(d: &Deployment, status: Status, path: Option<u16>) -> Check {
+    let mut c = check(
+        CheckKind::Mtu,
+        pod_ep(d, "probe-a"),
+        pod_ep(d, "probe-b"),
+        Protocol::Icmp,
+        None,
+        status,
+    );
+    c.path_mtu = path;
+    c.configured_mtu = Some(1450);
+    c.outcome = Some(if path.is_some() {
+        netcheck::model::Outcome::Ok
+    } else {
+        netcheck::model::Outcome::Timeout
+    });
+    c
+}
+
+#[test]
+fn an_mtu_check_whose_echoes_crossed_is_never_an_expected_block() {
+    let d = deployment(&[DENY_INGRESS]);
+    let mut checks = vec![
+        // Short path: echoes up to 1350 crossed, larger ones vanished.
+        mtu_check(&d, Status::Fail, Some(1350)),
+        // The whole MTU crossed.
+        mtu_check(&d, Status::Pass, Some(1450)),
+        // Nothing crossed: that is what the policy asks for.
+        mtu_check(&d, Status::Fail, None),
+    ];
+    judge_checks(&d, &mut checks);
+    assert_eq!(
+        statuses(&checks),
+        [Status::Fail, Status::UnexpectedAllow, Status::ExpectedBlock]
+    );
+    assert!(checks.iter().all(|c| c.expected == Some(Expectation::Deny)));
+    assert!(
+        checks[0].detail.contains("echoes crossed although")
+            && checks[0].detail.contains("netcheck-t1/deny-all"),
+        "{}",
+        checks[0].detail
+    );
+    // The short path is still the MTU blackhole it is.
+    let ids: Vec<FindingId> = findings(&d, &checks[..1]).iter().map(|f| f.id).collect();
+    assert!(ids.contains(&FindingId::MtuBlackhole), "{ids:?}");
 }

@@ -58,7 +58,6 @@ pub fn cluster(nodes: usize) -> Deployment {
                     cluster_ips: vec![ip(format!("198.19.{}.{}", n + 1, p + 2))],
                     node_port: None,
                 }),
-                mtu: Some(MTU),
             });
         }
     }
@@ -226,8 +225,12 @@ pub fn run(d: &Deployment, net: impl Fn(&CheckTemplate) -> Answer) -> Vec<Check>
                 let mut r = ProbeResult::new(&p.id, a.outcome);
                 r.latency_ms = (a.outcome == Outcome::Ok).then_some(a.latency_ms);
                 r.detail = a.detail;
-                if t.kind == CheckKind::Mtu && a.outcome == Outcome::Ok {
-                    r.path_mtu = Some(a.path_mtu.unwrap_or(MTU));
+                if t.kind == CheckKind::Mtu {
+                    // The agent reads its pod's interface MTU for every MTU probe.
+                    r.interface_mtu = Some(MTU);
+                    if a.outcome == Outcome::Ok {
+                        r.path_mtu = Some(a.path_mtu.unwrap_or(MTU));
+                    }
                 }
                 if t.kind == CheckKind::Dns && a.outcome == Outcome::Ok {
                     r.addresses = a.addresses.unwrap_or_else(|| t.expect.clone());

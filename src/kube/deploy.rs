@@ -113,7 +113,6 @@ pub(super) fn collect_probes(
                 ports: run.ports,
                 labels: pod.metadata.labels.clone().unwrap_or_default(),
                 service: services.get(name).map(discover::service_target),
-                mtu: None,
             });
         }
         if let Some(h) = &plan.host {

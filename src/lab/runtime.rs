@@ -259,8 +259,6 @@ impl LabRuntime {
                         cluster_ips: vec![IpAddr::V4(p.service_ip(i, j))],
                         node_port: None,
                     }),
-                    // Known inside the pod only (its eth0): the agent reports it.
-                    mtu: None,
                 });
             }
         }

@@ -61,9 +61,16 @@ pub enum ProbeSpec {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         port: Option<u16>,
     },
-    /// Path MTU: ICMP echo with DF set at growing sizes (`min..=max` bytes of IP
-    /// packet); reports the largest size answered.
-    Mtu { target: IpAddr, min: u16, max: u16 },
+    /// Path MTU: ICMP echoes with DF set at sizes from `min` to `max` bytes of
+    /// IP packet; reports the largest size answered. Without `max` (what the
+    /// planner sends) the largest size is the MTU of the agent's own interface
+    /// toward `target`, which it reads and reports as `interfaceMtu`.
+    Mtu {
+        target: IpAddr,
+        min: u16,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max: Option<u16>,
+    },
 }
 
 fn default_path() -> String {
@@ -95,6 +102,11 @@ pub struct ProbeResult {
     /// MTU: the largest IP packet size that came back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path_mtu: Option<u16>,
+    /// MTU: the MTU of the agent's own interface toward the target (the route's
+    /// MTU, read inside the pod): what the pod sends with, so what the path
+    /// must carry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interface_mtu: Option<u16>,
     /// HTTP/TCP/UDP echo: who answered (the responder's JSON identity or echo), when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peer: Option<String>,
@@ -109,6 +121,7 @@ impl ProbeResult {
             detail: None,
             addresses: Vec::new(),
             path_mtu: None,
+            interface_mtu: None,
             peer: None,
         }
     }

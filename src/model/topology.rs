@@ -86,9 +86,6 @@ pub struct ProbePod {
     /// The Service that selects only this pod.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<ServiceTarget>,
-    /// MTU of the pod's interface, when the runtime knows it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mtu: Option<u16>,
 }
 
 /// A host-network agent on a node: source of node→pod checks, target of pod→node.

@@ -109,7 +109,9 @@ impl Runtime for Fake {
                     },
                 );
                 if let crate::model::ProbeSpec::Mtu { max, .. } = p.spec {
-                    r.path_mtu = Some(max);
+                    // A healthy overlay: the pod's interface and the path carry 1450.
+                    r.interface_mtu = Some(max.unwrap_or(1450));
+                    r.path_mtu = r.interface_mtu;
                 }
                 r
             })
@@ -434,6 +436,7 @@ async fn mtu_keeps_the_larger_path_mtu_of_the_two_tries() {
     let rt = Fake::scripted(|src, p, attempt| match p.spec {
         ProbeSpec::Mtu { .. } if *src == pod("probe-0-0") => {
             let mut r = ProbeResult::new(&p.id, Outcome::Ok);
+            r.interface_mtu = Some(1450);
             r.path_mtu = Some(if attempt == 0 { 1400 } else { 1300 });
             Some(r)
         }
@@ -451,9 +454,10 @@ async fn mtu_keeps_the_larger_path_mtu_of_the_two_tries() {
 
     // A sweep that reaches the pods' MTU the second time recovers.
     let rt = Fake::scripted(|src, p, attempt| match p.spec {
-        ProbeSpec::Mtu { max, .. } if *src == pod("probe-0-0") => {
+        ProbeSpec::Mtu { .. } if *src == pod("probe-0-0") => {
             let mut r = ProbeResult::new(&p.id, Outcome::Ok);
-            r.path_mtu = Some(if attempt == 0 { 1400 } else { max });
+            r.interface_mtu = Some(1450);
+            r.path_mtu = Some(if attempt == 0 { 1400 } else { 1450 });
             Some(r)
         }
         _ => None,

@@ -91,7 +91,6 @@ mod tests {
             protocol: Protocol::Icmp,
             port: None,
             expect: Vec::new(),
-            configured_mtu: None,
             note: None,
         }
     }

@@ -38,7 +38,6 @@ fn deployment(nodes: usize, pods_per_node: usize) -> Deployment {
                     cluster_ips: vec![ip(&format!("198.19.{n}.{}", p + 2))],
                     node_port: None,
                 }),
-                mtu: Some(1450),
             });
         }
     }
@@ -193,6 +192,7 @@ fn assemble_judges_dns_answers_and_mtu() {
         }
         if t.kind == CheckKind::Mtu {
             r.path_mtu = Some(1350);
+            r.interface_mtu = Some(1450);
         }
         results.push(r);
     }
@@ -277,4 +277,420 @@ fn every_plan_carries_the_deadline_for_its_own_size() {
         let serial = opts.timing.probe_timeout / 3 * (sp.plan.probes.len() as u32).div_ceil(32);
         assert!(Duration::from_millis(sp.plan.deadline_ms) > serial + timeout);
     }
+}
+
+// Each planner alone, from one source address, into an empty plan.
+
+fn empty(source: &str) -> SourcePlan {
+    SourcePlan::new(Source::Pod(source.into()))
+}
+
+fn specs(sp: &SourcePlan) -> Vec<(&ProbeSpec, &CheckTemplate)> {
+    sp.plan
+        .probes
+        .iter()
+        .map(|p| &p.spec)
+        .zip(&sp.templates)
+        .collect()
+}
+
+#[test]
+fn pod_to_pod_plans_four_protocols_to_another_pod_and_nothing_to_itself() {
+    let d = deployment(2, 2);
+    let opts = PlanOptions::default();
+    let cx = Ctx::new(&d, &opts);
+    let from = SourceAddr::new(0, &d.pods[0], d.pods[0].ips[0]);
+    let mut sp = empty("probe-0-0");
+    pod_to_pod::plan(&cx, &from, 0, &d.pods[0], &mut sp);
+    assert!(sp.templates.is_empty(), "no probe to itself");
+    pod_to_pod::plan(&cx, &from, 2, &d.pods[2], &mut sp);
+    let got: Vec<_> = specs(&sp)
+        .into_iter()
+        .map(|(s, t)| (s.clone(), t.protocol, t.port, t.kind))
+        .collect();
+    let dip = ip("198.18.1.2");
+    assert_eq!(
+        got,
+        vec![
+            (
+                ProbeSpec::Icmp { target: dip },
+                Protocol::Icmp,
+                None,
+                CheckKind::PodToPod
+            ),
+            (
+                ProbeSpec::Tcp {
+                    target: dip,
+                    port: 7000,
+                    echo: true
+                },
+                Protocol::Tcp,
+                Some(7000),
+                CheckKind::PodToPod
+            ),
+            (
+                ProbeSpec::Udp {
+                    target: dip,
+                    port: 7001
+                },
+                Protocol::Udp,
+                Some(7001),
+                CheckKind::PodToPod
+            ),
+            (
+                ProbeSpec::Http {
+                    target: dip,
+                    port: 8080,
+                    path: "/".into()
+                },
+                Protocol::Http,
+                Some(8080),
+                CheckKind::PodToPod
+            ),
+        ]
+    );
+    assert_eq!(sp.templates[0].target.pod.as_deref(), Some("probe-1-0"));
+    let ids: Vec<&str> = sp.plan.probes.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(ids, ["0", "1", "2", "3"]);
+}
+
+#[test]
+fn mtu_plans_once_per_node_pair_from_and_to_the_first_pod_of_each_node() {
+    let d = deployment(3, 2);
+    let opts = PlanOptions::default();
+    let cx = Ctx::new(&d, &opts);
+    let mut planned = Vec::new();
+    for (i, src) in d.pods.iter().enumerate() {
+        let from = SourceAddr::new(i, src, src.ips[0]);
+        let mut sp = empty(&src.name);
+        for (j, dst) in d.pods.iter().enumerate() {
+            mtu::plan(&cx, &from, j, dst, &mut sp);
+        }
+        for t in &sp.templates {
+            planned.push((
+                t.source.pod.clone().unwrap_or_default(),
+                t.target.pod.clone().unwrap_or_default(),
+            ));
+        }
+        // The agent sizes the sweep from its own interface: no `max` planned.
+        assert!(sp.plan.probes.iter().all(|p| matches!(
+            p.spec,
+            ProbeSpec::Mtu {
+                min: 576,
+                max: None,
+                ..
+            }
+        )));
+    }
+    let want: Vec<(String, String)> = [
+        ("probe-0-0", "probe-1-0"),
+        ("probe-0-0", "probe-2-0"),
+        ("probe-1-0", "probe-0-0"),
+        ("probe-1-0", "probe-2-0"),
+        ("probe-2-0", "probe-0-0"),
+        ("probe-2-0", "probe-1-0"),
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    assert_eq!(planned, want);
+}
+
+#[test]
+fn mtu_targets_the_first_pod_of_the_node_that_has_an_address_of_the_family() {
+    let mut d = deployment(2, 2);
+    // node-1's first pod is IPv4 only, its second dual-stack.
+    d.pods[0].ips.push(ip("2001:2::2"));
+    d.pods[3].ips.push(ip("2001:2::13"));
+    let opts = PlanOptions::default();
+    let cx = Ctx::new(&d, &opts);
+    let from = SourceAddr::new(0, &d.pods[0], ip("2001:2::2"));
+    let mut sp = empty("probe-0-0");
+    for (j, dst) in d.pods.iter().enumerate() {
+        mtu::plan(&cx, &from, j, dst, &mut sp);
+    }
+    assert_eq!(sp.templates.len(), 1);
+    assert_eq!(sp.templates[0].target.pod.as_deref(), Some("probe-1-1"));
+    assert_eq!(sp.templates[0].target.ip, Some(ip("2001:2::13")));
+}
+
+#[test]
+fn pod_to_service_plans_tcp_and_udp_to_the_vip_and_calls_its_own_service_hairpin() {
+    let d = deployment(2, 1);
+    let opts = PlanOptions::default();
+    let cx = Ctx::new(&d, &opts);
+    let from = SourceAddr::new(0, &d.pods[0], d.pods[0].ips[0]);
+    let mut sp = empty("probe-0-0");
+    pod_to_service::plan(&cx, &from, 0, &d.pods[0], &mut sp);
+    pod_to_service::plan(&cx, &from, 1, &d.pods[1], &mut sp);
+    let got: Vec<_> = sp
+        .templates
+        .iter()
+        .map(|t| (t.protocol, t.target.ip, t.note, t.target.name.as_deref()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                Protocol::Tcp,
+                Some(ip("198.19.0.2")),
+                Some("hairpin"),
+                Some("netcheck/probe-0-0")
+            ),
+            (
+                Protocol::Udp,
+                Some(ip("198.19.0.2")),
+                Some("hairpin"),
+                Some("netcheck/probe-0-0")
+            ),
+            (
+                Protocol::Tcp,
+                Some(ip("198.19.1.2")),
+                None,
+                Some("netcheck/probe-1-0")
+            ),
+            (
+                Protocol::Udp,
+                Some(ip("198.19.1.2")),
+                None,
+                Some("netcheck/probe-1-0")
+            ),
+        ]
+    );
+}
+
+#[test]
+fn pod_to_node_plans_icmp_and_tcp_only_where_the_host_agent_serves_tcp() {
+    let mut d = deployment(3, 1);
+    d.hosts[2].tcp_port = None;
+    let opts = PlanOptions {
+        pairs: PairStrategy::All,
+        ..PlanOptions::default()
+    };
+    let cx = Ctx::new(&d, &opts);
+    let from = SourceAddr::new(0, &d.pods[0], d.pods[0].ips[0]);
+    let mut sp = empty("probe-0-0");
+    pod_to_node::plan(&cx, &from, &mut sp);
+    let got: Vec<_> = sp
+        .templates
+        .iter()
+        .map(|t| (t.target.node.clone().unwrap_or_default(), t.protocol))
+        .collect();
+    let n = |s: &str| s.to_string();
+    assert_eq!(
+        got,
+        vec![
+            (n("node-0"), Protocol::Icmp),
+            (n("node-0"), Protocol::Tcp),
+            (n("node-1"), Protocol::Icmp),
+            (n("node-1"), Protocol::Tcp),
+            (n("node-2"), Protocol::Icmp),
+        ]
+    );
+}
+
+#[test]
+fn pod_to_apiserver_plans_one_connect_per_address_of_the_family() {
+    let mut d = deployment(1, 1);
+    let opts = PlanOptions::default();
+    let from = SourceAddr::new(0, &d.pods[0], d.pods[0].ips[0]);
+    let mut sp = empty("probe-0-0");
+    pod_to_apiserver::plan(&Ctx::new(&d, &opts), &from, &mut sp);
+    assert!(sp.templates.is_empty(), "no API server known");
+    d.apiserver = Some(crate::model::topology::ApiServer {
+        service: ServiceTarget {
+            name: "kubernetes".into(),
+            namespace: "default".into(),
+            cluster_ips: vec![ip("2001:2:1::1"), ip("198.19.0.1")],
+            node_port: None,
+        },
+        port: 6443,
+        node: None,
+    });
+    let from = SourceAddr::new(0, &d.pods[0], d.pods[0].ips[0]);
+    pod_to_apiserver::plan(&Ctx::new(&d, &opts), &from, &mut sp);
+    assert_eq!(
+        sp.plan.probes[0].spec,
+        ProbeSpec::Tcp {
+            target: ip("198.19.0.1"),
+            port: 6443,
+            echo: false
+        }
+    );
+    assert_eq!(sp.templates.len(), 1);
+    assert_eq!(
+        sp.templates[0].target.name.as_deref(),
+        Some("default/kubernetes")
+    );
+}
+
+#[test]
+fn dns_asks_every_name_through_the_service_then_each_server_of_the_family() {
+    let mut d = deployment(1, 1);
+    d.pods[0].ips.push(ip("2001:2::2"));
+    if let Some(dns) = &mut d.dns {
+        dns.servers.push(Endpoint {
+            node: Some("node-0".into()),
+            pod: Some("dns-v6".into()),
+            ip: Some(ip("2001:2::53")),
+            name: None,
+        });
+    }
+    let opts = PlanOptions {
+        timing: Timing {
+            dns_timeout: Duration::from_millis(777),
+            ..Timing::default()
+        },
+        ..PlanOptions::default()
+    };
+    let cx = Ctx::new(&d, &opts);
+    let mut sp = empty("probe-0-0");
+    dns::plan(
+        &cx,
+        &SourceAddr::new(0, &d.pods[0], ip("198.18.0.2")),
+        &mut sp,
+    );
+    let notes: Vec<_> = sp.templates.iter().map(|t| t.note.unwrap_or("")).collect();
+    assert_eq!(
+        notes,
+        [
+            "via the DNS Service",
+            "via the DNS Service, search path",
+            "direct to the DNS pod"
+        ]
+    );
+    assert!(sp.plan.probes.iter().all(|p| p.timeout_ms == 777));
+    // Two servers through the Service: the target names no single node.
+    assert_eq!(sp.templates[0].target.node, None);
+    assert_eq!(sp.templates[2].target.ip, Some(ip("198.18.0.200")));
+    assert_eq!(sp.templates[2].expect, vec![ip("198.19.0.2")]);
+
+    // From the IPv6 address: the IPv4 Service is left out, the IPv6 server asked.
+    let mut sp6 = empty("probe-0-0");
+    dns::plan(
+        &cx,
+        &SourceAddr::new(0, &d.pods[0], ip("2001:2::2")),
+        &mut sp6,
+    );
+    assert_eq!(sp6.templates.len(), 1);
+    assert_eq!(sp6.templates[0].target.pod.as_deref(), Some("dns-v6"));
+}
+
+#[test]
+fn node_to_pod_plans_icmp_and_tcp_from_the_host_to_every_paired_pod() {
+    let d = deployment(2, 2);
+    let opts = PlanOptions::default();
+    let cx = Ctx::new(&d, &opts);
+    let mut sp = SourcePlan::new(Source::Host("node-1".into()));
+    node_to_pod::plan(&cx, &d.hosts[1], &mut sp);
+    assert_eq!(sp.templates.len(), 4 * 2);
+    assert!(sp.templates.iter().all(|t| t.kind == CheckKind::NodeToPod
+        && t.source.node.as_deref() == Some("node-1")
+        && t.source.pod.is_none()));
+    let protos: Vec<_> = sp.templates.iter().map(|t| t.protocol).take(2).collect();
+    assert_eq!(protos, [Protocol::Icmp, Protocol::Tcp]);
+}
+
+#[test]
+fn every_kind_but_external_has_a_planner_in_the_plan_order() {
+    for kind in CheckKind::ALL {
+        assert_eq!(
+            PLAN_ORDER.contains(&kind),
+            planner(kind).is_some(),
+            "{kind:?}: a planner must be in PLAN_ORDER and the reverse"
+        );
+    }
+    assert!(planner(CheckKind::External).is_none());
+    assert_eq!(PLAN_ORDER.len(), CheckKind::ALL.len() - 1);
+}
+
+#[test]
+fn asking_for_external_is_an_error_that_says_it_does_not_exist_yet() {
+    for names in [vec!["external"], vec!["dns", "external"]] {
+        let names: Vec<String> = names.into_iter().map(String::from).collect();
+        let err = CheckSet::parse(&names).unwrap_err();
+        assert!(
+            err.contains("'external'") && err.contains("not available yet"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn the_planners_fill_a_source_plan_in_the_plan_order() {
+    let d = deployment(2, 1);
+    let plans = plan(&d, &PlanOptions::default());
+    let kinds: Vec<CheckKind> = plans[0].templates.iter().map(|t| t.kind).collect();
+    let mut order = kinds.clone();
+    order.dedup();
+    // Per target pod: pod-to-pod (not to itself), MTU, pod-to-service.
+    assert_eq!(
+        order,
+        [
+            CheckKind::PodToService,
+            CheckKind::PodToPod,
+            CheckKind::Mtu,
+            CheckKind::PodToService,
+            CheckKind::PodToNode,
+            CheckKind::Dns
+        ]
+    );
+    assert_eq!(
+        plans.last().map(|p| &p.source),
+        Some(&Source::Host("node-1".into()))
+    );
+}
+
+/// The MTU check of a deployment whose runtime does not know the pod MTU (a
+/// real cluster), answered by an agent that read `interface` and found `path`.
+fn mtu_check(interface: Option<u16>, path: Option<u16>) -> Check {
+    let d = deployment(2, 1);
+    let plans = plan(&d, &PlanOptions::default());
+    let sp = &plans[0];
+    let results = sp
+        .plan
+        .probes
+        .iter()
+        .zip(&sp.templates)
+        .map(|(p, t)| {
+            let mut r = ProbeResult::new(&p.id, Outcome::Ok);
+            if t.kind == CheckKind::Mtu {
+                r.path_mtu = path;
+                r.interface_mtu = interface;
+            }
+            r
+        })
+        .collect();
+    let report = ProbeReport {
+        results,
+        duration_ms: 1.0,
+        peak_rss_kib: None,
+    };
+    let checks = assemble(sp, Ok(&report));
+    checks
+        .into_iter()
+        .find(|c| c.kind == CheckKind::Mtu)
+        .expect("an MTU check")
+}
+
+#[test]
+fn a_healthy_overlay_passes_the_mtu_check_at_the_interface_mtu_the_agent_read() {
+    // Pod eth0 1450 (a VXLAN overlay), the path carries 1450: no failure,
+    // and configuredMtu is what the agent read, not an assumed 1500.
+    let c = mtu_check(Some(1450), Some(1450));
+    assert_eq!(c.status, Status::Pass, "{c:?}");
+    assert_eq!(c.configured_mtu, Some(1450));
+    assert_eq!(c.path_mtu, Some(1450));
+    // A path that carries less than the interface sends fails and says both.
+    let c = mtu_check(Some(1450), Some(1350));
+    assert_eq!(c.status, Status::Fail);
+    assert!(
+        c.detail.contains("1350") && c.detail.contains("1450"),
+        "{}",
+        c.detail
+    );
+    // An agent that could not say its MTU: the path is not judged short.
+    let c = mtu_check(None, Some(1450));
+    assert_eq!(c.status, Status::Pass);
+    assert_eq!(c.configured_mtu, None);
 }

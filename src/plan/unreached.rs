@@ -79,7 +79,6 @@ mod tests {
             ports: ServePorts::default(),
             labels: Default::default(),
             service: None,
-            mtu: None,
         }
     }
 

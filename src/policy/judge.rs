@@ -7,7 +7,7 @@ use super::eval::{Decision, Verdict};
 use super::world::{ContainerPort, Peer, PodInfo, PortQuery, Proto};
 use crate::model::report::Expectation;
 use crate::model::topology::ProbePod;
-use crate::model::{Check, CheckKind, Deployment, Endpoint, Protocol, Status};
+use crate::model::{Check, CheckKind, Deployment, Endpoint, Outcome, Protocol, Status};
 
 /// Container port names of the probe pods, so that policies can name them.
 /// The Kubernetes runtime must give the probe containers exactly these names.
@@ -355,6 +355,12 @@ fn append(detail: &str, more: &str) -> String {
 /// Give every check its expected verdict and turn the status: fail + deny →
 /// `expected-block`, pass + deny → `unexpected-allow`. fail + allow stays
 /// `fail` for the diagnosis rules (`unexpected-block` when nothing else explains it).
+///
+/// An MTU check fails on a path that is up but short, so its status is not
+/// whether packets crossed: when any echo answered (`pathMtu`), policy did
+/// not block it. Failed that way under a deny it stays `fail` (the short
+/// path is for `mtu-blackhole`) and says the echoes crossed; it is never
+/// `expected-block`.
 pub fn judge_checks(d: &Deployment, checks: &mut [Check]) {
     if d.policy.policies.is_empty() {
         return;
@@ -380,6 +386,12 @@ pub fn judge_checks_with(judge: &PolicyJudge, checks: &mut [Check]) {
             Decision::Deny => Expectation::Deny,
         });
         match (c.status, decision) {
+            (Status::Fail, Decision::Deny) if crossed(c) => {
+                c.detail = append(
+                    &c.detail,
+                    &format!("echoes crossed although {}", denial_summary(&denials)),
+                );
+            }
             (Status::Fail, Decision::Deny) => {
                 c.status = Status::ExpectedBlock;
                 c.detail = append(
@@ -397,6 +409,12 @@ pub fn judge_checks_with(judge: &PolicyJudge, checks: &mut [Check]) {
             _ => {}
         }
     }
+}
+
+/// Whether packets of a failed check crossed all the same: an MTU check that
+/// measured a path MTU (some size answered; only larger ones vanished).
+fn crossed(c: &Check) -> bool {
+    c.kind == CheckKind::Mtu && (c.path_mtu.is_some() || c.outcome == Some(Outcome::Ok))
 }
 
 /// `namespace/name` of the deployment's policies that select none of its

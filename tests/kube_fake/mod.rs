@@ -373,7 +373,10 @@ fn fake_agent(argv: &[String], stdin: &[u8]) -> Vec<u8> {
                 };
             }
             if p["kind"] == "mtu" {
-                r["pathMtu"] = p["max"].clone();
+                // As an agent in an overlay pod answers: it reads its eth0
+                // (1450), and the path carries all of it.
+                r["interfaceMtu"] = json!(1450);
+                r["pathMtu"] = json!(1450);
             }
             r
         })

@@ -83,7 +83,6 @@ pub fn deployment_with(names: &[&str], per_node: usize) -> Deployment {
                     cluster_ips: vec![ip(&format!("198.19.{}.{}", 1 + p, i + 10))],
                     node_port: None,
                 }),
-                mtu: Some(1450),
             });
         }
     }
@@ -159,7 +158,7 @@ pub fn ok(t: &CheckTemplate, seq: usize) -> Answer {
         outcome: Outcome::Ok,
         latency_ms: latency,
         detail: None,
-        path_mtu: (t.kind == CheckKind::Mtu).then_some(t.configured_mtu.unwrap_or(1450)),
+        path_mtu: (t.kind == CheckKind::Mtu).then_some(1450),
         addresses: t.expect.clone(),
     }
 }
@@ -195,6 +194,8 @@ pub fn checks(d: &Deployment, answer: impl Fn(&CheckTemplate, usize) -> Answer) 
                     detail: a.detail,
                     addresses: a.addresses,
                     path_mtu: a.path_mtu,
+                    // The agent reads its interface MTU for every MTU probe.
+                    interface_mtu: (t.kind == CheckKind::Mtu).then_some(1450),
                     peer: None,
                 }
             })

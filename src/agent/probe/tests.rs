@@ -364,7 +364,7 @@ async fn zero_timeout_and_bad_mtu_range_are_errors_not_hangs() {
                 ProbeSpec::Mtu {
                     target: LO,
                     min: 1500,
-                    max: 1000,
+                    max: Some(1000),
                 },
             ),
         ],
@@ -388,6 +388,18 @@ fn mtu_sizes_cover_the_range_in_steps_and_common_mtus() {
         assert!(s.contains(&m), "{m} missing");
     }
     assert_eq!(mtu::sizes(1400, 1400), vec![1400]);
+}
+
+#[test]
+fn interface_mtu_is_the_route_mtu_toward_the_target() {
+    // Loopback: its device MTU (65536 on Linux) capped at the largest IP packet.
+    let lo: u32 = std::fs::read_to_string("/sys/class/net/lo/mtu")
+        .expect("lo has an MTU")
+        .trim()
+        .parse()
+        .expect("a number");
+    let want = u16::try_from(lo.min(65535)).expect("capped");
+    assert_eq!(mtu::interface_mtu(LO).expect("lo MTU"), want);
 }
 
 #[test]
@@ -427,7 +439,7 @@ async fn icmp_echo_and_mtu_on_loopback() {
                 ProbeSpec::Mtu {
                     target: LO,
                     min: 576,
-                    max: 1500,
+                    max: Some(1500),
                 },
             ),
         ],

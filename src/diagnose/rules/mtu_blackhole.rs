@@ -1,6 +1,9 @@
 //! `mtu-blackhole`: small packets cross, larger ones with DF set vanish
 //! without an ICMP "fragmentation needed" coming back. Says the path MTU
-//! found and the MTU the pods were configured with.
+//! found and the MTU the pods were configured with: `configuredMtu`, the MTU
+//! of the source pod's own interface as its agent read it inside the pod.
+//! Fires only when the path carries less than that, so an overlay whose pods
+//! have 1450 on eth0 and whose path carries 1450 is healthy.
 
 use crate::diagnose::{Diagnosis, Evidence, Rule, cap_evidence, finding};
 use crate::model::{CheckKind, FindingId, Severity};
@@ -115,5 +118,30 @@ mod tests {
         assert_eq!(sim::ids(&f), vec![FindingId::MtuBlackhole], "{f:#?}");
         assert_eq!(f[0].nodes, vec!["node-2".to_string()]);
         assert!(f[0].evidence[0].contains("1350") && f[0].evidence[0].contains("1450"));
+        assert!(f[0].title.contains("1350") && f[0].title.contains("MTU 1450"));
+    }
+
+    #[test]
+    fn an_overlay_whose_path_carries_the_pods_1450_has_no_finding() {
+        // The pods' eth0 is 1450 (read by the agents; the runtime does not
+        // know it) and the path carries 1450: healthy, not a blackhole
+        // against an assumed 1500.
+        let d = sim::cluster(3);
+        let checks = sim::run(&d, |t| {
+            let mut a = sim::ok();
+            if t.kind == CheckKind::Mtu {
+                a.path_mtu = Some(1450);
+            }
+            a
+        });
+        let mtu: Vec<_> = checks.iter().filter(|c| c.kind == CheckKind::Mtu).collect();
+        assert!(!mtu.is_empty());
+        assert!(
+            mtu.iter()
+                .all(|c| c.configured_mtu == Some(1450) && c.path_mtu == Some(1450)),
+            "{mtu:#?}"
+        );
+        let f = sim::diagnose(&d, &checks);
+        assert!(sim::ids(&f).is_empty(), "{f:#?}");
     }
 }

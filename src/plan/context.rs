@@ -1,0 +1,134 @@
+//! What every planner reads, built once per run: which node pairs get
+//! cross-node checks, which pods measure the MTU and towards which, the
+//! run's timing; and the source address a pod's planners plan from.
+
+use super::{CheckTemplate, PlanOptions, SourcePlan, Timing, node_pairs, plan_deadline};
+use crate::model::plan::ProbeSpec;
+use crate::model::report::Endpoint;
+use crate::model::topology::{Deployment, ProbePod};
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+pub(super) struct Ctx<'a> {
+    pub d: &'a Deployment,
+    pub opts: &'a PlanOptions,
+    pub timing: Timing,
+    node_index: BTreeMap<&'a str, usize>,
+    pairs: BTreeSet<(usize, usize)>,
+    /// MTU is a property of the path between two nodes: the first pod of
+    /// each node (by index into `d.pods`) measures it towards every other node…
+    mtu_sources: BTreeSet<usize>,
+    /// …at the first pod of that node with an address of the family
+    /// (node, IPv6?) → index into `d.pods`.
+    mtu_targets: BTreeMap<(&'a str, bool), usize>,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(d: &'a Deployment, opts: &'a PlanOptions) -> Self {
+        let node_index = d
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.name.as_str(), i))
+            .collect();
+        let mut seen = BTreeSet::new();
+        let mtu_sources = d
+            .pods
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| seen.insert(p.node.as_str()))
+            .map(|(i, _)| i)
+            .collect();
+        let mut mtu_targets = BTreeMap::new();
+        for (i, p) in d.pods.iter().enumerate() {
+            for ip in &p.ips {
+                mtu_targets
+                    .entry((p.node.as_str(), ip.is_ipv6()))
+                    .or_insert(i);
+            }
+        }
+        Ctx {
+            d,
+            opts,
+            timing: opts.timing,
+            node_index,
+            pairs: node_pairs(d.nodes.len(), opts.pairs),
+            mtu_sources,
+            mtu_targets,
+        }
+    }
+
+    /// Whether checks from node `a` to node `b` are planned (`--pairs`).
+    pub fn node_pair_ok(&self, a: &str, b: &str) -> bool {
+        if a == b {
+            return true;
+        }
+        match (self.node_index.get(a), self.node_index.get(b)) {
+            (Some(&x), Some(&y)) => self.pairs.contains(&(x, y)),
+            // A node we did not discover: probe it rather than hide it.
+            _ => true,
+        }
+    }
+
+    /// Whether pod `src` (index into `d.pods`) measures the MTU at pod `dst`
+    /// for addresses of this family.
+    pub fn mtu_pair(&self, src: usize, dst: usize, dst_node: &str, v6: bool) -> bool {
+        self.mtu_sources.contains(&src) && self.mtu_targets.get(&(dst_node, v6)) == Some(&dst)
+    }
+
+    /// Add a probe with the run's probe timeout.
+    pub fn push(&self, sp: &mut SourcePlan, spec: ProbeSpec, t: CheckTemplate) {
+        sp.push(self.timing.probe_timeout, self.timing.retries, spec, t);
+    }
+
+    /// Add a DNS query with the run's DNS timeout.
+    pub fn push_dns(&self, sp: &mut SourcePlan, spec: ProbeSpec, t: CheckTemplate) {
+        sp.push(self.timing.dns_timeout, self.timing.retries, spec, t);
+    }
+
+    /// Give a source's plan its deadline and keep it when it probes anything.
+    pub fn finish(&self, mut sp: SourcePlan, out: &mut Vec<SourcePlan>) {
+        if sp.templates.is_empty() {
+            return;
+        }
+        let max_timeout = self.timing.probe_timeout.max(self.timing.dns_timeout);
+        sp.plan.deadline_ms = plan_deadline(sp.plan.probes.len(), max_timeout).as_millis() as u64;
+        out.push(sp);
+    }
+}
+
+/// One address of a source pod: the pod's planners plan from it.
+pub(super) struct SourceAddr<'a> {
+    /// Index of the pod into `d.pods`.
+    pub index: usize,
+    pub pod: &'a ProbePod,
+    pub ip: IpAddr,
+    pub endpoint: Endpoint,
+}
+
+impl<'a> SourceAddr<'a> {
+    pub fn new(index: usize, pod: &'a ProbePod, ip: IpAddr) -> Self {
+        SourceAddr {
+            index,
+            pod,
+            ip,
+            endpoint: pod_endpoint(pod, ip),
+        }
+    }
+
+    /// Addresses of the same family as this source's, in their order.
+    pub fn reachable<'b>(&self, ips: &'b [IpAddr]) -> impl Iterator<Item = IpAddr> + 'b {
+        let v6 = self.ip.is_ipv6();
+        ips.iter().copied().filter(move |ip| ip.is_ipv6() == v6)
+    }
+}
+
+/// A pod at one of its addresses.
+pub(super) fn pod_endpoint(p: &ProbePod, ip: IpAddr) -> Endpoint {
+    Endpoint {
+        node: Some(p.node.clone()),
+        pod: Some(p.name.clone()),
+        ip: Some(ip),
+        name: None,
+    }
+}
