@@ -389,51 +389,116 @@ fn verdict(d: &Diff) -> String {
 }
 
 fn text(d: &Diff, old_name: &str, new_name: &str, th: &Theme, md: bool) -> String {
-    let arrow = th.arrow();
-    let mut o = String::new();
-    let head = format!("netcheck diff: {old_name} {arrow} {new_name}");
-    let (sym, state) = if d.regressed {
-        (th.symbol(CellState::Fail), CellState::Fail)
-    } else {
-        (th.symbol(CellState::Pass), CellState::Pass)
+    let w = DiffText {
+        th,
+        md,
+        arrow: th.arrow(),
     };
-    let v = format!(
-        "{sym} {} {}",
-        if d.regressed {
-            "regressed:"
-        } else {
-            "no regression:"
-        },
-        verdict(d)
+    let mut o = w.header(d, old_name, new_name);
+    let n = |what: &str, k: usize| format!("{what} ({k})");
+    w.section(
+        &mut o,
+        &n("Findings appeared", d.findings_appeared.len()),
+        w.finding_lines(&d.findings_appeared),
     );
-    if md {
-        o.push_str(&format!("## {head}\n\n**{v}**\n\n"));
-    } else {
-        o.push_str(&th.bold(&head));
-        o.push('\n');
-        o.push_str(&th.paint(&v, Theme::state_color(state), true));
-        o.push('\n');
+    w.section(
+        &mut o,
+        &n(
+            "Regressions: checks ok before, failing now",
+            d.regressions.len(),
+        ),
+        w.cell_lines(&d.regressions),
+    );
+    w.section(
+        &mut o,
+        &n("Findings resolved", d.findings_resolved.len()),
+        w.finding_lines(&d.findings_resolved),
+    );
+    w.section(
+        &mut o,
+        &n("Fixed: checks failing before, ok now", d.fixed.len()),
+        w.cell_lines(&d.fixed),
+    );
+    w.section(
+        &mut o,
+        &n("Other changes", d.changed.len()),
+        w.cell_lines(&d.changed),
+    );
+    w.section(
+        &mut o,
+        &n("Slower: median more than doubled", d.slower.len()),
+        w.latency_lines(&d.slower),
+    );
+    w.section(
+        &mut o,
+        &n("Faster", d.faster.len()),
+        w.latency_lines(&d.faster),
+    );
+    w.totals(&mut o, d);
+    o
+}
+
+/// How a diff is written: the theme, markdown or not, the arrow.
+struct DiffText<'a> {
+    th: &'a Theme,
+    md: bool,
+    arrow: &'a str,
+}
+
+impl DiffText<'_> {
+    /// "netcheck diff: OLD → NEW" and the verdict line.
+    fn header(&self, d: &Diff, old_name: &str, new_name: &str) -> String {
+        let (th, arrow) = (self.th, self.arrow);
+        let mut o = String::new();
+        let head = format!("netcheck diff: {old_name} {arrow} {new_name}");
+        let (sym, state) = if d.regressed {
+            (th.symbol(CellState::Fail), CellState::Fail)
+        } else {
+            (th.symbol(CellState::Pass), CellState::Pass)
+        };
+        let v = format!(
+            "{sym} {} {}",
+            if d.regressed {
+                "regressed:"
+            } else {
+                "no regression:"
+            },
+            verdict(d)
+        );
+        if self.md {
+            o.push_str(&format!("## {head}\n\n**{v}**\n\n"));
+        } else {
+            o.push_str(&th.bold(&head));
+            o.push('\n');
+            o.push_str(&th.paint(&v, Theme::state_color(state), true));
+            o.push('\n');
+        }
+        o
     }
-    let section = |o: &mut String, title: &str, lines: Vec<String>| {
+
+    /// A titled list; nothing when there are no lines.
+    fn section(&self, o: &mut String, title: &str, lines: Vec<String>) {
         if lines.is_empty() {
             return;
         }
-        if md {
+        if self.md {
             o.push_str(&format!("\n### {title}\n\n"));
             for l in lines {
                 o.push_str(&format!("- {}\n", l.replace('|', "\\|")));
             }
         } else {
-            o.push_str(&format!("\n{}\n", th.bold(title)));
+            o.push_str(&format!("\n{}\n", self.th.bold(title)));
             for l in lines {
                 o.push_str(&format!("  {l}\n"));
             }
         }
-    };
-    let st = |s: Option<&str>| s.unwrap_or("absent").to_string();
-    // One line per source → target and change, the protocols together:
-    // "pod-to-pod node-1 → node-3 icmp, tcp/7000  pass → fail: timeout".
-    let cell_lines = |v: &[CellChange]| -> Vec<String> {
+    }
+
+    /// One line per source → target and change, the protocols together:
+    /// "pod-to-pod node-1 → node-3 icmp, tcp/7000  pass → fail: timeout".
+    fn cell_lines(&self, v: &[CellChange]) -> Vec<String> {
+        let arrow = self.arrow;
+        let st = |s: Option<&str>| s.unwrap_or("absent").to_string();
         let mut groups: Vec<(String, Vec<String>, String)> = Vec::new();
         for c in v {
             let k = &c.key;
@@ -466,10 +531,14 @@ fn text(d: &Diff, old_name: &str, new_name: &str, th: &Theme, md: bool) -> Strin
         }
         groups
             .into_iter()
-            .map(|(head, protos, tail)| th.text(&format!("{head} {}  {tail}", protos.join(", "))))
+            .map(|(head, protos, tail)| {
+                self.th
+                    .text(&format!("{head} {}  {tail}", protos.join(", ")))
+            })
             .collect()
-    };
-    let finding_lines = |v: &[FindingRef]| -> Vec<String> {
+    }
+
+    fn finding_lines(&self, v: &[FindingRef]) -> Vec<String> {
         v.iter()
             .map(|f| {
                 let nodes = if f.nodes.is_empty() {
@@ -477,7 +546,7 @@ fn text(d: &Diff, old_name: &str, new_name: &str, th: &Theme, md: bool) -> Strin
                 } else {
                     format!(" ({})", f.nodes.join(", "))
                 };
-                th.text(&format!(
+                self.th.text(&format!(
                     "{} {}{nodes}: {}",
                     f.severity.as_str(),
                     f.id,
@@ -485,11 +554,13 @@ fn text(d: &Diff, old_name: &str, new_name: &str, th: &Theme, md: bool) -> Strin
                 ))
             })
             .collect()
-    };
-    let lat_lines = |v: &[LatencyChange]| -> Vec<String> {
+    }
+
+    fn latency_lines(&self, v: &[LatencyChange]) -> Vec<String> {
+        let arrow = self.arrow;
         v.iter()
             .map(|l| {
-                th.text(&format!(
+                self.th.text(&format!(
                     "{}  {} {arrow} {}",
                     l.key.label(arrow),
                     latency(l.old_ms),
@@ -497,63 +568,32 @@ fn text(d: &Diff, old_name: &str, new_name: &str, th: &Theme, md: bool) -> Strin
                 ))
             })
             .collect()
-    };
-    let n = |what: &str, k: usize| format!("{what} ({k})");
-    section(
-        &mut o,
-        &n("Findings appeared", d.findings_appeared.len()),
-        finding_lines(&d.findings_appeared),
-    );
-    section(
-        &mut o,
-        &n(
-            "Regressions: checks ok before, failing now",
-            d.regressions.len(),
-        ),
-        cell_lines(&d.regressions),
-    );
-    section(
-        &mut o,
-        &n("Findings resolved", d.findings_resolved.len()),
-        finding_lines(&d.findings_resolved),
-    );
-    section(
-        &mut o,
-        &n("Fixed: checks failing before, ok now", d.fixed.len()),
-        cell_lines(&d.fixed),
-    );
-    section(
-        &mut o,
-        &n("Other changes", d.changed.len()),
-        cell_lines(&d.changed),
-    );
-    section(
-        &mut o,
-        &n("Slower: median more than doubled", d.slower.len()),
-        lat_lines(&d.slower),
-    );
-    section(&mut o, &n("Faster", d.faster.len()), lat_lines(&d.faster));
-    let c = |a: usize, b: usize| {
-        if a == b {
-            a.to_string()
-        } else {
-            format!("{a} {arrow} {b}")
-        }
-    };
-    let line = format!(
-        "checks {}, passed {}, failed {}, error findings {}, warnings {}",
-        c(d.old.checks, d.new.checks),
-        c(d.old.passed, d.new.passed),
-        c(d.old.failed, d.new.failed),
-        c(d.old.errors, d.new.errors),
-        c(d.old.warnings, d.new.warnings)
-    );
-    o.push('\n');
-    if md {
-        o.push_str(&format!("_{line}_\n"));
-    } else {
-        o.push_str(&table::strip_ansi(&line));
-        o.push('\n');
     }
-    o
+
+    /// The closing line: the two runs' totals, "a → b" where they differ.
+    fn totals(&self, o: &mut String, d: &Diff) {
+        let arrow = self.arrow;
+        let c = |a: usize, b: usize| {
+            if a == b {
+                a.to_string()
+            } else {
+                format!("{a} {arrow} {b}")
+            }
+        };
+        let line = format!(
+            "checks {}, passed {}, failed {}, error findings {}, warnings {}",
+            c(d.old.checks, d.new.checks),
+            c(d.old.passed, d.new.passed),
+            c(d.old.failed, d.new.failed),
+            c(d.old.errors, d.new.errors),
+            c(d.old.warnings, d.new.warnings)
+        );
+        o.push('\n');
+        if self.md {
+            o.push_str(&format!("_{line}_\n"));
+        } else {
+            o.push_str(&table::strip_ansi(&line));
+            o.push('\n');
+        }
+    }
 }
