@@ -28,7 +28,7 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-netcheck' -ScriptBlock 
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Report format on stdout')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Report format on stdout')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Overall deadline of the run (e.g. 90s, 5m)')
-            [CompletionResult]::new('--checks', '--checks', [CompletionResultType]::ParameterName, 'Check kinds to run, comma-separated (default: all): pod-to-pod, pod-to-service, node-to-pod, pod-to-node, pod-to-apiserver, dns, mtu, external')
+            [CompletionResult]::new('--checks', '--checks', [CompletionResultType]::ParameterName, 'Check kinds to run, comma-separated (default: all): pod-to-pod, pod-to-service, node-to-pod, pod-to-node, pod-to-apiserver, dns, mtu (no external egress check yet)')
             [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Nodes to probe: a label selector (role=worker) or node names (a,b,c)')
             [CompletionResult]::new('--image', '--image', [CompletionResultType]::ParameterName, 'Probe image (default: the image matching this binary''s version)')
             [CompletionResult]::new('--fail-on', '--fail-on', [CompletionResultType]::ParameterName, 'Exit 1 on error findings only, or on warnings too')
@@ -62,7 +62,7 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-netcheck' -ScriptBlock 
             break
         }
         'kubectl-netcheck;run' {
-            [CompletionResult]::new('--checks', '--checks', [CompletionResultType]::ParameterName, 'Check kinds to run, comma-separated (default: all): pod-to-pod, pod-to-service, node-to-pod, pod-to-node, pod-to-apiserver, dns, mtu, external')
+            [CompletionResult]::new('--checks', '--checks', [CompletionResultType]::ParameterName, 'Check kinds to run, comma-separated (default: all): pod-to-pod, pod-to-service, node-to-pod, pod-to-node, pod-to-apiserver, dns, mtu (no external egress check yet)')
             [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Nodes to probe: a label selector (role=worker) or node names (a,b,c)')
             [CompletionResult]::new('--image', '--image', [CompletionResultType]::ParameterName, 'Probe image (default: the image matching this binary''s version)')
             [CompletionResult]::new('--fail-on', '--fail-on', [CompletionResultType]::ParameterName, 'Exit 1 on error findings only, or on warnings too')
@@ -295,8 +295,8 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-netcheck' -ScriptBlock 
         }
         'kubectl-netcheck;agent;inspect-host' {
             [CompletionResult]::new('--host-root', '--host-root', [CompletionResultType]::ParameterName, 'Where the host''s root filesystem is mounted (/ on the host itself)')
-            [CompletionResult]::new('--cni-conf-dir', '--cni-conf-dir', [CompletionResultType]::ParameterName, 'CNI config dir, relative to the host root')
-            [CompletionResult]::new('--cni-bin-dir', '--cni-bin-dir', [CompletionResultType]::ParameterName, 'CNI plugin binary dir, relative to the host root')
+            [CompletionResult]::new('--cni-conf-dir', '--cni-conf-dir', [CompletionResultType]::ParameterName, 'CNI config dir, relative to the host root (default: the container runtime''s conf_dir/network_dir, else /etc/cni/net.d)')
+            [CompletionResult]::new('--cni-bin-dir', '--cni-bin-dir', [CompletionResultType]::ParameterName, 'CNI plugin binary dir, relative to the host root (default: the container runtime''s bin_dir(s)/plugin_dirs, else the known places: /opt/cni/bin, /usr/lib/cni, /usr/libexec/cni, /var/lib/cni/bin, …)')
             [CompletionResult]::new('--node-name', '--node-name', [CompletionResultType]::ParameterName, 'Node name to put in the report')
             [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The kubeconfig context to use')

@@ -32,7 +32,7 @@ json\t''
 junit\t''
 markdown\t''"
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_needs_command" -l timeout -d 'Overall deadline of the run (e.g. 90s, 5m)' -r
-complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_needs_command" -l checks -d 'Check kinds to run, comma-separated (default: all): pod-to-pod, pod-to-service, node-to-pod, pod-to-node, pod-to-apiserver, dns, mtu, external' -r
+complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_needs_command" -l checks -d 'Check kinds to run, comma-separated (default: all): pod-to-pod, pod-to-service, node-to-pod, pod-to-node, pod-to-apiserver, dns, mtu (no external egress check yet)' -r
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_needs_command" -l nodes -d 'Nodes to probe: a label selector (role=worker) or node names (a,b,c)' -r
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_needs_command" -l image -d 'Probe image (default: the image matching this binary\'s version)' -r
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_needs_command" -l fail-on -d 'Exit 1 on error findings only, or on warnings too' -r -f -a "error\t''
@@ -60,7 +60,7 @@ complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_needs_command" -f -a "r
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_needs_command" -f -a "diff" -d 'What changed between two saved reports (exit 1 when something regressed)'
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_needs_command" -f -a "agent" -d 'What runs inside probe pods'
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand run" -l checks -d 'Check kinds to run, comma-separated (default: all): pod-to-pod, pod-to-service, node-to-pod, pod-to-node, pod-to-apiserver, dns, mtu, external' -r
+complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand run" -l checks -d 'Check kinds to run, comma-separated (default: all): pod-to-pod, pod-to-service, node-to-pod, pod-to-node, pod-to-apiserver, dns, mtu (no external egress check yet)' -r
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand run" -l nodes -d 'Nodes to probe: a label selector (role=worker) or node names (a,b,c)' -r
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand run" -l image -d 'Probe image (default: the image matching this binary\'s version)' -r
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand run" -l fail-on -d 'Exit 1 on error findings only, or on warnings too' -r -f -a "error\t''
@@ -238,8 +238,8 @@ complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand agent;
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand agent; and __fish_seen_subcommand_from probe" -s v -l verbose -d 'More logging on stderr (-v, -vv)'
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand agent; and __fish_seen_subcommand_from probe" -s h -l help -d 'Print help'
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand agent; and __fish_seen_subcommand_from inspect-host" -l host-root -d 'Where the host\'s root filesystem is mounted (/ on the host itself)' -r -F
-complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand agent; and __fish_seen_subcommand_from inspect-host" -l cni-conf-dir -d 'CNI config dir, relative to the host root' -r -F
-complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand agent; and __fish_seen_subcommand_from inspect-host" -l cni-bin-dir -d 'CNI plugin binary dir, relative to the host root' -r -F
+complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand agent; and __fish_seen_subcommand_from inspect-host" -l cni-conf-dir -d 'CNI config dir, relative to the host root (default: the container runtime\'s conf_dir/network_dir, else /etc/cni/net.d)' -r -F
+complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand agent; and __fish_seen_subcommand_from inspect-host" -l cni-bin-dir -d 'CNI plugin binary dir, relative to the host root (default: the container runtime\'s bin_dir(s)/plugin_dirs, else the known places: /opt/cni/bin, /usr/lib/cni, /usr/libexec/cni, /var/lib/cni/bin, …)' -r -F
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand agent; and __fish_seen_subcommand_from inspect-host" -l node-name -d 'Node name to put in the report' -r
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand agent; and __fish_seen_subcommand_from inspect-host" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand agent; and __fish_seen_subcommand_from inspect-host" -l context -d 'The kubeconfig context to use' -r

@@ -118,7 +118,7 @@ pub struct GlobalArgs {
 #[derive(Debug, Clone, Args, Default)]
 pub struct RunArgs {
     /// Check kinds to run, comma-separated (default: all): pod-to-pod, pod-to-service,
-    /// node-to-pod, pod-to-node, pod-to-apiserver, dns, mtu, external
+    /// node-to-pod, pod-to-node, pod-to-apiserver, dns, mtu (no external egress check yet)
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
     pub checks: Vec<String>,
     /// Nodes to probe: a label selector (role=worker) or node names (a,b,c)

@@ -17,8 +17,9 @@
 //! one that fails again keeps the second answer (its longer timeout is the
 //! better measurement). Not probed again: checks that could not run
 //! (`error`), an agent that could not be run at all (a second exec would fail
-//! the same way and cost another bound), and failures NetworkPolicy expects
-//! (`expected-block` to be).
+//! the same way and cost another bound), and timeouts NetworkPolicy expects
+//! (`expected-block` to be; a "refused" there is probed again, see
+//! [`needs_confirmation`]).
 //!
 //! MTU: the larger path MTU of the two tries counts, since a packet that came
 //! back proves the path carries its size, and a smaller result the second time
@@ -52,9 +53,13 @@ pub struct Confirmation {
 }
 
 /// Whether a first-round check is probed again. `expected_block`: NetworkPolicy
-/// denies this traffic, so its failure is what the policy intends.
+/// denies this traffic, so a timeout there is what the policy intends and is
+/// not waited for twice. A "refused" is probed again even then: it costs no
+/// timeout, and it is what kube-proxy's REJECT for a Service whose rules are
+/// not synced yet answers, so a CNI that does not enforce the policy would
+/// otherwise pass for one that does.
 pub fn needs_confirmation(c: &Check, expected_block: &dyn Fn(&Check) -> bool) -> bool {
-    c.status == Status::Fail && !expected_block(c)
+    c.status == Status::Fail && (c.outcome == Some(Outcome::Refused) || !expected_block(c))
 }
 
 /// The plan that probes `indices` (into `sp`'s probes) again: the same ids,

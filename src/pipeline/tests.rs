@@ -494,6 +494,37 @@ async fn failures_policy_intends_are_not_probed_again() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_refused_service_under_a_deny_policy_is_probed_again() {
+    // kube-proxy's REJECT before its sync answers "refused" even where a
+    // policy denies the traffic: probed again, the unenforced policy shows as
+    // an unexpected allow instead of passing for an enforced one.
+    let rt = Fake {
+        deny_ingress: true,
+        ..Fake::scripted(|_, p, attempt| match p.spec {
+            ProbeSpec::Tcp { target, .. }
+                if attempt == 0 && target.to_string().starts_with("198.19.") =>
+            {
+                Some(ProbeResult::new(&p.id, Outcome::Refused))
+            }
+            _ => None,
+        })
+    };
+    let report = run_fake(&rt).await;
+    let services: Vec<&Check> = report
+        .checks
+        .iter()
+        .filter(|c| c.kind == CheckKind::PodToService && c.protocol == crate::model::Protocol::Tcp)
+        .collect();
+    assert!(!services.is_empty());
+    assert!(
+        services.iter().all(|c| c.status != Status::ExpectedBlock),
+        "{services:#?}"
+    );
+    assert!(services.iter().any(|c| c.status == Status::UnexpectedAllow));
+    assert!(report.summary.recovered > 0);
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_run_does_not_probe_again_what_its_network_policy_blocks() {
     // Ingress to the probe pods is denied and the fake enforces it for
     // pod → pod UDP (what the policy blocks stays blocked on the second try).
