@@ -112,7 +112,8 @@ async fn run_once(g: &GlobalArgs, args: &LabArgs, req: Request) -> Result<ExitCo
     finish(g, &report, progress, kept, flags)
 }
 
-/// After a signal or the deadline: remove the lab, say so (exit 3).
+/// After a signal or the deadline: remove the lab, say so. A signal exits
+/// 130 as `run` does; the deadline is "could not run" (exit 3).
 async fn remove_after_stop(lab: &LabRuntime, id: &str, why: &Stopped) -> CliError {
     let msg = match lab.teardown().await {
         Ok(()) => format!("{why}; the lab was removed"),
@@ -120,7 +121,13 @@ async fn remove_after_stop(lab: &LabRuntime, id: &str, why: &Stopped) -> CliErro
             "{why}; removing the lab failed too ({e}): run `kubectl netcheck lab --destroy {id}`"
         ),
     };
-    CliError::could_not_run(msg)
+    match why {
+        Stopped::Signal(_) => CliError {
+            message: msg,
+            ..super::outcome::interrupted_error()
+        },
+        Stopped::Deadline(_) => CliError::could_not_run(msg),
+    }
 }
 
 async fn destroy_one(tools: &Tools, id: &str) -> Result<ExitCode, CliError> {
