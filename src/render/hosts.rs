@@ -11,8 +11,7 @@ use super::theme::Theme;
 use crate::model::Report;
 use crate::model::host::HostReport;
 use tabled::builder::Builder;
-use tabled::settings::peaker::Priority;
-use tabled::settings::{Style, Width};
+use tabled::settings::Style;
 
 /// Below this many columns the host view is a list, not a table.
 const WRAP_CELLS_FROM: usize = 100;
@@ -280,6 +279,73 @@ fn list_form(head: &[String], rows: &[Vec<String>], th: &Theme, width: usize) ->
     out
 }
 
+/// Column widths that fit the table in `width` columns by wrapping inside
+/// cells without breaking a word (an address, a CIDR, an interface name):
+/// the columns with the most room above their longest word give first.
+/// None when even that does not fit; `natural` when no cell needs to wrap.
+fn widths_keeping_words(
+    head: &[String],
+    rows: &[Vec<String>],
+    width: usize,
+) -> Option<(Vec<usize>, bool)> {
+    let cells =
+        |i: usize| std::iter::once(&head[i]).chain(rows.iter().filter_map(move |r| r.get(i)));
+    let longest_word = |c: &str| {
+        c.split_whitespace()
+            .map(textwrap::core::display_width)
+            .max()
+            .unwrap_or(0)
+    };
+    let natural: Vec<usize> = (0..head.len())
+        .map(|i| {
+            cells(i)
+                .map(|c| textwrap::core::display_width(c))
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let floor: Vec<usize> = (0..head.len())
+        .map(|i| cells(i).map(|c| longest_word(c)).max().unwrap_or(0))
+        .collect();
+    // "│ cell " per column, and the closing "│".
+    let total = |w: &[usize]| w.iter().map(|w| w + 3).sum::<usize>() + 1;
+    if total(&natural) <= width {
+        return Some((natural, true));
+    }
+    if total(&floor) > width {
+        return None;
+    }
+    let mut w = natural;
+    while total(&w) > width {
+        let (i, _) = w
+            .iter()
+            .zip(&floor)
+            .enumerate()
+            .max_by_key(|(_, (w, f))| **w - **f)?;
+        w[i] -= 1;
+    }
+    Some((w, false))
+}
+
+/// The table itself, node names in bold.
+fn boxed(head: Vec<String>, rows: Vec<Vec<String>>, th: &Theme) -> String {
+    let mut b = Builder::default();
+    b.push_record(head);
+    for mut row in rows {
+        if let Some(first) = row.first_mut() {
+            *first = th.bold(first);
+        }
+        b.push_record(row.into_iter().map(|c| th.text(&c)));
+    }
+    let mut t = b.build();
+    if th.unicode {
+        t.with(Style::rounded());
+    } else {
+        t.with(Style::psql());
+    }
+    format!("{t}\n")
+}
+
 /// The host view for the terminal, at most `width` columns wide ("" when
 /// there are no nodes).
 pub fn table(r: &Report, th: &Theme, width: usize) -> String {
@@ -301,35 +367,22 @@ pub fn table(r: &Report, th: &Theme, width: usize) -> String {
     .to_vec();
     let (head, rows) =
         without_empty_columns(head, names.iter().map(|n| short_cells(r, n)).collect());
-    let list = list_form(&head, &rows, th, width);
-    let mut b = Builder::default();
-    b.push_record(head);
-    for mut row in rows {
-        if let Some(first) = row.first_mut() {
-            *first = th.bold(first);
+    // Too wide: wrap inside the cells (the MTUs take two lines) as long as
+    // no word has to break; narrower, cells would break mid-word
+    // ("198.18.0.0/2" over "4"), so a wrapped line per node reads better.
+    let body = match widths_keeping_words(&head, &rows, width) {
+        _ if width == 0 => boxed(head, rows, th),
+        Some((_, true)) => boxed(head, rows, th),
+        Some((widths, false)) if width >= WRAP_CELLS_FROM => {
+            let wrap = |row: Vec<String>| -> Vec<String> {
+                row.iter()
+                    .zip(&widths)
+                    .map(|(c, w)| textwrap::fill(c, *w))
+                    .collect()
+            };
+            boxed(wrap(head), rows.into_iter().map(wrap).collect(), th)
         }
-        b.push_record(row.into_iter().map(|c| th.text(&c)));
-    }
-    let mut t = b.build();
-    if th.unicode {
-        t.with(Style::rounded());
-    } else {
-        t.with(Style::psql());
-    }
-    // A little too wide: wrap inside the cells (the MTUs take two lines).
-    // Much too narrow: cells would break mid-word, so a wrapped line per
-    // node reads better.
-    let body = if width == 0 || t.total_width() <= width {
-        format!("{t}\n")
-    } else if width >= WRAP_CELLS_FROM {
-        t.with(
-            Width::wrap(width)
-                .keep_words(true)
-                .priority(Priority::max(true)),
-        );
-        format!("{t}\n")
-    } else {
-        list
+        _ => list_form(&head, &rows, th, width),
     };
     let mut out = format!("{}\n{}", th.bold("Hosts"), body);
     let mut section = |label: &str, lines: Vec<String>| {
@@ -429,6 +482,37 @@ mod tests {
             hosts: vec![fixture("node1"), n2, n3],
             findings: Vec::new(),
             summary: Summary::default(),
+        }
+    }
+
+    /// A table a little wider than the terminal wraps inside its cells, but
+    /// never breaks an address or a CIDR over two lines; narrower still, it
+    /// is a line per node.
+    #[test]
+    fn wrapping_never_breaks_a_word() {
+        let r = report();
+        let th = Theme::plain();
+        let natural = table(&r, &th, 0);
+        let natural_width = natural
+            .lines()
+            .map(textwrap::core::display_width)
+            .max()
+            .unwrap_or(0);
+        for width in [natural_width - 1, natural_width - 12, 100, 90] {
+            let out = table(&r, &th, width);
+            for cidr in [
+                "198.18.0.0/24",
+                "198.18.1.0/24",
+                "198.18.2.0/24",
+                "198.18.255.11",
+            ] {
+                assert!(
+                    out.contains(cidr),
+                    "{cidr} broken at {width} columns:\n{out}"
+                );
+            }
+            let widest = out.lines().map(textwrap::core::display_width).max();
+            assert!(widest <= Some(width), "wider than {width}:\n{out}");
         }
     }
 
