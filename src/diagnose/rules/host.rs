@@ -195,21 +195,24 @@ pub mod testing {
         (src_pod && !dst_host) || (dst_pod && !src_host)
     }
 
+    /// The fixture's iptables-nft filter table (the backend the real nodes use).
+    fn nft_filter(h: &mut HostReport) -> &mut crate::model::host::IptTable {
+        h.firewall
+            .as_mut()
+            .expect("fixture has a firewall")
+            .iptables[1]
+            .tables
+            .iter_mut()
+            .find(|t| t.name == "filter")
+            .expect("filter table")
+    }
+
     /// `node`'s firewall drops the VXLAN overlay (udp/8472) in INPUT.
     pub fn block_vxlan(h: &mut HostReport) {
         let extra = crate::inspect::iptables::parse(
             "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p udp -m udp --dport 8472 -j DROP\nCOMMIT\n",
         );
-        let b = &mut h
-            .firewall
-            .as_mut()
-            .expect("fixture has a firewall")
-            .iptables[1];
-        let filter = b
-            .tables
-            .iter_mut()
-            .find(|t| t.name == "filter")
-            .expect("filter table");
+        let filter = nft_filter(h);
         let rule = extra.tables[0].chains[0].rules[0].clone();
         filter
             .chain_mut("INPUT")
@@ -220,16 +223,7 @@ pub mod testing {
 
     /// Docker's way: FORWARD policy DROP, and the flannel accept is gone.
     pub fn set_forward_drop(h: &mut HostReport) {
-        let b = &mut h
-            .firewall
-            .as_mut()
-            .expect("fixture has a firewall")
-            .iptables[1];
-        let filter = b
-            .tables
-            .iter_mut()
-            .find(|t| t.name == "filter")
-            .expect("filter table");
+        let filter = nft_filter(h);
         filter.chain_mut("FORWARD").expect("FORWARD").policy = Some("DROP".into());
         filter.chains.retain(|c| c.name != "FLANNEL-FWD");
         for c in filter.chains.iter_mut() {
