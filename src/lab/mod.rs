@@ -44,6 +44,8 @@ pub mod ctx;
 pub mod faults;
 pub mod host_faults;
 pub mod kube_proxy;
+pub mod kube_proxy_mode;
+pub mod kube_proxy_nft;
 pub mod nodefs;
 pub mod plan;
 pub mod procs;
@@ -53,5 +55,6 @@ pub mod state;
 pub mod testing;
 
 pub use ctx::LabCtx;
+pub use kube_proxy_mode::KubeProxyMode;
 pub use plan::LabPlan;
 pub use runtime::{LabConfig, LabRuntime, NEEDS_ROOT, is_root};
