@@ -93,7 +93,7 @@ pub enum KubeProxyArg {
     /// KUBE-SERVICES chains in iptables
     #[default]
     Iptables,
-    /// `table ip kube-proxy` in nftables (needs nft)
+    /// table ip kube-proxy in nftables (needs nft)
     Nftables,
 }
 
