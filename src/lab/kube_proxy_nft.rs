@@ -362,7 +362,7 @@ mod tests {
             endpoints: vec![Ipv4Addr::new(198, 18, 0, 82), Ipv4Addr::new(198, 18, 1, 66)],
             target_port: 53,
         };
-        let doc = table(&node(), &[dns.clone()]);
+        let doc = table(&node(), std::slice::from_ref(&dns));
         assert_consistent(&doc);
         let chain = service_chain(&dns);
         assert!(chain.starts_with("service-") && chain.ends_with("-kube-system/kube-dns/udp/dns"));
@@ -379,7 +379,7 @@ mod tests {
     #[test]
     fn a_port_without_endpoints_goes_to_the_reject_chain() {
         let empty = port("probe-1a", "tcp", &[]);
-        let doc = table(&node(), &[empty.clone()]);
+        let doc = table(&node(), std::slice::from_ref(&empty));
         assert_consistent(&doc);
         assert!(doc.contains(
             "198.19.0.32 . tcp . 7000 comment \"netcheck-abcde/probe-1a:tcp\" : goto reject-chain"
