@@ -94,6 +94,7 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-netcheck' -ScriptBlock 
             [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'How many simulated nodes')
             [CompletionResult]::new('--pods-per-node', '--pods-per-node', [CompletionResultType]::ParameterName, 'Probe pods per node (two, so that same-node pairs are checked too)')
             [CompletionResult]::new('--fault', '--fault', [CompletionResultType]::ParameterName, 'Break the lab the way clusters break (repeatable); see --list-faults')
+            [CompletionResult]::new('--kube-proxy', '--kube-proxy', [CompletionResultType]::ParameterName, 'How kube-proxy programs Services on the lab''s nodes')
             [CompletionResult]::new('--policy', '--policy', [CompletionResultType]::ParameterName, 'NetworkPolicies (YAML) to load into the lab''s objects')
             [CompletionResult]::new('--checks', '--checks', [CompletionResultType]::ParameterName, 'Check kinds to run, comma-separated (default: all)')
             [CompletionResult]::new('--fail-on', '--fail-on', [CompletionResultType]::ParameterName, 'Exit 1 on error findings only, or on warnings too')
@@ -120,8 +121,8 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-netcheck' -ScriptBlock 
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No progress, only the report and errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging on stderr (-v, -vv)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging on stderr (-v, -vv)')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
         'kubectl-netcheck;explain' {

@@ -88,6 +88,8 @@ complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand run" -
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l nodes -d 'How many simulated nodes' -r
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l pods-per-node -d 'Probe pods per node (two, so that same-node pairs are checked too)' -r
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l fault -d 'Break the lab the way clusters break (repeatable); see --list-faults' -r
+complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l kube-proxy -d 'How kube-proxy programs Services on the lab\'s nodes' -r -f -a "iptables\t'KUBE-SERVICES chains in iptables'
+nftables\t'table ip kube-proxy in nftables (needs nft)'"
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l policy -d 'NetworkPolicies (YAML) to load into the lab\'s objects' -r -F
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l checks -d 'Check kinds to run, comma-separated (default: all)' -r
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l fail-on -d 'Exit 1 on error findings only, or on warnings too' -r -f -a "error\t''
@@ -114,7 +116,7 @@ complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l no-color -d 'No colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -s q -l quiet -d 'No progress, only the report and errors'
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -s v -l verbose -d 'More logging on stderr (-v, -vv)'
-complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -s h -l help -d 'Print help'
+complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand explain" -l port -d 'Port and protocol, e.g. 80/TCP, 53/UDP, or a named port (http)' -r
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand explain" -s f -l filename -d 'Read Namespaces, Pods and NetworkPolicies from YAML instead of the cluster' -r -F
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand explain" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F

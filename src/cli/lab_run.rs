@@ -6,7 +6,7 @@
 use super::outcome::{ReportFlags, Stopped, check_output_file, finish, pipeline_or_stop};
 use super::{CliError, ExitCode, GlobalArgs, LabArgs};
 use crate::lab::cmd::Tools;
-use crate::lab::{LabConfig, LabRuntime, NEEDS_ROOT, faults, is_root, state};
+use crate::lab::{KubeProxyMode, LabConfig, LabRuntime, NEEDS_ROOT, faults, is_root, state};
 use crate::pipeline::Options;
 use crate::plan::{CheckSet, PairStrategy, PlanOptions};
 use crate::runtime::Runtime;
@@ -34,6 +34,10 @@ pub fn parse_request(args: &LabArgs) -> Result<Request, CliError> {
     cfg.faults = faults;
     cfg.keep = args.keep;
     cfg.policies = policies;
+    cfg.kube_proxy = match args.kube_proxy {
+        super::KubeProxyArg::Iptables => KubeProxyMode::Iptables,
+        super::KubeProxyArg::Nftables => KubeProxyMode::Nftables,
+    };
     Ok(Request {
         cfg,
         opts: Options {
@@ -240,5 +244,22 @@ mod tests {
         assert!(req.cfg.keep && req.opts.keep && req.opts.no_host);
         assert_eq!(req.cfg.faults.len(), 1);
         assert_eq!(req.opts.plan.pairs, PairStrategy::Ring);
+        assert_eq!(req.cfg.kube_proxy, KubeProxyMode::Iptables, "the default");
+    }
+
+    #[test]
+    fn kube_proxy_mode_reaches_the_lab_config() {
+        let cli =
+            crate::cli::Cli::parse_args(["kubectl-netcheck", "lab", "--kube-proxy", "nftables"])
+                .unwrap();
+        let Some(crate::cli::Command::Lab(args)) = cli.command else {
+            panic!("lab");
+        };
+        assert_eq!(
+            parse_request(&args).unwrap().cfg.kube_proxy,
+            KubeProxyMode::Nftables
+        );
+        let bad = crate::cli::Cli::parse_args(["kubectl-netcheck", "lab", "--kube-proxy", "ipvs"]);
+        assert!(bad.is_err());
     }
 }

@@ -87,6 +87,16 @@ pub enum FailOn {
     Warning,
 }
 
+/// `lab --kube-proxy`: how the lab's kube-proxy programs Services.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum KubeProxyArg {
+    /// KUBE-SERVICES chains in iptables
+    #[default]
+    Iptables,
+    /// table ip kube-proxy in nftables (needs nft)
+    Nftables,
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
     /// Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)
@@ -215,6 +225,9 @@ pub struct LabArgs {
     /// List the faults and exit
     #[arg(long)]
     pub list_faults: bool,
+    /// How kube-proxy programs Services on the lab's nodes
+    #[arg(long, value_enum, default_value_t = KubeProxyArg::Iptables, value_name = "MODE")]
+    pub kube_proxy: KubeProxyArg,
     /// NetworkPolicies (YAML) to load into the lab's objects
     #[arg(long, value_name = "FILE")]
     pub policy: Vec<PathBuf>,

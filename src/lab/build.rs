@@ -5,11 +5,12 @@
 //! concurrently.
 
 use super::ctx::LabCtx;
+use super::kube_proxy_nft::NftNode;
 use super::plan::{
     APISERVER_IP, APISERVER_PORT, DNS_REPLICAS, DNS_SERVICE_IP, NODE_TCP_PORT, OVERLAY_MTU,
     SERVICE_CIDR, UNDERLAY_PREFIX, VXLAN_PORT, VXLAN_VNI, WIRE_GATEWAY, WIRE_GATEWAY_MAC, WIRE_MTU,
 };
-use super::rules::{ServicePort, node_rules};
+use super::rules::ServicePort;
 use crate::model::topology::ServePorts;
 use crate::runtime::{Progress, Result, RuntimeError};
 use futures::StreamExt;
@@ -69,6 +70,15 @@ pub fn service_ports(ctx: &LabCtx, ports: ServePorts, probes_ready: bool) -> Vec
         target_port: NODE_TCP_PORT,
     });
     v
+}
+
+/// What of node `i` kube-proxy's nftables table names.
+pub fn nft_node(ctx: &LabCtx, i: usize) -> NftNode {
+    let p = &ctx.plan;
+    NftNode {
+        node_ip: p.node_ip(i),
+        pod_cidr: p.pod_cidr(i).parse().unwrap_or_default(),
+    }
 }
 
 /// Load br_netfilter when the kernel has it but it is not loaded (bridged
@@ -299,7 +309,8 @@ async fn build_node(ctx: &LabCtx, i: usize, services: &[ServicePort]) -> Result<
             pod_lines(p.dns_pod_ip(r), p.gateway(i), &p.cni_mac(i)),
         ));
     }
-    let rules = node_rules(&p.pod_cidr(i), services);
+    let rules = ctx.kube_proxy.node_iptables(&p.pod_cidr(i), services);
+    let nft = ctx.kube_proxy.initial(&nft_node(ctx, i), services);
     let fdb_lines = fdb_lines(ctx, i);
     // The rules name addresses, not interfaces: they load while the links
     // are made (iptables-nft is the slow part, and waits more than it works).
@@ -324,7 +335,18 @@ async fn build_node(ctx: &LabCtx, i: usize, services: &[ServicePort]) -> Result<
         sysctls?;
         pods.into_iter().collect::<Result<Vec<()>>>().map(drop)
     };
-    let (links, iptables) = tokio::join!(links, ctx.iptables_restore(&ns, &rules, false));
+    let netfilter = async {
+        ctx.iptables_restore(&ns, &rules, false)
+            .await
+            .map_err(|e| RuntimeError::Other(format!("loading {ns}'s iptables rules: {e}")))?;
+        match &nft {
+            Some(load) => load.apply(&ctx.tools, &ns).await.map_err(|e| {
+                RuntimeError::Other(format!("loading {ns}'s kube-proxy nftables table: {e}"))
+            }),
+            None => Ok(()),
+        }
+    };
+    let (links, netfilter) = tokio::join!(links, netfilter);
     links?;
-    iptables.map_err(|e| RuntimeError::Other(format!("loading {ns}'s iptables rules: {e}")))
+    netfilter
 }

@@ -18,6 +18,8 @@ pub struct Tools {
     pub bridge: PathBuf,
     pub iptables_restore: PathBuf,
     pub dnsmasq: PathBuf,
+    /// `nft` (kube-proxy's nftables mode only; the package `nftables`).
+    pub nft: Option<PathBuf>,
 }
 
 /// A tool the lab needs and the Debian package that has it.
@@ -78,6 +80,7 @@ impl Tools {
             bridge: next(),
             iptables_restore: next(),
             dnsmasq: next(),
+            nft: find_program("nft"),
         })
     }
 
@@ -153,6 +156,18 @@ impl Tools {
         let mut all: Vec<&str> = vec!["netns", "exec", ns, &prog];
         all.extend_from_slice(args);
         run_timeout(&self.ip, &all, stdin, timeout).await
+    }
+
+    /// Load an `nft -f` document into a namespace (one transaction).
+    pub async fn nft_load(&self, ns: &str, doc: &str) -> Result<()> {
+        let nft = self.nft.as_ref().ok_or_else(|| {
+            RuntimeError::NotReady(
+                "nft is not installed: install it with `apt-get install nftables`".into(),
+            )
+        })?;
+        self.netns_exec(ns, nft, &["-f", "-"], Some(doc.to_string()))
+            .await
+            .map(drop)
     }
 
     /// Load an iptables-restore document into a namespace (one call per node).

@@ -18,6 +18,8 @@ pub struct LabCtx {
     pub dns_pids: Vec<u32>,
     /// kube-proxy's pending syncs (faults on its rules wait for their node's).
     pub services: std::sync::Arc<super::kube_proxy::ServiceSync>,
+    /// How kube-proxy programs the nodes' Services.
+    pub kube_proxy: super::kube_proxy_mode::KubeProxyMode,
 }
 
 impl LabCtx {

@@ -9,9 +9,11 @@
 //! Faults that change kube-proxy's own rules wait for their node's sync first
 //! ([`ServiceSync::wait_node`]): they break a node whose kube-proxy had synced.
 //! Teardown stops what has not started and waits for a sync in flight, so that
-//! no `iptables-restore` runs into a namespace being deleted.
+//! no `iptables-restore` or `nft -f` runs into a namespace being deleted.
+//! What a sync loads depends on the mode ([`super::kube_proxy_mode::Load`]).
 
 use super::cmd::Tools;
+use super::kube_proxy_mode::Load;
 use crate::runtime::{Result, RuntimeError};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -21,7 +23,7 @@ use tokio::task::JoinHandle;
 
 /// Range of the per-node delay, in milliseconds.
 pub const SYNC_DELAY_MS: std::ops::RangeInclusive<u64> = 200..=1000;
-/// Longest wait for a sync (its `iptables-restore` included).
+/// Longest wait for a sync (its `iptables-restore` or `nft` included).
 const SYNC_WAIT: Duration = Duration::from_secs(30);
 
 /// A node's sync: not yet, done, or failed (why).
@@ -51,8 +53,8 @@ pub fn random_delay() -> Duration {
 
 impl ServiceSync {
     /// Schedule node `node`'s sync: after `delay`, load `rules` into `ns`
-    /// with `iptables-restore --noflush`. Needs a tokio runtime.
-    pub fn start(&self, tools: Tools, node: usize, ns: String, rules: String, delay: Duration) {
+    /// (`iptables-restore --noflush` or `nft -f`). Needs a tokio runtime.
+    pub fn start(&self, tools: Tools, node: usize, ns: String, rules: Load, delay: Duration) {
         let (tx, rx) = watch::channel(None);
         let mut stop = self.stop.subscribe();
         let task = tokio::spawn(async move {
@@ -60,7 +62,7 @@ impl ServiceSync {
                 _ = tokio::time::sleep(delay) => {}
                 _ = stop.wait_for(|s| *s) => return,
             }
-            let r = tools.iptables_restore(&ns, &rules, true).await;
+            let r = rules.apply(&tools, &ns).await;
             if let Err(e) = &r {
                 tracing::warn!("kube-proxy sync of {ns} failed: {e}");
             }

@@ -5,6 +5,10 @@
 //! - [`build`]: the network: wire, nodes (cni0, flannel.1 VXLAN, routes,
 //!   iptables from [`rules`]), pods, DNS pods; [`nodefs`] the node files.
 //! - [`kube_proxy`]: kube-proxy's delayed sync of the probe Services.
+//! - [`kube_proxy_mode`]: `lab --kube-proxy iptables|nftables`, what each
+//!   mode writes and with which tool; [`rules`] the iptables mode's chains
+//!   (and kubelet's and flannel's), [`kube_proxy_nft`] the nftables mode's
+//!   `table ip kube-proxy`, one file per mode.
 //! - [`procs`]: dnsmasq and the agents, started with `ip netns exec`.
 //! - [`runtime`]: [`LabRuntime`], the pipeline's `Runtime`.
 //! - [`state`]: what exists, for teardown and the leftover sweep.
@@ -20,14 +24,17 @@
 //! believe what agents and host inspection observe:
 //!
 //! - two DNS replicas (dnsmasq) on node-1 and node-2 behind the DNS Service,
-//!   balanced by kube-proxy's `statistic --mode random` rules, both listed
-//!   in `Deployment.dns.servers` with their nodes;
+//!   balanced by kube-proxy's `statistic --mode random` rules (nftables
+//!   mode: `numgen random mod 2`), both listed in `Deployment.dns.servers`
+//!   with their nodes;
 //! - Service rules after the endpoints: the probe Services start with
-//!   kube-proxy's REJECT ("has no endpoints": a connect is refused) and each
-//!   node installs their DNAT 0.2–1.0 s after deploy, in the background;
+//!   kube-proxy's REJECT ("has no endpoints", or `no-endpoint-services` →
+//!   `reject-chain` in nftables mode: a connect is refused) and each node
+//!   installs their DNAT 0.2–1.0 s after deploy, in the background;
 //! - kube-proxy and the CNI as host processes: `discover` names neither
 //!   (`unknown`, as a cluster without their DaemonSets); the nodes' rules
-//!   (kube-proxy's and kubelet's chains) and files say what they are;
+//!   (kube-proxy's chains or nftables table, kubelet's chains) and files say
+//!   what they are;
 //! - CNI plugins in /usr/lib/cni (Debian's package), named by containerd's
 //!   config.toml (`[plugins."io.containerd.grpc.v1.cri".cni] bin_dir`);
 //! - the pod MTU (1450, the overlay's) on the pods' eth0 and nowhere in what
@@ -44,6 +51,8 @@ pub mod ctx;
 pub mod faults;
 pub mod host_faults;
 pub mod kube_proxy;
+pub mod kube_proxy_mode;
+pub mod kube_proxy_nft;
 pub mod nodefs;
 pub mod plan;
 pub mod procs;
@@ -53,5 +62,6 @@ pub mod state;
 pub mod testing;
 
 pub use ctx::LabCtx;
+pub use kube_proxy_mode::KubeProxyMode;
 pub use plan::LabPlan;
 pub use runtime::{LabConfig, LabRuntime, NEEDS_ROOT, is_root};

@@ -38,7 +38,7 @@ pub struct ServicePort {
 }
 
 impl ServicePort {
-    fn id(&self) -> String {
+    pub(crate) fn id(&self) -> String {
         format!("{}:{}", self.service, self.port_name)
     }
     /// `KUBE-SVC-` + 16 characters derived from the port's identity, like
@@ -66,7 +66,7 @@ impl ServicePort {
 
 /// 16 characters of A–Z and 2–7 (base32 alphabet) from a 64-bit FNV-1a hash
 /// extended with a second round: stable, short, uppercase like kube-proxy's.
-fn hash16(s: &str) -> String {
+pub(crate) fn hash16(s: &str) -> String {
     const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
     let fnv = |seed: u64| {
         s.bytes().fold(seed, |h, b| {
@@ -197,8 +197,13 @@ pub fn kube_proxy_sync(services: &[ServicePort]) -> String {
 }
 
 /// The whole document for one node (mangle, filter and nat tables).
-pub fn node_rules(pod_cidr: &str, services: &[ServicePort]) -> String {
-    let mut s = String::with_capacity(1024 + services.len() * 700);
+/// `kube_proxy`: the Service ports when kube-proxy runs in iptables mode;
+/// None when it writes no iptables rules (nftables mode: only kubelet's and
+/// flannel's chains, as the real capture
+/// node1-iptables-nft-save-kube-proxy-nftables-mode.txt shows).
+pub fn node_rules(pod_cidr: &str, kube_proxy: Option<&[ServicePort]>) -> String {
+    let n = kube_proxy.map_or(0, <[ServicePort]>::len);
+    let mut s = String::with_capacity(1024 + n * 700);
     // kubelet's and kube-proxy's canaries, and kubelet's hint for which
     // iptables backend the host uses.
     s.push_str(
@@ -209,9 +214,13 @@ pub fn node_rules(pod_cidr: &str, services: &[ServicePort]) -> String {
          :OUTPUT ACCEPT [0:0]\n\
          :POSTROUTING ACCEPT [0:0]\n\
          :KUBE-IPTABLES-HINT - [0:0]\n\
-         :KUBE-KUBELET-CANARY - [0:0]\n\
-         :KUBE-PROXY-CANARY - [0:0]\n\
-         COMMIT\n\
+         :KUBE-KUBELET-CANARY - [0:0]\n",
+    );
+    if kube_proxy.is_some() {
+        s.push_str(":KUBE-PROXY-CANARY - [0:0]\n");
+    }
+    s.push_str(
+        "COMMIT\n\
          *filter\n\
          :INPUT ACCEPT [0:0]\n\
          :FORWARD ACCEPT [0:0]\n\
@@ -220,23 +229,19 @@ pub fn node_rules(pod_cidr: &str, services: &[ServicePort]) -> String {
          :KUBE-FIREWALL - [0:0]\n\
          :KUBE-KUBELET-CANARY - [0:0]\n",
     );
-    declare(&mut s, KP_FILTER_CHAINS);
-    s.push_str(
-        "-A INPUT -m conntrack --ctstate NEW -m comment --comment \"kubernetes load balancer firewall\" -j KUBE-PROXY-FIREWALL\n\
-         -A INPUT -m comment --comment \"kubernetes health check service ports\" -j KUBE-NODEPORTS\n\
-         -A INPUT -m conntrack --ctstate NEW -m comment --comment \"kubernetes externally-visible service portals\" -j KUBE-EXTERNAL-SERVICES\n\
-         -A INPUT -j KUBE-FIREWALL\n\
-         -A FORWARD -m conntrack --ctstate NEW -m comment --comment \"kubernetes load balancer firewall\" -j KUBE-PROXY-FIREWALL\n\
-         -A FORWARD -m comment --comment \"kubernetes forwarding rules\" -j KUBE-FORWARD\n\
-         -A FORWARD -m conntrack --ctstate NEW -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES\n\
-         -A FORWARD -m conntrack --ctstate NEW -m comment --comment \"kubernetes externally-visible service portals\" -j KUBE-EXTERNAL-SERVICES\n\
-         -A FORWARD -m comment --comment \"flanneld forward\" -j FLANNEL-FWD\n\
-         -A OUTPUT -m conntrack --ctstate NEW -m comment --comment \"kubernetes load balancer firewall\" -j KUBE-PROXY-FIREWALL\n\
-         -A OUTPUT -m conntrack --ctstate NEW -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES\n\
-         -A OUTPUT -j KUBE-FIREWALL\n\
-         -A KUBE-FIREWALL ! -s 127.0.0.0/8 -d 127.0.0.0/8 -m comment --comment \"block incoming localnet connections\" -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP\n",
-    );
-    kube_proxy_filter_rules(&mut s, services);
+    match kube_proxy {
+        Some(services) => {
+            declare(&mut s, KP_FILTER_CHAINS);
+            s.push_str(KP_FILTER_HOOKS);
+            kube_proxy_filter_rules(&mut s, services);
+        }
+        None => s.push_str(
+            "-A INPUT -j KUBE-FIREWALL\n\
+             -A FORWARD -m comment --comment \"flanneld forward\" -j FLANNEL-FWD\n\
+             -A OUTPUT -j KUBE-FIREWALL\n",
+        ),
+    }
+    s.push_str(KUBELET_FIREWALL);
     let _ = writeln!(
         s,
         "-A FLANNEL-FWD -s {CLUSTER_CIDR} -m comment --comment \"flanneld forward\" -j ACCEPT"
@@ -256,14 +261,43 @@ pub fn node_rules(pod_cidr: &str, services: &[ServicePort]) -> String {
          :FLANNEL-POSTRTG - [0:0]\n\
          :KUBE-KUBELET-CANARY - [0:0]\n",
     );
-    declare(&mut s, kube_proxy_nat_chains(services));
-    s.push_str(
-        "-A PREROUTING -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES\n\
-         -A OUTPUT -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES\n\
-         -A POSTROUTING -m comment --comment \"kubernetes postrouting rules\" -j KUBE-POSTROUTING\n\
-         -A POSTROUTING -m comment --comment \"flanneld masq\" -j FLANNEL-POSTRTG\n",
-    );
-    kube_proxy_nat_rules(&mut s, services);
+    if let Some(services) = kube_proxy {
+        declare(&mut s, kube_proxy_nat_chains(services));
+        s.push_str(
+            "-A PREROUTING -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES\n\
+             -A OUTPUT -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES\n\
+             -A POSTROUTING -m comment --comment \"kubernetes postrouting rules\" -j KUBE-POSTROUTING\n",
+        );
+    }
+    s.push_str("-A POSTROUTING -m comment --comment \"flanneld masq\" -j FLANNEL-POSTRTG\n");
+    if let Some(services) = kube_proxy {
+        kube_proxy_nat_rules(&mut s, services);
+    }
+    flannel_postrouting(&mut s, pod_cidr);
+    s.push_str("COMMIT\n");
+    s
+}
+
+/// kube-proxy's jumps from the filter hooks (iptables mode), with flannel's
+/// FORWARD jump in its place among them.
+const KP_FILTER_HOOKS: &str = "-A INPUT -m conntrack --ctstate NEW -m comment --comment \"kubernetes load balancer firewall\" -j KUBE-PROXY-FIREWALL\n\
+     -A INPUT -m comment --comment \"kubernetes health check service ports\" -j KUBE-NODEPORTS\n\
+     -A INPUT -m conntrack --ctstate NEW -m comment --comment \"kubernetes externally-visible service portals\" -j KUBE-EXTERNAL-SERVICES\n\
+     -A INPUT -j KUBE-FIREWALL\n\
+     -A FORWARD -m conntrack --ctstate NEW -m comment --comment \"kubernetes load balancer firewall\" -j KUBE-PROXY-FIREWALL\n\
+     -A FORWARD -m comment --comment \"kubernetes forwarding rules\" -j KUBE-FORWARD\n\
+     -A FORWARD -m conntrack --ctstate NEW -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES\n\
+     -A FORWARD -m conntrack --ctstate NEW -m comment --comment \"kubernetes externally-visible service portals\" -j KUBE-EXTERNAL-SERVICES\n\
+     -A FORWARD -m comment --comment \"flanneld forward\" -j FLANNEL-FWD\n\
+     -A OUTPUT -m conntrack --ctstate NEW -m comment --comment \"kubernetes load balancer firewall\" -j KUBE-PROXY-FIREWALL\n\
+     -A OUTPUT -m conntrack --ctstate NEW -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES\n\
+     -A OUTPUT -j KUBE-FIREWALL\n";
+
+/// kubelet's KUBE-FIREWALL rule (whatever the proxy).
+const KUBELET_FIREWALL: &str = "-A KUBE-FIREWALL ! -s 127.0.0.0/8 -d 127.0.0.0/8 -m comment --comment \"block incoming localnet connections\" -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP\n";
+
+/// flannel's masquerade chain for a node's pod CIDR.
+fn flannel_postrouting(s: &mut String, pod_cidr: &str) {
     s.push_str(
         "-A FLANNEL-POSTRTG -m mark --mark 0x4000/0x4000 -m comment --comment \"flanneld masq\" -j RETURN\n",
     );
@@ -283,8 +317,6 @@ pub fn node_rules(pod_cidr: &str, services: &[ServicePort]) -> String {
         s,
         "-A FLANNEL-POSTRTG -s {CLUSTER_CIDR} ! -d 224.0.0.0/4 -m comment --comment \"flanneld masq\" -j MASQUERADE --random-fully"
     );
-    s.push_str("COMMIT\n");
-    s
 }
 
 #[cfg(test)]
@@ -359,7 +391,7 @@ mod tests {
             port("probe-1a", "tcp", [198, 18, 0, 2]),
             port("probe-1a", "udp", [198, 18, 0, 2]),
         ];
-        let doc = node_rules("198.18.0.0/24", &ports);
+        let doc = node_rules("198.18.0.0/24", Some(&ports));
         assert_consistent(&doc);
         assert_eq!(doc.matches("COMMIT").count(), 3);
         assert!(doc.contains("-j DNAT --to-destination 198.18.0.2:7000"));
@@ -372,7 +404,7 @@ mod tests {
     fn two_endpoints_are_balanced_as_kube_proxy_does() {
         let mut dns = port("kube-dns", "udp", [198, 18, 0, 53]);
         dns.endpoints.push(Ipv4Addr::new(198, 18, 1, 54));
-        let doc = node_rules("198.18.0.0/24", &[dns.clone()]);
+        let doc = node_rules("198.18.0.0/24", Some(&[dns.clone()]));
         assert_consistent(&doc);
         let svc: Vec<&str> = doc
             .lines()
@@ -389,7 +421,7 @@ mod tests {
     fn a_port_without_endpoints_is_rejected_and_the_sync_touches_only_kube_proxy() {
         let mut empty = port("probe-1a", "tcp", [198, 18, 0, 2]);
         empty.endpoints.clear();
-        let doc = node_rules("198.18.0.0/24", &[empty.clone()]);
+        let doc = node_rules("198.18.0.0/24", Some(&[empty.clone()]));
         assert_consistent(&doc);
         assert!(doc.contains("-A KUBE-SERVICES -d 198.19.0.32/32 -p tcp -m comment --comment \"netcheck-abcde/probe-1a:tcp has no endpoints\" -m tcp --dport 7000 -j REJECT"));
         assert!(!doc.contains(&empty.svc_chain()));
@@ -407,5 +439,24 @@ mod tests {
         ] {
             assert!(!sync.contains(other), "the sync writes {other}");
         }
+    }
+
+    #[test]
+    fn without_kube_proxy_only_kubelets_and_flannels_chains_remain() {
+        let doc = node_rules("198.18.0.0/24", None);
+        assert_consistent(&doc);
+        let chains: std::collections::BTreeSet<&str> = doc
+            .lines()
+            .filter_map(|l| l.strip_prefix(':'))
+            .filter_map(|l| l.split_whitespace().next())
+            .filter(|c| c.starts_with("KUBE-"))
+            .collect();
+        // As iptables-nft-save shows a node whose kube-proxy is in nftables mode.
+        assert_eq!(
+            chains.into_iter().collect::<Vec<_>>(),
+            ["KUBE-FIREWALL", "KUBE-IPTABLES-HINT", "KUBE-KUBELET-CANARY"]
+        );
+        assert!(doc.contains("-A INPUT -j KUBE-FIREWALL\n-A FORWARD -m comment --comment \"flanneld forward\" -j FLANNEL-FWD\n-A OUTPUT -j KUBE-FIREWALL\n"));
+        assert!(doc.contains("-j FLANNEL-POSTRTG") && doc.contains("MASQUERADE"));
     }
 }

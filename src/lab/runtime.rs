@@ -48,6 +48,8 @@ pub struct LabConfig {
     /// NetworkPolicies loaded into the lab's objects (the lab's CNI, like
     /// flannel, does not enforce them).
     pub policies: Vec<k8s_openapi::api::networking::v1::NetworkPolicy>,
+    /// How kube-proxy programs Services on the nodes (`--kube-proxy`).
+    pub kube_proxy: super::KubeProxyMode,
 }
 
 impl std::fmt::Debug for LabConfig {
@@ -62,6 +64,7 @@ impl std::fmt::Debug for LabConfig {
             .field("agent_exe", &self.agent_exe)
             .field("agents", &self.agents)
             .field("id", &self.id)
+            .field("kube_proxy", &self.kube_proxy.name())
             .finish()
     }
 }
@@ -77,6 +80,7 @@ impl LabConfig {
             id: None,
             keep: false,
             policies: Vec::new(),
+            kube_proxy: super::KubeProxyMode::default(),
         }
     }
 }
@@ -113,6 +117,7 @@ impl LabRuntime {
             return Err(RuntimeError::NotPermitted(NEEDS_ROOT.into()));
         }
         let tools = Tools::find()?;
+        cfg.kube_proxy.check_tools(&tools)?;
         let id = cfg.id.clone().unwrap_or_else(LabPlan::random_id);
         let plan = LabPlan::new(id, cfg.nodes, cfg.pods_per_node).map_err(RuntimeError::Other)?;
         let state = LabState {
@@ -159,6 +164,7 @@ impl LabRuntime {
             agent_exe: self.cfg.agent_exe.clone(),
             dns_pids: self.inner.lock().await.dns_pids.clone(),
             services: self.services.clone(),
+            kube_proxy: self.cfg.kube_proxy,
         }
     }
 
@@ -404,21 +410,19 @@ impl LabRuntime {
     /// Services' rules after its own random delay, in the background.
     fn schedule_service_sync(&self, ctx: &LabCtx) {
         let services = super::build::service_ports(ctx, self.ports, true);
-        let rules = super::rules::kube_proxy_sync(&services);
         for i in 0..self.plan.nodes {
+            let rules = self
+                .cfg
+                .kube_proxy
+                .sync(&super::build::nft_node(ctx, i), &services);
             let delay = super::kube_proxy::random_delay();
             tracing::debug!(
                 "lab {}: kube-proxy on {} syncs the probe Services in {delay:?}",
                 self.plan.id,
                 self.plan.node_name(i)
             );
-            self.services.start(
-                self.tools.clone(),
-                i,
-                self.plan.node_ns(i),
-                rules.clone(),
-                delay,
-            );
+            self.services
+                .start(self.tools.clone(), i, self.plan.node_ns(i), rules, delay);
         }
     }
 

@@ -43,6 +43,9 @@ impl Rule for KubeProxyRulesMissing {
                             b.error.clone().unwrap_or_else(|| format!("{} rules", b.rule_count))
                         ));
                     }
+                    if let Some(nft) = fw.nftables.as_ref().filter(|t| t.error.is_none()) {
+                        evidence.push(nft_tables(n, nft));
+                    }
                 }
                 if mode == "iptables" || mode == "ipvs" || mode == "nftables" {
                     evidence.push(format!("kube-proxy mode: {mode}"));
@@ -51,6 +54,14 @@ impl Rule for KubeProxyRulesMissing {
                     evidence.push(format!("nodes that have them: {}", with.join(", ")));
                 }
                 let explains = claim(ev, explained, |c| service_from(c, n));
+                let tail = if mode == "nftables" {
+                    format!(
+                        "In nftables mode it writes `table ip kube-proxy`: `nft list table ip kube-proxy` on {n} \
+                         shows whether it is back."
+                    )
+                } else {
+                    "If its iptables backend differs from the one inspected, see iptables-backend-mix.".into()
+                };
                 diagnosis(
                     ev,
                     FindingId::KubeProxyRulesMissing,
@@ -61,13 +72,28 @@ impl Rule for KubeProxyRulesMissing {
                     explains,
                     format!(
                         "Check kube-proxy on {n}: `kubectl -n kube-system get pods -l k8s-app=kube-proxy -o wide \
-                         --field-selector spec.nodeName={n}` and its logs; restarting it rewrites the rules. \
-                         If its iptables backend differs from the one inspected, see iptables-backend-mix."
+                         --field-selector spec.nodeName={n}` and its logs; restarting it rewrites the rules. {tail}"
                     ),
                 )
             })
             .collect()
     }
+}
+
+/// `node: nftables: tables ip filter, ip nat (none is kube-proxy)`.
+fn nft_tables(node: &str, nft: &crate::model::host::NftRuleset) -> String {
+    if nft.tables.is_empty() {
+        return format!("{node}: nftables: no tables");
+    }
+    let names: Vec<String> = nft
+        .tables
+        .iter()
+        .map(|t| format!("{} {}", t.family, t.name))
+        .collect();
+    format!(
+        "{node}: nftables: tables {} (none is kube-proxy)",
+        names.join(", ")
+    )
 }
 
 #[cfg(test)]
@@ -128,5 +154,69 @@ mod tests {
         assert!(testing::diagnose(&d, &checks, &hosts).is_empty());
         d.cluster.kube_proxy_mode = "iptables".into();
         assert_eq!(testing::diagnose(&d, &checks, &hosts).len(), 2);
+    }
+
+    /// nftables mode: kube-proxy's rules are its `table ip kube-proxy`, not
+    /// chains in iptables; a node without the table is the root.
+    #[test]
+    fn in_nftables_mode_a_node_without_the_kube_proxy_table_is_named() {
+        use crate::model::host::{NftRuleset, NftTable};
+        let d = {
+            let mut d = sim::cluster(3);
+            d.cluster.kube_proxy_mode = "nftables".into();
+            d
+        };
+        let checks = sim::run(&d, |t| {
+            if t.source.node.as_deref() == Some("node-2")
+                && matches!(t.kind, CheckKind::PodToService | CheckKind::PodToApiserver)
+            {
+                sim::timeout()
+            } else {
+                sim::ok()
+            }
+        });
+        let mut hosts = testing::healthy_hosts(&d);
+        for (i, h) in hosts.iter_mut().enumerate() {
+            strip_kube(h);
+            let mut tables = vec![NftTable {
+                family: "ip".into(),
+                name: "filter".into(),
+                ..Default::default()
+            }];
+            if i != 2 {
+                tables.push(NftTable {
+                    family: "ip".into(),
+                    name: "kube-proxy".into(),
+                    ..Default::default()
+                });
+            }
+            h.firewall.as_mut().unwrap().nftables = Some(NftRuleset {
+                tables,
+                ..Default::default()
+            });
+        }
+        let f = testing::diagnose(&d, &checks, &hosts);
+        assert_eq!(f[0].id, FindingId::KubeProxyRulesMissing, "{f:#?}");
+        assert_eq!(f[0].nodes, vec!["node-2"]);
+        let ev = f[0].evidence.join("\n");
+        assert!(
+            ev.contains("node-2: nftables: tables ip filter (none is kube-proxy)"),
+            "{ev}"
+        );
+        assert!(ev.contains("nodes that have them: node-0, node-1"), "{ev}");
+        assert!(ev.contains("kube-proxy mode: nftables"), "{ev}");
+        assert!(
+            f[0].remediation.contains("nft list table ip kube-proxy"),
+            "{:?}",
+            f[0].remediation
+        );
+        assert_eq!(
+            sim::ids(&f)
+                .iter()
+                .filter(|id| **id == FindingId::KubeProxyRulesMissing)
+                .count(),
+            1,
+            "nodes with the table are not flagged: {f:#?}"
+        );
     }
 }

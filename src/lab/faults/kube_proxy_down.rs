@@ -1,7 +1,9 @@
-//! `kube-proxy-down`: the last node's KUBE-SERVICES chain is flushed, as when
+//! `kube-proxy-down`: the last node's Service rules are gone, as when
 //! kube-proxy died and something flushed its rules: pods on that node reach
-//! pods by IP but no ClusterIP. It happens after that node's kube-proxy had
-//! synced the probe Services (else its sync would put them back).
+//! pods by IP but no ClusterIP. In iptables mode its nat KUBE-SERVICES chain
+//! is flushed; in nftables mode its `table ip kube-proxy` is deleted. It
+//! happens after that node's kube-proxy had synced the probe Services (else
+//! its sync would put them back).
 
 use super::Fault;
 use crate::lab::ctx::LabCtx;
@@ -16,7 +18,7 @@ impl Fault for KubeProxyDown {
         "kube-proxy-down"
     }
     fn description(&self) -> &'static str {
-        "one node's Service rules are gone (KUBE-SERVICES flushed)"
+        "one node's Service rules are gone (KUBE-SERVICES flushed, or table ip kube-proxy deleted)"
     }
     fn target(&self) -> &'static str {
         "the last node"
@@ -29,7 +31,9 @@ impl Fault for KubeProxyDown {
             let last = lab.last_node();
             lab.services.wait_node(last).await?;
             let ns = lab.plan.node_ns(last);
-            lab.iptables_restore(&ns, "*nat\n-F KUBE-SERVICES\nCOMMIT\n", true)
+            lab.kube_proxy
+                .remove_services()
+                .apply(&lab.tools, &ns)
                 .await
         })
     }

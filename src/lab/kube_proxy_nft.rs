@@ -1,0 +1,417 @@
+//! kube-proxy's nftables mode, as the lab plays it: `table ip kube-proxy`
+//! with the sets, maps and chains kube-proxy v1.36 writes (the real capture
+//! fixtures/real-cluster-v1.36/turn2/node1-nft-table-kube-proxy.txt), loaded
+//! with `nft -f`:
+//!
+//! - `service-ips`: a verdict map from ClusterIP . protocol . port to the
+//!   Service port's chain `service-<hash>-<ns>/<name>/<proto>/<port>`, which
+//!   DNATs with `numgen random mod N` over its endpoints (the DNS Service's
+//!   two replicas: `mod 2`);
+//! - `no-endpoint-services`: a port without endpoints goes to `reject-chain`
+//!   (a connect is refused, as iptables mode's "has no endpoints" REJECT);
+//! - `cluster-ips` (masquerade mark for sources outside the cluster CIDR,
+//!   REJECT for ports no Service has), `nodeport-ips` (the node's IP) and
+//!   `hairpin-connections` (a local endpoint reaching itself through its
+//!   Service is masqueraded in `masquerading`).
+//!
+//! In this mode kube-proxy writes nothing in iptables: the node's iptables
+//! document is kubelet's and flannel's chains only ([`super::rules`]).
+//! Every load replaces the whole table in one `nft -f` transaction (declare,
+//! delete, write): what kube-proxy's sync leaves is the same table.
+
+use super::plan::{CLUSTER_CIDR, SERVICE_CIDR};
+use super::rules::{ServicePort, hash16};
+use std::fmt::Write;
+use std::net::Ipv4Addr;
+
+/// The table's family and name.
+pub const TABLE: &str = "ip kube-proxy";
+
+/// What of the node the table names.
+#[derive(Debug, Clone)]
+pub struct NftNode {
+    /// The node's IP (`nodeport-ips`).
+    pub node_ip: Ipv4Addr,
+    /// The node's pod CIDR: endpoints in it are local (`hairpin-connections`).
+    pub pod_cidr: ipnet::Ipv4Net,
+}
+
+/// The chain of one Service port, named as kube-proxy names it.
+pub fn service_chain(p: &ServicePort) -> String {
+    let hash = hash16(&format!("{}{}", p.id(), p.protocol));
+    format!(
+        "service-{}-{}/{}/{}",
+        &hash[..8],
+        p.service,
+        p.protocol,
+        p.port_name
+    )
+}
+
+/// The `nft -f` document that replaces the node's kube-proxy table with one
+/// for `services` (atomic: one transaction).
+pub fn replace_table(node: &NftNode, services: &[ServicePort]) -> String {
+    let mut s = format!("table {TABLE} {{ }}\ndelete table {TABLE}\n");
+    s.push_str(&table(node, services));
+    s
+}
+
+/// `delete table ip kube-proxy` (the `kube-proxy-down` fault).
+pub fn delete_table() -> String {
+    format!("delete table {TABLE}\n")
+}
+
+/// `{ a, b }`, or nothing for an empty list (an empty set has no elements line).
+fn elements(s: &mut String, items: &[String]) {
+    if !items.is_empty() {
+        let _ = writeln!(s, "\t\telements = {{ {} }}", items.join(",\n\t\t\t     "));
+    }
+}
+
+fn set(s: &mut String, kind: &str, name: &str, ty: &str, comment: &str, items: &[String]) {
+    let _ = writeln!(
+        s,
+        "\t{kind} {name} {{\n\t\ttype {ty}\n\t\tcomment \"{comment}\""
+    );
+    elements(s, items);
+    s.push_str("\t}\n\n");
+}
+
+/// The hooks and fixed chains, as kube-proxy writes them.
+const FIXED_CHAINS: &str = "\tchain filter-prerouting-pre-dnat {
+\t\ttype filter hook prerouting priority dstnat - 10; policy accept;
+\t\tct state new jump firewall-check
+\t}
+
+\tchain filter-output-pre-dnat {
+\t\ttype filter hook output priority -110; policy accept;
+\t\tct state new jump firewall-check
+\t}
+
+\tchain filter-input {
+\t\ttype filter hook input priority filter; policy accept;
+\t\tct state new jump nodeport-endpoints-check
+\t\tct state new jump service-endpoints-check
+\t}
+
+\tchain filter-forward {
+\t\ttype filter hook forward priority filter; policy accept;
+\t\tct state new jump service-endpoints-check
+\t\tct state new jump cluster-ips-check
+\t}
+
+\tchain filter-output {
+\t\ttype filter hook output priority filter; policy accept;
+\t\tct state new jump service-endpoints-check
+\t\tct state new jump cluster-ips-check
+\t}
+
+\tchain nat-prerouting {
+\t\ttype nat hook prerouting priority dstnat; policy accept;
+\t\tjump services
+\t}
+
+\tchain nat-output {
+\t\ttype nat hook output priority -100; policy accept;
+\t\tjump services
+\t}
+
+\tchain nat-postrouting {
+\t\ttype nat hook postrouting priority srcnat; policy accept;
+\t\tjump masquerading
+\t}
+
+\tchain nodeport-endpoints-check {
+\t\tip daddr @nodeport-ips meta l4proto . th dport vmap @no-endpoint-nodeports
+\t}
+
+\tchain service-endpoints-check {
+\t\tip daddr . meta l4proto . th dport vmap @no-endpoint-services
+\t}
+
+\tchain firewall-check {
+\t\tip daddr . meta l4proto . th dport vmap @firewall-ips
+\t}
+";
+
+/// Masquerade what `services` marked, and hairpin connections.
+const MASQUERADING: &str = "
+\tchain masquerading {
+\t\tmeta mark & 0x00004000 != 0x00000000 meta mark set meta mark ^ 0x00004000 masquerade fully-random
+\t\tct status dnat ip saddr . ip daddr . meta l4proto . th dport @hairpin-connections masquerade fully-random
+\t}
+";
+
+/// Where a port without endpoints goes.
+const REJECT_CHAIN: &str = "
+\tchain reject-chain {
+\t\tcomment \"helper for @no-endpoint-services / @no-endpoint-nodeports\"
+\t\treject
+\t}
+";
+
+/// The sets and maps, filled from `services`.
+fn sets(s: &mut String, node: &NftNode, services: &[ServicePort]) {
+    const KEY: &str = "ipv4_addr . inet_proto . inet_service";
+    let with: Vec<&ServicePort> = services
+        .iter()
+        .filter(|p| !p.endpoints.is_empty())
+        .collect();
+    let hairpin: Vec<String> = with
+        .iter()
+        .flat_map(|p| {
+            p.endpoints
+                .iter()
+                .filter(|e| node.pod_cidr.contains(*e))
+                .map(|e| format!("{e} . {e} . {} . {}", p.protocol, p.target_port))
+        })
+        .collect();
+    set(
+        s,
+        "set",
+        "hairpin-connections",
+        &format!("ipv4_addr . {KEY}"),
+        "service hairpin connections",
+        &hairpin,
+    );
+    let mut ips: Vec<Ipv4Addr> = services.iter().map(|p| p.cluster_ip).collect();
+    ips.sort();
+    ips.dedup();
+    let ips: Vec<String> = ips.iter().map(Ipv4Addr::to_string).collect();
+    set(
+        s,
+        "set",
+        "cluster-ips",
+        "ipv4_addr",
+        "Active ClusterIPs",
+        &ips,
+    );
+    set(
+        s,
+        "set",
+        "nodeport-ips",
+        "ipv4_addr",
+        "IPs that accept NodePort traffic",
+        &[node.node_ip.to_string()],
+    );
+    let rejects: Vec<String> = services
+        .iter()
+        .filter(|p| p.endpoints.is_empty())
+        .map(|p| {
+            format!(
+                "{} . {} . {} comment \"{}\" : goto reject-chain",
+                p.cluster_ip,
+                p.protocol,
+                p.port,
+                p.id()
+            )
+        })
+        .collect();
+    set(
+        s,
+        "map",
+        "no-endpoint-services",
+        &format!("{KEY} : verdict"),
+        "vmap to drop or reject packets to services with no endpoints",
+        &rejects,
+    );
+    set(
+        s,
+        "map",
+        "no-endpoint-nodeports",
+        "inet_proto . inet_service : verdict",
+        "vmap to drop or reject packets to service nodeports with no endpoints",
+        &[],
+    );
+    set(
+        s,
+        "map",
+        "firewall-ips",
+        &format!("{KEY} : verdict"),
+        "destinations that are subject to LoadBalancerSourceRanges",
+        &[],
+    );
+    let vips: Vec<String> = with
+        .iter()
+        .map(|p| {
+            format!(
+                "{} . {} . {} : goto {}",
+                p.cluster_ip,
+                p.protocol,
+                p.port,
+                service_chain(p)
+            )
+        })
+        .collect();
+    set(
+        s,
+        "map",
+        "service-ips",
+        &format!("{KEY} : verdict"),
+        "ClusterIP, ExternalIP and LoadBalancer IP traffic",
+        &vips,
+    );
+    set(
+        s,
+        "map",
+        "service-nodeports",
+        "inet_proto . inet_service : verdict",
+        "NodePort traffic",
+        &[],
+    );
+}
+
+/// The whole `table ip kube-proxy { … }` for one node.
+pub fn table(node: &NftNode, services: &[ServicePort]) -> String {
+    let mut s = String::with_capacity(4096 + services.len() * 300);
+    let _ = writeln!(s, "table {TABLE} {{\n\tcomment \"rules for kube-proxy\"");
+    sets(&mut s, node, services);
+    s.push_str(FIXED_CHAINS);
+    let _ = write!(
+        s,
+        "\n\tchain services {{\n\
+         \t\tip daddr @cluster-ips ip saddr != {CLUSTER_CIDR} meta mark set meta mark | 0x00004000 comment \"masquerade clusterIP traffic from outside cluster\"\n\
+         \t\tip daddr . meta l4proto . th dport vmap @service-ips\n\
+         \t\tip daddr @nodeport-ips meta l4proto . th dport vmap @service-nodeports\n\
+         \t}}\n"
+    );
+    s.push_str(MASQUERADING);
+    let _ = write!(
+        s,
+        "\n\tchain cluster-ips-check {{\n\
+         \t\tip daddr @cluster-ips reject comment \"Reject traffic to invalid ports of ClusterIPs\"\n\
+         \t\tip daddr {SERVICE_CIDR} drop comment \"Drop traffic to unallocated ClusterIPs\"\n\
+         \t}}\n"
+    );
+    s.push_str(REJECT_CHAIN);
+    for p in services.iter().filter(|p| !p.endpoints.is_empty()) {
+        let targets: Vec<String> = p
+            .endpoints
+            .iter()
+            .enumerate()
+            .map(|(k, e)| format!("{k} : {e} . {}", p.target_port))
+            .collect();
+        let _ = write!(
+            s,
+            "\n\tchain {} {{\n\t\tmeta l4proto {} dnat ip to numgen random mod {} map {{ {} }}\n\t}}\n",
+            service_chain(p),
+            p.protocol,
+            p.endpoints.len(),
+            targets.join(", ")
+        );
+    }
+    s.push_str("}\n");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node() -> NftNode {
+        NftNode {
+            node_ip: Ipv4Addr::new(198, 19, 255, 1),
+            pod_cidr: "198.18.0.0/24".parse().unwrap(),
+        }
+    }
+
+    fn port(name: &str, proto: &'static str, eps: &[[u8; 4]]) -> ServicePort {
+        ServicePort {
+            service: format!("netcheck-abcde/{name}"),
+            port_name: proto.to_string(),
+            protocol: proto,
+            cluster_ip: Ipv4Addr::new(198, 19, 0, 32),
+            port: 7000,
+            endpoints: eps.iter().map(|e| Ipv4Addr::from(*e)).collect(),
+            target_port: 7000,
+        }
+    }
+
+    /// Every `goto`/`jump` names a chain the table defines, and every `@set`
+    /// a set or map it defines.
+    fn assert_consistent(doc: &str) {
+        let defined = |kw: &str| -> Vec<String> {
+            doc.lines()
+                .filter_map(|l| l.trim().strip_prefix(kw))
+                .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+                .collect()
+        };
+        let chains = defined("chain ");
+        let mut sets = defined("set ");
+        sets.extend(defined("map "));
+        for w in doc.split_whitespace().collect::<Vec<_>>().windows(2) {
+            if w[0] == "goto" || w[0] == "jump" {
+                let target = w[1].trim_end_matches(',');
+                assert!(chains.iter().any(|c| c == target), "no chain {target}");
+            }
+        }
+        for w in doc.split_whitespace().filter_map(|w| w.strip_prefix('@')) {
+            let w = w.trim_end_matches('"');
+            assert!(sets.iter().any(|x| x == w), "no set {w}");
+        }
+    }
+
+    #[test]
+    fn two_endpoints_are_balanced_with_numgen_mod_2() {
+        let dns = ServicePort {
+            service: "kube-system/kube-dns".into(),
+            port_name: "dns".into(),
+            protocol: "udp",
+            cluster_ip: Ipv4Addr::new(198, 19, 0, 10),
+            port: 53,
+            endpoints: vec![Ipv4Addr::new(198, 18, 0, 82), Ipv4Addr::new(198, 18, 1, 66)],
+            target_port: 53,
+        };
+        let doc = table(&node(), std::slice::from_ref(&dns));
+        assert_consistent(&doc);
+        let chain = service_chain(&dns);
+        assert!(chain.starts_with("service-") && chain.ends_with("-kube-system/kube-dns/udp/dns"));
+        assert!(doc.contains(&format!("198.19.0.10 . udp . 53 : goto {chain}")));
+        assert!(doc.contains(
+            "meta l4proto udp dnat ip to numgen random mod 2 map { 0 : 198.18.0.82 . 53, 1 : 198.18.1.66 . 53 }"
+        ));
+        // Only the local endpoint is a hairpin connection.
+        assert!(doc.contains("198.18.0.82 . 198.18.0.82 . udp . 53"));
+        assert!(!doc.contains("198.18.1.66 . 198.18.1.66"));
+        assert!(doc.contains("elements = { 198.19.255.1 }"));
+    }
+
+    #[test]
+    fn a_port_without_endpoints_goes_to_the_reject_chain() {
+        let empty = port("probe-1a", "tcp", &[]);
+        let doc = table(&node(), std::slice::from_ref(&empty));
+        assert_consistent(&doc);
+        assert!(doc.contains(
+            "198.19.0.32 . tcp . 7000 comment \"netcheck-abcde/probe-1a:tcp\" : goto reject-chain"
+        ));
+        assert!(!doc.contains(&service_chain(&empty)));
+        assert!(
+            doc.contains("elements = { 198.19.0.32 }"),
+            "still a ClusterIP"
+        );
+        let full = replace_table(&node(), &[port("probe-1a", "tcp", &[[198, 18, 0, 2]])]);
+        assert!(full.starts_with("table ip kube-proxy { }\ndelete table ip kube-proxy\n"));
+        assert_consistent(&full);
+        assert!(!full.contains("reject-chain }") && !full.contains(": goto reject-chain"));
+    }
+
+    #[test]
+    fn the_table_has_the_real_captures_chains_and_maps() {
+        let real =
+            include_str!("../../tests/fixtures/host-v1.36/turn2/node1-nft-table-kube-proxy.txt");
+        let doc = table(&node(), &[port("probe-1a", "tcp", &[[198, 18, 0, 2]])]);
+        let heads = |t: &str| -> Vec<String> {
+            t.lines()
+                .map(str::trim)
+                .filter(|l| {
+                    (l.starts_with("chain ") && !l.starts_with("chain service-"))
+                        || l.starts_with("set ")
+                        || l.starts_with("map ")
+                        || l.starts_with("type ")
+                })
+                .map(str::to_string)
+                .collect()
+        };
+        assert_eq!(heads(&doc), heads(real));
+    }
+}
