@@ -8,11 +8,12 @@ use super::client::{api_error, call_bound, unreachable};
 use super::discover;
 use super::manifests::{self, RunSpec};
 use super::pods;
-use super::runtime::KubeRuntime;
+use super::runtime::{KubeRuntime, MAX_CREATES_IN_FLIGHT};
 use crate::model::Deployment;
 use crate::model::topology::{HostAgent, ProbePod};
 use crate::runtime::{Progress, Result, RuntimeError};
 use ::kube::api::{Api, ListParams, PostParams};
+use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use std::collections::BTreeMap;
@@ -24,6 +25,12 @@ pub(super) struct NodePlan {
     pub node: String,
     pub probes: Vec<String>,
     pub host: Option<String>,
+}
+
+/// The outcome of one create of [`KubeRuntime::create_probes`].
+enum Created {
+    Pod(String, Option<String>),
+    Service(String, std::result::Result<Box<Service>, String>),
 }
 
 /// Probe name → the labels it wears (`--policy-from`).
@@ -263,7 +270,8 @@ impl KubeRuntime {
         }
     }
 
-    /// Every other pod and a Service per probe pod, all at once. Returns the
+    /// Every other pod and a Service per node, at most
+    /// [`MAX_CREATES_IN_FLIGHT`] creates at once. Returns the
     /// pods whose create failed (name → why), the Services made, and the
     /// pods to wait for.
     pub(super) async fn create_probes(
@@ -292,7 +300,10 @@ impl KubeRuntime {
         for (name, _) in &to_create {
             self.note_created_pod(name);
         }
-        let services: Vec<String> = plans.iter().flat_map(|p| p.probes.clone()).collect();
+        // One Service per node, for its first probe pod: every node is still
+        // reached through a Service (and hairpin through its own), and a run
+        // stays within 4N + 10 writes (3N pods, N Services).
+        let services: Vec<String> = plans.iter().map(|p| p.probes[0].clone()).collect();
         for s in &services {
             self.note_created_service(s);
         }
@@ -300,7 +311,8 @@ impl KubeRuntime {
         let svc_api: Api<Service> = Api::namespaced(self.client.clone(), ns);
         let bound = call_bound(self.opts.timeout);
         let late = || "the API server did not answer the create in time".to_string();
-        let create_pods = futures::future::join_all(to_create.iter().map(|(name, pod)| {
+        let mut jobs: Vec<futures::future::BoxFuture<'_, Created>> = Vec::new();
+        jobs.extend(to_create.iter().map(|(name, pod)| {
             let api = pods_api.clone();
             async move {
                 let r = tokio::time::timeout(bound, api.create(&PostParams::default(), pod)).await;
@@ -309,16 +321,17 @@ impl KubeRuntime {
                     Ok(Err(e)) => Some(create_error(name, ns, &self.server, e)),
                     Err(_) => Some(late()),
                 };
-                (name.clone(), err)
+                Created::Pod(name.clone(), err)
             }
+            .boxed()
         }));
-        let create_svcs = futures::future::join_all(services.iter().map(|name| {
+        jobs.extend(services.iter().map(|name| {
             let api = svc_api.clone();
             let svc = manifests::probe_service(&run, name);
             async move {
                 let r = tokio::time::timeout(bound, api.create(&PostParams::default(), &svc)).await;
                 let made = match r {
-                    Ok(Ok(s)) => Ok(s),
+                    Ok(Ok(s)) => Ok(Box::new(s)),
                     Ok(Err(e)) => {
                         Err(
                             api_error(&format!("creating Service {ns}/{name}"), &self.server, e)
@@ -327,10 +340,23 @@ impl KubeRuntime {
                     }
                     Err(_) => Err(late()),
                 };
-                (name.clone(), made)
+                Created::Service(name.clone(), made)
             }
+            .boxed()
         }));
-        let (pod_results, svc_results) = tokio::join!(create_pods, create_svcs);
+        // Bounded: at most MAX_CREATES_IN_FLIGHT creates at once.
+        let results: Vec<Created> = futures::stream::iter(jobs)
+            .buffer_unordered(MAX_CREATES_IN_FLIGHT)
+            .collect()
+            .await;
+        let mut pod_results = Vec::new();
+        let mut svc_results = Vec::new();
+        for r in results {
+            match r {
+                Created::Pod(n, e) => pod_results.push((n, e)),
+                Created::Service(n, s) => svc_results.push((n, s)),
+            }
+        }
         let failed: BTreeMap<String, String> = pod_results
             .into_iter()
             .filter_map(|(name, err)| Some((name, err?)))
@@ -339,7 +365,7 @@ impl KubeRuntime {
         for (name, r) in svc_results {
             match r {
                 Ok(s) => {
-                    svcs.insert(name, s);
+                    svcs.insert(name, *s);
                 }
                 Err(e) => tracing::warn!("no Service for probe {name}: {e}"),
             }
