@@ -916,6 +916,7 @@ async fn cleanup_finds_probes_left_in_existing_namespaces() {
 async fn budget_run(
     nodes: usize,
     delay: Duration,
+    namespace: Option<&str>,
 ) -> (FakeApi, KubeRuntime, netcheck::model::Report) {
     let fake = FakeApi::start(FakeState {
         exec: true,
@@ -925,7 +926,11 @@ async fn budget_run(
         ..Default::default()
     })
     .await;
-    let rt = runtime(&fake, opts(&fake)).await;
+    let o = KubeOptions {
+        namespace: namespace.map(str::to_string),
+        ..opts(&fake)
+    };
+    let rt = runtime(&fake, o).await;
     let report = pipeline::run(&rt, &Default::default(), &Quiet)
         .await
         .expect("a report");
@@ -935,7 +940,7 @@ async fn budget_run(
 #[tokio::test(flavor = "multi_thread")]
 async fn a_run_writes_at_most_4n_plus_10_and_counts_its_calls_like_the_api_server() {
     for n in [3usize, 12] {
-        let (fake, rt, report) = budget_run(n, Duration::ZERO).await;
+        let (fake, rt, report) = budget_run(n, Duration::ZERO, None).await;
         assert_eq!(report.hosts.len(), n, "every node probed");
         let not_passed = report
             .checks
@@ -968,10 +973,31 @@ async fn a_run_writes_at_most_4n_plus_10_and_counts_its_calls_like_the_api_serve
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_run_in_a_given_namespace_writes_4n_plus_1_and_leaves_nothing() {
+    for n in [3usize, 12] {
+        let (fake, _rt, report) = budget_run(n, Duration::ZERO, Some("default")).await;
+        assert_eq!(report.hosts.len(), n);
+        let st = fake.state();
+        let writes = st.writes() - st.reviews();
+        // 3N pods, N Services, one deletecollection; the Services go with
+        // their pods (owned by them), no namespace.
+        assert_eq!(writes, 4 * n + 1, "{n} nodes: {:?}", st.verbs);
+        assert!(st.pods.is_empty() && st.services.is_empty());
+        assert!(
+            !st.requests
+                .iter()
+                .any(|r| r.starts_with("DELETE ") && r.contains("/services/")),
+            "the garbage collector deletes the Services"
+        );
+        assert!(st.deleted_namespaces.is_empty());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn creates_and_execs_stay_within_their_concurrency_limits() {
     use netcheck::kube::{MAX_CREATES_IN_FLIGHT, MAX_EXECS_IN_FLIGHT};
     // 12 nodes: 35 pod and 12 Service creates after the canary, 36 agents.
-    let (fake, _rt, report) = budget_run(12, Duration::from_millis(150)).await;
+    let (fake, _rt, report) = budget_run(12, Duration::from_millis(150), None).await;
     assert_eq!(report.hosts.len(), 12);
     let st = fake.state();
     assert!(

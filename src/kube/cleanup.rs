@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 impl KubeRuntime {
     /// Remove what the run made; safe to call again. Its pods go without a
-    /// grace period and its Services with them; its own namespace is then
+    /// grace period and its Services with them (owned by the pods); its own namespace is then
     /// asked to go, and waited for only with `--wait-cleanup`: namespace
     /// finalisation was most of a healthy run's time.
     pub(super) async fn remove_created(&self) -> Result<()> {
@@ -29,12 +29,11 @@ impl KubeRuntime {
         };
         let ns = self.namespace();
         self.note_broken_nodes(&ns, created_ns);
-        let mut errors = self.delete_run_pods(&ns, &pods).await;
-        // In a namespace of its own the Services go with the namespace
-        // (Services have no deletecollection: one call each otherwise).
-        if !created_ns {
-            errors.extend(delete_objects(&self.client, &ns, &[], &svcs).await);
-        }
+        // The Services are owned by their pods: the garbage collector
+        // deletes them with the pods (Services have no deletecollection, so
+        // deleting them ourselves would cost a call each).
+        tracing::debug!("{} probe Service(s) go with their pods", svcs.len());
+        let errors = self.delete_run_pods(&ns, &pods).await;
         if created_ns {
             if !errors.is_empty() {
                 tracing::debug!("deleting the probes: {}", errors.join("; "));

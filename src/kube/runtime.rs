@@ -59,6 +59,8 @@ pub(super) struct State {
     /// grace period, also in a namespace of its own).
     pub(super) created_pods: Vec<String>,
     pub(super) created_services: Vec<String>,
+    /// Pod name → uid, of the pods the run created (its Services' owners).
+    pub(super) pod_uids: BTreeMap<String, String>,
     /// node → its host pod (ready ones only).
     pub(super) host_pods: BTreeMap<String, String>,
     /// node → why it has no host agent.

@@ -501,6 +501,20 @@ async fn exec_session(
     let _ = ws.close(None).await;
 }
 
+/// The garbage collector: Services whose owner pod is gone go too.
+fn collect_garbage(st: &mut FakeState) {
+    let live: Vec<Value> = st
+        .pods
+        .values()
+        .map(|p| p["metadata"]["uid"].clone())
+        .collect();
+    st.services
+        .retain(|_, s| match s["metadata"]["ownerReferences"].as_array() {
+            Some(owners) => owners.iter().any(|o| live.contains(&o["uid"])),
+            None => true,
+        });
+}
+
 /// The third octet of a node's pod CIDR: node1 → 0, node2 → 1, …
 fn node_octet(node: &str) -> usize {
     node.strip_prefix("node")
@@ -779,12 +793,15 @@ async fn handle(
                 st.pod_delete_grace.insert(k.clone(), grace);
                 items.extend(st.pods.remove(&k));
             }
+            collect_garbage(&mut st);
             list("PodList", items)
         }
         (Method::DELETE, ["api", "v1", "namespaces", ns, "pods", name]) => {
             let grace = body["gracePeriodSeconds"].as_i64();
             st.pod_delete_grace.insert(format!("{ns}/{name}"), grace);
-            match st.pods.remove(&format!("{ns}/{name}")) {
+            let gone = st.pods.remove(&format!("{ns}/{name}"));
+            collect_garbage(&mut st);
+            match gone {
                 Some(p) => reply(StatusCode::OK, p),
                 None => status(404, "NotFound", "not found"),
             }
