@@ -460,10 +460,42 @@ async fn keep_in_an_existing_namespace_advises_deleting_by_label_never_the_names
         "{out}"
     );
     assert!(
-        out.contains("deleted Service default/probe-node2-1b\n"),
+        out.contains("deleted Service default/probe-node2-1a\n"),
         "{out}"
     );
     let st = fake.state();
     assert!(st.pods.is_empty() && st.services.is_empty());
     assert!(st.deleted_namespaces.is_empty(), "default stays");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn verbose_names_the_api_calls_the_run_made() {
+    let fake = FakeApi::start(FakeState {
+        exec: true,
+        ..Default::default()
+    })
+    .await;
+    let o = netcheck(&[
+        "--kubeconfig",
+        fake.kubeconfig.to_str().unwrap(),
+        "--timeout",
+        "30s",
+        "-v",
+        "-o",
+        "json",
+    ])
+    .await;
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let err = stderr(&o);
+    let st = fake.state();
+    let line = format!(
+        "netcheck: API calls: {} ({} writes, {} access reviews, {} execs)",
+        st.total(),
+        st.writes() - st.reviews(),
+        st.reviews(),
+        st.execs.len()
+    );
+    assert!(err.contains(&line), "want {line:?} in:\n{err}");
+    // 2 nodes: 6 pods, 2 Services, the namespace, its deletion, one deletecollection.
+    assert_eq!(st.writes() - st.reviews(), 11, "{:?}", st.verbs);
 }

@@ -268,10 +268,12 @@ async fn a_node_whose_pods_cannot_start_does_not_hold_the_others_up() {
         ["node1", "node1"],
         "two probes on the healthy node, none on node2"
     );
+    // A Service per node, for its first probe.
     assert!(d.pods.iter().all(|p| {
         p.service
             .as_ref()
             .is_some_and(|s| !s.cluster_ips.is_empty())
+            == p.name.ends_with('a')
     }));
     assert!(d.pods.iter().all(|p| !p.ips.is_empty()));
     let n2 = d.nodes.iter().find(|n| n.name == "node2").unwrap();
@@ -365,7 +367,7 @@ async fn exec_errors_become_error_checks_and_the_namespace_is_deleted() {
         .iter()
         .filter(|r| r.starts_with("POST /api/v1/namespaces/netcheck-") && r.contains("/services?"))
         .count();
-    assert_eq!(made, 4, "a Service per probe pod");
+    assert_eq!(made, 2, "a Service per node");
     assert!(st.services.is_empty(), "and each deleted");
 }
 
@@ -759,7 +761,7 @@ async fn endpoints_that_never_come_are_waited_for_boundedly_and_named() {
         .iter()
         .find(|m| m.contains("did not list their pod ready"))
         .unwrap_or_else(|| panic!("says so: {told:?}"));
-    assert!(said.contains("4 probe Service(s)"), "{said}");
+    assert!(said.contains("2 probe Service(s)"), "one per node: {said}");
     assert!(said.contains("probe-node1-0a"), "{said}");
     rt.teardown().await.unwrap();
 }
@@ -791,7 +793,15 @@ async fn teardown_does_not_wait_on_a_namespace_stuck_in_terminating() {
         "each probe pod deleted: {:?}",
         st.pods.keys()
     );
-    assert!(st.services.is_empty(), "each Service deleted");
+    // The Services go with the namespace (the namespace controller's
+    // work, not the run's: no call each).
+    assert!(
+        !st.requests
+            .iter()
+            .any(|r| r.starts_with("DELETE ") && r.contains("/services/")),
+        "{:?}",
+        st.requests
+    );
     assert_eq!(st.pod_delete_grace.len(), 6, "4 probes, 2 host pods");
     assert!(
         st.pod_delete_grace.values().all(|g| *g == Some(0)),
@@ -890,13 +900,120 @@ async fn cleanup_finds_probes_left_in_existing_namespaces() {
         "{removed:?}"
     );
     assert!(
-        removed.contains(&"Service users-own/probe-node2-1b".to_string()),
+        removed.contains(&"Service users-own/probe-node2-1a".to_string()),
         "{removed:?}"
     );
-    assert_eq!(removed.len(), 1 + 6 + 4, "{removed:?}");
+    assert_eq!(removed.len(), 1 + 6 + 2, "{removed:?}");
     let st = fake.state();
     let left: Vec<&String> = st.pods.keys().chain(st.services.keys()).collect();
     assert_eq!(left, ["users-own/web", "users-own/web"]);
     assert!(!st.deleted_namespaces.contains(&"users-own".to_string()));
     assert!(st.pod_delete_grace.values().all(|g| *g == Some(0)));
+}
+
+/// A healthy run on `nodes` nodes (2 captured + extras), with each create
+/// and each agent taking `delay`: the report and the fake's record.
+async fn budget_run(
+    nodes: usize,
+    delay: Duration,
+    namespace: Option<&str>,
+) -> (FakeApi, KubeRuntime, netcheck::model::Report) {
+    let fake = FakeApi::start(FakeState {
+        exec: true,
+        extra_nodes: nodes - 2,
+        create_delay: delay,
+        exec_delay: delay,
+        ..Default::default()
+    })
+    .await;
+    let o = KubeOptions {
+        namespace: namespace.map(str::to_string),
+        ..opts(&fake)
+    };
+    let rt = runtime(&fake, o).await;
+    let report = pipeline::run(&rt, &Default::default(), &Quiet)
+        .await
+        .expect("a report");
+    (fake, rt, report)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_writes_at_most_4n_plus_10_and_counts_its_calls_like_the_api_server() {
+    for n in [3usize, 12] {
+        let (fake, rt, report) = budget_run(n, Duration::ZERO, None).await;
+        assert_eq!(report.hosts.len(), n, "every node probed");
+        let not_passed = report
+            .checks
+            .iter()
+            .filter(|c| c.status != Status::Pass)
+            .count();
+        assert_eq!(not_passed, 0, "{n} nodes: a healthy run");
+        let st = fake.state();
+        // Access reviews are POSTs that store nothing: counted apart.
+        let writes = st.writes() - st.reviews();
+        eprintln!(
+            "{n} nodes: {} calls, {writes} writes, {} reviews, {} execs",
+            st.total(),
+            st.reviews(),
+            st.execs.len()
+        );
+        assert!(writes <= 4 * n + 10, "{n} nodes: {writes} writes");
+        // 3 pods and 1 Service per node, the namespace, its deletion, and
+        // the pods in one deletecollection.
+        assert_eq!(writes, 4 * n + 3, "{n} nodes: {:?}", st.verbs);
+        assert_eq!(st.count("DELETE /api/v1/namespaces/netcheck-"), 2);
+        assert!(st.pods.is_empty(), "every pod deleted");
+        // The runtime counts what the API server saw.
+        let calls = rt.api_calls();
+        assert_eq!(calls.total(), st.total(), "{:?}", st.verbs);
+        assert_eq!(calls.writes(), st.writes());
+        assert_eq!(calls.reviews(), st.reviews());
+        assert_eq!(calls.execs(), st.execs.len());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_in_a_given_namespace_writes_4n_plus_1_and_leaves_nothing() {
+    for n in [3usize, 12] {
+        let (fake, _rt, report) = budget_run(n, Duration::ZERO, Some("default")).await;
+        assert_eq!(report.hosts.len(), n);
+        let st = fake.state();
+        let writes = st.writes() - st.reviews();
+        // 3N pods, N Services, one deletecollection; the Services go with
+        // their pods (owned by them), no namespace.
+        assert_eq!(writes, 4 * n + 1, "{n} nodes: {:?}", st.verbs);
+        assert!(st.pods.is_empty() && st.services.is_empty());
+        assert!(
+            !st.requests
+                .iter()
+                .any(|r| r.starts_with("DELETE ") && r.contains("/services/")),
+            "the garbage collector deletes the Services"
+        );
+        assert!(st.deleted_namespaces.is_empty());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn creates_and_execs_stay_within_their_concurrency_limits() {
+    use netcheck::kube::{MAX_CREATES_IN_FLIGHT, MAX_EXECS_IN_FLIGHT};
+    // 12 nodes: 35 pod and 12 Service creates after the canary, 36 agents.
+    let (fake, _rt, report) = budget_run(12, Duration::from_millis(150), None).await;
+    assert_eq!(report.hosts.len(), 12);
+    let st = fake.state();
+    assert!(
+        st.max_creates_in_flight <= MAX_CREATES_IN_FLIGHT,
+        "{} creates at once",
+        st.max_creates_in_flight
+    );
+    assert!(
+        st.max_creates_in_flight > 1,
+        "the creates run in parallel, {}",
+        st.max_creates_in_flight
+    );
+    assert!(
+        st.max_execs_open <= MAX_EXECS_IN_FLIGHT,
+        "{} exec streams at once",
+        st.max_execs_open
+    );
+    assert!(st.max_execs_open > 1, "{}", st.max_execs_open);
 }

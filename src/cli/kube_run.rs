@@ -73,15 +73,25 @@ pub fn run(g: &GlobalArgs, args: RunArgs) -> Result<ExitCode, CliError> {
     };
     let progress = super::progress::for_cli(g);
     let rt = tokio_runtime()?;
-    let (report, keep_advice) = rt.block_on(async {
+    let calls = std::sync::OnceLock::new();
+    let outcome = rt.block_on(async {
         let krt = KubeRuntime::new(kopts).await?;
+        let _ = calls.set(krt.api_calls());
         let keep_advice = krt.keep_advice();
         // The kube runtime bounds each of its waits by --timeout itself.
         match pipeline_or_stop(&krt, &opts, progress.as_ref(), None).await {
             Ok(r) => r.map(|r| (r, keep_advice)).map_err(CliError::from),
             Err(_) => Err(remove_after_signal(&krt, &keep_advice, opts.keep).await),
         }
-    })?;
+    });
+    // -v: what the run asked of the API server, also when it failed.
+    if g.verbose > 0
+        && !g.quiet
+        && let Some(c) = calls.get()
+    {
+        eprintln!("netcheck: {}", c.summary());
+    }
+    let (report, keep_advice) = outcome?;
     let kept = opts.keep.then(|| format!("netcheck: {keep_advice}"));
     let flags = ReportFlags {
         output_file: args.output_file.as_deref(),

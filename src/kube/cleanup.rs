@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 impl KubeRuntime {
     /// Remove what the run made; safe to call again. Its pods go without a
-    /// grace period and its Services with them; its own namespace is then
+    /// grace period and its Services with them (owned by the pods); its own namespace is then
     /// asked to go, and waited for only with `--wait-cleanup`: namespace
     /// finalisation was most of a healthy run's time.
     pub(super) async fn remove_created(&self) -> Result<()> {
@@ -29,7 +29,11 @@ impl KubeRuntime {
         };
         let ns = self.namespace();
         self.note_broken_nodes(&ns, created_ns);
-        let errors = delete_objects(&self.client, &ns, &pods, &svcs).await;
+        // The Services are owned by their pods: the garbage collector
+        // deletes them with the pods (Services have no deletecollection, so
+        // deleting them ourselves would cost a call each).
+        tracing::debug!("{} probe Service(s) go with their pods", svcs.len());
+        let errors = self.delete_run_pods(&ns, &pods).await;
         if created_ns {
             if !errors.is_empty() {
                 tracing::debug!("deleting the probes: {}", errors.join("; "));
@@ -45,6 +49,28 @@ impl KubeRuntime {
             manifests::RUN_KEY,
             self.run_spec().id
         )))
+    }
+
+    /// The run's pods in one call (deletecollection by the run's label,
+    /// without a grace period), not one per pod; one call per pod when that
+    /// is refused (a ClusterRole without `deletecollection`). Returns what
+    /// could not be deleted.
+    async fn delete_run_pods(&self, ns: &str, pods: &[String]) -> Vec<String> {
+        if pods.is_empty() {
+            return Vec::new();
+        }
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), ns);
+        let lp =
+            ListParams::default().labels(&format!("{}={}", manifests::RUN_KEY, self.run_spec().id));
+        let dp = DeleteParams::background().grace_period(0);
+        match tokio::time::timeout(Duration::from_secs(10), api.delete_collection(&dp, &lp)).await {
+            Ok(Ok(_)) => Vec::new(),
+            Ok(Err(e)) => {
+                tracing::debug!("deleting the probe pods by label: {e}; deleting them one by one");
+                delete_objects(&self.client, ns, pods, &[]).await
+            }
+            Err(_) => vec!["the probe pods: no answer within 10s".to_string()],
+        }
     }
 
     /// Ask for the run's namespace to go; with `--wait-cleanup`, wait

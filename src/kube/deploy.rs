@@ -8,11 +8,12 @@ use super::client::{api_error, call_bound, unreachable};
 use super::discover;
 use super::manifests::{self, RunSpec};
 use super::pods;
-use super::runtime::KubeRuntime;
+use super::runtime::{KubeRuntime, MAX_CREATES_IN_FLIGHT};
 use crate::model::Deployment;
 use crate::model::topology::{HostAgent, ProbePod};
 use crate::runtime::{Progress, Result, RuntimeError};
 use ::kube::api::{Api, ListParams, PostParams};
+use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use std::collections::BTreeMap;
@@ -67,6 +68,22 @@ fn probe_pod(run: &RunSpec, wear: &Wear, name: &str, node: &str) -> Pod {
         }
     }
     pod
+}
+
+/// A probe's Service, owned by its pod: the garbage collector deletes it
+/// with the pod (no blockOwnerDeletion: that would need more permissions).
+fn owned_service(run: &RunSpec, name: &str, uid: &str) -> Service {
+    let mut svc = manifests::probe_service(run, name);
+    svc.metadata.owner_references = Some(vec![
+        k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
+            api_version: "v1".into(),
+            kind: "Pod".into(),
+            name: name.into(),
+            uid: uid.into(),
+            ..Default::default()
+        },
+    ]);
+    svc
 }
 
 /// What came up, from the pods the API lists, the Services created and the
@@ -231,7 +248,11 @@ impl KubeRuntime {
         self.note_created_pod(name);
         let bound = call_bound(self.opts.timeout);
         match tokio::time::timeout(bound, pods_api.create(&PostParams::default(), pod)).await {
-            Ok(Ok(_)) => {}
+            Ok(Ok(p)) => {
+                if let Some(uid) = p.metadata.uid {
+                    self.state().pod_uids.insert(name.clone(), uid);
+                }
+            }
             Ok(Err(e)) => {
                 let forbidden = matches!(&e, ::kube::Error::Api(s) if s.code == 403);
                 let msg = create_error(name, ns, &self.server, e);
@@ -263,7 +284,8 @@ impl KubeRuntime {
         }
     }
 
-    /// Every other pod and a Service per probe pod, all at once. Returns the
+    /// Every other pod, then a Service per node, at most
+    /// [`MAX_CREATES_IN_FLIGHT`] creates at once. Returns the
     /// pods whose create failed (name → why), the Services made, and the
     /// pods to wait for.
     pub(super) async fn create_probes(
@@ -292,31 +314,62 @@ impl KubeRuntime {
         for (name, _) in &to_create {
             self.note_created_pod(name);
         }
-        let services: Vec<String> = plans.iter().flat_map(|p| p.probes.clone()).collect();
-        for s in &services {
-            self.note_created_service(s);
-        }
         let pods_api: Api<Pod> = Api::namespaced(self.client.clone(), ns);
         let svc_api: Api<Service> = Api::namespaced(self.client.clone(), ns);
         let bound = call_bound(self.opts.timeout);
         let late = || "the API server did not answer the create in time".to_string();
-        let create_pods = futures::future::join_all(to_create.iter().map(|(name, pod)| {
+        let pod_jobs = to_create.iter().map(|(name, pod)| {
             let api = pods_api.clone();
             async move {
                 let r = tokio::time::timeout(bound, api.create(&PostParams::default(), pod)).await;
-                let err = match r {
-                    Ok(Ok(_)) => None,
-                    Ok(Err(e)) => Some(create_error(name, ns, &self.server, e)),
-                    Err(_) => Some(late()),
+                let made = match r {
+                    Ok(Ok(p)) => Ok(p.metadata.uid),
+                    Ok(Err(e)) => Err(create_error(name, ns, &self.server, e)),
+                    Err(_) => Err(late()),
                 };
-                (name.clone(), err)
+                (name.clone(), made)
             }
-        }));
-        let create_svcs = futures::future::join_all(services.iter().map(|name| {
+        });
+        // Bounded: at most MAX_CREATES_IN_FLIGHT creates at once.
+        let pod_results: Vec<(String, std::result::Result<Option<String>, String>)> =
+            futures::stream::iter(pod_jobs.collect::<Vec<_>>())
+                .buffer_unordered(MAX_CREATES_IN_FLIGHT)
+                .collect()
+                .await;
+        let mut failed = BTreeMap::new();
+        for (name, made) in pod_results {
+            match made {
+                Ok(Some(uid)) => {
+                    self.state().pod_uids.insert(name, uid);
+                }
+                Ok(None) => {}
+                Err(why) => {
+                    failed.insert(name, why);
+                }
+            }
+        }
+        // One Service per node, for its first probe pod, owned by that pod:
+        // every node is still reached through a Service (hairpin through its
+        // own), the Services go when their pods do (no delete each), and a
+        // run stays within 4N + 10 writes (3N pods, N Services).
+        let owned: Vec<(String, Service)> = {
+            let st = self.state();
+            plans
+                .iter()
+                .filter_map(|p| {
+                    let name = &p.probes[0];
+                    let uid = st.pod_uids.get(name)?;
+                    Some((name.clone(), owned_service(&run, name, uid)))
+                })
+                .collect()
+        };
+        for (name, _) in &owned {
+            self.note_created_service(name);
+        }
+        let svc_jobs = owned.iter().map(|(name, svc)| {
             let api = svc_api.clone();
-            let svc = manifests::probe_service(&run, name);
             async move {
-                let r = tokio::time::timeout(bound, api.create(&PostParams::default(), &svc)).await;
+                let r = tokio::time::timeout(bound, api.create(&PostParams::default(), svc)).await;
                 let made = match r {
                     Ok(Ok(s)) => Ok(s),
                     Ok(Err(e)) => {
@@ -329,12 +382,12 @@ impl KubeRuntime {
                 };
                 (name.clone(), made)
             }
-        }));
-        let (pod_results, svc_results) = tokio::join!(create_pods, create_svcs);
-        let failed: BTreeMap<String, String> = pod_results
-            .into_iter()
-            .filter_map(|(name, err)| Some((name, err?)))
-            .collect();
+        });
+        let svc_results: Vec<(String, std::result::Result<Service, String>)> =
+            futures::stream::iter(svc_jobs.collect::<Vec<_>>())
+                .buffer_unordered(MAX_CREATES_IN_FLIGHT)
+                .collect()
+                .await;
         let mut svcs: BTreeMap<String, Service> = BTreeMap::new();
         for (name, r) in svc_results {
             match r {

@@ -29,5 +29,5 @@ mod wait;
 mod fixtures;
 
 pub use cleanup::cleanup_leftovers;
-pub use client::{Connection, connect};
-pub use runtime::{KubeOptions, KubeRuntime};
+pub use client::{API_BURST, API_QPS, ApiCalls, Connection, connect};
+pub use runtime::{KubeOptions, KubeRuntime, MAX_CREATES_IN_FLIGHT, MAX_EXECS_IN_FLIGHT};

@@ -7,7 +7,7 @@
 //! probe/inspect: exec over the API's websocket (exec.rs). teardown
 //! (cleanup.rs): delete what the run created, nothing else.
 
-use super::client::{Connection, api_error, call_bound, connect, unreachable};
+use super::client::{ApiCalls, Connection, api_error, call_bound, connect, unreachable};
 use super::discover::{self, NodeFilter};
 use super::manifests::{self, PsaLevel, RunSpec};
 use crate::model::host::HostReport;
@@ -19,8 +19,14 @@ use ::kube::api::{Api, ListParams};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// At most this many pod and Service creates in flight at once.
+pub const MAX_CREATES_IN_FLIGHT: usize = 16;
+/// At most this many exec streams (agent calls) open at once; the others
+/// wait for a slot before their own deadline starts.
+pub const MAX_EXECS_IN_FLIGHT: usize = 32;
 
 /// What the CLI tells the runtime.
 #[derive(Debug, Clone)]
@@ -53,6 +59,8 @@ pub(super) struct State {
     /// grace period, also in a namespace of its own).
     pub(super) created_pods: Vec<String>,
     pub(super) created_services: Vec<String>,
+    /// Pod name → uid, of the pods the run created (its Services' owners).
+    pub(super) pod_uids: BTreeMap<String, String>,
     /// node → its host pod (ready ones only).
     pub(super) host_pods: BTreeMap<String, String>,
     /// node → why it has no host agent.
@@ -76,6 +84,10 @@ pub struct KubeRuntime {
     state: Mutex<State>,
     /// When the run began: --timeout bounds discovery and pod start-up from here.
     pub(super) started: Instant,
+    /// Every request the client sent.
+    calls: Arc<ApiCalls>,
+    /// Exec streams open at once ([`MAX_EXECS_IN_FLIGHT`]).
+    exec_slots: tokio::sync::Semaphore,
 }
 
 impl KubeRuntime {
@@ -117,7 +129,22 @@ impl KubeRuntime {
             server: conn.server,
             state: Mutex::new(State::default()),
             started: Instant::now(),
+            calls: conn.calls,
+            exec_slots: tokio::sync::Semaphore::new(MAX_EXECS_IN_FLIGHT),
         }
+    }
+
+    /// The API calls the run made so far (`-v` prints them at the end).
+    pub fn api_calls(&self) -> Arc<ApiCalls> {
+        self.calls.clone()
+    }
+
+    /// Wait for an exec slot; the agent's own deadline starts after it.
+    async fn exec_slot(&self) -> Result<tokio::sync::SemaphorePermit<'_>> {
+        self.exec_slots
+            .acquire()
+            .await
+            .map_err(|_| RuntimeError::Other("the exec slots were closed".into()))
     }
 
     /// What teardown left to Kubernetes or to the user, each with the
@@ -240,6 +267,7 @@ impl Runtime for KubeRuntime {
         let body = serde_json::to_vec(plan)
             .map_err(|e| RuntimeError::Other(format!("could not encode the probe plan: {e}")))?;
         let bound = Duration::from_millis(plan.deadline_ms) + Duration::from_secs(20);
+        let _slot = self.exec_slot().await?;
         let out = tokio::time::timeout(
             bound,
             self.exec(
@@ -273,6 +301,7 @@ impl Runtime for KubeRuntime {
             "--node-name".into(),
             node.to_string(),
         ];
+        let _slot = self.exec_slot().await?;
         let out = tokio::time::timeout(bound, self.exec(&pod, cmd, None))
             .await
             .map_err(|_| RuntimeError::Timeout {

@@ -90,11 +90,46 @@ pub struct FakeState {
     pub namespaces_stick: bool,
     /// The grace period of each pod deletion, by "namespace/name".
     pub pod_delete_grace: BTreeMap<String, Option<i64>>,
+    /// Requests by HTTP method ("GET", "POST", …), exec included.
+    pub verbs: BTreeMap<String, usize>,
+    /// Nodes beyond the two captured ones: node3, node4, … (copies of node2
+    /// with their own name, address and pod CIDR).
+    pub extra_nodes: usize,
+    /// How long each pod and Service create takes to answer.
+    pub create_delay: std::time::Duration,
+    /// Creates being answered now, and the most there ever were at once.
+    pub creates_in_flight: usize,
+    pub max_creates_in_flight: usize,
+    /// How long the fake agent works before it answers an exec.
+    pub exec_delay: std::time::Duration,
+    /// Exec streams open now, and the most there ever were at once.
+    pub execs_open: usize,
+    pub max_execs_open: usize,
 }
 
 impl FakeState {
     pub fn saw(&self, prefix: &str) -> bool {
         self.requests.iter().any(|r| r.starts_with(prefix))
+    }
+    /// Requests that change something: POST, PUT, PATCH, DELETE (access
+    /// reviews included: see `reviews`).
+    pub fn writes(&self) -> usize {
+        ["POST", "PUT", "PATCH", "DELETE"]
+            .iter()
+            .map(|m| self.verbs.get(*m).copied().unwrap_or(0))
+            .sum()
+    }
+    /// Every request, exec included.
+    pub fn total(&self) -> usize {
+        self.verbs.values().sum()
+    }
+    /// SelfSubjectAccessReviews: POSTs that store nothing.
+    pub fn reviews(&self) -> usize {
+        self.count("POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews")
+    }
+    fn note(&mut self, method: &Method, line: String) {
+        *self.verbs.entry(method.to_string()).or_default() += 1;
+        self.requests.push(line);
     }
     pub fn count(&self, prefix: &str) -> usize {
         self.requests
@@ -393,7 +428,19 @@ async fn exec_session(
     argv: Vec<String>,
     wants_stdin: bool,
     v4: bool,
+    delay: std::time::Duration,
+    state: Arc<Mutex<FakeState>>,
 ) {
+    /// The stream counts as closed before the client can see its end.
+    struct Open(Arc<Mutex<FakeState>>);
+    impl Drop for Open {
+        fn drop(&mut self) {
+            if let Ok(mut st) = self.0.lock() {
+                st.execs_open = st.execs_open.saturating_sub(1);
+            }
+        }
+    }
+    let open = Open(state);
     use futures::{SinkExt, StreamExt};
     use tokio_tungstenite::tungstenite::Message;
     use tokio_tungstenite::tungstenite::protocol::Role;
@@ -439,8 +486,10 @@ async fn exec_session(
             return;
         }
     }
+    tokio::time::sleep(delay).await;
     let mut out = vec![1u8];
     out.extend(fake_agent(&argv, &stdin));
+    drop(open);
     let _ = ws.send(Message::binary(out)).await;
     let mut status = vec![3u8];
     status.extend(
@@ -450,6 +499,28 @@ async fn exec_session(
     );
     let _ = ws.send(Message::binary(status)).await;
     let _ = ws.close(None).await;
+}
+
+/// The garbage collector: Services whose owner pod is gone go too.
+fn collect_garbage(st: &mut FakeState) {
+    let live: Vec<Value> = st
+        .pods
+        .values()
+        .map(|p| p["metadata"]["uid"].clone())
+        .collect();
+    st.services
+        .retain(|_, s| match s["metadata"]["ownerReferences"].as_array() {
+            Some(owners) => owners.iter().any(|o| live.contains(&o["uid"])),
+            None => true,
+        });
+}
+
+/// The third octet of a node's pod CIDR: node1 → 0, node2 → 1, …
+fn node_octet(node: &str) -> usize {
+    node.strip_prefix("node")
+        .and_then(|k| k.parse::<usize>().ok())
+        .map(|k| k.saturating_sub(1))
+        .unwrap_or(0)
 }
 
 async fn handle(
@@ -469,9 +540,11 @@ async fn handle(
             .to_string();
         {
             let mut st = state.lock().unwrap();
-            st.requests
-                .push(format!("{} {}?{query}", req.method(), req.uri().path()));
+            let line = format!("{} {}?{query}", req.method(), req.uri().path());
+            st.note(req.method(), line);
             st.execs.push((pod, argv.clone()));
+            st.execs_open += 1;
+            st.max_execs_open = st.max_execs_open.max(st.execs_open);
         }
         let key = req
             .headers()
@@ -480,7 +553,11 @@ async fn handle(
             .unwrap_or_default();
         let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(&key);
         let wants_stdin = query_values(&query, "stdin").iter().any(|v| v == "true");
-        let v4 = state.lock().unwrap().exec_v4;
+        let (v4, delay) = {
+            let st = state.lock().unwrap();
+            (st.exec_v4, st.exec_delay)
+        };
+        let open = state.clone();
         let protocol = if v4 {
             "v4.channel.k8s.io"
         } else {
@@ -489,7 +566,7 @@ async fn handle(
         let on_upgrade = hyper::upgrade::on(&mut req);
         tokio::spawn(async move {
             if let Ok(up) = on_upgrade.await {
-                exec_session(up, argv, wants_stdin, v4).await;
+                exec_session(up, argv, wants_stdin, v4, delay, open).await;
             }
         });
         return Ok(Response::builder()
@@ -511,8 +588,25 @@ async fn handle(
         .map(|b| b.to_bytes())
         .unwrap_or_default();
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let is_create = method == Method::POST
+        && (path.ends_with("/pods") || path.ends_with("/services"))
+        && path.starts_with("/api/v1/namespaces/");
+    let delay = {
+        let mut st = state.lock().unwrap();
+        if is_create {
+            st.creates_in_flight += 1;
+            st.max_creates_in_flight = st.max_creates_in_flight.max(st.creates_in_flight);
+        }
+        st.create_delay
+    };
+    if is_create {
+        tokio::time::sleep(delay).await;
+    }
     let mut st = state.lock().unwrap();
-    st.requests.push(format!("{method} {path}?{query}"));
+    if is_create {
+        st.creates_in_flight -= 1;
+    }
+    st.note(&method, format!("{method} {path}?{query}"));
     if method == Method::GET && st.forbid_paths.iter().any(|p| p == &path) {
         return Ok(reply(
             StatusCode::FORBIDDEN,
@@ -577,6 +671,7 @@ async fn handle(
             match st.namespaces.remove(&ns) {
                 Some(n) => {
                     st.pods.retain(|k, _| !k.starts_with(&format!("{ns}/")));
+                    st.services.retain(|k, _| !k.starts_with(&format!("{ns}/")));
                     reply(StatusCode::OK, n)
                 }
                 None => status(404, "NotFound", &format!("namespaces \"{ns}\" not found")),
@@ -584,6 +679,21 @@ async fn handle(
         }
         (Method::GET, ["api", "v1", "nodes"]) => {
             let mut items = fixture_items("nodes.json");
+            let template = items.last().cloned().unwrap_or(Value::Null);
+            for k in 3..3 + st.extra_nodes {
+                let mut n = template.clone();
+                let name = format!("node{k}");
+                n["metadata"]["name"] = json!(name);
+                n["metadata"]["labels"]["kubernetes.io/hostname"] = json!(name);
+                n["status"]["addresses"] = json!([
+                    {"address": format!("198.18.255.{}", 10 + k), "type": "InternalIP"},
+                    {"address": name, "type": "Hostname"},
+                ]);
+                let cidr = format!("198.18.{}.0/24", k - 1);
+                n["spec"]["podCIDR"] = json!(cidr);
+                n["spec"]["podCIDRs"] = json!([cidr]);
+                items.push(n);
+            }
             if let Some(sel) = label_selector(&query) {
                 items.retain(|n| matches_selector(n, &sel));
             }
@@ -659,7 +769,7 @@ async fn handle(
                 items.push(with_status(
                     p,
                     fate,
-                    &format!("198.18.{}.{}", if node == "node2" { 1 } else { 0 }, 10 + i),
+                    &format!("198.18.{}.{}", node_octet(node), 10 + i),
                 ));
             }
             if let Some(sel) = label_selector(&query) {
@@ -667,10 +777,31 @@ async fn handle(
             }
             list("PodList", items)
         }
+        // deletecollection: every pod the label selector matches.
+        (Method::DELETE, ["api", "v1", "namespaces", ns, "pods"]) => {
+            let grace = body["gracePeriodSeconds"].as_i64();
+            let sel = label_selector(&query).unwrap_or_default();
+            let prefix = format!("{ns}/");
+            let gone: Vec<String> = st
+                .pods
+                .iter()
+                .filter(|(k, p)| k.starts_with(&prefix) && matches_selector(p, &sel))
+                .map(|(k, _)| k.clone())
+                .collect();
+            let mut items = Vec::new();
+            for k in gone {
+                st.pod_delete_grace.insert(k.clone(), grace);
+                items.extend(st.pods.remove(&k));
+            }
+            collect_garbage(&mut st);
+            list("PodList", items)
+        }
         (Method::DELETE, ["api", "v1", "namespaces", ns, "pods", name]) => {
             let grace = body["gracePeriodSeconds"].as_i64();
             st.pod_delete_grace.insert(format!("{ns}/{name}"), grace);
-            match st.pods.remove(&format!("{ns}/{name}")) {
+            let gone = st.pods.remove(&format!("{ns}/{name}"));
+            collect_garbage(&mut st);
+            match gone {
                 Some(p) => reply(StatusCode::OK, p),
                 None => status(404, "NotFound", "not found"),
             }
