@@ -13,8 +13,8 @@ mod lab_common;
 use lab_common::*;
 use netcheck::lab::faults::{self, Fault};
 use netcheck::lab::testing::require_root;
-use netcheck::lab::{KubeProxyMode, LabConfig, LabRuntime};
-use netcheck::runtime::{Quiet, Runtime};
+use netcheck::lab::{KubeProxyMode, LabRuntime};
+use netcheck::runtime::Runtime;
 use std::io::ErrorKind;
 use std::time::{Duration, Instant};
 
@@ -24,19 +24,7 @@ async fn build_nft(
     pods: usize,
     faults: &[&'static dyn Fault],
 ) -> Result<LabRuntime, String> {
-    let mut cfg = LabConfig::new(nodes, pods, exe());
-    cfg.agents = false;
-    cfg.faults = faults.to_vec();
-    cfg.kube_proxy = KubeProxyMode::Nftables;
-    let rt = LabRuntime::new(cfg).map_err(|e| e.to_string())?;
-    let d = rt.discover(&Quiet).await.map_err(|e| e.to_string())?;
-    match rt.deploy(d, &Quiet).await {
-        Ok(_) => Ok(rt),
-        Err(e) => {
-            let _ = rt.teardown().await;
-            Err(e.to_string())
-        }
-    }
+    build_unsynced_in(nodes, pods, faults, KubeProxyMode::Nftables).await
 }
 
 fn connect_all(from: &[String], vip: std::net::Ipv4Addr, port: u16) -> Vec<Result<(), ErrorKind>> {

@@ -40,9 +40,20 @@ pub async fn build_unsynced(
     pods: usize,
     faults: &[&'static dyn Fault],
 ) -> Result<LabRuntime, String> {
+    build_unsynced_in(nodes, pods, faults, netcheck::lab::KubeProxyMode::default()).await
+}
+
+/// [`build_unsynced`] with kube-proxy in the given mode.
+pub async fn build_unsynced_in(
+    nodes: usize,
+    pods: usize,
+    faults: &[&'static dyn Fault],
+    kube_proxy: netcheck::lab::KubeProxyMode,
+) -> Result<LabRuntime, String> {
     let mut cfg = LabConfig::new(nodes, pods, exe());
     cfg.agents = false;
     cfg.faults = faults.to_vec();
+    cfg.kube_proxy = kube_proxy;
     let rt = LabRuntime::new(cfg).map_err(|e| e.to_string())?;
     let d = rt.discover(&Quiet).await.map_err(|e| e.to_string())?;
     match rt.deploy(d, &Quiet).await {
