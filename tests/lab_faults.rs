@@ -367,17 +367,7 @@ fn sysctl_in(ns: &str, key: &str) -> Result<String, String> {
 /// `IPReversePathFilter` counter grew and no echo request reached ICMP.
 fn rp_filter_drops(p: &LabPlan, i: usize) -> Result<bool, String> {
     let ns = p.node_ns(i);
-    let counter = |file: &str, prefix: &str, name: &str| -> Result<u64, String> {
-        let text = run_in(&ns, "cat", &[file])?;
-        let mut lines = text.lines().filter(|l| l.starts_with(prefix));
-        let (names, values) = (lines.next().unwrap_or(""), lines.next().unwrap_or(""));
-        names
-            .split_whitespace()
-            .zip(values.split_whitespace())
-            .find(|(n, _)| *n == name)
-            .and_then(|(_, v)| v.parse().ok())
-            .ok_or_else(|| format!("no {name} counter in {file}"))
-    };
+    let counter = |file: &str, prefix: &str, name: &str| proc_counter(&ns, file, prefix, name);
     let rpf = || counter("/proc/net/netstat", "TcpExt:", "IPReversePathFilter");
     let echos = || counter("/proc/net/snmp", "Icmp:", "InEchos");
     // .250 of node i's pod subnet is never given to a pod. Node 1 must not

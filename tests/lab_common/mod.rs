@@ -181,7 +181,13 @@ pub fn run_in(ns: &str, program: &str, args: &[&str]) -> Result<String, String> 
 
 /// A counter of /proc/net/snmp (`Udp:` `InDatagrams`…) inside a namespace.
 pub fn snmp_counter(ns: &str, prefix: &str, name: &str) -> Result<u64, String> {
-    let text = run_in(ns, "cat", &["/proc/net/snmp"])?;
+    proc_counter(ns, "/proc/net/snmp", prefix, name)
+}
+
+/// A counter of a /proc/net table with a names line and a values line per
+/// prefix (snmp, netstat), read inside a namespace.
+pub fn proc_counter(ns: &str, file: &str, prefix: &str, name: &str) -> Result<u64, String> {
+    let text = run_in(ns, "cat", &[file])?;
     let mut lines = text.lines().filter(|l| l.starts_with(prefix));
     let (names, values) = (lines.next().unwrap_or(""), lines.next().unwrap_or(""));
     names
@@ -189,7 +195,7 @@ pub fn snmp_counter(ns: &str, prefix: &str, name: &str) -> Result<u64, String> {
         .zip(values.split_whitespace())
         .find(|(n, _)| *n == name)
         .and_then(|(_, v)| v.parse().ok())
-        .ok_or_else(|| format!("no {prefix} {name} in /proc/net/snmp of {ns}"))
+        .ok_or_else(|| format!("no {prefix} {name} in {file} of {ns}"))
 }
 
 /// An A query over UDP from a namespace: the addresses, or Err(rcode)
