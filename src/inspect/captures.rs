@@ -2,7 +2,7 @@
 //! support bundle or a test fixture holds (`iptables-save` text, `nft -j`
 //! JSON, `ip -j` JSON, `sysctl` lines, CNI files). Same parsers as the agent.
 
-use super::{cni, iptables, links, nft, query};
+use super::{cni, iptables, ipvs, links, nft, query};
 use crate::model::host::{Firewall, HostReport, IptablesBackend};
 
 #[derive(Debug, Clone, Default)]
@@ -20,6 +20,8 @@ pub struct Captures {
     pub ip_link: Option<String>,
     pub ip_addr: Option<String>,
     pub ip_route: Option<String>,
+    /// `ipvsadm -Ln`.
+    pub ipvsadm: Option<String>,
 }
 
 /// `== /etc/cni/net.d/NAME` headers followed by each file's contents.
@@ -105,6 +107,7 @@ pub fn from_captures(c: &Captures) -> HostReport {
             Err(e) => r.unavailable.push(format!("routes: {e}")),
         }
     }
+    r.ipvs = c.ipvsadm.as_deref().map(ipvs::parse);
     r.overview = query::summarize(&r);
     r
 }
@@ -129,5 +132,6 @@ pub fn fixture(node: &str) -> HostReport {
         ip_link: read("ip-link.json"),
         ip_addr: read("ip-addr.json"),
         ip_route: read("ip-route.json"),
+        ipvsadm: read("ipvsadm-Ln.txt"),
     })
 }

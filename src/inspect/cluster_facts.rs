@@ -8,9 +8,9 @@
 //! Only `unknown` (or empty) values are filled, and each filled field is
 //! named in `fromNodes` with what showed it.
 
-use crate::inspect::query;
+use crate::inspect::{query, recognise};
 use crate::model::Deployment;
-use crate::model::host::{CniFile, HostReport, Interface};
+use crate::model::host::{CniFile, HostReport};
 use crate::model::report::ClusterSummary;
 
 /// Chains only kube-proxy creates. The kubelet makes KUBE-FIREWALL,
@@ -51,9 +51,11 @@ fn is_unknown(v: &str) -> bool {
 }
 
 /// kube-proxy's mode on one node and what showed it: its nftables table
-/// (nftables), the kube-ipvs0 device (ipvs), or its chains (iptables).
-/// None: no kube-proxy footprint, or the firewall could not be read.
-pub fn node_kube_proxy_mode(h: &HostReport) -> Option<(&'static str, String)> {
+/// (nftables), the kube-ipvs0 device (ipvs, with its IPVS table when read),
+/// its chains (iptables), or none of them on a node whose CNI serves
+/// Services itself (`replaced by cilium`). None: no kube-proxy footprint,
+/// or the firewall could not be read.
+pub fn node_kube_proxy_mode(h: &HostReport) -> Option<(String, String)> {
     let fw = h.firewall.as_ref()?;
     if let Some(t) = fw
         .nftables
@@ -62,7 +64,7 @@ pub fn node_kube_proxy_mode(h: &HostReport) -> Option<(&'static str, String)> {
         .and_then(|n| n.tables.iter().find(|t| t.name == "kube-proxy"))
     {
         return Some((
-            "nftables",
+            "nftables".into(),
             format!("nftables table {} kube-proxy", t.family),
         ));
     }
@@ -89,63 +91,81 @@ pub fn node_kube_proxy_mode(h: &HostReport) -> Option<(&'static str, String)> {
     chains.sort_by_key(|(rank, _)| *rank);
     let chain = chains.into_iter().next().map(|(_, c)| c);
     if h.interfaces.iter().any(|i| i.name == "kube-ipvs0") {
+        let table = h
+            .ipvs
+            .as_ref()
+            .filter(|t| t.error.is_none())
+            .map(|t| format!(" ({} IPVS virtual services)", t.services.len()))
+            .unwrap_or_default();
         let with = chain.map(|c| format!(" and {c}")).unwrap_or_default();
-        return Some(("ipvs", format!("the kube-ipvs0 device{with}")));
+        return Some(("ipvs".into(), format!("the kube-ipvs0 device{table}{with}")));
     }
-    chain.map(|c| ("iptables", c))
+    if let Some(c) = chain {
+        return Some(("iptables".into(), c));
+    }
+    // No kube-proxy at all, and a CNI that serves Services in its place.
+    let (r, dev) = h.interfaces.iter().find_map(|i| {
+        let (r, _) = recognise::by_device(&i.name, i.kind.as_deref())?;
+        r.replaces_kube_proxy.then_some((r, &i.name))
+    })?;
+    let backend = fw
+        .iptables
+        .iter()
+        .filter(|b| b.error.is_none())
+        .map(|b| format!("iptables-{}", b.backend))
+        .collect::<Vec<_>>();
+    Some((
+        format!("replaced by {}", r.name),
+        format!(
+            "no kube-proxy chain ({}) nor nftables table, and {}'s {dev} device ({} serves Services itself)",
+            if backend.is_empty() {
+                "iptables unreadable".into()
+            } else {
+                backend.join(", ")
+            },
+            r.name,
+            r.name
+        ),
+    ))
 }
 
-/// The CNI's name for a plugin type in a config.
-fn cni_of_plugin(t: &str) -> String {
-    match t {
-        "cilium-cni" => "cilium",
-        "weave-net" => "weave",
-        "aws-cni" => "aws-vpc-cni",
-        "azure-vnet" => "azure-cni",
-        "ovn-k8s-cni-overlay" => "ovn-kubernetes",
-        "multus-shim" => "multus",
-        other => other,
-    }
-    .to_string()
+/// The CNI a config names by its main plugin: the common name of a known
+/// CNI (`cilium-cni` → `cilium`, kindnet's `ptp`), else the plugin type.
+fn cni_of_config(f: &CniFile) -> Option<String> {
+    let types = f.types();
+    let main = types
+        .iter()
+        .find(|t| !META_PLUGINS.contains(&t.as_str()))
+        .or(types.first())?;
+    Some(
+        recognise::by_config(main, f.name.as_deref())
+            .map(|r| r.name.to_string())
+            .unwrap_or_else(|| main.clone()),
+    )
 }
 
-/// The CNI that made an overlay device, by the names CNIs give them.
-fn cni_of_device(i: &Interface) -> Option<&'static str> {
-    let n = i.name.as_str();
-    Some(match n {
-        _ if n.starts_with("flannel") => "flannel",
-        "vxlan.calico" | "vxlan-v6.calico" | "wireguard.cali" | "wg-v6.cali" => "calico",
-        "tunl0" if i.kind.as_deref() == Some("ipip") => "calico",
-        "cilium_vxlan" | "cilium_geneve" | "cilium_wg0" => "cilium",
-        "weave" | "vxlan-6784" | "datapath" => "weave",
-        "antrea-tun0" => "antrea",
-        "kube-bridge" => "kube-router",
-        _ => return None,
-    })
+/// The device that shows the node's network: a CNI's own overlay device,
+/// else any overlay (`vxlan`), else a device a CNI names (Calico's `cali*`
+/// veths, `cilium_host`, AWS's `eni*`). (CNI or device kind, device name).
+fn cni_device(h: &HostReport) -> Option<(String, String)> {
+    let known = |overlay: bool| {
+        h.interfaces.iter().find_map(|i| {
+            let (r, d) = recognise::by_device(&i.name, i.kind.as_deref())?;
+            (d.overlay == overlay).then(|| (r.name.to_string(), i.name.clone()))
+        })
+    };
+    known(true)
+        .or_else(|| query::overlay(h).map(|o| (o.kind.clone(), o.device.clone())))
+        .or_else(|| known(false))
 }
 
 /// One node's CNI in a word or two (`bridge+flannel`, `calico`, `canal`)
 /// and what showed it.
 pub fn node_cni(h: &HostReport) -> Option<(String, String)> {
     let sel: Option<&CniFile> = h.cni.as_ref().and_then(|c| c.selected_file());
-    let plugin = sel.and_then(|f| {
-        let types = f.types();
-        let main = types
-            .iter()
-            .find(|t| !META_PLUGINS.contains(&t.as_str()))
-            .or(types.first())?;
-        Some(if main == "ptp" && f.name.as_deref() == Some("kindnet") {
-            "kindnet".to_string()
-        } else {
-            cni_of_plugin(main)
-        })
-    });
-    let known = h
-        .interfaces
-        .iter()
-        .find_map(|i| cni_of_device(i).map(|c| (c.to_string(), i.name.clone())));
-    let overlay = known.or_else(|| query::overlay(h).map(|o| (o.kind.clone(), o.device.clone())));
-    let name = match (&plugin, &overlay) {
+    let plugin = sel.and_then(cni_of_config);
+    let overlay = cni_device(h);
+    let mut name = match (&plugin, &overlay) {
         (None, None) => return None,
         (Some(p), None) => p.clone(),
         (None, Some((o, _))) => o.clone(),
@@ -153,9 +173,18 @@ pub fn node_cni(h: &HostReport) -> Option<(String, String)> {
         (Some(p), Some((o, _))) if (p == "calico" && o == "flannel") => "canal".into(),
         (Some(p), Some((o, _))) => format!("{p}+{o}"),
     };
+    let conf_dir = h.cni.as_ref().map(|c| c.conf_dir.as_str()).unwrap_or("");
+    if name == "flannel" && conf_dir.starts_with("/var/lib/rancher/k3s/") {
+        name = "flannel (k3s embedded)".into();
+    }
     let mut why = Vec::new();
     if let Some(f) = sel {
-        why.push(format!("{} {}", f.file, f.describe()));
+        let dir = if conf_dir.is_empty() || conf_dir == "/etc/cni/net.d" {
+            String::new()
+        } else {
+            format!("{conf_dir}/")
+        };
+        why.push(format!("{dir}{} {}", f.file, f.describe()));
     }
     if let Some((_, dev)) = &overlay {
         let kind = h
@@ -221,7 +250,7 @@ pub fn fill(cluster: &ClusterSummary, hosts: &[HostReport]) -> ClusterSummary {
             .iter()
             .filter_map(|h| {
                 let (mode, why) = node_kube_proxy_mode(h)?;
-                Some((h.node.as_str(), mode.to_string(), why))
+                Some((h.node.as_str(), mode, why))
             })
             .collect();
         if let Some((mode, why)) = vote(per_node) {
@@ -255,6 +284,7 @@ pub fn with_host_facts(mut d: Deployment, hosts: &[HostReport]) -> Deployment {
 mod tests {
     use super::*;
     use crate::inspect::captures::{Captures, fixture, from_captures};
+    use crate::model::host::Interface;
 
     fn real(rel: &str) -> String {
         let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -8,7 +8,7 @@
 //! agent's own network namespace, which is the host's in a hostNetwork probe
 //! pod and the node's namespace in the lab.
 
-use super::{cni, iptables, links, nft, query, runtime_config};
+use super::{cni, iptables, ipvs, links, nft, query, runtime_config};
 use crate::model::host::{CniInfo, Firewall, HostReport, IptablesBackend, NftRuleset};
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -97,6 +97,13 @@ pub fn inspect(opts: &Options) -> HostReport {
         )),
     }
     read_interfaces(opts, &mut r);
+    if r.interfaces.iter().any(|i| i.name == "kube-ipvs0") {
+        let ipvs = read_ipvs(opts);
+        if let Some(e) = &ipvs.error {
+            r.unavailable.push(format!("ipvs: {e}"));
+        }
+        r.ipvs = Some(ipvs);
+    }
     r.overview = query::summarize(&r);
     r
 }
@@ -640,6 +647,22 @@ pub fn read_sysctls(proc_sys: &Path) -> BTreeMap<String, String> {
         }
     }
     out
+}
+
+// ---------------------------------------------------------- IPVS
+
+/// kube-proxy's IPVS table, read only on a node with kube-ipvs0: ours or
+/// the host's `ipvsadm -Ln` (numeric, so no DNS lookups).
+fn read_ipvs(opts: &Options) -> crate::model::host::Ipvs {
+    let out =
+        find_tool(&opts.host_root, "ipvsadm").and_then(|t| run(&t, &["-Ln"], opts.command_timeout));
+    match out {
+        Ok(text) => ipvs::parse(&text),
+        Err(e) => crate::model::host::Ipvs {
+            error: Some(e),
+            ..Default::default()
+        },
+    }
 }
 
 // ---------------------------------------------------------- interfaces

@@ -11,9 +11,11 @@ pub mod cni;
 #[cfg(target_os = "linux")]
 pub mod collect;
 pub mod iptables;
+pub mod ipvs;
 pub mod links;
 pub mod nft;
 pub mod query;
+pub mod recognise;
 pub mod runtime_config;
 #[cfg(test)]
 pub(crate) mod tests;

@@ -4,6 +4,7 @@
 //! live in `read.rs` ([`ClusterObjects`]); everything here is
 //! unit-tested on objects captured from a real cluster.
 
+use crate::inspect::recognise::{self, CNIS};
 use crate::model::report::{ClusterSummary, Endpoint, ServiceRef};
 use crate::model::topology::{
     ApiServer, Deployment, DnsName, DnsTarget, NodeInfo, PolicyWorld, ServiceTarget,
@@ -279,65 +280,6 @@ pub fn daemonset_pods<'a>(ds: &DaemonSet, pods: &'a [Pod]) -> Vec<&'a Pod> {
 
 // ---------------------------------------------------------------- CNI
 
-/// A CNI we can recognise from its DaemonSets and pods.
-struct CniSignature {
-    name: &'static str,
-    /// Substrings of DaemonSet/pod names or container images.
-    markers: &'static [&'static str],
-}
-
-/// Order matters: Canal (Calico + Flannel) before both; Cilium before the rest.
-const CNIS: &[CniSignature] = &[
-    CniSignature {
-        name: "canal",
-        markers: &["canal"],
-    },
-    CniSignature {
-        name: "cilium",
-        markers: &["cilium"],
-    },
-    CniSignature {
-        name: "calico",
-        markers: &["calico-node", "calico/node", "calico"],
-    },
-    CniSignature {
-        name: "flannel",
-        markers: &["kube-flannel", "flannel"],
-    },
-    CniSignature {
-        name: "weave",
-        markers: &["weave-net", "weaveworks/weave"],
-    },
-    CniSignature {
-        name: "kindnet",
-        markers: &["kindnet"],
-    },
-    CniSignature {
-        name: "antrea",
-        markers: &["antrea-agent", "antrea"],
-    },
-    CniSignature {
-        name: "kube-router",
-        markers: &["kube-router"],
-    },
-    CniSignature {
-        name: "ovn-kubernetes",
-        markers: &["ovnkube-node", "ovnkube", "ovn-kubernetes"],
-    },
-    CniSignature {
-        name: "aws-vpc-cni",
-        markers: &["aws-node", "amazon-k8s-cni"],
-    },
-    CniSignature {
-        name: "azure-cni",
-        markers: &["azure-cns", "azure-cni", "azure-vnet"],
-    },
-    CniSignature {
-        name: "gke",
-        markers: &["netd", "gke-connectivity"],
-    },
-];
-
 /// The CNI and the DaemonSet that runs its agent.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CniDetection {
@@ -374,19 +316,13 @@ fn ds_images(ds: &DaemonSet) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Recognise the CNI from DaemonSets (any namespace), then from pod names.
+/// Recognise the CNI from DaemonSets (any namespace) by name and image,
+/// then from pod names (`inspect::recognise` has one entry per CNI).
 pub fn detect_cni(daemonsets: &[DaemonSet], pods: &[Pod]) -> CniDetection {
     for sig in CNIS {
         for ds in daemonsets {
             let name = ds.metadata.name.as_deref().unwrap_or("");
-            let images = ds_images(ds);
-            let hit = sig.markers.iter().find(|m| {
-                name.contains(*m)
-                    // Images only for DaemonSets that look like node agents;
-                    // "netd" is too short to match images safely.
-                    || (m.len() > 4 && images.iter().any(|i| i.contains(*m)))
-            });
-            if let Some(m) = hit {
+            if let Some(m) = sig.workload_marker(name, &ds_images(ds)) {
                 let id = format!(
                     "{}/{}",
                     ds.metadata.namespace.as_deref().unwrap_or(""),
@@ -403,7 +339,7 @@ pub fn detect_cni(daemonsets: &[DaemonSet], pods: &[Pod]) -> CniDetection {
     for sig in CNIS {
         for p in pods {
             let name = p.metadata.name.as_deref().unwrap_or("");
-            if let Some(m) = sig.markers.iter().find(|m| name.starts_with(*m)) {
+            if let Some(m) = sig.daemonsets.iter().find(|m| name.starts_with(*m)) {
                 return CniDetection {
                     name: sig.name.to_string(),
                     daemonset: None,
@@ -417,6 +353,29 @@ pub fn detect_cni(daemonsets: &[DaemonSet], pods: &[Pod]) -> CniDetection {
         }
     }
     CniDetection::unknown()
+}
+
+/// k3s's embedded flannel, which no DaemonSet or pod shows: it runs inside
+/// the k3s binary, yet annotates every Node (`flannel.alpha.coreos.com/…`)
+/// like kube-flannel, on a server whose version names k3s (`v1.33.1+k3s1`).
+/// Other clusters whose CNI runs outside Kubernetes are told by their nodes
+/// (`inspect::cluster_facts`), which show more than an annotation.
+pub fn detect_k3s_flannel(nodes: &[Node], version: &str) -> Option<CniDetection> {
+    if !version.contains("+k3s") {
+        return None;
+    }
+    nodes.iter().find_map(|n| {
+        let keys = n.metadata.annotations.as_ref()?.keys().map(String::as_str);
+        let (r, key) = recognise::by_node_annotation(keys)?;
+        (r.name == "flannel").then(|| CniDetection {
+            name: "flannel (k3s embedded)".into(),
+            daemonset: None,
+            evidence: format!(
+                "no flannel DaemonSet; annotation {key} on node {} and server version {version} (k3s runs flannel inside its own binary)",
+                n.metadata.name.as_deref().unwrap_or("")
+            ),
+        })
+    })
 }
 
 /// `cni-agent-not-ready`: the CNI's pod on a node is not ready, or a node has none.
@@ -477,7 +436,8 @@ pub fn cni_agent_findings(
 /// What we learnt about kube-proxy.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KubeProxy {
-    /// "iptables", "ipvs", "nftables", "replaced", "none" or "unknown".
+    /// "iptables", "ipvs", "nftables", "replaced by CNI" (`replaced by
+    /// cilium`), "none" or "unknown".
     pub mode: String,
     /// Whether kube-proxy runs as pods we can see.
     pub managed: bool,
@@ -530,7 +490,7 @@ pub fn detect_kube_proxy(
 ) -> KubeProxy {
     if cni.name == "cilium" && cilium_config.is_some_and(cilium_replaces_kube_proxy) {
         return KubeProxy {
-            mode: "replaced".into(),
+            mode: "replaced by cilium".into(),
             managed: ds.is_some(),
             evidence: "cilium-config has kube-proxy-replacement enabled".into(),
         };
@@ -561,12 +521,9 @@ pub fn detect_kube_proxy(
             },
         };
     }
-    if matches!(
-        cni.name.as_str(),
-        "cilium" | "kube-router" | "antrea" | "ovn-kubernetes"
-    ) {
+    if recognise::by_name(&cni.name).is_some_and(|r| r.replaces_kube_proxy) {
         return KubeProxy {
-            mode: "replaced".into(),
+            mode: format!("replaced by {}", cni.name),
             managed: false,
             evidence: format!(
                 "no kube-proxy DaemonSet; {} can serve Services itself",
@@ -1072,7 +1029,10 @@ pub fn deployment_from(
     server: &str,
 ) -> Result<Deployment, String> {
     let infos = select_nodes(&c.nodes, filter)?;
-    let cni = detect_cni(&c.daemonsets, &c.kube_system_pods);
+    let mut cni = detect_cni(&c.daemonsets, &c.kube_system_pods);
+    if cni.name == "unknown" {
+        cni = detect_k3s_flannel(&c.nodes, &c.version).unwrap_or(cni);
+    }
     let cni_ds = cni
         .daemonset
         .as_deref()

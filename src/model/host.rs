@@ -22,6 +22,10 @@ pub struct HostReport {
     pub cni: Option<CniInfo>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub firewall: Option<Firewall>,
+    /// kube-proxy's IPVS table (`ipvsadm -Ln`), read when the node has the
+    /// kube-ipvs0 device (kube-proxy in IPVS mode).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipvs: Option<Ipvs>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sysctls: Option<Sysctls>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -386,6 +390,51 @@ pub struct Conntrack {
     pub max: u64,
     /// count / max × 100, one decimal.
     pub percent: f64,
+}
+
+// ---------------------------------------------------------------- IPVS
+
+/// The IPVS table as `ipvsadm -Ln` prints it: each virtual service (a
+/// Service's ClusterIP, NodePort or external IP and port) with its real
+/// servers (the endpoints).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Ipvs {
+    /// `1.2.1` from `IP Virtual Server version 1.2.1 (size=4096)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    #[serde(default)]
+    pub services: Vec<IpvsService>,
+    /// Why the table could not be read (`not available: …`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IpvsService {
+    /// `TCP`, `UDP`, `SCTP` or `FWM` (firewall mark).
+    pub protocol: String,
+    /// `198.19.0.10:53`, `[2001:2::a]:53`, or the mark for `FWM`.
+    pub address: String,
+    /// `rr`, `lc`, `sh`, …
+    pub scheduler: String,
+    /// What follows the scheduler: `persistent 10800`, `ops`, …
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flags: Vec<String>,
+    #[serde(default)]
+    pub real_servers: Vec<IpvsRealServer>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IpvsRealServer {
+    pub address: String,
+    /// `Masq` (NAT, what kube-proxy uses), `Route`, `Tunnel`, `Local`.
+    pub forward: String,
+    pub weight: i64,
+    pub active_conn: u64,
+    pub inactive_conn: u64,
 }
 
 // ---------------------------------------------------------------- interfaces

@@ -31,7 +31,8 @@ pub struct ClusterSummary {
     pub version: String,
     /// Detected CNI ("flannel", "calico", …, or "unknown").
     pub cni: String,
-    /// kube-proxy mode ("iptables", "ipvs", "nftables", "replaced", "none" or "unknown").
+    /// kube-proxy mode ("iptables", "ipvs", "nftables", "replaced by CNI"
+    /// (`replaced by cilium`), "none" or "unknown").
     pub kube_proxy_mode: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dns_service: Option<ServiceRef>,

@@ -22,7 +22,7 @@ impl Rule for KubeProxyRulesMissing {
             .collect();
         let expected = match mode {
             "iptables" | "ipvs" | "nftables" => true,
-            "replaced" | "none" => false,
+            m if m == "none" || m.starts_with("replaced") => false,
             _ => !with.is_empty(),
         };
         if !expected {
@@ -149,6 +149,8 @@ mod tests {
             strip_kube(h);
         }
         d.cluster.kube_proxy_mode = "replaced".into();
+        assert!(testing::diagnose(&d, &checks, &hosts).is_empty());
+        d.cluster.kube_proxy_mode = "replaced by cilium".into();
         assert!(testing::diagnose(&d, &checks, &hosts).is_empty());
         d.cluster.kube_proxy_mode = "unknown".into();
         assert!(testing::diagnose(&d, &checks, &hosts).is_empty());

@@ -357,11 +357,11 @@ fn kube_proxy_mode_from_configmap_args_and_cni() {
     let ccm = cm("cilium-config", "kube-proxy-replacement", "true");
     assert_eq!(
         detect_kube_proxy(None, None, &cilium, Some(&ccm)).mode,
-        "replaced"
+        "replaced by cilium"
     );
     assert_eq!(
         detect_kube_proxy(None, None, &cilium, None).mode,
-        "replaced"
+        "replaced by cilium"
     );
     // The fixture cluster: kube-proxy runs on the nodes, not as pods.
     let kp = detect_kube_proxy(None, None, &unknown, None);
