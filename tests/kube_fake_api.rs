@@ -1017,3 +1017,179 @@ async fn creates_and_execs_stay_within_their_concurrency_limits() {
     );
     assert!(st.max_execs_open > 1, "{}", st.max_execs_open);
 }
+
+/// A cluster serving Cilium's, Calico's and the admin policy kinds, one of
+/// them forbidden to netcheck's identity.
+fn with_policy_kinds(cnp_namespace: &str) -> FakeState {
+    use serde_json::json;
+    let obj = |api: &str, kind: &str, name: &str, ns: Option<&str>| {
+        let mut o =
+            json!({"apiVersion": api, "kind": kind, "metadata": {"name": name}, "spec": {}});
+        if let Some(ns) = ns {
+            o["metadata"]["namespace"] = json!(ns);
+        }
+        o
+    };
+    let mut st = FakeState {
+        exec: true,
+        ..Default::default()
+    };
+    for (g, v) in [
+        ("cilium.io", "v2"),
+        ("crd.projectcalico.org", "v1"),
+        ("projectcalico.org", "v3"),
+        ("policy.networking.k8s.io", "v1alpha1"),
+    ] {
+        st.api_groups.push((g.into(), v.into()));
+    }
+    st.custom.insert(
+        "cilium.io/v2/ciliumnetworkpolicies".into(),
+        vec![
+            obj(
+                "cilium.io/v2",
+                "CiliumNetworkPolicy",
+                "l7-only",
+                Some(cnp_namespace),
+            ),
+            obj(
+                "cilium.io/v2",
+                "CiliumNetworkPolicy",
+                "deny-db",
+                Some("team-b"),
+            ),
+        ],
+    );
+    st.custom.insert(
+        "cilium.io/v2/ciliumclusterwidenetworkpolicies".into(),
+        Vec::new(),
+    );
+    st.custom.insert(
+        "crd.projectcalico.org/v1/networkpolicies".into(),
+        Vec::new(),
+    );
+    st.custom.insert(
+        "policy.networking.k8s.io/v1alpha1/baselineadminnetworkpolicies".into(),
+        Vec::new(),
+    );
+    st.custom.insert(
+        "policy.networking.k8s.io/v1alpha1/adminnetworkpolicies".into(),
+        Vec::new(),
+    );
+    // Calico's GlobalNetworkPolicies exist but may not be listed; its API
+    // server's group serves no networkpolicies here (404: left out).
+    st.custom.insert(
+        "crd.projectcalico.org/v1/globalnetworkpolicies".into(),
+        Vec::new(),
+    );
+    st.forbid_paths
+        .push("/apis/crd.projectcalico.org/v1/globalnetworkpolicies".into());
+    st
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn policy_kinds_beyond_networkpolicy_are_found_a_forbidden_one_is_said_and_checks_are_not_judged()
+ {
+    use netcheck::model::report::Expectation;
+    let fake = FakeApi::start(with_policy_kinds("team-a")).await;
+    let rt = runtime(&fake, opts(&fake)).await;
+    let report = pipeline::run(&rt, &Default::default(), &Quiet)
+        .await
+        .expect("a forbidden policy list does not fail the run");
+    let kinds: Vec<(String, Option<usize>, Vec<String>, bool)> = report
+        .cluster
+        .policy_kinds
+        .iter()
+        .map(|k| (k.label(), k.count, k.namespaces.clone(), k.error.is_some()))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            (
+                "CiliumNetworkPolicy (cilium.io/v2)".to_string(),
+                Some(2),
+                vec!["team-a".to_string(), "team-b".to_string()],
+                false
+            ),
+            (
+                "CiliumClusterwideNetworkPolicy (cilium.io/v2)".into(),
+                Some(0),
+                vec![],
+                false
+            ),
+            (
+                "NetworkPolicy (crd.projectcalico.org/v1)".into(),
+                Some(0),
+                vec![],
+                false
+            ),
+            (
+                "GlobalNetworkPolicy (crd.projectcalico.org/v1)".into(),
+                None,
+                vec![],
+                true
+            ),
+            (
+                "AdminNetworkPolicy (policy.networking.k8s.io/v1alpha1)".into(),
+                Some(0),
+                vec![],
+                false
+            ),
+            (
+                "BaselineAdminNetworkPolicy (policy.networking.k8s.io/v1alpha1)".into(),
+                Some(0),
+                vec![],
+                false
+            ),
+        ]
+    );
+    let gnp = &report.cluster.policy_kinds[3];
+    assert!(
+        gnp.error.as_deref().unwrap().starts_with(
+            "forbidden: may not list globalnetworkpolicies.crd.projectcalico.org (docs/rbac.yaml grants it)"
+        ),
+        "{gnp:?}"
+    );
+    // GlobalNetworkPolicies that could not be listed may be anywhere: every
+    // check to or from a pod is not judged, and all of them passed.
+    for c in &report.checks {
+        assert_eq!(c.status, Status::Pass, "{c:?}");
+        if c.source.pod.is_some() || c.target.pod.is_some() {
+            assert_eq!(c.expected, Some(Expectation::NotJudged), "{c:?}");
+            assert!(
+                c.detail.contains("not judged: GlobalNetworkPolicy"),
+                "{}",
+                c.detail
+            );
+        }
+    }
+    assert!(!pipeline::failed(&report, false));
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(
+        json["cluster"]["policyKinds"][0]["kind"],
+        "CiliumNetworkPolicy"
+    );
+    let st = fake.state();
+    assert!(st.saw("GET /apis?"), "{:?}", st.requests);
+    // Groups the cluster does not serve are not asked about.
+    assert!(!st.saw("GET /apis/projectcalico.org/v3/globalnetworkpolicies"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_namespaced_policy_kind_governs_only_checks_touching_its_namespace() {
+    use netcheck::model::CheckKind;
+    use netcheck::model::report::Expectation;
+    // A CiliumNetworkPolicy in kube-system (where CoreDNS runs), the
+    // GlobalNetworkPolicies listable and none of them there.
+    let mut st = with_policy_kinds("kube-system");
+    st.forbid_paths.clear();
+    let fake = FakeApi::start(st).await;
+    let rt = runtime(&fake, opts(&fake)).await;
+    let report = pipeline::run(&rt, &Default::default(), &Quiet)
+        .await
+        .expect("a report");
+    for c in &report.checks {
+        let want = (c.kind == CheckKind::Dns).then_some(Expectation::NotJudged);
+        assert_eq!(c.expected, want, "{c:?}");
+    }
+    assert!(report.checks.iter().any(|c| c.kind == CheckKind::Dns));
+}

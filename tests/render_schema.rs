@@ -304,3 +304,75 @@ fn facts_from_the_nodes_and_the_cni_dirs_validate() {
     doc["cluster"]["fromNodes"]["version"] = "v1.36".into();
     assert!(!errors(&v, &doc).is_empty());
 }
+
+/// Policy kinds netcheck does not evaluate (cluster.policyKinds), checks
+/// they could decide (expected `not-judged`) and kube-proxy's IPVS table
+/// (hosts[].ipvs) validate; a bad one does not.
+#[test]
+fn policy_kinds_not_judged_checks_and_the_ipvs_table_validate() {
+    use netcheck::model::host::{HostReport, Ipvs, IpvsRealServer, IpvsService};
+    use netcheck::model::report::{Expectation, PolicyKind};
+    let mut r = render_support::healthy();
+    r.cluster.kube_proxy_mode = "replaced by cilium".into();
+    r.cluster.policy_kinds = vec![
+        PolicyKind {
+            kind: "CiliumNetworkPolicy".into(),
+            api_version: "cilium.io/v2".into(),
+            cluster_wide: false,
+            count: Some(2),
+            namespaces: vec!["team-a".into()],
+            error: None,
+        },
+        PolicyKind {
+            kind: "GlobalNetworkPolicy".into(),
+            api_version: "crd.projectcalico.org/v1".into(),
+            cluster_wide: true,
+            count: None,
+            namespaces: Vec::new(),
+            error: Some(
+                "forbidden: may not list globalnetworkpolicies.crd.projectcalico.org".into(),
+            ),
+        },
+    ];
+    r.checks[0].expected = Some(Expectation::NotJudged);
+    r.hosts.push(HostReport {
+        node: "node-1".into(),
+        ipvs: Some(Ipvs {
+            version: Some("1.2.1".into()),
+            services: vec![IpvsService {
+                protocol: "UDP".into(),
+                address: "198.19.0.10:53".into(),
+                scheduler: "rr".into(),
+                flags: Vec::new(),
+                real_servers: vec![IpvsRealServer {
+                    address: "198.18.0.3:53".into(),
+                    forward: "Masq".into(),
+                    weight: 1,
+                    active_conn: 0,
+                    inactive_conn: 14,
+                }],
+            }],
+            error: None,
+        }),
+        ..Default::default()
+    });
+    let v = validator();
+    let text = render(&r, OutputFormat::Json, &RenderOptions::default());
+    let doc: Value = serde_json::from_str(&text).expect("-o json is JSON");
+    assert_eq!(doc["checks"][0]["expected"], "not-judged");
+    assert_eq!(doc["cluster"]["policyKinds"][1]["clusterWide"], true);
+    let errs = errors(&v, &doc);
+    assert!(errs.is_empty(), "{errs:#?}");
+    let mut bad = doc.clone();
+    bad["cluster"]["policyKinds"][0]["count"] = Value::from(-1);
+    assert!(!errors(&v, &bad).is_empty(), "a negative count validates");
+    let mut bad = doc.clone();
+    bad["hosts"][0]["ipvs"]["services"][0]["protocol"] = "ICMP".into();
+    assert!(
+        !errors(&v, &bad).is_empty(),
+        "an IPVS protocol that is not one"
+    );
+    let mut bad = doc;
+    bad["checks"][0]["expected"] = "maybe".into();
+    assert!(!errors(&v, &bad).is_empty());
+}

@@ -96,10 +96,7 @@ fn plugin(obj: &Map<String, Value>) -> Result<CniPlugin, String> {
         Some(Value::String(t)) if !t.is_empty() => t.clone(),
         _ => return Err("error parsing configuration: missing 'type'".into()),
     };
-    let mtu = obj
-        .get("mtu")
-        .and_then(Value::as_u64)
-        .and_then(|m| u32::try_from(m).ok());
+    let mtu = obj.get("mtu").and_then(mtu_of);
     let delegate = if plugin_type == "flannel" {
         // flannel's CNI plugin delegates to bridge unless told otherwise and
         // always gives the delegate host-local IPAM with the node's subnet.
@@ -113,10 +110,7 @@ fn plugin(obj: &Map<String, Value>) -> Result<CniPlugin, String> {
             ..Default::default()
         };
         if let Some(d) = d {
-            dp.mtu = d
-                .get("mtu")
-                .and_then(Value::as_u64)
-                .and_then(|m| u32::try_from(m).ok());
+            dp.mtu = d.get("mtu").and_then(mtu_of);
             dp.bridge = d.get("bridge").and_then(Value::as_str).map(str::to_string);
             dp.hairpin_mode = d.get("hairpinMode").and_then(Value::as_bool);
         }
@@ -144,6 +138,13 @@ fn plugin(obj: &Map<String, Value>) -> Result<CniPlugin, String> {
         ipam: obj.get("ipam").and_then(Value::as_object).map(ipam),
         delegate,
     })
+}
+
+/// An MTU as a number, or as the string AWS VPC CNI's template leaves
+/// (`"mtu": "9001"`); 0 (Calico's "detect it") is no MTU.
+fn mtu_of(v: &Value) -> Option<u32> {
+    let n = v.as_u64().or_else(|| v.as_str()?.trim().parse().ok())?;
+    u32::try_from(n).ok().filter(|m| *m > 0)
 }
 
 fn ipam(obj: &Map<String, Value>) -> CniIpam {

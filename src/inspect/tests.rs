@@ -929,3 +929,367 @@ fn no_plugin_dir_anywhere_says_which_were_tried() {
     );
     assert!(e.contains("none does"), "{e}");
 }
+
+// ------------------------------------------- each CNI as its manifests install it
+
+/// A node of one CNI (tests/fixtures/cni/<dir>/): its conflist, the plugins
+/// in its bin dir (`bin.txt`), its devices (`ip-link.json`), its rules
+/// (`iptables-save.txt`, nft backend), kube-proxy's IPVS table
+/// (`ipvsadm-Ln.txt`) and a config dir other than /etc/cni/net.d
+/// (`conf-dir.txt`), where the directory has them.
+pub(crate) fn cni_node(dir: &str) -> crate::model::host::HostReport {
+    let base = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/cni")
+        .join(dir);
+    let read = |f: &str| std::fs::read_to_string(base.join(f)).ok();
+    let mut files: Vec<(String, String)> = std::fs::read_dir(&base)
+        .unwrap_or_else(|e| panic!("{}: {e}", base.display()))
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| cni::is_config_name(n) && n != "ip-link.json")
+        .map(|n| {
+            let t = read(&n).unwrap_or_default();
+            (n, t)
+        })
+        .collect();
+    files.sort();
+    let mut r = from_captures(&Captures {
+        node: dir.to_string(),
+        cni_files: files,
+        cni_binaries: read("bin.txt")
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect(),
+        iptables_legacy_save: Some(String::new()),
+        iptables_nft_save: read("iptables-save.txt"),
+        ip_link: read("ip-link.json"),
+        ipvsadm: read("ipvsadm-Ln.txt"),
+        ..Default::default()
+    });
+    if let (Some(d), Some(c)) = (read("conf-dir.txt"), r.cni.as_mut()) {
+        c.conf_dir = d.trim().to_string();
+    }
+    r
+}
+
+/// What each CNI's node must show.
+struct Installed {
+    dir: &'static str,
+    cni: &'static str,
+    plugins: &'static [&'static str],
+    /// The main plugin's `mtu` in the conflist.
+    conf_mtu: Option<u32>,
+    /// A device of the CNI and its MTU.
+    device: (&'static str, u32),
+    kube_proxy: &'static str,
+}
+
+const INSTALLED: &[Installed] = &[
+    Installed {
+        dir: "calico",
+        cni: "calico",
+        plugins: &["calico", "portmap", "bandwidth"],
+        conf_mtu: Some(1440),
+        device: ("vxlan.calico", 1450),
+        kube_proxy: "iptables",
+    },
+    Installed {
+        dir: "canal",
+        cni: "canal",
+        plugins: &["calico", "portmap", "bandwidth"],
+        conf_mtu: Some(1450),
+        device: ("flannel.1", 1450),
+        kube_proxy: "iptables",
+    },
+    Installed {
+        dir: "cilium",
+        cni: "cilium",
+        plugins: &["cilium-cni"],
+        conf_mtu: None,
+        device: ("cilium_host", 1500),
+        kube_proxy: "replaced by cilium",
+    },
+    Installed {
+        dir: "flannel",
+        cni: "flannel",
+        plugins: &["flannel", "bridge", "portmap"],
+        conf_mtu: None,
+        device: ("flannel.1", 1450),
+        kube_proxy: "iptables",
+    },
+    Installed {
+        dir: "k3s-flannel",
+        cni: "flannel (k3s embedded)",
+        plugins: &["flannel", "bridge", "portmap", "bandwidth"],
+        conf_mtu: None,
+        device: ("flannel.1", 1450),
+        kube_proxy: "iptables",
+    },
+    Installed {
+        dir: "kindnet",
+        cni: "kindnet",
+        plugins: &["ptp", "portmap"],
+        conf_mtu: Some(1500),
+        device: ("eth0", 1500),
+        kube_proxy: "iptables",
+    },
+    Installed {
+        dir: "weave",
+        cni: "weave",
+        plugins: &["weave-net", "portmap"],
+        conf_mtu: None,
+        device: ("weave", 1376),
+        kube_proxy: "iptables",
+    },
+    Installed {
+        dir: "aws-vpc-cni",
+        cni: "aws-vpc-cni",
+        plugins: &["aws-cni", "egress-cni", "portmap"],
+        conf_mtu: Some(9001),
+        device: ("eni3f2a9c1b7d0", 9001),
+        kube_proxy: "iptables",
+    },
+    Installed {
+        dir: "azure",
+        cni: "azure-cni",
+        plugins: &["azure-vnet", "portmap"],
+        conf_mtu: None,
+        device: ("azv1a2b3c4d5e6", 1500),
+        kube_proxy: "iptables",
+    },
+    Installed {
+        dir: "kube-router",
+        cni: "bridge+kube-router",
+        plugins: &["bridge", "portmap"],
+        conf_mtu: None,
+        device: ("kube-bridge", 1500),
+        kube_proxy: "iptables",
+    },
+    Installed {
+        dir: "kube-proxy-ipvs",
+        cni: "flannel",
+        plugins: &["flannel", "bridge", "portmap"],
+        conf_mtu: None,
+        device: ("kube-ipvs0", 1500),
+        kube_proxy: "ipvs",
+    },
+];
+
+#[test]
+fn each_cni_is_recognised_with_its_plugins_mtu_and_kube_proxy_mode() {
+    use super::cluster_facts::{node_cni, node_kube_proxy_mode};
+    for w in INSTALLED {
+        let h = cni_node(w.dir);
+        let c = h.cni.as_ref().unwrap();
+        let f = c
+            .selected_file()
+            .unwrap_or_else(|| panic!("{}: no valid config: {:?}", w.dir, c.files));
+        assert_eq!(f.types(), w.plugins, "{}", w.dir);
+        assert_eq!(f.plugins[0].mtu, w.conf_mtu, "{}", w.dir);
+        assert!(
+            c.missing_plugins.is_empty(),
+            "{}: {:?}",
+            w.dir,
+            c.missing_plugins
+        );
+        let (name, why) = node_cni(&h).unwrap_or_else(|| panic!("{}: no CNI", w.dir));
+        assert_eq!(name, w.cni, "{}: {why}", w.dir);
+        assert!(why.contains(&f.file), "{}: {why}", w.dir);
+        let dev = h.interfaces.iter().find(|i| i.name == w.device.0).unwrap();
+        assert_eq!(dev.mtu, Some(w.device.1), "{}", w.dir);
+        let (mode, why) = node_kube_proxy_mode(&h).unwrap_or_else(|| panic!("{}", w.dir));
+        assert_eq!(mode, w.kube_proxy, "{}: {why}", w.dir);
+        assert!(
+            h.overview.flagged.is_empty(),
+            "{}: {:?}",
+            w.dir,
+            h.overview.flagged
+        );
+    }
+}
+
+#[test]
+fn cni_specific_details_the_fixtures_pin() {
+    use super::cluster_facts::{node_cni, node_kube_proxy_mode};
+    // AWS's template leaves its MTU a string; egress-cni brings host-local.
+    let aws = cni_node("aws-vpc-cni");
+    let f = aws.cni.as_ref().unwrap().selected_file().unwrap();
+    assert_eq!(f.plugins[1].mtu, Some(9001));
+    assert_eq!(
+        cni::required_binaries(f),
+        vec!["aws-cni", "egress-cni", "host-local", "portmap"]
+    );
+    // Calico: the VXLAN device on IANA's port; its chains are not kube-proxy's.
+    let calico = cni_node("calico");
+    let ov = query::overlay(&calico).unwrap();
+    assert_eq!((ov.device.as_str(), ov.port), ("vxlan.calico", Some(4789)));
+    let filter = &calico.firewall.as_ref().unwrap().iptables[1].tables[0];
+    assert!(filter.chain("cali-FORWARD").is_some());
+    // Cilium: no kube-proxy chain, so Services are cilium's; the evidence says so.
+    let (_, why) = node_kube_proxy_mode(&cni_node("cilium")).unwrap();
+    assert!(
+        why.contains("no kube-proxy chain") && why.contains("cilium_host"),
+        "{why}"
+    );
+    // Weave's overlay is its fast datapath's VXLAN on 6784.
+    let weave = cni_node("weave");
+    assert_eq!(query::overlay(&weave).unwrap().port, Some(6784));
+    // k3s: the config dir under /var/lib/rancher names the embedded flannel.
+    let (_, why) = node_cni(&cni_node("k3s-flannel")).unwrap();
+    assert!(
+        why.starts_with("/var/lib/rancher/k3s/agent/etc/cni/net.d/10-flannel.conflist"),
+        "{why}"
+    );
+}
+
+#[test]
+fn ipvs_table_parsed_into_virtual_services_and_real_servers() {
+    let h = cni_node("kube-proxy-ipvs");
+    let t = h.ipvs.as_ref().expect("ipvsadm -Ln captured");
+    assert_eq!(t.version.as_deref(), Some("1.2.1"));
+    assert_eq!(t.services.len(), 9);
+    let dns = t.service("udp", "10.96.0.10:53").unwrap();
+    assert_eq!(dns.scheduler, "rr");
+    let rs: Vec<(&str, &str, i64, u64)> = dns
+        .real_servers
+        .iter()
+        .map(|r| {
+            (
+                r.address.as_str(),
+                r.forward.as_str(),
+                r.weight,
+                r.inactive_conn,
+            )
+        })
+        .collect();
+    assert_eq!(
+        rs,
+        vec![
+            ("10.244.0.3:53", "Masq", 1, 14),
+            ("10.244.1.4:53", "Masq", 1, 13)
+        ]
+    );
+    let sticky = t.service("TCP", "10.96.45.12:80").unwrap();
+    assert_eq!(sticky.flags, vec!["persistent", "10800"]);
+    assert_eq!(
+        t.service("tcp", "[fd00:10:96::a]:53")
+            .unwrap()
+            .real_servers
+            .len(),
+        1
+    );
+    assert_eq!(
+        t.service("FWM", "7").unwrap().real_servers[0].address,
+        "10.244.1.7:0"
+    );
+    let empty: Vec<&str> = t
+        .empty_services()
+        .iter()
+        .map(|s| s.address.as_str())
+        .collect();
+    assert_eq!(empty, vec!["10.96.200.9:5432"]);
+    let (mode, why) = super::cluster_facts::node_kube_proxy_mode(&h).unwrap();
+    assert_eq!(mode, "ipvs");
+    assert_eq!(
+        why,
+        "the kube-ipvs0 device (9 IPVS virtual services) and KUBE-SERVICES chain in iptables-nft"
+    );
+    // Garbage and a real server before any service: no panic, nothing made up.
+    let odd = super::ipvs::parse("  -> 1.2.3.4:80 Masq 1 0 0\nTCP\nTCP 1.1.1.1:80\nhello\n");
+    assert!(odd.services.is_empty());
+    assert_eq!(super::ipvs::parse("").services.len(), 0);
+}
+
+/// Three nodes of one CNI, each node's host-local range its own pod CIDR.
+fn cni_cluster(
+    dir: &str,
+) -> (
+    crate::model::Deployment,
+    Vec<crate::model::Check>,
+    Vec<crate::model::host::HostReport>,
+) {
+    let d = crate::diagnose::sim::cluster(3);
+    let checks = crate::diagnose::sim::run(&d, |_| crate::diagnose::sim::ok());
+    let hosts: Vec<_> = d
+        .nodes
+        .iter()
+        .map(|n| {
+            let mut h = cni_node(dir);
+            h.node = n.name.clone();
+            if let (Some(cidr), Some(c)) = (n.pod_cidrs.first(), h.cni.as_mut()) {
+                for p in c.files.iter_mut().flat_map(|f| f.plugins.iter_mut()) {
+                    if let Some(ipam) = p.ipam.as_mut() {
+                        ipam.subnets = vec![cidr.to_string()];
+                    }
+                }
+            }
+            h
+        })
+        .collect();
+    let mut d = d;
+    d.cluster.cni = "unknown".into();
+    d.cluster.kube_proxy_mode = "unknown".into();
+    let d = super::cluster_facts::with_host_facts(d, &hosts);
+    (d, checks, hosts)
+}
+
+#[test]
+fn healthy_nodes_of_every_cni_give_no_finding() {
+    for w in INSTALLED {
+        let (d, checks, hosts) = cni_cluster(w.dir);
+        assert_eq!(d.cluster.cni, w.cni, "{}", w.dir);
+        assert_eq!(d.cluster.kube_proxy_mode, w.kube_proxy, "{}", w.dir);
+        let f = crate::diagnose::rules::host::testing::diagnose(&d, &checks, &hosts);
+        assert!(f.is_empty(), "{}: {f:#?}", w.dir);
+    }
+}
+
+#[test]
+fn host_checks_name_what_is_wrong_on_each_cni() {
+    use crate::model::FindingId;
+    let ids = |d: &crate::model::Deployment,
+               c: &[crate::model::Check],
+               h: &[crate::model::host::HostReport]| {
+        crate::diagnose::rules::host::testing::diagnose(d, c, h)
+    };
+    // AWS without egress-cni on one node: that plugin, on that node.
+    let (d, checks, mut hosts) = cni_cluster("aws-vpc-cni");
+    let c = hosts[1].cni.as_mut().unwrap();
+    let bins: Vec<String> = c
+        .binaries
+        .iter()
+        .filter(|b| *b != "egress-cni")
+        .cloned()
+        .collect();
+    let files: Vec<(String, Result<String, String>)> = ["10-aws.conflist"]
+        .iter()
+        .map(|f| (f.to_string(), Ok(read(&format!("cni/aws-vpc-cni/{f}")))))
+        .collect();
+    *c = cni::analyse(&c.conf_dir, &c.bin_dir, files, Ok(bins));
+    let f = ids(&d, &checks, &hosts);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!(f[0].id, FindingId::CniPluginBinaryMissing);
+    assert_eq!(f[0].nodes, vec![hosts[1].node.clone()]);
+    assert!(f[0].title.contains("egress-cni"), "{}", f[0].title);
+    // Weave on two nodes, a leftover Cilium config first in line on the third.
+    let (d, checks, mut hosts) = cni_cluster("weave");
+    let c = hosts[2].cni.as_mut().unwrap();
+    let files = vec![
+        (
+            "10-weave.conflist".to_string(),
+            Ok(read("cni/weave/10-weave.conflist")),
+        ),
+        (
+            "05-cilium.conflist".to_string(),
+            Ok(read("cni/cilium/05-cilium.conflist")),
+        ),
+    ];
+    let mut bins = c.binaries.clone();
+    bins.push("cilium-cni".into());
+    *c = cni::analyse(&c.conf_dir, &c.bin_dir, files, Ok(bins));
+    let f = ids(&d, &checks, &hosts);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!(f[0].id, FindingId::CniConfigConflict);
+    assert_eq!(f[0].nodes, vec![hosts[2].node.clone()]);
+}

@@ -888,6 +888,8 @@ pub struct ClusterObjects {
     pub kube_proxy_config: Option<ConfigMap>,
     pub coredns_config: Option<ConfigMap>,
     pub cilium_config: Option<ConfigMap>,
+    /// Policy kinds besides NetworkPolicy the API serves, with their objects.
+    pub policy_kinds: Vec<crate::model::report::PolicyKind>,
 }
 
 /// The DaemonSet named `namespace/name`.
@@ -1066,6 +1068,7 @@ pub fn deployment_from(
             kube_proxy_mode: proxy.mode.clone(),
             dns_service: dns.as_ref().map(|d| d.service.clone()),
             from_nodes: Default::default(),
+            policy_kinds: c.policy_kinds.clone(),
         },
         nodes: infos,
         pods: Vec::new(),

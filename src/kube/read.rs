@@ -7,8 +7,10 @@ use super::discover::{self, ClusterObjects, NodeFilter};
 use super::manifests::PsaLevel;
 use super::preflight;
 use super::runtime::KubeRuntime;
+use crate::model::report::PolicyKind;
+use crate::policy::kinds::{KNOWN, KnownKind};
 use crate::runtime::{Progress, Result, RuntimeError};
-use ::kube::api::{Api, ListParams, PostParams};
+use ::kube::api::{Api, ApiResource, DynamicObject, ListParams, PostParams};
 use k8s_openapi::api::apps::v1::DaemonSet;
 use k8s_openapi::api::authorization::v1::SelfSubjectAccessReview;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node, Pod, Service};
@@ -85,10 +87,11 @@ impl KubeRuntime {
             ),
             None => None,
         };
-        let (kube_proxy_config, coredns_config, cilium_config) = tokio::join!(
+        let (kube_proxy_config, coredns_config, cilium_config, policy_kinds) = tokio::join!(
             self.optional_configmap("kube-proxy"),
             self.optional_configmap("coredns"),
             self.optional_configmap("cilium-config"),
+            self.policy_kinds(),
         );
         Ok(ClusterObjects {
             version: version.git_version,
@@ -104,7 +107,76 @@ impl KubeRuntime {
             kube_proxy_config,
             coredns_config,
             cilium_config,
+            policy_kinds,
         })
+    }
+
+    /// The policy kinds besides NetworkPolicy the API serves (API
+    /// discovery: `/apis`, readable by every authenticated user) and what
+    /// their objects are. A kind whose objects may not be listed is kept
+    /// with the reason, never an error of the run.
+    async fn policy_kinds(&self) -> Vec<PolicyKind> {
+        let groups = match self
+            .call("reading the API groups", self.client.list_api_groups())
+            .await
+        {
+            Ok(g) => g.groups,
+            Err(e) => {
+                tracing::warn!("policy kinds besides NetworkPolicy not looked for: {e}");
+                return Vec::new();
+            }
+        };
+        let served: Vec<&KnownKind> = KNOWN
+            .iter()
+            .filter(|k| {
+                groups
+                    .iter()
+                    .any(|g| g.name == k.group && g.versions.iter().any(|v| v.version == k.version))
+            })
+            .collect();
+        futures::future::join_all(served.into_iter().map(|k| self.list_kind(k)))
+            .await
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
+    /// One policy kind's objects (None: the group does not serve it).
+    async fn list_kind(&self, k: &KnownKind) -> Option<PolicyKind> {
+        let ar = ApiResource {
+            group: k.group.into(),
+            version: k.version.into(),
+            api_version: k.api_version(),
+            kind: k.kind.into(),
+            plural: k.resource.into(),
+        };
+        let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &ar);
+        let bound = super::client::call_bound(self.opts.timeout);
+        let what = format!("{}.{}", k.resource, k.group);
+        match tokio::time::timeout(bound, api.list(&ListParams::default())).await {
+            Ok(Ok(l)) => {
+                let ns: Vec<Option<String>> = l
+                    .items
+                    .iter()
+                    .map(|o| o.metadata.namespace.clone())
+                    .collect();
+                Some(k.found(&ns))
+            }
+            Ok(Err(::kube::Error::Api(s))) if s.code == 404 => None,
+            Ok(Err(::kube::Error::Api(s))) if s.code == 403 => {
+                let why = format!(
+                    "forbidden: may not list {what} (docs/rbac.yaml grants it): {}",
+                    s.message
+                );
+                tracing::warn!("{why}");
+                Some(k.unlisted(&why))
+            }
+            Ok(Err(e)) => Some(k.unlisted(&format!("listing {what} failed: {e}"))),
+            Err(_) => Some(k.unlisted(&format!(
+                "listing {what}: no answer within {}",
+                humantime::format_duration(bound)
+            ))),
+        }
     }
 
     async fn preflight(&self, namespaces: &[Namespace], progress: &dyn Progress) -> Result<()> {

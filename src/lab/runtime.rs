@@ -213,7 +213,7 @@ impl LabRuntime {
                 cni: "unknown".into(),
                 kube_proxy_mode: "unknown".into(),
                 dns_service: Some(dns_service_ref()),
-                from_nodes: Default::default(),
+                ..Default::default()
             },
             nodes: (0..p.nodes)
                 .map(|i| NodeInfo {

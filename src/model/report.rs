@@ -40,6 +40,51 @@ pub struct ClusterSummary {
     /// (`cni`, `kubeProxyMode`), each with what showed it on which nodes.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub from_nodes: BTreeMap<String, String>,
+    /// Policy kinds besides NetworkPolicy the cluster serves (Cilium,
+    /// Calico, AdminNetworkPolicy): netcheck does not evaluate them, so the
+    /// checks they could govern are `not-judged`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policy_kinds: Vec<PolicyKind>,
+}
+
+/// A network policy kind netcheck does not evaluate, as discovery found it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyKind {
+    /// `CiliumNetworkPolicy`, `GlobalNetworkPolicy`, `AdminNetworkPolicy`, …
+    pub kind: String,
+    /// `cilium.io/v2`, `projectcalico.org/v3`, `policy.networking.k8s.io/v1alpha1`.
+    pub api_version: String,
+    /// Whether its objects apply to pods of every namespace (cluster-scoped
+    /// kinds) or only to pods of their own namespace.
+    pub cluster_wide: bool,
+    /// Objects found; None when they could not be listed (`error`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<usize>,
+    /// A namespaced kind: the namespaces that hold its objects.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub namespaces: Vec<String>,
+    /// Why its objects could not be listed (RBAC: `forbidden`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl PolicyKind {
+    /// `CiliumNetworkPolicy (cilium.io/v2)`.
+    pub fn label(&self) -> String {
+        format!("{} ({})", self.kind, self.api_version)
+    }
+
+    /// Whether its objects could decide traffic to or from a pod in
+    /// `namespace`. Conservative: objects that could not be listed could
+    /// be anywhere.
+    pub fn governs(&self, namespace: &str) -> bool {
+        match self.count {
+            None => true,
+            Some(0) => false,
+            Some(_) => self.cluster_wide || self.namespaces.iter().any(|n| n == namespace),
+        }
+    }
 }
 
 impl ClusterSummary {
@@ -171,6 +216,9 @@ pub struct Endpoint {
 pub enum Expectation {
     Allow,
     Deny,
+    /// A policy kind netcheck does not evaluate (`cluster.policyKinds`)
+    /// could decide this traffic: neither verdict is claimed.
+    NotJudged,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

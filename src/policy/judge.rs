@@ -102,6 +102,8 @@ pub struct PolicyJudge {
     /// Probe name → indices into `probes` (checks name pods, not namespaces).
     by_name: std::collections::HashMap<String, Vec<usize>>,
     dns: Vec<PodInfo>,
+    /// Policy kinds netcheck does not evaluate (`cluster.policyKinds`).
+    unjudged: Vec<crate::model::report::PolicyKind>,
 }
 
 impl PolicyJudge {
@@ -116,7 +118,28 @@ impl PolicyJudge {
             probe_nodes: d.pods.iter().map(|p| p.node.clone()).collect(),
             by_name,
             dns: dns_pod_infos(d),
+            unjudged: d.cluster.policy_kinds.clone(),
         }
+    }
+
+    /// The policy kinds netcheck does not evaluate that could decide a
+    /// check: cluster-wide kinds for every check to or from a pod,
+    /// namespaced ones for checks touching a pod of a namespace that has
+    /// their objects (probe pods by name; the DNS pods for DNS checks).
+    pub fn unjudged_kinds(&self, c: &Check) -> Vec<String> {
+        if self.unjudged.is_empty() {
+            return Vec::new();
+        }
+        let mut namespaces: Vec<&str> = Vec::new();
+        for e in [&c.source, &c.target] {
+            if let Some(p) = self.probe(e) {
+                namespaces.push(&p.namespace);
+            }
+        }
+        if c.kind == CheckKind::Dns {
+            namespaces.extend(self.dns.iter().map(|p| p.namespace.as_str()));
+        }
+        super::kinds::governing(&self.unjudged, &namespaces)
     }
 
     pub fn probe_pods(&self) -> &[PodInfo] {
@@ -361,8 +384,12 @@ fn append(detail: &str, more: &str) -> String {
 /// not block it. Failed that way under a deny it stays `fail` (the short
 /// path is for `mtu-blackhole`) and says the echoes crossed; it is never
 /// `expected-block`.
+///
+/// A check a policy kind netcheck does not evaluate could decide
+/// (`cluster.policyKinds`) keeps its status and is `not-judged`, unless it
+/// failed and NetworkPolicy denies it (`expected-block`, the other kinds named).
 pub fn judge_checks(d: &Deployment, checks: &mut [Check]) {
-    if d.policy.policies.is_empty() {
+    if d.policy.policies.is_empty() && d.cluster.policy_kinds.is_empty() {
         return;
     }
     judge_checks_with(&PolicyJudge::new(d), checks);
@@ -371,13 +398,18 @@ pub fn judge_checks(d: &Deployment, checks: &mut [Check]) {
 /// [`judge_checks`] with the run's compiled model (the pipeline compiles it
 /// once and hands the same model to the diagnosis rules).
 pub fn judge_checks_with(judge: &PolicyJudge, checks: &mut [Check]) {
-    if judge.compiled.is_empty() {
+    if judge.compiled.is_empty() && judge.unjudged.is_empty() {
         return;
     }
     for w in &judge.compiled.warnings {
         tracing::warn!("{w}");
     }
     for c in checks.iter_mut() {
+        let others = judge.unjudged_kinds(c);
+        if !others.is_empty() {
+            not_judged(judge, c, &others);
+            continue;
+        }
         let Some((decision, denials)) = judge.decide(c) else {
             continue;
         };
@@ -409,6 +441,32 @@ pub fn judge_checks_with(judge: &PolicyJudge, checks: &mut [Check]) {
             _ => {}
         }
     }
+}
+
+/// A check other policy kinds could decide: a failure NetworkPolicy denies
+/// is blocked as intended all the same; anything else is `not-judged`,
+/// its status as probed.
+fn not_judged(judge: &PolicyJudge, c: &mut Check, others: &[String]) {
+    let kinds = others.join(", ");
+    if c.status == Status::Fail && !crossed(c) {
+        if let Some((Decision::Deny, denials)) = judge.decide(c) {
+            c.expected = Some(Expectation::Deny);
+            c.status = Status::ExpectedBlock;
+            c.detail = append(
+                &c.detail,
+                &format!(
+                    "blocked as intended: {} ({kinds} could decide it too)",
+                    denial_summary(&denials)
+                ),
+            );
+            return;
+        }
+    }
+    c.expected = Some(Expectation::NotJudged);
+    c.detail = append(
+        &c.detail,
+        &format!("not judged: {kinds} could decide it (netcheck does not evaluate that kind)"),
+    );
 }
 
 /// Whether packets of a failed check crossed all the same: an MTU check that

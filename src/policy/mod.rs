@@ -5,6 +5,8 @@
 //! - [`compile`]: policies compiled into matchers ([`Compiled`]).
 //! - [`eval`]: (source, destination, port) → [`Verdict`] with its reasons.
 //! - [`judge`]: the run's checks judged against the deployment's policies.
+//! - [`kinds`]: policy kinds besides NetworkPolicy (Cilium, Calico,
+//!   AdminNetworkPolicy): the checks they could decide are `not-judged`.
 //! - [`load`]: Namespaces, Pods and NetworkPolicies from YAML files.
 //! - [`explain`]: the `explain` command.
 //! - [`labels`]: workload labels for `--policy-from`.
@@ -17,6 +19,7 @@ pub mod compile;
 pub mod eval;
 pub mod explain;
 pub mod judge;
+pub mod kinds;
 pub mod labels;
 pub mod load;
 pub mod selector;

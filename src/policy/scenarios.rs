@@ -148,3 +148,99 @@ fn a_drop_that_policy_allows_stays_a_failure_for_the_other_rules() {
         sim::ids(&f)
     );
 }
+
+/// A CiliumNetworkPolicy in the probes' namespace, as discovery reports it.
+fn cilium_policy_in(ns: &str) -> crate::model::report::PolicyKind {
+    super::kinds::KNOWN
+        .iter()
+        .find(|k| k.kind == "CiliumNetworkPolicy")
+        .expect("known kind")
+        .found(&[Some(ns.to_string())])
+}
+
+#[test]
+fn a_drop_under_a_cilium_policy_is_not_judged_and_no_unexpected_block() {
+    let allow_ns = r#"{"metadata": {"name": "allow-ns", "namespace": "netcheck"}, "spec": {"podSelector": {}, "ingress": [{"from": [{"podSelector": {}}]}]}}"#;
+    let mut d = with_policies(&[allow_ns]);
+    // Cilium enforces a CiliumNetworkPolicy that drops UDP between two pods
+    // of one node: NetworkPolicy alone allows it.
+    let answer = |t: &CheckTemplate| {
+        let cell = t.kind == CheckKind::PodToPod
+            && t.protocol == crate::model::Protocol::Udp
+            && t.source.pod.as_deref() == Some("probe-0-0")
+            && t.target.pod.as_deref() == Some("probe-0-1");
+        let remote_host = t.kind == CheckKind::NodeToPod && t.source.node != t.target.node;
+        if cell || remote_host {
+            sim::timeout()
+        } else {
+            sim::ok()
+        }
+    };
+    // Without knowing the Cilium policy: a warning that blames something else.
+    let mut checks = sim::run(&d, answer);
+    super::judge_checks(&d, &mut checks);
+    let f = sim::diagnose(&d, &checks);
+    assert!(sim::ids(&f).contains(&FindingId::UnexpectedBlock), "{f:#?}");
+    // Knowing it: the cell is a failure nobody judged, and no unexpected-block.
+    d.cluster.policy_kinds = vec![cilium_policy_in("netcheck")];
+    let mut checks = sim::run(&d, answer);
+    super::judge_checks(&d, &mut checks);
+    let cell: Vec<_> = checks.iter().filter(|c| c.status == Status::Fail).collect();
+    assert_eq!(cell.len(), 1, "{cell:#?}");
+    assert_eq!(
+        cell[0].expected,
+        Some(crate::model::report::Expectation::NotJudged)
+    );
+    assert!(
+        cell[0]
+            .detail
+            .contains("not judged: CiliumNetworkPolicy (cilium.io/v2) could decide it"),
+        "{}",
+        cell[0].detail
+    );
+    let f = sim::diagnose(&d, &checks);
+    assert!(
+        !sim::ids(&f).contains(&FindingId::UnexpectedBlock),
+        "{f:#?}"
+    );
+    assert!(errors(&f).is_empty(), "{f:#?}");
+    // A Cilium policy in another namespace governs none of the probes' checks.
+    d.cluster.policy_kinds = vec![cilium_policy_in("team-a")];
+    let mut checks = sim::run(&d, answer);
+    super::judge_checks(&d, &mut checks);
+    assert!(
+        checks
+            .iter()
+            .all(|c| c.expected != Some(crate::model::report::Expectation::NotJudged))
+    );
+}
+
+#[test]
+fn a_pass_a_global_policy_allows_is_not_an_unexpected_allow() {
+    // NetworkPolicy denies everything; a Calico GlobalNetworkPolicy (higher
+    // order wins in Calico) lets it all through.
+    let mut d = with_policies(&[DENY_ALL]);
+    d.cluster.policy_kinds = vec![
+        super::kinds::KNOWN
+            .iter()
+            .find(|k| k.kind == "GlobalNetworkPolicy" && k.group == "crd.projectcalico.org")
+            .expect("known kind")
+            .found(&[None]),
+    ];
+    let mut checks = sim::run(&d, |_| sim::ok());
+    super::judge_checks(&d, &mut checks);
+    assert!(checks.iter().all(|c| c.status != Status::UnexpectedAllow));
+    // Every check to or from a pod is not judged; node-to-node has none.
+    let pods = checks
+        .iter()
+        .filter(|c| c.source.pod.is_some() || c.target.pod.is_some());
+    for c in pods {
+        assert_eq!(
+            c.expected,
+            Some(crate::model::report::Expectation::NotJudged),
+            "{c:?}"
+        );
+    }
+    let f = sim::diagnose(&d, &checks);
+    assert!(f.is_empty(), "{f:#?}");
+}

@@ -115,6 +115,9 @@ pub fn header(r: &Report, th: &Theme, width: usize) -> String {
     ];
     let mut out = join_fitting(&first, &dot, width);
     out.push_str(&join_fitting(&second, &dot, width));
+    if !c.policy_kinds.is_empty() {
+        out.push_str(&not_judged_line(c, width));
+    }
     if !r.summary.stages_ms.is_empty() {
         // Pipeline order, not alphabetical.
         const ORDER: [&str; 8] = [
@@ -133,6 +136,25 @@ pub fn header(r: &Report, th: &Theme, width: usize) -> String {
         }
     }
     out
+}
+
+/// The policy kinds netcheck saw and does not evaluate: "policies not
+/// judged: CiliumNetworkPolicy (cilium.io/v2) 3 in team-a, …".
+fn not_judged_line(c: &crate::model::report::ClusterSummary, width: usize) -> String {
+    let parts: Vec<String> = c
+        .policy_kinds
+        .iter()
+        .map(|k| match (&k.error, k.count) {
+            (Some(e), _) => format!("{} (not listed: {e})", k.label()),
+            (None, Some(n)) if !k.namespaces.is_empty() => {
+                format!("{} {n} in {}", k.label(), k.namespaces.join(", "))
+            }
+            (None, n) => format!("{} {}", k.label(), n.unwrap_or(0)),
+        })
+        .collect();
+    let mut parts = parts;
+    parts[0] = format!("policies not judged: {}", parts[0]);
+    join_fitting(&parts, ", ", width)
 }
 
 /// Visible width of a line (ANSI escapes do not count).

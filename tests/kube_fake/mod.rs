@@ -105,6 +105,11 @@ pub struct FakeState {
     /// Exec streams open now, and the most there ever were at once.
     pub execs_open: usize,
     pub max_execs_open: usize,
+    /// API groups served besides the built-in ones, (group, version), as
+    /// `/apis` lists them (CRDs' groups: cilium.io, crd.projectcalico.org, …).
+    pub api_groups: Vec<(String, String)>,
+    /// Objects of those groups, by "group/version/resource" (cluster-wide lists).
+    pub custom: BTreeMap<String, Vec<Value>>,
 }
 
 impl FakeState {
@@ -881,6 +886,23 @@ async fn handle(
                 items.retain(|p| matches_selector(p, &sel));
             }
             list("ServiceList", items)
+        }
+        (Method::GET, ["apis"]) => {
+            let groups: Vec<Value> = st
+                .api_groups
+                .iter()
+                .map(|(g, v)| {
+                    let gv = json!({"groupVersion": format!("{g}/{v}"), "version": v});
+                    json!({"name": g, "versions": [gv.clone()], "preferredVersion": gv})
+                })
+                .collect();
+            reply(
+                StatusCode::OK,
+                json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}),
+            )
+        }
+        (Method::GET, ["apis", g, v, res]) if st.custom.contains_key(&format!("{g}/{v}/{res}")) => {
+            list("List", st.custom[&format!("{g}/{v}/{res}")].clone())
         }
         (_, [.., "exec"]) => status(
             400,

@@ -46,7 +46,7 @@ pub fn deployment_with(names: &[&str], per_node: usize) -> Deployment {
                 namespace: "kube-system".into(),
                 ip: ip("198.19.0.10"),
             }),
-            from_nodes: Default::default(),
+            ..Default::default()
         },
         ..Default::default()
     };

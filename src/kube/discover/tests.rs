@@ -556,6 +556,7 @@ fn captured_cluster() -> ClusterObjects {
         kube_proxy_config: None,
         coredns_config: None,
         cilium_config: None,
+        policy_kinds: Vec::new(),
     }
 }
 
@@ -617,4 +618,61 @@ fn the_skeleton_finds_dns_pods_not_ready_and_no_endpoints() {
     let ids: Vec<FindingId> = d.findings.iter().map(|f| f.id).collect();
     assert!(ids.contains(&FindingId::DnsPodsNotReady), "{ids:?}");
     assert!(ids.contains(&FindingId::ServiceNoEndpoints), "{ids:?}");
+}
+
+#[test]
+fn k3s_flannel_is_told_by_node_annotations_and_the_server_version() {
+    let ns = nodes();
+    // The captured cluster runs flannel on its nodes too, but it is no k3s:
+    // its nodes say more than an annotation (host inspection).
+    assert_eq!(detect_k3s_flannel(&ns, "v1.36.2"), None);
+    let got = detect_k3s_flannel(&ns, "v1.33.1+k3s1").unwrap();
+    assert_eq!(got.name, "flannel (k3s embedded)");
+    assert!(got.daemonset.is_none());
+    assert!(
+        got.evidence
+            .contains("annotation flannel.alpha.coreos.com/backend-data on node node1"),
+        "{}",
+        got.evidence
+    );
+    // Without flannel's annotations there is nothing to tell.
+    let mut bare = ns.clone();
+    for n in bare.iter_mut() {
+        n.metadata.annotations = None;
+    }
+    assert_eq!(detect_k3s_flannel(&bare, "v1.33.1+k3s1"), None);
+    // In the skeleton: a k3s server, no CNI DaemonSet.
+    let mut c = captured_cluster();
+    c.version = "v1.33.1+k3s1".into();
+    let d = deployment_from(&c, &NodeFilter::All, "k3s", "https://k3s:6443").unwrap();
+    assert_eq!(d.cluster.cni, "flannel (k3s embedded)");
+}
+
+#[test]
+fn an_agent_is_recognised_by_its_image_under_any_name() {
+    let ds = daemonset(
+        "networking",
+        "node-agent",
+        "quay.io/cilium/cilium:v1.17.0",
+        &[],
+    );
+    let got = detect_cni(&[ds], &[]);
+    assert_eq!(got.name, "cilium");
+    assert_eq!(
+        got.evidence,
+        "DaemonSet networking/node-agent (matches \"cilium/cilium\")"
+    );
+    // Cilium without its kube-proxy DaemonSet: replaced by cilium.
+    assert_eq!(
+        detect_kube_proxy(None, None, &got, None).mode,
+        "replaced by cilium"
+    );
+    // kube-proxy itself is no CNI.
+    let kp = daemonset(
+        "kube-system",
+        "kube-proxy",
+        "registry.k8s.io/kube-proxy:v1.36.2",
+        &[],
+    );
+    assert_eq!(detect_cni(&[kp], &[]).name, "unknown");
 }
