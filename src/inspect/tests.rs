@@ -1100,12 +1100,14 @@ fn each_cni_is_recognised_with_its_plugins_mtu_and_kube_proxy_mode() {
         assert_eq!(dev.mtu, Some(w.device.1), "{}", w.dir);
         let (mode, why) = node_kube_proxy_mode(&h).unwrap_or_else(|| panic!("{}", w.dir));
         assert_eq!(mode, w.kube_proxy, "{}: {why}", w.dir);
-        assert!(
-            h.overview.flagged.is_empty(),
-            "{}: {:?}",
-            w.dir,
-            h.overview.flagged
-        );
+        // Weave's nodes keep Docker's FORWARD policy DROP and accept pod
+        // traffic in their own rules: worth a look in the host view, not a
+        // finding (healthy_nodes_of_every_cni_give_no_finding).
+        let flags: &[&str] = match w.dir {
+            "weave" => &["filter FORWARD policy DROP (nft)"],
+            _ => &[],
+        };
+        assert_eq!(h.overview.flagged, flags, "{}", w.dir);
     }
 }
 
@@ -1129,7 +1131,7 @@ fn cni_specific_details_the_fixtures_pin() {
     // Cilium: no kube-proxy chain, so Services are cilium's; the evidence says so.
     let (_, why) = node_kube_proxy_mode(&cni_node("cilium")).unwrap();
     assert!(
-        why.contains("no kube-proxy chain") && why.contains("cilium_host"),
+        why.contains("no kube-proxy chain") && why.contains("cilium's cilium_net device"),
         "{why}"
     );
     // Weave's overlay is its fast datapath's VXLAN on 6784.
