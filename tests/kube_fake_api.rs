@@ -1170,8 +1170,8 @@ async fn policy_kinds_beyond_networkpolicy_are_found_a_forbidden_one_is_said_and
     );
     let st = fake.state();
     assert!(st.saw("GET /apis?"), "{:?}", st.requests);
-    // Groups the cluster does not serve are not asked about.
-    assert!(!st.saw("GET /apis/projectcalico.org/v3/globalnetworkpolicies"));
+    // A group that serves no such resource answers 404: asked, left out.
+    assert!(st.saw("GET /apis/projectcalico.org/v3/globalnetworkpolicies"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1182,6 +1182,9 @@ async fn a_namespaced_policy_kind_governs_only_checks_touching_its_namespace() {
     // GlobalNetworkPolicies listable and none of them there.
     let mut st = with_policy_kinds("kube-system");
     st.forbid_paths.clear();
+    // No admin network policies here: that group is not even asked.
+    st.api_groups
+        .retain(|(g, _)| g != "policy.networking.k8s.io");
     let fake = FakeApi::start(st).await;
     let rt = runtime(&fake, opts(&fake)).await;
     let report = pipeline::run(&rt, &Default::default(), &Quiet)
@@ -1192,4 +1195,15 @@ async fn a_namespaced_policy_kind_governs_only_checks_touching_its_namespace() {
         assert_eq!(c.expected, want, "{c:?}");
     }
     assert!(report.checks.iter().any(|c| c.kind == CheckKind::Dns));
+    let kinds: Vec<String> = report
+        .cluster
+        .policy_kinds
+        .iter()
+        .map(|k| k.label())
+        .collect();
+    assert!(
+        !kinds.iter().any(|k| k.contains("AdminNetworkPolicy")),
+        "{kinds:?}"
+    );
+    assert!(!fake.state().saw("GET /apis/policy.networking.k8s.io"));
 }
