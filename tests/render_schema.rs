@@ -367,7 +367,8 @@ fn policy_kinds_not_judged_checks_and_the_ipvs_table_validate() {
     bad["cluster"]["policyKinds"][0]["count"] = Value::from(-1);
     assert!(!errors(&v, &bad).is_empty(), "a negative count validates");
     let mut bad = doc.clone();
-    bad["hosts"][0]["ipvs"]["services"][0]["protocol"] = "ICMP".into();
+    let last = bad["hosts"].as_array().map_or(0, |h| h.len() - 1);
+    bad["hosts"][last]["ipvs"]["services"][0]["protocol"] = "ICMP".into();
     assert!(
         !errors(&v, &bad).is_empty(),
         "an IPVS protocol that is not one"
