@@ -726,6 +726,46 @@ mod tests {
     }
 
     #[test]
+    fn the_header_names_the_policy_kinds_not_judged_and_why_one_was_not_listed() {
+        use crate::model::report::PolicyKind;
+        let mut r = crate::model::Report {
+            api_version: crate::model::report::API_VERSION.into(),
+            kind: "Report".into(),
+            cluster: Default::default(),
+            nodes: Vec::new(),
+            checks: Vec::new(),
+            hosts: Vec::new(),
+            findings: Vec::new(),
+            summary: Default::default(),
+        };
+        let plain = header(&r, &Theme::plain(), 200);
+        assert!(!plain.contains("not judged"), "{plain}");
+        r.cluster.kube_proxy_mode = "replaced by cilium".into();
+        r.cluster.policy_kinds = vec![
+            PolicyKind {
+                kind: "CiliumNetworkPolicy".into(),
+                api_version: "cilium.io/v2".into(),
+                count: Some(2),
+                namespaces: vec!["team-a".into(), "team-b".into()],
+                ..Default::default()
+            },
+            PolicyKind {
+                kind: "GlobalNetworkPolicy".into(),
+                api_version: "crd.projectcalico.org/v1".into(),
+                cluster_wide: true,
+                error: Some("forbidden".into()),
+                ..Default::default()
+            },
+        ];
+        let h = header(&r, &Theme::plain(), 200);
+        assert!(h.contains("kube-proxy replaced by cilium"), "{h}");
+        assert!(
+            h.contains("policies not judged: CiliumNetworkPolicy (cilium.io/v2) 2 in team-a, team-b, GlobalNetworkPolicy (crd.projectcalico.org/v1) (not listed: forbidden)"),
+            "{h}"
+        );
+    }
+
+    #[test]
     fn failed_checks_are_told_from_evidence_in_words() {
         assert!(is_failed_check(
             "pod-to-pod tcp/7000 probe-1a (node-1) → probe-3a (node-3): timeout"
