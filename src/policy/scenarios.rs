@@ -241,7 +241,17 @@ fn a_pass_a_global_policy_allows_is_not_an_unexpected_allow() {
             "{c:?}"
         );
     }
-    // policy-blocks-dns reads NetworkPolicy alone, statically: it stays.
+    // policy-blocks-dns reads NetworkPolicy alone: a warning now, naming
+    // the kind that could allow DNS all the same.
     let f = sim::diagnose(&d, &checks);
     assert_eq!(sim::ids(&f), vec![FindingId::PolicyBlocksDns], "{f:#?}");
+    assert_eq!(f[0].severity, Severity::Warning);
+    assert!(
+        f[0].evidence.iter().any(|e| e.starts_with(
+            "GlobalNetworkPolicy (crd.projectcalico.org/v1) could allow DNS all the same"
+        )),
+        "{:#?}",
+        f[0].evidence
+    );
+    assert!(errors(&f).is_empty());
 }

@@ -71,8 +71,14 @@ impl Rule for PolicyBlocksDns {
                 crate::policy::judge::DNS_POD_LABEL.1
             ),
         };
-        // selecting policies → (blocked protocols, who, probe pod names)
-        type Group = (BTreeSet<&'static str>, Vec<String>, BTreeSet<String>);
+        // selecting policies → (blocked protocols, who, probe pod names,
+        // policy kinds netcheck does not evaluate that could allow it anyway)
+        type Group = (
+            BTreeSet<&'static str>,
+            Vec<String>,
+            BTreeSet<String>,
+            BTreeSet<String>,
+        );
         let mut groups: BTreeMap<Vec<String>, Group> = BTreeMap::new();
         for (pod, what) in &candidates {
             let selecting = compiled.selecting(pod, Direction::Egress);
@@ -97,13 +103,17 @@ impl Rule for PolicyBlocksDns {
             let g = groups.entry(selecting).or_default();
             g.0.extend(blocked);
             g.1.push(what.clone());
+            g.3.extend(crate::policy::kinds::governing(
+                &d.cluster.policy_kinds,
+                &[pod.namespace.as_str(), dns_ns],
+            ));
             if what.starts_with("probe pod") {
                 g.2.insert(pod.name.clone());
             }
         }
         groups
             .into_iter()
-            .map(|(policies, (protos, who, probes))| {
+            .map(|(policies, (protos, who, probes, others))| {
                 let protos: Vec<String> = ["UDP", "TCP"]
                     .iter()
                     .filter(|p| protos.contains(*p))
@@ -120,6 +130,18 @@ impl Rule for PolicyBlocksDns {
                     protos.join(" and ")
                 )];
                 evidence.extend(cap_evidence(who, 8));
+                // A Calico GlobalNetworkPolicy that allows DNS cluster-wide
+                // is common: then this is NetworkPolicy's word, not the
+                // cluster's. Said, and a warning rather than an error.
+                let severity = if others.is_empty() {
+                    Severity::Error
+                } else {
+                    evidence.push(format!(
+                        "{} could allow DNS all the same: netcheck does not evaluate that kind",
+                        others.into_iter().collect::<Vec<_>>().join(", ")
+                    ));
+                    Severity::Warning
+                };
                 // Failed DNS checks of the affected probes are this, not a DNS outage.
                 let explains = ev
                     .checks
@@ -135,7 +157,7 @@ impl Rule for PolicyBlocksDns {
                 Diagnosis {
                     finding: finding(
                         FindingId::PolicyBlocksDns,
-                        Severity::Error,
+                        severity,
                         format!("{named} blocks DNS for the pods it selects"),
                         Vec::new(),
                         evidence,
