@@ -305,3 +305,24 @@ fn a_folded_failing_pair_with_a_flaky_check_says_its_reason_once() {
         assert!(l.contains("✗ timeout ~  no DNS answer"), "{l}");
     }
 }
+
+#[test]
+fn markdown_names_the_policy_kinds_not_judged() {
+    let mut r = render_support::healthy();
+    let plain = render(&r, OutputFormat::Markdown, &RenderOptions::default());
+    assert!(!plain.contains("Policies not judged"));
+    r.cluster.policy_kinds = vec![netcheck::model::report::PolicyKind {
+        kind: "AdminNetworkPolicy".into(),
+        api_version: "policy.networking.k8s.io/v1alpha1".into(),
+        cluster_wide: true,
+        count: Some(1),
+        ..Default::default()
+    }];
+    let md = render(&r, OutputFormat::Markdown, &RenderOptions::default());
+    assert!(
+        md.contains(
+            "| Policies not judged | AdminNetworkPolicy (policy.networking.k8s.io/v1alpha1) |"
+        ),
+        "{md}"
+    );
+}

@@ -75,6 +75,15 @@ pub fn render(r: &Report) -> String {
         ("DNS", dns),
         ("Nodes", format!("{} ({ready} ready)", r.nodes.len())),
         ("Duration", duration(s.duration_ms)),
+        (
+            "Policies not judged",
+            r.cluster
+                .policy_kinds
+                .iter()
+                .map(|k| k.label())
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
     ] {
         if !v.is_empty() {
             let _ = writeln!(o, "| {k} | {} |", esc(&v));
