@@ -132,11 +132,14 @@ fn runtime_setting(root: &Path) -> (Option<runtime_config::CniSetting>, Vec<Stri
     let containerd = |notes: &mut Vec<String>| {
         for path in runtime_config::CONTAINERD_CONFIGS {
             match read_limited(&under_root(root, Path::new(path)), 1 << 20) {
-                Ok(text) => match runtime_config::containerd(&text, path) {
-                    Ok(Some(s)) => return Some(s),
-                    Ok(None) => {}
-                    Err(e) => notes.push(e),
-                },
+                Ok(text) => {
+                    let files = containerd_files(root, path, text, notes);
+                    let (s, errors) = runtime_config::containerd_merged(&files);
+                    notes.extend(errors);
+                    if s.is_some() {
+                        return s;
+                    }
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => notes.push(format!("cannot read {path}: {}", io_why(&e))),
             }
@@ -176,6 +179,63 @@ fn runtime_setting(root: &Path) -> (Option<runtime_config::CniSetting>, Vec<Stri
         containerd(&mut notes).or_else(|| crio(&mut notes))
     };
     (s, notes)
+}
+
+/// Most files one containerd config may pull in through `imports`.
+const MAX_CONTAINERD_IMPORTS: usize = 32;
+
+/// A containerd config and the files it imports, in the order containerd
+/// loads them: the main file, then each import pattern's matches in name
+/// order (imports of imports after their importer), each file once.
+fn containerd_files(
+    root: &Path,
+    path: &str,
+    text: String,
+    notes: &mut Vec<String>,
+) -> Vec<(String, String)> {
+    let mut files = vec![(path.to_string(), text)];
+    let mut next = 0;
+    while next < files.len() {
+        let (from, text) = &files[next];
+        let patterns = runtime_config::containerd_imports(text, from);
+        next += 1;
+        let mut found = Vec::new();
+        for pattern in patterns {
+            let rooted = format!(
+                "{}/{}",
+                glob::Pattern::escape(&root.display().to_string()).trim_end_matches('/'),
+                pattern.trim_start_matches('/')
+            );
+            let Ok(paths) = glob::glob(&rooted) else {
+                notes.push(format!(
+                    "containerd import '{pattern}' in {from} is not a valid pattern"
+                ));
+                continue;
+            };
+            let mut matched: Vec<PathBuf> = paths.flatten().filter(|p| p.is_file()).collect();
+            matched.sort();
+            for p in matched {
+                let on_node = Path::new("/").join(p.strip_prefix(root).unwrap_or(&p));
+                found.push(on_node.display().to_string());
+            }
+        }
+        for on_node in found {
+            if files.iter().any(|(p, _)| *p == on_node) {
+                continue;
+            }
+            if files.len() > MAX_CONTAINERD_IMPORTS {
+                notes.push(format!(
+                    "containerd imports more than {MAX_CONTAINERD_IMPORTS} files from {path}: the rest were not read"
+                ));
+                return files;
+            }
+            match read_limited(&under_root(root, Path::new(&on_node)), 1 << 20) {
+                Ok(t) => files.push((on_node, t)),
+                Err(e) => notes.push(format!("cannot read {on_node}: {}", io_why(&e))),
+            }
+        }
+    }
+    files
 }
 
 /// Known plugin dirs that exist on the node, k3s's `data/<hash>/bin` included.

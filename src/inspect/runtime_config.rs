@@ -119,9 +119,12 @@ pub fn containerd(text: &str, path: &str) -> Result<Option<CniSetting>, String> 
     if containerd_cri_disabled(&t) {
         return Ok(None);
     }
-    let Some(plugins) = t.get("plugins").and_then(Value::as_table) else {
-        return Ok(None);
-    };
+    Ok(cri_cni(&t, path))
+}
+
+/// The CRI plugin's `cni` section of one parsed containerd config.
+fn cri_cni(t: &Table, path: &str) -> Option<CniSetting> {
+    let plugins = t.get("plugins").and_then(Value::as_table)?;
     for (section, _version) in CRI_SECTIONS {
         let Some(cni) = plugins
             .get(section)
@@ -141,7 +144,7 @@ pub fn containerd(text: &str, path: &str) -> Result<Option<CniSetting>, String> 
             continue;
         }
         let place = format!("{path} (plugins.\"{section}\".cni)");
-        return Ok(Some(CniSetting {
+        return Some(CniSetting {
             source: if bin_dirs.is_empty() {
                 String::new()
             } else {
@@ -150,9 +153,66 @@ pub fn containerd(text: &str, path: &str) -> Result<Option<CniSetting>, String> 
             bin_dirs,
             conf_source: conf_dir.as_ref().map(|_| format!("conf_dir in {place}")),
             conf_dir,
-        }));
+        });
     }
-    Ok(None)
+    None
+}
+
+/// The files a containerd config imports (`imports = [...]`, e.g. Talos's
+/// `/etc/cri/conf.d/*.part` or a distribution's `/etc/containerd/conf.d/*.toml`),
+/// as glob patterns made absolute against the importing file's directory,
+/// as containerd resolves them. Empty when the file is not TOML.
+pub fn containerd_imports(text: &str, path: &str) -> Vec<String> {
+    let Ok(t) = text.parse::<Table>() else {
+        return Vec::new();
+    };
+    let base = std::path::Path::new(path)
+        .parent()
+        .unwrap_or(std::path::Path::new("/"));
+    t.get("imports")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| base.join(s.trim()).display().to_string())
+        .collect()
+}
+
+/// containerd's CNI setting from its main config followed by the files it
+/// imports, in the order containerd loads them (`(path, text)`, the main
+/// config first). containerd merges each import over what came before, so
+/// a key an import sets wins; `disabled_plugins` adds up, so the CRI plugin
+/// is off when any file turns it off. Files that are not TOML are reported
+/// and skipped (containerd itself would refuse to start on them).
+pub fn containerd_merged(files: &[(String, String)]) -> (Option<CniSetting>, Vec<String>) {
+    let mut merged: Option<CniSetting> = None;
+    let mut errors = Vec::new();
+    for (path, text) in files {
+        let t = match parse(text, path) {
+            Ok(t) => t,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        if containerd_cri_disabled(&t) {
+            return (None, errors);
+        }
+        let Some(s) = cri_cni(&t, path) else {
+            continue;
+        };
+        let m = merged.get_or_insert_with(CniSetting::default);
+        if !s.bin_dirs.is_empty() {
+            m.bin_dirs = s.bin_dirs;
+            m.source = s.source;
+        }
+        if s.conf_dir.is_some() {
+            m.conf_dir = s.conf_dir;
+            m.conf_source = s.conf_source;
+        }
+    }
+    (merged, errors)
 }
 
 /// The CNI setting of CRI-O from its files in the order CRI-O reads them
@@ -405,5 +465,51 @@ plugin_dirs = ["/var/lib/cni/bin", "/usr/libexec/cni"]
         )]);
         assert_eq!(s.unwrap().bin_dirs, vec!["/usr/libexec/cni"]);
         assert_eq!(crio(&[]).0, None);
+    }
+
+    #[test]
+    fn containerd_imports_resolve_against_the_config_dir_and_override_it() {
+        let main =
+            "version = 2\nimports = [\"/etc/containerd/conf.d/*.toml\", \"cni.toml\", \"\"]\n";
+        assert_eq!(
+            containerd_imports(main, "/etc/containerd/config.toml"),
+            vec!["/etc/containerd/conf.d/*.toml", "/etc/containerd/cni.toml"]
+        );
+        assert!(containerd_imports("imports = [", "/etc/containerd/config.toml").is_empty());
+        // The main config sets both dirs; a drop-in moves the plugins only
+        // (as Talos's /etc/cri/conf.d parts do); a broken drop-in is reported.
+        let files = vec![
+            ("/etc/containerd/config.toml".to_string(), V2.to_string()),
+            (
+                "/etc/containerd/conf.d/10-cni.toml".to_string(),
+                "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\".cni]\nbin_dir = \"/opt/cni/bin\"\n".to_string(),
+            ),
+            ("/etc/containerd/conf.d/99-x.toml".to_string(), "[plugins\n".to_string()),
+        ];
+        let (s, errors) = containerd_merged(&files);
+        let s = s.expect("a setting");
+        assert_eq!(s.bin_dirs, vec!["/opt/cni/bin"]);
+        assert!(s.source.contains("conf.d/10-cni.toml"), "{}", s.source);
+        assert_eq!(s.conf_dir.as_deref(), Some("/etc/cni/net.d"));
+        assert!(
+            s.conf_source
+                .as_deref()
+                .is_some_and(|c| c.contains("/etc/containerd/config.toml")),
+            "{s:?}"
+        );
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].contains("99-x.toml"), "{errors:?}");
+        // A drop-in that disables CRI wins: the settings are not the kubelet's.
+        let mut off = files.clone();
+        off.push((
+            "/etc/containerd/conf.d/zz.toml".into(),
+            "disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n".into(),
+        ));
+        assert_eq!(containerd_merged(&off).0, None);
+        // Only the main file: the same as reading it alone.
+        assert_eq!(
+            containerd_merged(&files[..1]).0,
+            containerd(V2, "/etc/containerd/config.toml").unwrap()
+        );
     }
 }

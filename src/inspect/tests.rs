@@ -866,6 +866,36 @@ fn the_runtimes_own_bin_dir_wins_over_the_known_places() {
 
 #[cfg(target_os = "linux")]
 #[test]
+fn containerd_imports_are_followed_to_the_plugin_dir() {
+    // The main config only imports (Talos, some distributions); the drop-in
+    // names /usr/lib/cni, which has the plugins; /opt/cni/bin lacks portmap.
+    let main = "version = 2\nimports = [\"/etc/containerd/conf.d/*.toml\"]\n";
+    let part =
+        "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\".cni]\n  bin_dir = \"/usr/lib/cni\"\n";
+    let root = fake_cni_root(
+        &["bridge", "host-local", "portmap"],
+        "/usr/lib/cni",
+        &[
+            ("/etc/containerd/config.toml", main),
+            ("/etc/containerd/conf.d/20-cni.toml", part),
+            ("/etc/containerd/conf.d/README", "not toml, not matched"),
+            ("/opt/cni/bin/bridge", ""),
+            ("/opt/cni/bin/host-local", ""),
+        ],
+    );
+    let c = cni_of(root.path());
+    assert_eq!(c.bin_dirs, vec!["/usr/lib/cni"]);
+    assert!(c.missing_plugins.is_empty(), "{:?}", c.missing_plugins);
+    assert_eq!(
+        c.bin_dir_source.as_deref(),
+        Some(
+            "bin_dir in /etc/containerd/conf.d/20-cni.toml (plugins.\"io.containerd.grpc.v1.cri\".cni)"
+        )
+    );
+}
+
+#[cfg(target_os = "linux")]
+#[test]
 fn k3s_config_moves_both_the_config_dir_and_the_plugin_dir() {
     use std::os::unix::fs::PermissionsExt;
     let toml = "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\".cni]\n  bin_dir = \"/var/lib/rancher/k3s/data/abc/bin\"\n  conf_dir = \"/var/lib/rancher/k3s/agent/etc/cni/net.d\"\n";
