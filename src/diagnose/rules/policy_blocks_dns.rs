@@ -56,21 +56,7 @@ impl Rule for PolicyBlocksDns {
             .as_ref()
             .map(|t| t.service.namespace.as_str())
             .unwrap_or("kube-system");
-        let dns_name = match &d.dns {
-            Some(t) => format!(
-                "the cluster DNS ({}/{} {}, pods {}={})",
-                t.service.namespace,
-                t.service.name,
-                t.service.ip,
-                crate::policy::judge::DNS_POD_LABEL.0,
-                crate::policy::judge::DNS_POD_LABEL.1
-            ),
-            None => format!(
-                "the cluster DNS (pods {}={} in kube-system)",
-                crate::policy::judge::DNS_POD_LABEL.0,
-                crate::policy::judge::DNS_POD_LABEL.1
-            ),
-        };
+        let dns_name = dns_name(d);
         // selecting policies → (blocked protocols, who, probe pod names,
         // policy kinds netcheck does not evaluate that could allow it anyway)
         type Group = (
@@ -130,18 +116,7 @@ impl Rule for PolicyBlocksDns {
                     protos.join(" and ")
                 )];
                 evidence.extend(cap_evidence(who, 8));
-                // A Calico GlobalNetworkPolicy that allows DNS cluster-wide
-                // is common: then this is NetworkPolicy's word, not the
-                // cluster's. Said, and a warning rather than an error.
-                let severity = if others.is_empty() {
-                    Severity::Error
-                } else {
-                    evidence.push(format!(
-                        "{} could allow DNS all the same: netcheck does not evaluate that kind",
-                        others.into_iter().collect::<Vec<_>>().join(", ")
-                    ));
-                    Severity::Warning
-                };
+                let severity = severity_with(others, &mut evidence);
                 // Failed DNS checks of the affected probes are this, not a DNS outage.
                 let explains = ev
                     .checks
@@ -173,4 +148,31 @@ impl Rule for PolicyBlocksDns {
             })
             .collect()
     }
+}
+
+/// "the cluster DNS (kube-system/kube-dns 198.19.0.10, pods k8s-app=kube-dns)".
+fn dns_name(d: &crate::model::Deployment) -> String {
+    let (k, v) = crate::policy::judge::DNS_POD_LABEL;
+    match &d.dns {
+        Some(t) => format!(
+            "the cluster DNS ({}/{} {}, pods {k}={v})",
+            t.service.namespace, t.service.name, t.service.ip
+        ),
+        None => format!("the cluster DNS (pods {k}={v} in kube-system)"),
+    }
+}
+
+/// An error, or a warning when policy kinds netcheck does not evaluate could
+/// allow DNS all the same (a Calico GlobalNetworkPolicy allowing DNS
+/// cluster-wide is common): then this is NetworkPolicy's word, not the
+/// cluster's, and the evidence says which kinds.
+fn severity_with(others: BTreeSet<String>, evidence: &mut Vec<String>) -> Severity {
+    if others.is_empty() {
+        return Severity::Error;
+    }
+    evidence.push(format!(
+        "{} could allow DNS all the same: netcheck does not evaluate that kind",
+        others.into_iter().collect::<Vec<_>>().join(", ")
+    ));
+    Severity::Warning
 }
