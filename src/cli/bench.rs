@@ -41,6 +41,45 @@ fn reset_own_peak_rss() -> bool {
     std::fs::write("/proc/self/clear_refs", "5").is_ok()
 }
 
+/// CPU seconds (user + system) of this process and of every child it has
+/// reaped: the CLI, the probing and serving agents, `ip`, `iptables`, dnsmasq.
+/// Load on the machine stretches wall time much more than this.
+pub fn cpu_seconds() -> f64 {
+    let of = |who: libc::c_int| -> f64 {
+        // SAFETY: all-zero is a valid rusage; getrusage writes into it.
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: `ru` is a live local the kernel fills.
+        if unsafe { libc::getrusage(who, &mut ru) } != 0 {
+            return 0.0;
+        }
+        let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+        tv(ru.ru_utime) + tv(ru.ru_stime)
+    };
+    of(libc::RUSAGE_SELF) + of(libc::RUSAGE_CHILDREN)
+}
+
+/// Machine-wide softirq seconds (/proc/stat): with IRQ time accounting the
+/// kernel's packet forwarding between the lab's namespaces lands here, not
+/// in any process's time.
+pub fn softirq_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    parse_softirq(&stat)
+}
+
+fn parse_softirq(stat: &str) -> Option<f64> {
+    // cpu  user nice system idle iowait irq softirq ...
+    let ticks: f64 = stat
+        .lines()
+        .find(|l| l.starts_with("cpu "))?
+        .split_whitespace()
+        .nth(7)?
+        .parse()
+        .ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    (hz > 0).then(|| ticks / hz as f64)
+}
+
 impl Runtime for Measured<'_> {
     async fn discover(&self, progress: &dyn Progress) -> Result<Deployment> {
         self.lab.discover(progress).await
@@ -81,6 +120,10 @@ struct RunFigures {
     diagnose_render_ms: f64,
     cleanup_ms: f64,
     total_ms: f64,
+    /// User + system CPU of the CLI and everything it started.
+    cpu_s: f64,
+    /// Machine-wide softirq time during the run.
+    softirq_s: f64,
     checks: usize,
     failed: usize,
     max_plan: usize,
@@ -100,6 +143,8 @@ struct SizeFigures {
     diagnose_render_ms: f64,
     cleanup_ms: f64,
     total_ms: f64,
+    cpu_s: f64,
+    softirq_s: f64,
     checks: usize,
     /// Most failed checks in any run (a healthy lab: 0).
     failed: usize,
@@ -137,6 +182,8 @@ fn summarize(nodes: usize, pods: usize, runs: &[RunFigures], cli_rss_kib: u64) -
         diagnose_render_ms: med(|r| r.diagnose_render_ms),
         cleanup_ms: med(|r| r.cleanup_ms),
         total_ms: med(|r| r.total_ms),
+        cpu_s: med(|r| r.cpu_s),
+        softirq_s: med(|r| r.softirq_s),
         checks,
         failed: runs.iter().map(|r| r.failed).max().unwrap_or(0),
         max_plan: runs.iter().map(|r| r.max_plan).max().unwrap_or(0),
@@ -206,6 +253,7 @@ async fn one_run(
         max_plan: AtomicUsize::new(0),
     };
     let started = Instant::now();
+    let (cpu0, soft0) = (cpu_seconds(), softirq_seconds());
     let quiet = crate::runtime::Quiet;
     let run_opts = Options {
         keep: false,
@@ -237,6 +285,11 @@ async fn one_run(
     let render_ms = t.elapsed().as_secs_f64() * 1000.0;
     std::hint::black_box(rendered);
     let total_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let cpu_s = cpu_seconds() - cpu0;
+    let softirq_s = match (soft0, softirq_seconds()) {
+        (Some(a), Some(b)) => b - a,
+        _ => 0.0,
+    };
     let st = &report.summary.stages_ms;
     let get = |k: &str| st.get(k).copied().unwrap_or(0) as f64;
     Ok(RunFigures {
@@ -246,6 +299,8 @@ async fn one_run(
         diagnose_render_ms: get("diagnose") + render_ms,
         cleanup_ms: get("cleanup"),
         total_ms,
+        cpu_s,
+        softirq_s,
         checks: report.checks.len(),
         failed: report.summary.failed + report.summary.errors,
         max_plan: m.max_plan.load(Ordering::Relaxed),
@@ -293,6 +348,8 @@ fn table(cfg: &LabConfig, runs: u16, rows: &[SizeFigures], opts: &Options) -> St
         "diag+render",
         "cleanup",
         "total",
+        "CPU s",
+        "softirq s",
         "probes/s",
         "CLI MiB",
         "agent MiB",
@@ -314,6 +371,8 @@ fn table(cfg: &LabConfig, runs: u16, rows: &[SizeFigures], opts: &Options) -> St
                 format!("{:.0}", r.diagnose_render_ms),
                 format!("{:.0}", r.cleanup_ms),
                 format!("{:.0}", r.total_ms),
+                format!("{:.1}", r.cpu_s),
+                format!("{:.1}", r.softirq_s),
                 format!("{:.0}", r.probes_per_s),
                 mib(r.cli_rss_kib),
                 mib(r.probe_rss_kib),
@@ -353,6 +412,23 @@ mod tests {
         assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
         assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), 2.5);
         assert_eq!(median(vec![]), 0.0);
+    }
+
+    #[test]
+    fn cpu_and_softirq_seconds_are_read() {
+        let a = cpu_seconds();
+        let mut x = 0u64;
+        for i in 0..2_000_000u64 {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+        }
+        std::hint::black_box(x);
+        assert!(cpu_seconds() > a, "this loop used CPU");
+        assert!(softirq_seconds().is_some_and(|s| s >= 0.0));
+        let stat = "cpu  10 0 20 300 4 5 250 0 0 0\ncpu0 1 2 3\n";
+        // SAFETY: sysconf has no preconditions.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+        assert_eq!(parse_softirq(stat), Some(250.0 / hz));
+        assert_eq!(parse_softirq("intr 1 2\n"), None);
     }
 
     #[test]

@@ -22,6 +22,9 @@ pub(super) async fn probe(id: &str, target: IpAddr, port: u16, path: &str) -> Pr
         Ok(s) => s,
         Err(e) => return from_io(id, "connect", &e),
     };
+    // Once the answer is read the connection ends with a reset: no
+    // `Connection: close`, so the server does not start a FIN exchange first.
+    super::tcp::abortive_close(&stream);
     let (mut sender, conn) = match hyper::client::conn::http1::handshake(TokioIo::new(stream)).await
     {
         Ok(x) => x,
@@ -41,7 +44,6 @@ pub(super) async fn probe(id: &str, target: IpAddr, port: u16, path: &str) -> Pr
     let req = match hyper::Request::get(path)
         .header(hyper::header::HOST, host)
         .header(hyper::header::USER_AGENT, "kubectl-netcheck-agent")
-        .header(hyper::header::CONNECTION, "close")
         .body(Empty::<Bytes>::new())
     {
         Ok(r) => r,

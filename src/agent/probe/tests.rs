@@ -782,3 +782,167 @@ fn a_plan_cut_short_or_too_large_is_a_clear_error() {
     let e = read_plan(big.as_bytes(), 100).unwrap_err();
     assert!(e.to_string().contains("larger than 100 bytes"), "{e}");
 }
+
+/// Accept one connection, run `exchange` on it, then report how the client
+/// ended it: `Ok(0)` for a FIN, `Err(ConnectionReset)` for a reset.
+async fn one_conn_server<F, Fut>(
+    exchange: F,
+) -> (u16, tokio::sync::oneshot::Receiver<std::io::Result<usize>>)
+where
+    F: FnOnce(tokio::net::TcpStream) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = tokio::net::TcpStream> + Send,
+{
+    use tokio::io::AsyncReadExt;
+    let l = tokio::net::TcpListener::bind((LO, 0)).await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let (s, _) = l.accept().await.unwrap();
+        let mut s = exchange(s).await;
+        let mut rest = [0u8; 64];
+        let end = tokio::time::timeout(Duration::from_secs(5), s.read(&mut rest))
+            .await
+            .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()));
+        let _ = tx.send(end);
+    });
+    (port, rx)
+}
+
+#[tokio::test]
+async fn tcp_and_http_probes_end_their_connection_with_a_reset() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // TCP echo: the client resets once the echo is back (no FIN, no TIME_WAIT).
+    let (tcp_port, tcp_end) = one_conn_server(|mut s| async move {
+        let mut buf = [0u8; 26];
+        s.read_exact(&mut buf).await.unwrap();
+        assert!(buf.starts_with(b"netcheck-") && buf[25] == b'\n', "{buf:?}");
+        s.write_all(&buf).await.unwrap();
+        s
+    })
+    .await;
+    // HTTP: one answer, then the client resets; the request does not ask the
+    // server to close first (`Connection: close` would make it send a FIN).
+    let (http_port, http_end) = one_conn_server(|mut s| async move {
+        let mut req = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !req.ends_with(b"\r\n\r\n") {
+            let n = s.read(&mut buf).await.unwrap();
+            assert!(n > 0, "request cut short");
+            req.extend_from_slice(&buf[..n]);
+        }
+        let req = String::from_utf8_lossy(&req).to_ascii_lowercase();
+        assert!(req.starts_with("get / http/1.1\r\n"), "{req}");
+        assert!(!req.contains("connection: close"), "{req}");
+        s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}")
+            .await
+            .unwrap();
+        s
+    })
+    .await;
+    let report = run_plan(&plan(
+        5000,
+        vec![
+            probe(
+                "tcp-echo",
+                2000,
+                0,
+                ProbeSpec::Tcp {
+                    target: LO,
+                    port: tcp_port,
+                    echo: true,
+                },
+            ),
+            probe(
+                "http",
+                2000,
+                0,
+                ProbeSpec::Http {
+                    target: LO,
+                    port: http_port,
+                    path: "/".into(),
+                },
+            ),
+        ],
+    ))
+    .await;
+    for r in &report.results {
+        assert_eq!(r.outcome, Outcome::Ok, "{r:?}");
+    }
+    for (what, end) in [("tcp", tcp_end), ("http", http_end)] {
+        let end = end.await.expect("the server saw the connection end");
+        assert_eq!(
+            end.as_ref().map_err(|e| e.kind()),
+            Err(std::io::ErrorKind::ConnectionReset),
+            "{what}: the probe closed with {end:?}, not a reset"
+        );
+    }
+}
+
+#[tokio::test]
+async fn http_down_or_failing_while_tcp_answers_is_told_apart() {
+    let s = serve().await;
+    // An HTTP port where nothing listens, and one that answers 503.
+    let refused = free_port();
+    let l = tokio::net::TcpListener::bind((LO, 0)).await.unwrap();
+    let failing = l.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut c, _)) = l.accept().await {
+            let mut buf = [0u8; 1024];
+            let _ = c.read(&mut buf).await;
+            let _ = c
+                .write_all(b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n")
+                .await;
+        }
+    });
+    let http = |id: &str, port| {
+        probe(
+            id,
+            2000,
+            0,
+            ProbeSpec::Http {
+                target: LO,
+                port,
+                path: "/".into(),
+            },
+        )
+    };
+    let report = run_plan(&plan(
+        5000,
+        vec![
+            probe(
+                "tcp-echo",
+                2000,
+                0,
+                ProbeSpec::Tcp {
+                    target: LO,
+                    port: s.tcp,
+                    echo: true,
+                },
+            ),
+            http("http-refused", refused),
+            http("http-503", failing),
+            // And the other way round: HTTP answers, TCP echo refused.
+            http("http-ok", s.http),
+            probe(
+                "tcp-refused",
+                2000,
+                0,
+                ProbeSpec::Tcp {
+                    target: LO,
+                    port: refused,
+                    echo: true,
+                },
+            ),
+        ],
+    ))
+    .await;
+    let r = &report.results;
+    assert_eq!(by_id(r, "tcp-echo").outcome, Outcome::Ok, "{r:?}");
+    assert_eq!(by_id(r, "http-refused").outcome, Outcome::Refused, "{r:?}");
+    let e = by_id(r, "http-503");
+    assert_eq!(e.outcome, Outcome::Error, "{e:?}");
+    assert!(e.detail.as_deref().unwrap_or("").contains("503"), "{e:?}");
+    assert_eq!(by_id(r, "http-ok").outcome, Outcome::Ok, "{r:?}");
+    assert_eq!(by_id(r, "tcp-refused").outcome, Outcome::Refused, "{r:?}");
+}
