@@ -236,7 +236,9 @@ impl PolicyJudge {
                 };
                 Some(Question::Pairs(pairs, port))
             }
-            CheckKind::NodeToPod | CheckKind::External => None,
+            // NodePort: kube-proxy masquerades the traffic (externalTrafficPolicy
+            // Cluster), so the backend's policies see a node, not the source pod.
+            CheckKind::NodeToPod | CheckKind::External | CheckKind::Nodeport => None,
         }
     }
 
