@@ -54,13 +54,17 @@ fn plan_from(
                     port: node_port,
                     echo: true,
                 },
-                CheckTemplate::new(
-                    CheckKind::Nodeport,
-                    source,
-                    &target,
-                    Protocol::Tcp,
-                    Some(node_port),
-                ),
+                CheckTemplate {
+                    // DNATed back to the pod that sent it.
+                    note: (source.pod == target.pod).then_some("hairpin"),
+                    ..CheckTemplate::new(
+                        CheckKind::Nodeport,
+                        source,
+                        &target,
+                        Protocol::Tcp,
+                        Some(node_port),
+                    )
+                },
             );
         }
     }

@@ -50,7 +50,7 @@ pub fn state_of(s: Status) -> CellState {
 
 /// A check is a hairpin check: a pod through its own Service (the planner's note).
 pub fn is_hairpin(c: &Check) -> bool {
-    c.kind == CheckKind::PodToService
+    matches!(c.kind, CheckKind::PodToService | CheckKind::Nodeport)
         && (c.detail.contains("hairpin")
             || (c.source.pod.is_some() && c.source.pod == c.target.pod))
 }
