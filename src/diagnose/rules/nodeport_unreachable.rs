@@ -31,7 +31,8 @@ impl Rule for NodeportUnreachable {
     fn evaluate(&self, ev: &Evidence<'_>, explained: &BTreeSet<usize>) -> Vec<Diagnosis> {
         let mut per_node: BTreeMap<&str, Target> = BTreeMap::new();
         for (i, c) in ev.checks.iter().enumerate() {
-            if c.kind != CheckKind::Nodeport || is_hairpin(c) || explained.contains(&i) {
+            // Hairpin too: a hairpin fault is the hairpin rule's, which ran before.
+            if c.kind != CheckKind::Nodeport || explained.contains(&i) {
                 continue;
             }
             let Some(t) = c.target_node() else { continue };
@@ -244,10 +245,9 @@ mod tests {
             ev.contains("the same Service's ClusterIP reaches the pod"),
             "{ev}"
         );
-        // From 6 pods and 3 host agents (the backend's own hairpin is the
-        // hairpin rule's, not ours).
+        // From 6 pods (the backend's own hairpin among them) and 3 host agents.
         assert!(
-            ev.contains("node-2's IP at the nodePort: 8 of 8 checks fail"),
+            ev.contains("node-2's IP at the nodePort: 9 of 9 checks fail"),
             "{ev}"
         );
     }
