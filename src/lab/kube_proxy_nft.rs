@@ -459,4 +459,30 @@ mod tests {
         };
         assert_eq!(heads(&doc), heads(real));
     }
+    #[test]
+    fn a_node_port_is_in_service_nodeports_and_rejected_until_it_has_endpoints() {
+        let np = ServicePort {
+            node_port: Some(30002),
+            ..port("probe-3a", "tcp", &[[198, 18, 2, 2]])
+        };
+        let doc = table(&node(), std::slice::from_ref(&np));
+        assert_consistent(&doc);
+        let ext = external_chain(&np);
+        assert!(ext.starts_with("external-") && ext.ends_with("-netcheck-abcde/probe-3a/tcp/tcp"));
+        assert!(doc.contains(&format!("tcp . 30002 : goto {ext}")), "{doc}");
+        assert!(doc.contains(&format!(
+            "chain {ext} {{\n\t\tmeta mark set meta mark | 0x00004000 comment \"masquerade traffic from external\"\n\t\tgoto {}\n\t}}",
+            service_chain(&np)
+        )));
+        let early = ServicePort {
+            endpoints: Vec::new(),
+            ..np.clone()
+        };
+        let doc = table(&node(), std::slice::from_ref(&early));
+        assert_consistent(&doc);
+        assert!(
+            doc.contains("tcp . 30002 comment \"netcheck-abcde/probe-3a:tcp\" : goto reject-chain")
+        );
+        assert!(!doc.contains(&ext));
+    }
 }

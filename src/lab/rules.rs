@@ -504,4 +504,51 @@ mod tests {
         assert!(doc.contains("-A INPUT -j KUBE-FIREWALL\n-A FORWARD -m comment --comment \"flanneld forward\" -j FLANNEL-FWD\n-A OUTPUT -j KUBE-FIREWALL\n"));
         assert!(doc.contains("-j FLANNEL-POSTRTG") && doc.contains("MASQUERADE"));
     }
+    #[test]
+    fn a_node_port_goes_through_kube_ext_to_the_svc_chain_and_is_rejected_without_endpoints() {
+        let np = ServicePort {
+            node_port: Some(30002),
+            ..port("probe-3a", "tcp", [198, 18, 2, 2])
+        };
+        let (ext, svc) = (np.ext_chain(), np.svc_chain());
+        assert_eq!(ext.len(), svc.len());
+        assert_eq!(ext[9..], svc[9..], "KUBE-EXT shares the SVC chain's hash");
+        for doc in [
+            node_rules("198.18.2.0/24", Some(std::slice::from_ref(&np))),
+            kube_proxy_sync(std::slice::from_ref(&np)),
+        ] {
+            assert_consistent(&doc);
+            assert!(doc.contains(&format!(
+                "-A KUBE-NODEPORTS -p tcp -m comment --comment \"netcheck-abcde/probe-3a:tcp\" -m tcp --dport 30002 -j {ext}\n"
+            )), "{doc}");
+            assert!(doc.contains(&format!(
+                "-A {ext} -m comment --comment \"masquerade traffic for netcheck-abcde/probe-3a:tcp external destinations\" -j KUBE-MARK-MASQ\n-A {ext} -j {svc}\n"
+            )));
+            // KUBE-NODEPORTS is reached from the last rule of KUBE-SERVICES.
+            let last = doc
+                .lines()
+                .filter(|l| l.starts_with("-A KUBE-SERVICES"))
+                .last()
+                .unwrap_or_default();
+            assert!(
+                last.ends_with("--dst-type LOCAL -j KUBE-NODEPORTS"),
+                "{last}"
+            );
+        }
+        // Before kube-proxy has seen the endpoints: REJECTed, no KUBE-EXT.
+        let early = ServicePort {
+            endpoints: Vec::new(),
+            ..np.clone()
+        };
+        let doc = node_rules("198.18.2.0/24", Some(std::slice::from_ref(&early)));
+        assert_consistent(&doc);
+        assert!(doc.contains(
+            "-A KUBE-EXTERNAL-SERVICES -p tcp -m comment --comment \"netcheck-abcde/probe-3a:tcp has no endpoints\" -m addrtype --dst-type LOCAL -m tcp --dport 30002 -j REJECT --reject-with icmp-port-unreachable"
+        ));
+        assert!(!doc.contains(&ext));
+        // Not a NodePort: nothing in KUBE-NODEPORTS.
+        let plain = port("probe-3b", "tcp", [198, 18, 2, 3]);
+        let doc = kube_proxy_sync(std::slice::from_ref(&plain));
+        assert!(!doc.contains("-A KUBE-NODEPORTS") && !doc.contains("KUBE-EXT-"));
+    }
 }
