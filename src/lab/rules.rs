@@ -527,8 +527,7 @@ mod tests {
             // KUBE-NODEPORTS is reached from the last rule of KUBE-SERVICES.
             let last = doc
                 .lines()
-                .filter(|l| l.starts_with("-A KUBE-SERVICES"))
-                .last()
+                .rfind(|l| l.starts_with("-A KUBE-SERVICES"))
                 .unwrap_or_default();
             assert!(
                 last.ends_with("--dst-type LOCAL -j KUBE-NODEPORTS"),
