@@ -28,7 +28,7 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-netcheck' -ScriptBlock 
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Report format on stdout')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Report format on stdout')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Overall deadline of the run (e.g. 90s, 5m)')
-            [CompletionResult]::new('--checks', '--checks', [CompletionResultType]::ParameterName, 'Check kinds to run, comma-separated (default: all): pod-to-pod, pod-to-service, node-to-pod, pod-to-node, pod-to-apiserver, dns, mtu (no external egress check yet)')
+            [CompletionResult]::new('--checks', '--checks', [CompletionResultType]::ParameterName, 'Check kinds to run, comma-separated (default: all): pod-to-pod, pod-to-service, node-to-pod, pod-to-node, pod-to-apiserver, dns, mtu, nodeport (no external egress check yet)')
             [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Nodes to probe: a label selector (role=worker) or node names (a,b,c)')
             [CompletionResult]::new('--image', '--image', [CompletionResultType]::ParameterName, 'Probe image (default: the image matching this binary''s version)')
             [CompletionResult]::new('--fail-on', '--fail-on', [CompletionResultType]::ParameterName, 'Exit 1 on error findings only, or on warnings too')
@@ -62,7 +62,7 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-netcheck' -ScriptBlock 
             break
         }
         'kubectl-netcheck;run' {
-            [CompletionResult]::new('--checks', '--checks', [CompletionResultType]::ParameterName, 'Check kinds to run, comma-separated (default: all): pod-to-pod, pod-to-service, node-to-pod, pod-to-node, pod-to-apiserver, dns, mtu (no external egress check yet)')
+            [CompletionResult]::new('--checks', '--checks', [CompletionResultType]::ParameterName, 'Check kinds to run, comma-separated (default: all): pod-to-pod, pod-to-service, node-to-pod, pod-to-node, pod-to-apiserver, dns, mtu, nodeport (no external egress check yet)')
             [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Nodes to probe: a label selector (role=worker) or node names (a,b,c)')
             [CompletionResult]::new('--image', '--image', [CompletionResultType]::ParameterName, 'Probe image (default: the image matching this binary''s version)')
             [CompletionResult]::new('--fail-on', '--fail-on', [CompletionResultType]::ParameterName, 'Exit 1 on error findings only, or on warnings too')
@@ -96,7 +96,7 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-netcheck' -ScriptBlock 
             [CompletionResult]::new('--fault', '--fault', [CompletionResultType]::ParameterName, 'Break the lab the way clusters break (repeatable); see --list-faults')
             [CompletionResult]::new('--kube-proxy', '--kube-proxy', [CompletionResultType]::ParameterName, 'How kube-proxy programs Services on the lab''s nodes')
             [CompletionResult]::new('--policy', '--policy', [CompletionResultType]::ParameterName, 'NetworkPolicies (YAML) to load into the lab''s objects')
-            [CompletionResult]::new('--checks', '--checks', [CompletionResultType]::ParameterName, 'Check kinds to run, comma-separated (default: all)')
+            [CompletionResult]::new('--checks', '--checks', [CompletionResultType]::ParameterName, 'Check kinds to run, comma-separated (default: all): pod-to-pod, pod-to-service, node-to-pod, pod-to-node, pod-to-apiserver, dns, mtu, nodeport')
             [CompletionResult]::new('--fail-on', '--fail-on', [CompletionResultType]::ParameterName, 'Exit 1 on error findings only, or on warnings too')
             [CompletionResult]::new('--pairs', '--pairs', [CompletionResultType]::ParameterName, 'Node pairs to probe: auto (all up to 50 nodes, then sample:8), all, ring, or sample:K')
             [CompletionResult]::new('--probe-timeout', '--probe-timeout', [CompletionResultType]::ParameterName, 'How long a probe (and a DNS query) waits for its answer before the cell fails; a dead path costs about this much (raise it for slow links)')

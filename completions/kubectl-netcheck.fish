@@ -32,7 +32,7 @@ json\t''
 junit\t''
 markdown\t''"
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_needs_command" -l timeout -d 'Overall deadline of the run (e.g. 90s, 5m)' -r
-complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_needs_command" -l checks -d 'Check kinds to run, comma-separated (default: all): pod-to-pod, pod-to-service, node-to-pod, pod-to-node, pod-to-apiserver, dns, mtu (no external egress check yet)' -r
+complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_needs_command" -l checks -d 'Check kinds to run, comma-separated (default: all): pod-to-pod, pod-to-service, node-to-pod, pod-to-node, pod-to-apiserver, dns, mtu, nodeport (no external egress check yet)' -r
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_needs_command" -l nodes -d 'Nodes to probe: a label selector (role=worker) or node names (a,b,c)' -r
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_needs_command" -l image -d 'Probe image (default: the image matching this binary\'s version)' -r
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_needs_command" -l fail-on -d 'Exit 1 on error findings only, or on warnings too' -r -f -a "error\t''
@@ -60,7 +60,7 @@ complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_needs_command" -f -a "r
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_needs_command" -f -a "diff" -d 'What changed between two saved reports (exit 1 when something regressed)'
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_needs_command" -f -a "agent" -d 'What runs inside probe pods'
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand run" -l checks -d 'Check kinds to run, comma-separated (default: all): pod-to-pod, pod-to-service, node-to-pod, pod-to-node, pod-to-apiserver, dns, mtu (no external egress check yet)' -r
+complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand run" -l checks -d 'Check kinds to run, comma-separated (default: all): pod-to-pod, pod-to-service, node-to-pod, pod-to-node, pod-to-apiserver, dns, mtu, nodeport (no external egress check yet)' -r
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand run" -l nodes -d 'Nodes to probe: a label selector (role=worker) or node names (a,b,c)' -r
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand run" -l image -d 'Probe image (default: the image matching this binary\'s version)' -r
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand run" -l fail-on -d 'Exit 1 on error findings only, or on warnings too' -r -f -a "error\t''
@@ -91,7 +91,7 @@ complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l kube-proxy -d 'How kube-proxy programs Services on the lab\'s nodes' -r -f -a "iptables\t'KUBE-SERVICES chains in iptables'
 nftables\t'table ip kube-proxy in nftables (needs nft)'"
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l policy -d 'NetworkPolicies (YAML) to load into the lab\'s objects' -r -F
-complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l checks -d 'Check kinds to run, comma-separated (default: all)' -r
+complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l checks -d 'Check kinds to run, comma-separated (default: all): pod-to-pod, pod-to-service, node-to-pod, pod-to-node, pod-to-apiserver, dns, mtu, nodeport' -r
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l fail-on -d 'Exit 1 on error findings only, or on warnings too' -r -f -a "error\t''
 warning\t''"
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l pairs -d 'Node pairs to probe: auto (all up to 50 nodes, then sample:8), all, ring, or sample:K' -r

@@ -959,8 +959,26 @@ async fn a_run_writes_at_most_4n_plus_10_and_counts_its_calls_like_the_api_serve
         );
         assert!(writes <= 4 * n + 10, "{n} nodes: {writes} writes");
         // 3 pods and 1 Service per node, the namespace, its deletion, and
-        // the pods in one deletecollection.
+        // the pods in one deletecollection: NodePort Services cost no write more.
         assert_eq!(writes, 4 * n + 3, "{n} nodes: {:?}", st.verbs);
+        // Each node's Service is a NodePort (tcp and udp), and every node
+        // is dialled at it from every pod (2 per node) and host agent.
+        assert_eq!(st.node_ports_allocated as usize, 2 * n);
+        let nodeport: Vec<_> = report
+            .checks
+            .iter()
+            .filter(|c| c.kind == netcheck::model::CheckKind::Nodeport)
+            .collect();
+        assert_eq!(nodeport.len(), 3 * n * n, "{n} nodes");
+        assert!(nodeport.iter().all(|c| {
+            c.port.is_some_and(|p| (30000..32768).contains(&p))
+                && report.nodes.iter().any(|node| {
+                    Some(&node.name) == c.target.node.as_ref()
+                        && c.target
+                            .ip
+                            .is_some_and(|ip| node.internal_ips.contains(&ip))
+                })
+        }));
         assert_eq!(st.count("DELETE /api/v1/namespaces/netcheck-"), 2);
         assert!(st.pods.is_empty(), "every pod deleted");
         // The runtime counts what the API server saw.
@@ -970,6 +988,82 @@ async fn a_run_writes_at_most_4n_plus_10_and_counts_its_calls_like_the_api_serve
         assert_eq!(calls.reviews(), st.reviews());
         assert_eq!(calls.execs(), st.execs.len());
     }
+}
+
+/// The probe Service is created as a NodePort; the deployment carries the
+/// TCP nodePort the API server allocated (the `nodeport` checks' target).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_probe_services_are_node_ports_and_the_plan_reads_the_allocated_port() {
+    let fake = FakeApi::start(FakeState::default()).await;
+    let rt = runtime(&fake, opts(&fake)).await;
+    let d = rt.discover(&Quiet).await.unwrap();
+    let d = rt.deploy(d, &Quiet).await.expect("deployed");
+    let created: Vec<serde_json::Value> = fake.state().services.values().cloned().collect();
+    assert_eq!(created.len(), 2, "one per node");
+    for svc in &created {
+        assert_eq!(svc["spec"]["type"], "NodePort", "{svc}");
+        assert_eq!(svc["spec"]["externalTrafficPolicy"], "Cluster", "{svc}");
+    }
+    for p in d.pods.iter().filter(|p| p.service.is_some()) {
+        let s = p.service.as_ref().unwrap();
+        let svc = &created
+            .iter()
+            .find(|c| c["metadata"]["name"] == s.name.as_str())
+            .expect("created");
+        let tcp = svc["spec"]["ports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "tcp")
+            .unwrap();
+        assert_eq!(
+            s.node_port.map(u64::from),
+            tcp["nodePort"].as_u64(),
+            "{svc}"
+        );
+    }
+    rt.teardown().await.unwrap();
+}
+
+/// A cluster that refuses NodePorts (the range full, a policy): the Service
+/// is made as a ClusterIP instead, one write more per refused Service, and
+/// the run goes on without nodeport checks.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_node_port_falls_back_to_a_cluster_ip_service() {
+    let fake = FakeApi::start(FakeState {
+        exec: true,
+        refuse_node_ports: true,
+        ..Default::default()
+    })
+    .await;
+    let rt = runtime(&fake, opts(&fake)).await;
+    let report = pipeline::run(&rt, &Default::default(), &Quiet)
+        .await
+        .expect("a report");
+    let st = fake.state();
+    let service_posts = st
+        .requests
+        .iter()
+        .filter(|r| r.starts_with("POST /api/v1/namespaces/netcheck-") && r.contains("/services?"))
+        .count();
+    assert_eq!(
+        service_posts,
+        2 + 2,
+        "each refused NodePort, then its ClusterIP"
+    );
+    assert_eq!(st.node_ports_allocated, 0);
+    assert!(
+        report
+            .checks
+            .iter()
+            .any(|c| c.kind == netcheck::model::CheckKind::PodToService && c.status == Status::Pass)
+    );
+    assert!(
+        !report
+            .checks
+            .iter()
+            .any(|c| c.kind == netcheck::model::CheckKind::Nodeport)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

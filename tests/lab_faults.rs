@@ -107,6 +107,22 @@ fn check(name: &str, p: &LabPlan) -> Result<(), String> {
                 "pod IP from the last node works",
             )
         }
+        "nodeport-down" => {
+            let _l = listen_tcp(&p.pod_ns(last, 0), p.pod_ip(last, 0), 7000);
+            let _m = listen_tcp(&p.pod_ns(0, 0), p.pod_ip(0, 0), 7000);
+            want(
+                tcp_roundtrip(&p.pod_ns(1, 0), p.node_ip(last), p.node_port(last)).is_err(),
+                "the last node's NodePort must fail",
+            )?;
+            want(
+                tcp_roundtrip(&p.pod_ns(1, 0), p.service_ip(last, 0), 7000).is_ok(),
+                "the same Service's ClusterIP must work",
+            )?;
+            want(
+                tcp_roundtrip(&p.pod_ns(1, 0), p.node_ip(0), p.node_port(0)).is_ok(),
+                "node-1's NodePort must work",
+            )
+        }
         "dns-down" => {
             let name = "kubernetes.default.svc.cluster.local";
             want(

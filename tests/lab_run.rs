@@ -114,6 +114,7 @@ fn healthy_lab_passes_every_check_and_covers_every_kind() {
         ("node-to-pod", "tcp"),
         ("pod-to-node", "tcp"),
         ("pod-to-apiserver", "tcp"),
+        ("nodeport", "tcp"),
     ] {
         assert!(
             seen.iter().any(|(k, p, _)| k == kind && p == proto),
@@ -241,6 +242,12 @@ fn each_fault_is_named_as_the_root() {
                     "underlay-mtu: finding lacks path/configured MTU: {mtu}"
                 ));
             }
+        }
+        if f.name() == "nodeport-down" && finding["nodes"] != serde_json::json!(["node-3"]) {
+            problems.push(format!(
+                "nodeport-down: {want} names {}, want [node-3]",
+                finding["nodes"]
+            ));
         }
         if let Some((quotes, cells)) = host_evidence(f.name()) {
             problems.extend(host_root_problems(f.name(), &r, &finding, quotes, cells));

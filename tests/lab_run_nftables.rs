@@ -1,7 +1,8 @@
 //! `kubectl-netcheck lab --kube-proxy nftables` end to end (root): a healthy
 //! lab passes with no finding above info and the report names the mode the
-//! nodes show (`cluster.kubeProxyMode`); `kube-proxy-down` is named at its
-//! root as in iptables mode (tests/lab_run.rs).
+//! nodes show (`cluster.kubeProxyMode`), NodePorts included; `kube-proxy-down`
+//! and `nodeport-down` are named at their root as in iptables mode
+//! (tests/lab_run.rs).
 
 #![cfg(target_os = "linux")]
 
@@ -79,6 +80,15 @@ fn healthy_nftables_lab_passes_and_names_the_mode() {
             .any(|c| c["kind"] == "pod-to-service"),
         "Services were checked"
     );
+    // Every pod and host agent dialled every node's NodePort, through
+    // kube-proxy's service-nodeports map.
+    let nodeport = r["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter(|c| c["kind"] == "nodeport")
+        .count();
+    assert_eq!(nodeport, (6 + 3) * 3, "NodePorts were checked");
     let id = lab_id(&stderr).unwrap_or_else(|| panic!("no lab id: {stderr}"));
     assert_nothing_left(&id, &[]);
 }
@@ -116,6 +126,41 @@ fn kube_proxy_down_is_named_at_its_root_in_nftables_mode() {
         r["cluster"]["kubeProxyMode"], "nftables",
         "{}",
         r["cluster"]
+    );
+    let id = lab_id(&stderr).unwrap_or_else(|| panic!("no lab id: {stderr}"));
+    assert_nothing_left(&id, &[]);
+}
+
+#[test]
+fn nodeport_down_is_named_at_its_root_in_nftables_mode() {
+    if !require_root() {
+        return;
+    }
+    let out = lab(&["--nodes", "3", "--fault", "nodeport-down"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let r = json(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        findings_above_info(&r),
+        [("nodeport-unreachable".to_string(), "error".to_string())],
+        "{:#?}",
+        r["findings"]
+    );
+    assert_eq!(r["findings"][0]["nodes"], serde_json::json!(["node-3"]));
+    // Only node-3's NodePorts failed; its ClusterIPs, and every other
+    // node's NodePorts, answered.
+    let failed: Vec<&Value> = r["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter(|c| c["status"] != "pass")
+        .collect();
+    assert!(!failed.is_empty());
+    assert!(
+        failed
+            .iter()
+            .all(|c| c["kind"] == "nodeport" && c["target"]["node"] == "node-3"),
+        "{failed:#?}"
     );
     let id = lab_id(&stderr).unwrap_or_else(|| panic!("no lab id: {stderr}"));
     assert_nothing_left(&id, &[]);

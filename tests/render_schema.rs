@@ -33,7 +33,8 @@ fn errors(v: &jsonschema::Validator, doc: &Value) -> Vec<String> {
 #[test]
 fn every_scenario_validates() {
     let v = validator();
-    for (name, r) in render_support::all() {
+    let extra = [("nodeport_down", render_support::nodeport_down())];
+    for (name, r) in render_support::all().into_iter().chain(extra) {
         let text = render(&r, OutputFormat::Json, &RenderOptions::default());
         let doc: Value = serde_json::from_str(&text).expect("-o json is JSON");
         let errs = errors(&v, &doc);

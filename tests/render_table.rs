@@ -279,3 +279,17 @@ fn real_diagnosis_is_on_the_first_screen_too() {
         }
     }
 }
+
+/// The NodePort matrix: rows the source node (its pods and its host agent),
+/// columns the node dialled; node-3's column fails from everywhere, and the
+/// root names node-3.
+#[test]
+fn nodeport_matrix_shows_the_dead_nodes_column() {
+    let r = s::nodeport_down();
+    let out = table(&r, plain(120));
+    assert!(out.contains("NodePort"), "{out}");
+    assert_eq!(r.findings.len(), 1, "{:#?}", r.findings);
+    assert_eq!(r.findings[0].id.as_str(), "nodeport-unreachable");
+    assert_eq!(r.findings[0].nodes, ["node-3"]);
+    insta::assert_snapshot!("table_nodeport_down", out);
+}

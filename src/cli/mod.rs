@@ -128,7 +128,8 @@ pub struct GlobalArgs {
 #[derive(Debug, Clone, Args, Default)]
 pub struct RunArgs {
     /// Check kinds to run, comma-separated (default: all): pod-to-pod, pod-to-service,
-    /// node-to-pod, pod-to-node, pod-to-apiserver, dns, mtu (no external egress check yet)
+    /// node-to-pod, pod-to-node, pod-to-apiserver, dns, mtu, nodeport (no external
+    /// egress check yet)
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
     pub checks: Vec<String>,
     /// Nodes to probe: a label selector (role=worker) or node names (a,b,c)
@@ -231,7 +232,8 @@ pub struct LabArgs {
     /// NetworkPolicies (YAML) to load into the lab's objects
     #[arg(long, value_name = "FILE")]
     pub policy: Vec<PathBuf>,
-    /// Check kinds to run, comma-separated (default: all)
+    /// Check kinds to run, comma-separated (default: all): pod-to-pod, pod-to-service,
+    /// node-to-pod, pod-to-node, pod-to-apiserver, dns, mtu, nodeport
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
     pub checks: Vec<String>,
     /// Exit 1 on error findings only, or on warnings too

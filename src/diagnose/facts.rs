@@ -134,8 +134,10 @@ pub fn no_answer(c: &Check) -> bool {
         )
 }
 
+/// A pod through its own Service: its ClusterIP, or its node's IP at the
+/// Service's nodePort (DNATed back to the pod itself).
 pub fn is_hairpin(c: &Check) -> bool {
-    c.kind == CheckKind::PodToService && c.detail.contains("hairpin")
+    matches!(c.kind, CheckKind::PodToService | CheckKind::Nodeport) && c.detail.contains("hairpin")
 }
 
 /// Median of latencies, if any.

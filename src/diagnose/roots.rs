@@ -30,7 +30,10 @@ pub const ROOT_RANK_BELOW: u16 = 45;
 pub fn backend_nodes<'a>(ev: &'a Evidence<'_>, c: &'a Check) -> BTreeSet<&'a str> {
     let mut out = BTreeSet::new();
     match c.kind {
-        CheckKind::PodToService | CheckKind::PodToApiserver => out.extend(c.target_node()),
+        // A NodePort check's backend is on the node dialled (its own Service).
+        CheckKind::PodToService | CheckKind::PodToApiserver | CheckKind::Nodeport => {
+            out.extend(c.target_node())
+        }
         CheckKind::Dns if is_dns_via_service(c) => match c.target_node() {
             Some(n) => {
                 out.insert(n);

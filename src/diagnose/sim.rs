@@ -56,7 +56,8 @@ pub fn cluster(nodes: usize) -> Deployment {
                     name: name.clone(),
                     namespace: "netcheck".into(),
                     cluster_ips: vec![ip(format!("198.19.{}.{}", n + 1, p + 2))],
-                    node_port: None,
+                    // Each node's first Service is a NodePort, as on a cluster.
+                    node_port: (p == 0).then_some(30000 + n as u16),
                 }),
             });
         }

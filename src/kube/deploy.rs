@@ -72,8 +72,12 @@ fn probe_pod(run: &RunSpec, wear: &Wear, name: &str, node: &str) -> Pod {
 
 /// A probe's Service, owned by its pod: the garbage collector deletes it
 /// with the pod (no blockOwnerDeletion: that would need more permissions).
-fn owned_service(run: &RunSpec, name: &str, uid: &str) -> Service {
+/// A NodePort, or a ClusterIP when `node_port` is false.
+fn owned_service(run: &RunSpec, name: &str, uid: &str, node_port: bool) -> Service {
     let mut svc = manifests::probe_service(run, name);
+    if !node_port {
+        svc = manifests::as_cluster_ip(svc);
+    }
     svc.metadata.owner_references = Some(vec![
         k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
             api_version: "v1".into(),
@@ -84,6 +88,10 @@ fn owned_service(run: &RunSpec, name: &str, uid: &str) -> Service {
         },
     ]);
     svc
+}
+
+fn is_node_port(svc: &Service) -> bool {
+    svc.spec.as_ref().and_then(|s| s.type_.as_deref()) == Some("NodePort")
 }
 
 /// What came up, from the pods the API lists, the Services created and the
@@ -351,15 +359,18 @@ impl KubeRuntime {
         // One Service per node, for its first probe pod, owned by that pod:
         // every node is still reached through a Service (hairpin through its
         // own), the Services go when their pods do (no delete each), and a
-        // run stays within 4N + 10 writes (3N pods, N Services).
+        // run stays within 4N + 10 writes (3N pods, N Services). The first
+        // MAX_NODEPORT_SERVICES are NodePorts (the `nodeport` checks).
         let owned: Vec<(String, Service)> = {
             let st = self.state();
             plans
                 .iter()
-                .filter_map(|p| {
+                .enumerate()
+                .filter_map(|(i, p)| {
                     let name = &p.probes[0];
                     let uid = st.pod_uids.get(name)?;
-                    Some((name.clone(), owned_service(&run, name, uid)))
+                    let node_port = i < manifests::MAX_NODEPORT_SERVICES;
+                    Some((name.clone(), owned_service(&run, name, uid, node_port)))
                 })
                 .collect()
         };
@@ -369,7 +380,21 @@ impl KubeRuntime {
         let svc_jobs = owned.iter().map(|(name, svc)| {
             let api = svc_api.clone();
             async move {
-                let r = tokio::time::timeout(bound, api.create(&PostParams::default(), svc)).await;
+                let mut r =
+                    tokio::time::timeout(bound, api.create(&PostParams::default(), svc)).await;
+                if let Ok(Err(e)) = &r
+                    && is_node_port(svc)
+                {
+                    // Refused as a NodePort (a policy forbidding them, the
+                    // range full): the ClusterIP checks still need it.
+                    tracing::warn!(
+                        "Service {ns}/{name} refused as a NodePort ({e}); creating it as a \
+                         ClusterIP, without nodeport checks to its node"
+                    );
+                    let plain = manifests::as_cluster_ip(svc.clone());
+                    r = tokio::time::timeout(bound, api.create(&PostParams::default(), &plain))
+                        .await;
+                }
                 let made = match r {
                     Ok(Ok(s)) => Ok(s),
                     Ok(Err(e)) => {

@@ -607,11 +607,16 @@ pub fn service_target(svc: &Service) -> ServiceTarget {
         name: svc.metadata.name.clone().unwrap_or_default(),
         namespace: svc.metadata.namespace.clone().unwrap_or_default(),
         cluster_ips: service_ips(svc),
+        // The TCP nodePort (a probe Service's `tcp` port: the nodeport checks' target).
         node_port: svc
             .spec
             .as_ref()
             .and_then(|s| s.ports.as_ref())
-            .and_then(|ps| ps.iter().find_map(|p| p.node_port))
+            .and_then(|ps| {
+                ps.iter()
+                    .filter(|p| p.protocol.as_deref().unwrap_or("TCP") == "TCP")
+                    .find_map(|p| p.node_port)
+            })
             .and_then(|p| u16::try_from(p).ok()),
     }
 }

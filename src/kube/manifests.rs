@@ -341,8 +341,18 @@ fn container_port(name: &str, port: u16, proto: &str) -> ContainerPort {
     }
 }
 
-/// The ClusterIP Service of one probe pod (selects only it; both families
-/// where the cluster has them).
+/// Nodes whose probe Service is a NodePort: the nodePorts a run takes
+/// (two per Service, tcp and udp) come from the cluster's shared range
+/// (30000–32767 by default, 2,768 ports), so a large run leaves most of it
+/// to the cluster's own Services; the nodes after these get a ClusterIP
+/// Service and no `nodeport` checks.
+pub const MAX_NODEPORT_SERVICES: usize = 100;
+
+/// The Service of one probe pod (selects only it; both families where the
+/// cluster has them): a NodePort with `externalTrafficPolicy: Cluster`, so
+/// that every node's IP at its nodePort reaches the pod (the `nodeport`
+/// checks), and its ClusterIP the same pod (the `pod-to-service` checks).
+/// Its ports are the ones checks go through: `tcp` and `udp`.
 pub fn probe_service(run: &RunSpec, pod_name: &str) -> Service {
     let p = run.ports;
     let port = |name: &str, port: u16, proto: &str| ServicePort {
@@ -360,7 +370,8 @@ pub fn probe_service(run: &RunSpec, pod_name: &str) -> Service {
             ..Default::default()
         },
         spec: Some(ServiceSpec {
-            type_: Some("ClusterIP".into()),
+            type_: Some("NodePort".into()),
+            external_traffic_policy: Some("Cluster".into()),
             selector: Some(
                 [
                     (PROBE_KEY.to_string(), pod_name.to_string()),
@@ -369,11 +380,7 @@ pub fn probe_service(run: &RunSpec, pod_name: &str) -> Service {
                 .into(),
             ),
             ip_family_policy: Some("PreferDualStack".into()),
-            ports: Some(vec![
-                port("tcp", p.tcp, "TCP"),
-                port("udp", p.udp, "UDP"),
-                port("http", p.http, "TCP"),
-            ]),
+            ports: Some(vec![port("tcp", p.tcp, "TCP"), port("udp", p.udp, "UDP")]),
             // Traffic from a probe must reach the probe behind the Service even
             // when it is the same pod (hairpin): no session affinity games.
             session_affinity: Some("None".into()),
@@ -381,6 +388,20 @@ pub fn probe_service(run: &RunSpec, pod_name: &str) -> Service {
         }),
         ..Default::default()
     }
+}
+
+/// The same Service as a plain ClusterIP one (no nodePorts taken): for
+/// nodes past [`MAX_NODEPORT_SERVICES`], and when the API refused the
+/// NodePort (a policy forbidding NodePorts, the range full).
+pub fn as_cluster_ip(mut svc: Service) -> Service {
+    if let Some(spec) = svc.spec.as_mut() {
+        spec.type_ = Some("ClusterIP".into());
+        spec.external_traffic_policy = None;
+        for p in spec.ports.iter_mut().flatten() {
+            p.node_port = None;
+        }
+    }
+    svc
 }
 
 /// The host agent on `node`: host network, privileged (host iptables, nft,
@@ -558,6 +579,7 @@ mod tests {
         assert_eq!(sel[RUN_KEY], "abc123");
         let names: Vec<_> = spec
             .ports
+            .as_ref()
             .unwrap()
             .iter()
             .map(|p| (p.name.clone().unwrap(), p.port, p.protocol.clone().unwrap()))
@@ -567,10 +589,19 @@ mod tests {
             [
                 ("tcp".into(), 7000, "TCP".into()),
                 ("udp".into(), 7001, "UDP".into()),
-                ("http".into(), 8080, "TCP".into())
             ]
         );
-        assert_eq!(spec.type_.as_deref(), Some("ClusterIP"));
+        // A NodePort that any node forwards to the pod wherever it runs;
+        // the API server picks the nodePorts.
+        assert_eq!(spec.type_.as_deref(), Some("NodePort"));
+        assert_eq!(spec.external_traffic_policy.as_deref(), Some("Cluster"));
+        assert!(spec.ports.iter().flatten().all(|p| p.node_port.is_none()));
+        let plain = as_cluster_ip(probe_service(&r, "probe-node1-0a"))
+            .spec
+            .unwrap();
+        assert_eq!(plain.type_.as_deref(), Some("ClusterIP"));
+        assert_eq!(plain.external_traffic_policy, None);
+        assert_eq!(plain.selector, Some(sel));
     }
 
     #[test]

@@ -21,7 +21,7 @@ use std::path::Path;
 const NODES_IN_FLIGHT: usize = 8;
 
 /// Every Service port the lab's kube-proxy serves: one Service per probe pod
-/// (TCP and UDP echo), kube-dns (UDP and TCP 53, both DNS replicas) and
+/// (TCP and UDP echo; each node's first one a NodePort for TCP), kube-dns (UDP and TCP 53, both DNS replicas) and
 /// `kubernetes` (443 to node-1's agent, standing in for the API server).
 /// `probes_ready`: whether kube-proxy has seen the probe pods' endpoints yet
 /// (at first it has not, and REJECTs their Services).
@@ -45,6 +45,9 @@ pub fn service_ports(ctx: &LabCtx, ports: ServePorts, probes_ready: bool) -> Vec
                         Vec::new()
                     },
                     target_port: port,
+                    // Each node's first probe Service is a NodePort (tcp),
+                    // as on a real cluster, where a node has one Service.
+                    node_port: (j == 0 && proto == "tcp").then(|| p.node_port(i)),
                 });
             }
         }
@@ -58,6 +61,7 @@ pub fn service_ports(ctx: &LabCtx, ports: ServePorts, probes_ready: bool) -> Vec
             port: 53,
             endpoints: (0..DNS_REPLICAS).map(|r| p.dns_pod_ip(r)).collect(),
             target_port: 53,
+            node_port: None,
         });
     }
     v.push(ServicePort {
@@ -68,6 +72,7 @@ pub fn service_ports(ctx: &LabCtx, ports: ServePorts, probes_ready: bool) -> Vec
         port: APISERVER_PORT,
         endpoints: vec![p.node_ip(0)],
         target_port: NODE_TCP_PORT,
+        node_port: None,
     });
     v
 }

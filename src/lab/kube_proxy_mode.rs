@@ -100,6 +100,20 @@ impl KubeProxyMode {
         }
     }
 
+    /// Removes the NodePort rules only (`nodeport-down`), the ClusterIP rules
+    /// staying: nat KUBE-NODEPORTS flushed, or the `service-nodeports` map.
+    pub fn remove_node_ports(self) -> Load {
+        match self {
+            KubeProxyMode::Iptables => {
+                Load::IptablesNoflush("*nat\n-F KUBE-NODEPORTS\nCOMMIT\n".into())
+            }
+            KubeProxyMode::Nftables => Load::Nft(format!(
+                "flush map {} service-nodeports\n",
+                kube_proxy_nft::TABLE
+            )),
+        }
+    }
+
     /// The mode's tools are there (`nft` for nftables), or what to install.
     pub fn check_tools(self, tools: &Tools) -> Result<()> {
         match self {
@@ -152,6 +166,13 @@ mod tests {
         assert_eq!(
             nft.remove_services(),
             Load::Nft("delete table ip kube-proxy\n".into())
+        );
+        assert_eq!(
+            nft.remove_node_ports(),
+            Load::Nft("flush map ip kube-proxy service-nodeports\n".into())
+        );
+        assert!(
+            matches!(ipt.remove_node_ports(), Load::IptablesNoflush(d) if d.contains("-F KUBE-NODEPORTS"))
         );
     }
 }

@@ -9,6 +9,10 @@
 //!   two replicas: `mod 2`);
 //! - `no-endpoint-services`: a port without endpoints goes to `reject-chain`
 //!   (a connect is refused, as iptables mode's "has no endpoints" REJECT);
+//!   `no-endpoint-nodeports` the same for its nodePort;
+//! - `service-nodeports`: a verdict map from protocol . nodePort to the
+//!   port's `external-<hash>-…` chain (masquerade mark, then the Service
+//!   port's chain), reached for the addresses in `nodeport-ips`;
 //! - `cluster-ips` (masquerade mark for sources outside the cluster CIDR,
 //!   REJECT for ports no Service has), `nodeport-ips` (the node's IP) and
 //!   `hairpin-connections` (a local endpoint reaching itself through its
@@ -46,6 +50,12 @@ pub fn service_chain(p: &ServicePort) -> String {
         p.protocol,
         p.port_name
     )
+}
+
+/// The NodePort chain of one Service port (`service-nodeports` goes here):
+/// mark for masquerade, then the Service port's chain.
+pub fn external_chain(p: &ServicePort) -> String {
+    service_chain(p).replacen("service-", "external-", 1)
 }
 
 /// The `nft -f` document that replaces the node's kube-proxy table with one
@@ -215,13 +225,25 @@ fn sets(s: &mut String, node: &NftNode, services: &[ServicePort]) {
         "vmap to drop or reject packets to services with no endpoints",
         &rejects,
     );
+    let node_port_rejects: Vec<String> = services
+        .iter()
+        .filter(|p| p.endpoints.is_empty())
+        .filter_map(|p| {
+            let np = p.node_port?;
+            Some(format!(
+                "{} . {np} comment \"{}\" : goto reject-chain",
+                p.protocol,
+                p.id()
+            ))
+        })
+        .collect();
     set(
         s,
         "map",
         "no-endpoint-nodeports",
         "inet_proto . inet_service : verdict",
         "vmap to drop or reject packets to service nodeports with no endpoints",
-        &[],
+        &node_port_rejects,
     );
     set(
         s,
@@ -251,13 +273,24 @@ fn sets(s: &mut String, node: &NftNode, services: &[ServicePort]) {
         "ClusterIP, ExternalIP and LoadBalancer IP traffic",
         &vips,
     );
+    let node_ports: Vec<String> = with
+        .iter()
+        .filter_map(|p| {
+            let np = p.node_port?;
+            Some(format!(
+                "{} . {np} : goto {}",
+                p.protocol,
+                external_chain(p)
+            ))
+        })
+        .collect();
     set(
         s,
         "map",
         "service-nodeports",
         "inet_proto . inet_service : verdict",
         "NodePort traffic",
-        &[],
+        &node_ports,
     );
 }
 
@@ -299,6 +332,14 @@ pub fn table(node: &NftNode, services: &[ServicePort]) -> String {
             p.endpoints.len(),
             targets.join(", ")
         );
+        if p.node_port.is_some() {
+            let _ = write!(
+                s,
+                "\n\tchain {} {{\n\t\tmeta mark set meta mark | 0x00004000 comment \"masquerade traffic from external\"\n\t\tgoto {}\n\t}}\n",
+                external_chain(p),
+                service_chain(p)
+            );
+        }
     }
     s.push_str("}\n");
     s
@@ -324,6 +365,7 @@ mod tests {
             port: 7000,
             endpoints: eps.iter().map(|e| Ipv4Addr::from(*e)).collect(),
             target_port: 7000,
+            node_port: None,
         }
     }
 
@@ -361,6 +403,7 @@ mod tests {
             port: 53,
             endpoints: vec![Ipv4Addr::new(198, 18, 0, 82), Ipv4Addr::new(198, 18, 1, 66)],
             target_port: 53,
+            node_port: None,
         };
         let doc = table(&node(), std::slice::from_ref(&dns));
         assert_consistent(&doc);
@@ -404,7 +447,9 @@ mod tests {
             t.lines()
                 .map(str::trim)
                 .filter(|l| {
-                    (l.starts_with("chain ") && !l.starts_with("chain service-"))
+                    (l.starts_with("chain ")
+                        && !l.starts_with("chain service-")
+                        && !l.starts_with("chain external-"))
                         || l.starts_with("set ")
                         || l.starts_with("map ")
                         || l.starts_with("type ")
@@ -413,5 +458,31 @@ mod tests {
                 .collect()
         };
         assert_eq!(heads(&doc), heads(real));
+    }
+    #[test]
+    fn a_node_port_is_in_service_nodeports_and_rejected_until_it_has_endpoints() {
+        let np = ServicePort {
+            node_port: Some(30002),
+            ..port("probe-3a", "tcp", &[[198, 18, 2, 2]])
+        };
+        let doc = table(&node(), std::slice::from_ref(&np));
+        assert_consistent(&doc);
+        let ext = external_chain(&np);
+        assert!(ext.starts_with("external-") && ext.ends_with("-netcheck-abcde/probe-3a/tcp/tcp"));
+        assert!(doc.contains(&format!("tcp . 30002 : goto {ext}")), "{doc}");
+        assert!(doc.contains(&format!(
+            "chain {ext} {{\n\t\tmeta mark set meta mark | 0x00004000 comment \"masquerade traffic from external\"\n\t\tgoto {}\n\t}}",
+            service_chain(&np)
+        )));
+        let early = ServicePort {
+            endpoints: Vec::new(),
+            ..np.clone()
+        };
+        let doc = table(&node(), std::slice::from_ref(&early));
+        assert_consistent(&doc);
+        assert!(
+            doc.contains("tcp . 30002 comment \"netcheck-abcde/probe-3a:tcp\" : goto reject-chain")
+        );
+        assert!(!doc.contains(&ext));
     }
 }

@@ -48,6 +48,9 @@ pub const WIRE_GATEWAY_MAC: &str = "0e:6e:63:04:ff:fe";
 pub const NODE_TCP_PORT: u16 = 9100;
 pub const NODE_UDP_PORT: u16 = 9101;
 pub const NODE_HTTP_PORT: u16 = 9180;
+/// The first node's nodePort; node `i` has 30000 + i (at most 250 nodes:
+/// well inside the NodePort range 30000–32767).
+pub const NODE_PORT_BASE: u16 = 30000;
 
 /// A lab's size and identity.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -231,6 +234,12 @@ impl LabPlan {
     pub fn pod_number(&self, i: usize, j: usize) -> usize {
         i * self.pods_per_node + j
     }
+    /// The TCP nodePort of node `i`'s first probe Service: fixed in the
+    /// default NodePort range (30000–32767), one per node.
+    pub fn node_port(&self, i: usize) -> u16 {
+        NODE_PORT_BASE.saturating_add(u16::try_from(i).unwrap_or(u16::MAX))
+    }
+
     pub fn service_ip(&self, i: usize, j: usize) -> Ipv4Addr {
         let k = self.pod_number(i, j) as u32;
         Ipv4Addr::from(u32::from(Ipv4Addr::new(198, 19, 0, 32)) + k)

@@ -7,6 +7,10 @@
 //!   KUBE-FORWARD; in nat KUBE-SERVICES → KUBE-SVC-… → KUBE-SEP-… DNAT, one
 //!   SEP per endpoint chosen by `statistic --mode random --probability`,
 //!   KUBE-MARK-MASQ / KUBE-POSTROUTING for hairpin and off-cluster sources;
+//!   NodePorts in KUBE-NODEPORTS → KUBE-EXT-… (masquerade) → KUBE-SVC-…,
+//!   reached from the last rule of KUBE-SERVICES for local addresses
+//!   (PREROUTING and OUTPUT both jump KUBE-SERVICES), and a REJECT in
+//!   KUBE-EXTERNAL-SERVICES for a nodePort without endpoints;
 //! - kubelet's own chains (KUBE-FIREWALL, KUBE-KUBELET-CANARY,
 //!   KUBE-IPTABLES-HINT), which are not kube-proxy's;
 //! - flannel's (FLANNEL-FWD accepts for the pod network, FLANNEL-POSTRTG
@@ -35,6 +39,9 @@ pub struct ServicePort {
     /// Ready endpoints. None: kube-proxy REJECTs the port ("has no endpoints").
     pub endpoints: Vec<Ipv4Addr>,
     pub target_port: u16,
+    /// The port's nodePort, when its Service is a NodePort
+    /// (`externalTrafficPolicy: Cluster`: every node forwards it).
+    pub node_port: Option<u16>,
 }
 
 impl ServicePort {
@@ -46,6 +53,14 @@ impl ServicePort {
     pub fn svc_chain(&self) -> String {
         format!(
             "KUBE-SVC-{}",
+            hash16(&format!("{}{}", self.id(), self.protocol))
+        )
+    }
+    /// `KUBE-EXT-` + the SVC chain's hash: the NodePort's way in (masquerade,
+    /// then the SVC chain), as kube-proxy names it.
+    pub fn ext_chain(&self) -> String {
+        format!(
+            "KUBE-EXT-{}",
             hash16(&format!("{}{}", self.id(), self.protocol))
         )
     }
@@ -117,6 +132,12 @@ fn kube_proxy_filter_rules(s: &mut String, services: &[ServicePort]) {
             s,
             "-A KUBE-SERVICES -d {vip}/32 -p {proto} -m comment --comment \"{id} has no endpoints\" -m {proto} --dport {port} -j REJECT --reject-with icmp-port-unreachable"
         );
+        if let Some(np) = p.node_port {
+            let _ = writeln!(
+                s,
+                "-A KUBE-EXTERNAL-SERVICES -p {proto} -m comment --comment \"{id} has no endpoints\" -m addrtype --dst-type LOCAL -m {proto} --dport {np} -j REJECT --reject-with icmp-port-unreachable"
+            );
+        }
     }
 }
 
@@ -126,9 +147,31 @@ fn kube_proxy_nat_chains(services: &[ServicePort]) -> Vec<String> {
     let mut v: Vec<String> = KP_NAT_CHAINS.iter().map(|c| c.to_string()).collect();
     for p in services.iter().filter(|p| !p.endpoints.is_empty()) {
         v.push(p.svc_chain());
+        if p.node_port.is_some() {
+            v.push(p.ext_chain());
+        }
         v.extend(p.endpoints.iter().map(|&e| p.sep_chain(e)));
     }
     v
+}
+
+/// A NodePort's rules (externalTrafficPolicy Cluster): KUBE-NODEPORTS sends
+/// its port to KUBE-EXT-…, which marks it for masquerade (the backend may
+/// be on another node) and goes on to the Service's SVC chain.
+fn node_port_rules(s: &mut String, p: &ServicePort) {
+    let Some(np) = p.node_port else {
+        return;
+    };
+    let (id, proto, ext) = (p.id(), p.protocol, p.ext_chain());
+    let _ = writeln!(
+        s,
+        "-A KUBE-NODEPORTS -p {proto} -m comment --comment \"{id}\" -m {proto} --dport {np} -j {ext}"
+    );
+    let _ = writeln!(
+        s,
+        "-A {ext} -m comment --comment \"masquerade traffic for {id} external destinations\" -j KUBE-MARK-MASQ"
+    );
+    let _ = writeln!(s, "-A {ext} -j {}", p.svc_chain());
 }
 
 /// Rules in kube-proxy's nat chains.
@@ -150,6 +193,7 @@ fn kube_proxy_nat_rules(s: &mut String, services: &[ServicePort]) {
             s,
             "-A {svc} ! -s {CLUSTER_CIDR} -d {vip}/32 -p {proto} -m comment --comment \"{id} cluster IP\" -m {proto} --dport {port} -j KUBE-MARK-MASQ"
         );
+        node_port_rules(s, p);
         // As kube-proxy balances: endpoint k of n is taken with probability
         // 1/(n-k) among those left; the last one takes the rest.
         let n = p.endpoints.len();
@@ -332,6 +376,7 @@ mod tests {
             port: 7000,
             endpoints: vec![Ipv4Addr::from(ep)],
             target_port: 7000,
+            node_port: None,
         }
     }
 
@@ -458,5 +503,51 @@ mod tests {
         );
         assert!(doc.contains("-A INPUT -j KUBE-FIREWALL\n-A FORWARD -m comment --comment \"flanneld forward\" -j FLANNEL-FWD\n-A OUTPUT -j KUBE-FIREWALL\n"));
         assert!(doc.contains("-j FLANNEL-POSTRTG") && doc.contains("MASQUERADE"));
+    }
+    #[test]
+    fn a_node_port_goes_through_kube_ext_to_the_svc_chain_and_is_rejected_without_endpoints() {
+        let np = ServicePort {
+            node_port: Some(30002),
+            ..port("probe-3a", "tcp", [198, 18, 2, 2])
+        };
+        let (ext, svc) = (np.ext_chain(), np.svc_chain());
+        assert_eq!(ext.len(), svc.len());
+        assert_eq!(ext[9..], svc[9..], "KUBE-EXT shares the SVC chain's hash");
+        for doc in [
+            node_rules("198.18.2.0/24", Some(std::slice::from_ref(&np))),
+            kube_proxy_sync(std::slice::from_ref(&np)),
+        ] {
+            assert_consistent(&doc);
+            assert!(doc.contains(&format!(
+                "-A KUBE-NODEPORTS -p tcp -m comment --comment \"netcheck-abcde/probe-3a:tcp\" -m tcp --dport 30002 -j {ext}\n"
+            )), "{doc}");
+            assert!(doc.contains(&format!(
+                "-A {ext} -m comment --comment \"masquerade traffic for netcheck-abcde/probe-3a:tcp external destinations\" -j KUBE-MARK-MASQ\n-A {ext} -j {svc}\n"
+            )));
+            // KUBE-NODEPORTS is reached from the last rule of KUBE-SERVICES.
+            let last = doc
+                .lines()
+                .rfind(|l| l.starts_with("-A KUBE-SERVICES"))
+                .unwrap_or_default();
+            assert!(
+                last.ends_with("--dst-type LOCAL -j KUBE-NODEPORTS"),
+                "{last}"
+            );
+        }
+        // Before kube-proxy has seen the endpoints: REJECTed, no KUBE-EXT.
+        let early = ServicePort {
+            endpoints: Vec::new(),
+            ..np.clone()
+        };
+        let doc = node_rules("198.18.2.0/24", Some(std::slice::from_ref(&early)));
+        assert_consistent(&doc);
+        assert!(doc.contains(
+            "-A KUBE-EXTERNAL-SERVICES -p tcp -m comment --comment \"netcheck-abcde/probe-3a:tcp has no endpoints\" -m addrtype --dst-type LOCAL -m tcp --dport 30002 -j REJECT --reject-with icmp-port-unreachable"
+        ));
+        assert!(!doc.contains(&ext));
+        // Not a NodePort: nothing in KUBE-NODEPORTS.
+        let plain = port("probe-3b", "tcp", [198, 18, 2, 3]);
+        let doc = kube_proxy_sync(std::slice::from_ref(&plain));
+        assert!(!doc.contains("-A KUBE-NODEPORTS") && !doc.contains("KUBE-EXT-"));
     }
 }

@@ -263,7 +263,7 @@ impl LabRuntime {
                         name,
                         namespace: kns.clone(),
                         cluster_ips: vec![IpAddr::V4(p.service_ip(i, j))],
-                        node_port: None,
+                        node_port: (j == 0).then(|| p.node_port(i)),
                     }),
                 });
             }

@@ -75,6 +75,7 @@ finding_ids! {
     OverlayPortBlocked => "overlay-port-blocked",
     ProbePodNotStarted => "probe-pod-not-started",
     ChecksNotRun => "checks-not-run",
+    NodeportUnreachable => "nodeport-unreachable",
 }
 
 impl std::fmt::Display for FindingId {

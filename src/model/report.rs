@@ -118,10 +118,13 @@ pub enum CheckKind {
     Dns,
     Mtu,
     External,
+    /// TCP to a node's IP at the NodePort of a probe Service
+    /// (`externalTrafficPolicy: Cluster`), from pods and from host agents.
+    Nodeport,
 }
 
 impl CheckKind {
-    pub const ALL: [CheckKind; 8] = [
+    pub const ALL: [CheckKind; 9] = [
         CheckKind::PodToPod,
         CheckKind::PodToService,
         CheckKind::NodeToPod,
@@ -130,6 +133,7 @@ impl CheckKind {
         CheckKind::Dns,
         CheckKind::Mtu,
         CheckKind::External,
+        CheckKind::Nodeport,
     ];
     pub fn as_str(self) -> &'static str {
         match self {
@@ -141,6 +145,7 @@ impl CheckKind {
             CheckKind::Dns => "dns",
             CheckKind::Mtu => "mtu",
             CheckKind::External => "external",
+            CheckKind::Nodeport => "nodeport",
         }
     }
 }

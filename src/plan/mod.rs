@@ -250,12 +250,15 @@ enum Planner {
     ToPod(ToPod),
     FromPod(FromPod),
     FromHost(FromHost),
+    /// From every pod address and from every host agent.
+    FromPodAndHost(FromPod, FromHost),
 }
 
 /// The order the kinds are planned in within one source address: per target
 /// pod pod-to-pod, MTU, pod-to-service; then pod-to-node, the API server, DNS;
-/// node-to-pod from the host agents after every pod source. Probe ids follow it.
-pub const PLAN_ORDER: [CheckKind; 7] = [
+/// node-to-pod from the host agents after every pod source; nodeport last
+/// in both (so adding it moved no other probe's id). Probe ids follow it.
+pub const PLAN_ORDER: [CheckKind; 8] = [
     CheckKind::PodToPod,
     CheckKind::Mtu,
     CheckKind::PodToService,
@@ -263,6 +266,7 @@ pub const PLAN_ORDER: [CheckKind; 7] = [
     CheckKind::PodToApiserver,
     CheckKind::Dns,
     CheckKind::NodeToPod,
+    CheckKind::Nodeport,
 ];
 
 /// The planner of each check kind; `None` for a kind nothing can plan yet.
@@ -275,6 +279,7 @@ fn planner(kind: CheckKind) -> Option<Planner> {
         CheckKind::PodToApiserver => Planner::FromPod(pod_to_apiserver::plan),
         CheckKind::Dns => Planner::FromPod(dns::plan),
         CheckKind::NodeToPod => Planner::FromHost(node_to_pod::plan),
+        CheckKind::Nodeport => Planner::FromPodAndHost(nodeport::plan_pod, nodeport::plan_host),
         // No external egress check exists yet: `CheckSet::parse` refuses
         // `--checks external` as a usage error rather than plan nothing.
         CheckKind::External => return None,
@@ -359,6 +364,10 @@ pub fn plan(d: &Deployment, opts: &PlanOptions) -> Vec<SourcePlan> {
             Some(Planner::ToPod(f)) => to_pods.push(f),
             Some(Planner::FromPod(f)) => from_pod.push(f),
             Some(Planner::FromHost(f)) => from_host.push(f),
+            Some(Planner::FromPodAndHost(p, h)) => {
+                from_pod.push(p);
+                from_host.push(h);
+            }
             None => {}
         }
     }
@@ -509,6 +518,7 @@ mod context;
 mod dns;
 mod mtu;
 mod node_to_pod;
+mod nodeport;
 pub mod not_run;
 mod pod_to_apiserver;
 mod pod_to_node;

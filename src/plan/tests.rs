@@ -694,3 +694,146 @@ fn a_healthy_overlay_passes_the_mtu_check_at_the_interface_mtu_the_agent_read() 
     assert_eq!(c.status, Status::Pass);
     assert_eq!(c.configured_mtu, None);
 }
+
+/// `deployment` with a nodePort (30000 + node) on each node's first Service.
+fn with_node_ports(mut d: Deployment) -> Deployment {
+    let mut seen = BTreeSet::new();
+    for (i, p) in d.pods.iter_mut().enumerate() {
+        if seen.insert(p.node.clone()) {
+            if let Some(s) = p.service.as_mut() {
+                s.node_port = Some(30000 + i as u16);
+            }
+        }
+    }
+    d
+}
+
+#[test]
+fn nodeport_dials_every_nodes_ip_at_its_own_services_node_port_from_pods_and_hosts() {
+    let d = with_node_ports(deployment(3, 2));
+    let plans = plan(&d, &PlanOptions::default());
+    let np: Vec<(&Source, &ProbeSpec, &CheckTemplate)> = plans
+        .iter()
+        .flat_map(|sp| {
+            sp.plan
+                .probes
+                .iter()
+                .zip(&sp.templates)
+                .map(move |(p, t)| (&sp.source, &p.spec, t))
+        })
+        .filter(|(_, _, t)| t.kind == CheckKind::Nodeport)
+        .collect();
+    // (6 pods + 3 host agents) × 3 nodes, TCP only.
+    assert_eq!(np.len(), 9 * 3);
+    for (src, spec, t) in &np {
+        let node = t.target.node.as_deref().unwrap();
+        let h = d.hosts.iter().find(|h| h.node == node).unwrap();
+        // The node's first probe pod (index 2n) is the backend behind it.
+        let backend = d.pods.iter().find(|p| p.node == node).unwrap();
+        let port = backend.service.as_ref().unwrap().node_port.unwrap();
+        assert_eq!(
+            **spec,
+            ProbeSpec::Tcp {
+                target: h.ips[0],
+                port,
+                echo: true
+            }
+        );
+        assert_eq!(t.target.ip, Some(h.ips[0]), "the node's IP, not the pod's");
+        assert_eq!(t.target.pod.as_deref(), Some(backend.name.as_str()));
+        assert_eq!(
+            t.target.name.as_deref(),
+            Some(format!("netcheck/{}", backend.name).as_str())
+        );
+        assert_eq!((t.protocol, t.port), (Protocol::Tcp, Some(port)));
+        assert_eq!(t.source.pod.is_none(), matches!(src, Source::Host(_)));
+    }
+    // Every host agent dials its own node too (kube-proxy's OUTPUT hook).
+    assert!(np.iter().any(
+        |(s, _, t)| matches!(s, Source::Host(n) if Some(n.as_str()) == t.target.node.as_deref())
+    ));
+    // NodePort comes last in each source's plan: the other kinds' ids stay.
+    for sp in &plans {
+        let kinds: Vec<CheckKind> = sp.templates.iter().map(|t| t.kind).collect();
+        let first = kinds
+            .iter()
+            .position(|k| *k == CheckKind::Nodeport)
+            .unwrap();
+        assert!(kinds[first..].iter().all(|k| *k == CheckKind::Nodeport));
+    }
+}
+
+#[test]
+fn nodeport_skips_nodes_without_a_node_port_and_follows_pairs_and_families() {
+    // No nodePort anywhere (a Service that could not be NodePort): nothing.
+    let d = deployment(3, 2);
+    let plans = plan(&d, &PlanOptions::default());
+    assert!(
+        plans
+            .iter()
+            .flat_map(|p| &p.templates)
+            .all(|t| t.kind != CheckKind::Nodeport)
+    );
+    // Only node-1 has one: only node-1 is dialled.
+    let mut d = with_node_ports(deployment(3, 2));
+    for p in d.pods.iter_mut().filter(|p| p.node != "node-1") {
+        p.service.as_mut().unwrap().node_port = None;
+    }
+    let opts = PlanOptions::default();
+    let cx = Ctx::new(&d, &opts);
+    let mut sp = SourcePlan::new(Source::Host("node-0".into()));
+    nodeport::plan_host(&cx, &d.hosts[0], &mut sp);
+    let targets: Vec<_> = sp.templates.iter().map(|t| t.target.node.clone()).collect();
+    assert_eq!(targets, [Some("node-1".to_string())]);
+    // An IPv6 source does not dial an IPv4 node address.
+    let d = with_node_ports(deployment(2, 1));
+    let cx = Ctx::new(&d, &opts);
+    let mut sp = empty("probe-0-0");
+    let mut v6 = d.pods[0].clone();
+    v6.ips = vec![ip("2001:2::2")];
+    nodeport::plan_pod(&cx, &SourceAddr::new(0, &v6, v6.ips[0]), &mut sp);
+    assert!(sp.templates.is_empty());
+    // --pairs ring on 4 nodes: node-0 dials itself and its two neighbours.
+    let d = with_node_ports(deployment(4, 1));
+    let opts = PlanOptions {
+        pairs: PairStrategy::Ring,
+        ..PlanOptions::default()
+    };
+    let cx = Ctx::new(&d, &opts);
+    let mut sp = empty("probe-0-0");
+    nodeport::plan_pod(
+        &cx,
+        &SourceAddr::new(0, &d.pods[0], d.pods[0].ips[0]),
+        &mut sp,
+    );
+    let targets: BTreeSet<_> = sp
+        .templates
+        .iter()
+        .filter_map(|t| t.target.node.clone())
+        .collect();
+    assert_eq!(
+        targets,
+        ["node-0", "node-1", "node-3"]
+            .map(String::from)
+            .into_iter()
+            .collect()
+    );
+}
+
+#[test]
+fn checks_nodeport_alone_plans_only_nodeport() {
+    let d = with_node_ports(deployment(2, 2));
+    let opts = PlanOptions {
+        checks: CheckSet::parse(&["nodeport".into()]).unwrap(),
+        ..PlanOptions::default()
+    };
+    let plans = plan(&d, &opts);
+    assert_eq!(plans.len(), 4 + 2, "every pod and every host agent");
+    assert!(
+        plans
+            .iter()
+            .flat_map(|p| &p.templates)
+            .all(|t| t.kind == CheckKind::Nodeport)
+    );
+    assert!(CheckSet::default_set().contains(CheckKind::Nodeport));
+}

@@ -259,6 +259,16 @@ impl PolicyJudge {
                 };
                 Some(Question::Pairs(pairs, port))
             }
+            // NodePort (externalTrafficPolicy Cluster): the node dialled DNATs
+            // and masquerades it, so the backend sees its own node, which
+            // policy always allows; what counts is the source pod's egress to
+            // the node's IP and nodePort (always allowed to its own node).
+            CheckKind::Nodeport => {
+                if let Some(pod) = own_node(src_pod, c.target.node.as_deref()) {
+                    return Some(Question::OwnNode(pod, port));
+                }
+                Some(Question::Pairs(vec![(src, Peer::Ip(c.target.ip?))], port))
+            }
             CheckKind::NodeToPod | CheckKind::External => None,
         }
     }

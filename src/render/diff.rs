@@ -114,6 +114,9 @@ pub fn key(c: &Check) -> CellKey {
     if c.source.ip.is_some_and(|i| i.is_ipv6()) {
         variant.push("IPv6");
     }
+    if c.kind == CheckKind::Nodeport && c.source.pod.is_none() {
+        variant.push("from the host");
+    }
     CellKey {
         kind: c.kind,
         source: c.source.node.clone().unwrap_or_else(|| "?".into()),
@@ -127,11 +130,13 @@ pub fn key(c: &Check) -> CellKey {
 /// The port, when it is part of what a check tests. The host agent's port
 /// (pod-to-node TCP) is derived from the run id, so it differs between two
 /// runs of the same cluster: keyed by it, every pod-to-node TCP cell would be
-/// "gone" and "new" in every diff. The probe pods' ports are fixed, and the
+/// "gone" and "new" in every diff; so is a NodePort (the API server allocates
+/// one when the probe Service is created). The probe pods' ports are fixed, and the
 /// API server's, DNS's and external targets' ports are the cluster's own.
 fn keyed_port(c: &Check) -> Option<u16> {
     match c.kind {
-        CheckKind::PodToNode => None,
+        // The API server allocates a NodePort per run.
+        CheckKind::PodToNode | CheckKind::Nodeport => None,
         _ => c.port,
     }
 }

@@ -50,7 +50,7 @@ pub fn state_of(s: Status) -> CellState {
 
 /// A check is a hairpin check: a pod through its own Service (the planner's note).
 pub fn is_hairpin(c: &Check) -> bool {
-    c.kind == CheckKind::PodToService
+    matches!(c.kind, CheckKind::PodToService | CheckKind::Nodeport)
         && (c.detail.contains("hairpin")
             || (c.source.pod.is_some() && c.source.pod == c.target.pod))
 }
@@ -432,6 +432,10 @@ pub fn kind_grid(report: &Report, kind: CheckKind) -> Grid<'_> {
         ),
         CheckKind::Dns => ("DNS", "rows: source node, columns: name and server"),
         CheckKind::Mtu => ("Path MTU", "rows: source node, columns: target node"),
+        CheckKind::Nodeport => (
+            "NodePort",
+            "rows: source node (its pods and its host agent), columns: the node whose IP:nodePort is dialled (tcp)",
+        ),
         CheckKind::External => (
             "External egress",
             "rows: source node, columns: target outside the cluster",
@@ -562,6 +566,7 @@ pub fn grids(report: &Report) -> Vec<Grid<'_>> {
         kind_grid(report, CheckKind::PodToNode),
         mtu_grid(report),
         dns_grid(report),
+        kind_grid(report, CheckKind::Nodeport),
         kind_grid(report, CheckKind::External),
     ];
     out.retain(|g| !g.is_empty());

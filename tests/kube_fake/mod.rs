@@ -110,6 +110,11 @@ pub struct FakeState {
     pub api_groups: Vec<(String, String)>,
     /// Objects of those groups, by "group/version/resource" (cluster-wide lists).
     pub custom: BTreeMap<String, Vec<Value>>,
+    /// Refuse Services of type NodePort with a 422, as a full NodePort
+    /// range (or a policy forbidding NodePorts) does.
+    pub refuse_node_ports: bool,
+    /// nodePorts handed out so far (the next is 30000 + this).
+    pub node_ports_allocated: u16,
 }
 
 impl FakeState {
@@ -815,6 +820,24 @@ async fn handle(
             let name = body["metadata"]["name"].as_str().unwrap_or("").to_string();
             let n = st.services.len() + 100;
             let mut svc = body.clone();
+            if svc["spec"]["type"] == "NodePort" {
+                if st.refuse_node_ports {
+                    return Ok(status(
+                        422,
+                        "Invalid",
+                        &format!(
+                            "Service \"{name}\" is invalid: spec.ports[0].nodePort: Internal error: range is full"
+                        ),
+                    ));
+                }
+                // The API server allocates a nodePort for every port.
+                if let Some(ports) = svc["spec"]["ports"].as_array_mut() {
+                    for p in ports {
+                        p["nodePort"] = json!(30000 + st.node_ports_allocated);
+                        st.node_ports_allocated += 1;
+                    }
+                }
+            }
             let ip = format!("198.19.{}.{}", n / 250, n % 250);
             svc["spec"]["clusterIP"] = json!(ip);
             svc["spec"]["clusterIPs"] = json!([ip]);

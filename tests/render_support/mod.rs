@@ -509,3 +509,43 @@ pub fn diagnosed(r: &Report) -> Report {
     out.findings = findings;
     out
 }
+
+/// Every node's first probe Service a NodePort (30000 + node index), as
+/// the kube runtime makes them; node-3's NodePort dead (its KUBE-NODEPORTS
+/// gone) while its ClusterIP works. Findings from the real diagnosis.
+pub fn nodeport_down() -> Report {
+    let mut d = deployment_with(&THREE, 2);
+    let mut seen = std::collections::BTreeSet::new();
+    let mut k = 0u16;
+    for p in d.pods.iter_mut() {
+        if seen.insert(p.node.clone()) {
+            if let Some(s) = p.service.as_mut() {
+                s.node_port = Some(30000 + k);
+                k += 1;
+            }
+        }
+    }
+    let dead = |t: &CheckTemplate| {
+        t.kind == CheckKind::Nodeport && t.target.node.as_deref() == Some("node-3")
+    };
+    let c = checks(&d, |t, i| {
+        if dead(t) {
+            Answer {
+                outcome: Outcome::Refused,
+                latency_ms: None,
+                detail: Some("connect: Connection refused (os error 111)".into()),
+                path_mtu: None,
+                addresses: Vec::new(),
+            }
+        } else {
+            ok(t, i)
+        }
+    });
+    let findings = netcheck::diagnose::diagnose(&netcheck::diagnose::Evidence {
+        deployment: &d,
+        checks: &c,
+        hosts: &[],
+        policy: None,
+    });
+    report(d, c, findings)
+}

@@ -5,7 +5,7 @@
 use super::host::{self, claim, diagnosis, service_from};
 use crate::diagnose::{Diagnosis, Evidence, Rule};
 use crate::inspect::query;
-use crate::model::{FindingId, Severity};
+use crate::model::{CheckKind, FindingId, Severity};
 use std::collections::BTreeSet;
 
 pub struct KubeProxyRulesMissing;
@@ -53,7 +53,11 @@ impl Rule for KubeProxyRulesMissing {
                 if !with.is_empty() {
                     evidence.push(format!("nodes that have them: {}", with.join(", ")));
                 }
-                let explains = claim(ev, explained, |c| service_from(c, n));
+                // Its Services from its pods, and its own NodePorts from anywhere.
+                let explains = claim(ev, explained, |c| {
+                    service_from(c, n)
+                        || (c.kind == CheckKind::Nodeport && c.target_node() == Some(n))
+                });
                 let tail = if mode == "nftables" {
                     format!(
                         "In nftables mode it writes `table ip kube-proxy`: `nft list table ip kube-proxy` on {n} \

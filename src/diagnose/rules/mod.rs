@@ -25,6 +25,7 @@ mod dns;
 mod mtu_blackhole;
 mod node_isolated;
 mod node_to_pod;
+mod nodeport_unreachable;
 mod pod_network_down;
 mod pod_to_apiserver;
 mod policy_blocks_dns;
@@ -54,6 +55,7 @@ pub fn all() -> &'static [&'static dyn Rule] {
         &cross_node::CrossNode,
         &mtu_blackhole::MtuBlackhole,
         &service_vip::ServiceVip,
+        &nodeport_unreachable::NodeportUnreachable,
         &node_to_pod::NodeToPod,
         &pod_to_apiserver::PodToApiserver,
         &dns::DnsUnreachable,

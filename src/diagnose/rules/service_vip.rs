@@ -44,10 +44,14 @@ impl Rule for ServiceVip {
             let explains: BTreeSet<usize> = ev
                 .unexplained_failures(explained)
                 .filter(|(_, c)| {
-                    c.source_node().is_some_and(|n| bad_nodes.contains(&n))
+                    let from_bad = c.source_node().is_some_and(|n| bad_nodes.contains(&n))
                         && (c.kind == CheckKind::PodToService
                             || c.kind == CheckKind::PodToApiserver
-                            || is_dns_via_service(c))
+                            || is_dns_via_service(c));
+                    // The same kube-proxy serves the NodePorts of its node.
+                    let to_bad = c.kind == CheckKind::Nodeport
+                        && c.target_node().is_some_and(|n| bad_nodes.contains(&n));
+                    from_bad || to_bad
                 })
                 .map(|(i, _)| i)
                 .collect();
@@ -108,7 +112,15 @@ impl Rule for ServiceVip {
                 e.1.push(i);
             }
         }
-        for (svc, (t, idx)) in per_vip.into_iter().filter(|(_, (t, _))| t.all_fail()) {
+        for (svc, (t, mut idx)) in per_vip.into_iter().filter(|(_, (t, _))| t.all_fail()) {
+            // Its NodePorts lead to the same dead VIP's backend.
+            idx.extend(
+                ev.unexplained_failures(explained)
+                    .filter(|(_, c)| {
+                        c.kind == CheckKind::Nodeport && c.target.name.as_deref() == Some(&svc)
+                    })
+                    .map(|(i, _)| i),
+            );
             let evidence = idx
                 .iter()
                 .take(4)

@@ -15,6 +15,7 @@ mod dns_down;
 mod host;
 mod kube_proxy_down;
 mod node_isolated;
+mod nodeport_down;
 mod underlay_mtu;
 
 use super::ctx::LabCtx;
@@ -51,6 +52,7 @@ pub fn all() -> &'static [&'static dyn Fault] {
         &node_isolated::NodeIsolated,
         &underlay_mtu::UnderlayMtu,
         &kube_proxy_down::KubeProxyDown,
+        &nodeport_down::NodeportDown,
         &dns_down::DnsDown,
         &host::FORWARD_DROP,
         &host::IP_FORWARD_OFF,
