@@ -73,6 +73,8 @@ finding_ids! {
     RpFilterStrict => "rp-filter-strict",
     PodCidrOverlap => "pod-cidr-overlap",
     OverlayPortBlocked => "overlay-port-blocked",
+    OverlayPortMismatch => "overlay-port-mismatch",
+    ProxyArpDisabled => "proxy-arp-disabled",
     ProbePodNotStarted => "probe-pod-not-started",
     ChecksNotRun => "checks-not-run",
 }
