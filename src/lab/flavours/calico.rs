@@ -209,19 +209,29 @@ pub fn vtep_mac(p: &LabPlan, i: usize) -> String {
     p.overlay_mac(i)
 }
 
-/// Node i's `ip` lines after the underlay: the VXLAN device, the block's
-/// blackhole, the default route, the remote VTEPs and their blocks.
+/// Node i's `ip` lines after the underlay: the VXLAN device with the
+/// remote VTEPs and their blocks, the block's blackhole, the default route.
 pub fn node_lines(p: &LabPlan, i: usize) -> Vec<String> {
+    let mut l = vxlan_lines(p, i, VXLAN_PORT);
+    l.extend([
+        format!("route add blackhole {} proto {FELIX_PROTO}", p.pod_cidr(i)),
+        format!("route add default via {WIRE_GATEWAY} dev eth0"),
+    ]);
+    l
+}
+
+/// Node i's `vxlan.calico` on UDP `port`, its VTEP address, the remote
+/// VTEPs' ARP entries and the routes to their blocks (what Felix programs;
+/// `vxlan-port-mismatch` makes it again on another port).
+pub fn vxlan_lines(p: &LabPlan, i: usize, port: u16) -> Vec<String> {
     let mut l = vec![
         format!(
-            "link add {VXLAN_DEVICE} address {} mtu {MTU} type vxlan id {VXLAN_VNI} local {} dev eth0 dstport {VXLAN_PORT} nolearning",
+            "link add {VXLAN_DEVICE} address {} mtu {MTU} type vxlan id {VXLAN_VNI} local {} dev eth0 dstport {port} nolearning",
             vtep_mac(p, i),
             p.node_ip(i)
         ),
         format!("addr add {}/32 dev {VXLAN_DEVICE}", vtep_ip(p, i)),
         format!("link set {VXLAN_DEVICE} up"),
-        format!("route add blackhole {} proto {FELIX_PROTO}", p.pod_cidr(i)),
-        format!("route add default via {WIRE_GATEWAY} dev eth0"),
     ];
     for b in (0..p.nodes).filter(|&b| b != i) {
         l.push(format!(
