@@ -15,7 +15,9 @@ mod dns_down;
 mod host;
 mod kube_proxy_down;
 mod node_isolated;
+mod proxy_arp_off;
 mod underlay_mtu;
+mod vxlan_port_mismatch;
 
 use super::ctx::LabCtx;
 use super::flavours::Flavour;
@@ -66,6 +68,8 @@ pub fn all() -> &'static [&'static dyn Fault] {
         &host::CONNTRACK_FULL,
         &host::RP_FILTER_STRICT,
         &host::HAIRPIN_OFF,
+        &proxy_arp_off::ProxyArpOff,
+        &vxlan_port_mismatch::VxlanPortMismatch,
     ]
 }
 

@@ -41,7 +41,8 @@ impl Fault for ProxyArpOff {
             let values: Vec<(&str, &str)> = keys.iter().map(|k| (k.as_str(), "0")).collect();
             lab.sysctl(&lab.plan.node_ns(i), &values).await?;
             for w in &pods {
-                lab.ip(&w.netns, &["neigh flush dev eth0".to_string()]).await?;
+                lab.ip(&w.netns, &["neigh flush dev eth0".to_string()])
+                    .await?;
             }
             Ok(())
         })

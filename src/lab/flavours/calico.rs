@@ -396,17 +396,26 @@ mod tests {
         let mut seen = std::collections::BTreeSet::new();
         for i in 0..p.nodes {
             for w in workloads(&p, i) {
-                assert!(w.host_if.starts_with("cali") && w.host_if.len() == 15, "{w:?}");
+                assert!(
+                    w.host_if.starts_with("cali") && w.host_if.len() == 15,
+                    "{w:?}"
+                );
                 assert!(seen.insert(w.host_if.clone()), "{w:?}");
             }
         }
         // Two probe pods per node and the two DNS replicas on node-1 and node-2.
         assert_eq!(seen.len(), 8);
         let w = &workloads(&p, 0)[0];
-        assert_eq!((w.namespace.as_str(), w.name.as_str()), ("netcheck-abcde", "probe-1a"));
+        assert_eq!(
+            (w.namespace.as_str(), w.name.as_str()),
+            ("netcheck-abcde", "probe-1a")
+        );
         assert_eq!(w.host_if, "calic7f546db357");
         let dns = &workloads(&p, 1)[2];
-        assert_eq!((dns.namespace.as_str(), dns.name.as_str()), ("kube-system", "coredns-lab-b"));
+        assert_eq!(
+            (dns.namespace.as_str(), dns.name.as_str()),
+            ("kube-system", "coredns-lab-b")
+        );
         assert_eq!(dns.ip, p.dns_pod_ip(1));
     }
 
@@ -415,17 +424,35 @@ mod tests {
         let p = plan();
         let l = node_lines(&p, 0);
         let has = |s: &str| l.iter().any(|x| x == s);
+        assert!(
+            has(
+                "link add vxlan.calico address 0e:6e:63:00:00:00 mtu 1450 type vxlan id 4096 local 198.19.255.1 dev eth0 dstport 4789 nolearning"
+            ),
+            "{l:#?}"
+        );
         assert!(has(
-            "link add vxlan.calico address 0e:6e:63:00:00:00 mtu 1450 type vxlan id 4096 local 198.19.255.1 dev eth0 dstport 4789 nolearning"
-        ), "{l:#?}");
-        assert!(has("route add 198.18.1.0/24 via 198.18.1.0 dev vxlan.calico onlink proto 80"));
-        assert!(has("route add 198.18.2.0/24 via 198.18.2.0 dev vxlan.calico onlink proto 80"));
-        assert!(!l.iter().any(|x| x.contains("198.18.0.0/24 via")), "no route to its own block");
+            "route add 198.18.1.0/24 via 198.18.1.0 dev vxlan.calico onlink proto 80"
+        ));
+        assert!(has(
+            "route add 198.18.2.0/24 via 198.18.2.0 dev vxlan.calico onlink proto 80"
+        ));
+        assert!(
+            !l.iter().any(|x| x.contains("198.18.0.0/24 via")),
+            "no route to its own block"
+        );
         assert!(has("route add blackhole 198.18.0.0/24 proto 80"));
-        assert!(!l.iter().any(|x| x.contains("type bridge") || x.contains("master")));
+        assert!(
+            !l.iter()
+                .any(|x| x.contains("type bridge") || x.contains("master"))
+        );
         let host = pod_host_lines(&workloads(&p, 0)[0]);
-        assert!(host.contains(&"route add 198.18.0.2/32 dev calic7f546db357 scope link proto 80".to_string()));
-        assert!(host[0].contains("address ee:ee:ee:ee:ee:ee type veth"), "{host:?}");
+        assert!(host.contains(
+            &"route add 198.18.0.2/32 dev calic7f546db357 scope link proto 80".to_string()
+        ));
+        assert!(
+            host[0].contains("address ee:ee:ee:ee:ee:ee type veth"),
+            "{host:?}"
+        );
         assert_eq!(fdb_lines(&p, 0).len(), 2);
         assert!(fdb_lines(&p, 0)[0].ends_with("dev vxlan.calico dst 198.19.255.2 self permanent"));
         assert_eq!(
@@ -439,9 +466,16 @@ mod tests {
         let l = pod_lines(Ipv4Addr::new(198, 18, 0, 2));
         assert_eq!(l[1], "addr add 198.18.0.2/32 dev eth0");
         assert!(l.contains(&"route add default via 169.254.1.1 dev eth0".to_string()));
-        assert!(!l.iter().any(|x| x.starts_with("neigh")), "no static gateway entry");
+        assert!(
+            !l.iter().any(|x| x.starts_with("neigh")),
+            "no static gateway entry"
+        );
         let s = sysctls(&plan(), 2);
-        assert_eq!(s.len(), 2 * 3, "three sysctls for each of node-3's two pods");
+        assert_eq!(
+            s.len(),
+            2 * 3,
+            "three sysctls for each of node-3's two pods"
+        );
         let n = &workloads(&plan(), 2)[0].host_if;
         assert!(s.contains(&(format!("net.ipv4.conf.{n}.proxy_arp"), "1".into())));
         assert!(s.contains(&(format!("net.ipv4.neigh.{n}.proxy_delay"), "0".into())));
@@ -450,14 +484,21 @@ mod tests {
     #[test]
     fn rules_are_felixs_chains() {
         let r = felix_rules();
-        assert!(r.filter_rules[0].starts_with("-A cali-FORWARD -i cali+ -m comment --comment \"cali:"));
+        assert!(
+            r.filter_rules[0].starts_with("-A cali-FORWARD -i cali+ -m comment --comment \"cali:")
+        );
         assert!(r.filter_rules[1].starts_with("-A cali-FORWARD -o cali+"));
         assert!(r.forward_jumps[0].starts_with("-A FORWARD -m comment --comment \"cali:"));
-        assert!(r.nat_rules[1].contains("-A cali-nat-outgoing -s 198.18.0.0/16 ! -d 198.18.0.0/16"));
+        assert!(
+            r.nat_rules[1].contains("-A cali-nat-outgoing -s 198.18.0.0/16 ! -d 198.18.0.0/16")
+        );
         for l in r.filter_rules.iter().chain(&r.nat_rules) {
             let chain = l.split_whitespace().nth(1).unwrap();
             assert!(
-                r.filter_chains.iter().chain(&r.nat_chains).any(|c| c == chain),
+                r.filter_chains
+                    .iter()
+                    .chain(&r.nat_chains)
+                    .any(|c| c == chain),
                 "{l}"
             );
         }

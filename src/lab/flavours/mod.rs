@@ -29,6 +29,7 @@
 //! devices: flavours that need them (Calico IPIP, Cilium's GENEVE, Weave's
 //! fastdp, anything encrypted) are out of the lab.
 
+pub mod calico;
 pub mod flannel;
 
 use super::ctx::LabCtx;
@@ -178,7 +179,7 @@ impl PartialEq for dyn Flavour {
 
 /// Every flavour, the default first, in the order `--cni` lists them.
 pub fn all() -> &'static [&'static dyn Flavour] {
-    &[&flannel::Flannel]
+    &[&flannel::Flannel, &calico::Calico]
 }
 
 /// The default flavour (flannel's VXLAN).
