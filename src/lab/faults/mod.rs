@@ -196,6 +196,12 @@ mod tests {
         assert_eq!(ok.len(), 1);
         let err = parse(&["nope".into()], 3, cni).err().unwrap();
         assert!(err.contains("unknown fault 'nope'") && err.contains("cross-node-drop"));
+        let kindnet = crate::lab::flavours::parse("kindnet").unwrap();
+        for bridge_fault in ["hairpin-off", "bridge-nf-off"] {
+            let err = parse(&[bridge_fault.into()], 3, kindnet).err().unwrap();
+            assert!(err.contains("does not apply to --cni kindnet"), "{err}");
+            assert!(parse(&[bridge_fault.into()], 3, cni).is_ok());
+        }
         let err = parse(&["cross-node-drop".into()], 1, cni).err().unwrap();
         assert!(err.contains("at least 2 nodes"), "{err}");
     }

@@ -31,6 +31,8 @@
 
 pub mod calico;
 pub mod flannel;
+pub mod host_gw;
+pub mod kindnet;
 
 use super::ctx::LabCtx;
 use super::plan::LabPlan;
@@ -39,6 +41,8 @@ use futures::future::BoxFuture;
 use std::net::Ipv4Addr;
 
 pub use flannel::Flannel;
+pub use host_gw::HostGw;
+pub use kindnet::Kindnet;
 
 /// One pod to wire on a node: a probe pod or a DNS pod.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -179,7 +183,12 @@ impl PartialEq for dyn Flavour {
 
 /// Every flavour, the default first, in the order `--cni` lists them.
 pub fn all() -> &'static [&'static dyn Flavour] {
-    &[&flannel::Flannel, &calico::Calico]
+    &[
+        &flannel::Flannel,
+        &host_gw::HostGw,
+        &calico::Calico,
+        &kindnet::Kindnet,
+    ]
 }
 
 /// The default flavour (flannel's VXLAN).
@@ -200,6 +209,62 @@ pub fn parse(name: &str) -> std::result::Result<&'static dyn Flavour, String> {
             known.join(", ")
         )
     })
+}
+
+/// Node `a`'s route to node `b`'s pods on a routed flavour: via `b`'s
+/// underlay address (flannel's host-gw, kindnet).
+pub(crate) fn underlay_route(p: &LabPlan, a: usize, b: usize) -> Option<String> {
+    (a != b && a < p.nodes && b < p.nodes)
+        .then(|| format!("{} via {} dev eth0", p.pod_cidr(b), p.node_ip(b)))
+}
+
+/// The routes node i holds to every other node's pods, as `ip` lines.
+pub(crate) fn underlay_routes(p: &LabPlan, i: usize) -> Vec<String> {
+    (0..p.nodes)
+        .filter_map(|b| underlay_route(p, i, b))
+        .map(|r| format!("route add {r}"))
+        .collect()
+}
+
+/// The network between the nodes drops pod traffic (a firewall, a cloud
+/// route table or source/destination check between them): nft rules in the
+/// wire's bridge, which no node shows. `pairs`: (source CIDR, destination
+/// CIDR), each dropped in that direction. How routed flavours lose a peer
+/// or a whole node: there is no overlay device to take down.
+pub(crate) fn wire_drops<'a>(
+    lab: &'a LabCtx,
+    pairs: Vec<(String, String)>,
+) -> BoxFuture<'a, Result<()>> {
+    Box::pin(async move {
+        let mut doc = String::from(
+            "table bridge netcheck-wire {\n  chain forward {\n    type filter hook forward priority 0; policy accept;\n  }\n}\n",
+        );
+        for (src, dst) in pairs {
+            doc.push_str(&format!(
+                "add rule bridge netcheck-wire forward ip saddr {src} ip daddr {dst} drop\n"
+            ));
+        }
+        lab.tools.nft_load(&lab.plan.wire_ns(), &doc).await
+    })
+}
+
+/// [`Flavour::cut_pair`] on a routed flavour: the wire drops pod traffic
+/// between the two nodes' pod CIDRs, both ways.
+pub(crate) fn cut_pair_on_wire<'a>(
+    lab: &'a LabCtx,
+    a: usize,
+    b: usize,
+) -> BoxFuture<'a, Result<()>> {
+    let (ca, cb) = (lab.plan.pod_cidr(a), lab.plan.pod_cidr(b));
+    wire_drops(lab, vec![(ca.clone(), cb.clone()), (cb, ca)])
+}
+
+/// [`Flavour::isolate`] on a routed flavour: the wire drops every packet
+/// from or to node i's pods (its node address still answers).
+pub(crate) fn isolate_on_wire<'a>(lab: &'a LabCtx, i: usize) -> BoxFuture<'a, Result<()>> {
+    let c = lab.plan.pod_cidr(i);
+    let any = "0.0.0.0/0".to_string();
+    wire_drops(lab, vec![(c.clone(), any.clone()), (any, c)])
 }
 
 #[cfg(test)]
