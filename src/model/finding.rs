@@ -73,6 +73,7 @@ finding_ids! {
     RpFilterStrict => "rp-filter-strict",
     PodCidrOverlap => "pod-cidr-overlap",
     OverlayPortBlocked => "overlay-port-blocked",
+    PodRouteMissing => "pod-route-missing",
     ProbePodNotStarted => "probe-pod-not-started",
     ChecksNotRun => "checks-not-run",
 }

@@ -17,6 +17,7 @@ mod iptables_backend_mix;
 mod kube_proxy_rules_missing;
 mod overlay_port_blocked;
 mod pod_cidr_overlap;
+mod pod_route_missing;
 mod rp_filter_strict;
 
 mod checks_not_run;
@@ -43,6 +44,7 @@ pub fn all() -> &'static [&'static dyn Rule] {
         &ip_forward_disabled::IpForwardDisabled,
         &forward_policy_drop::ForwardPolicyDrop,
         &overlay_port_blocked::OverlayPortBlocked,
+        &pod_route_missing::PodRouteMissing,
         &kube_proxy_rules_missing::KubeProxyRulesMissing,
         &iptables_backend_mix::IptablesBackendMix,
         &bridge_nf_call_disabled::BridgeNfCallDisabled,

@@ -15,6 +15,7 @@ mod dns_down;
 mod host;
 mod kube_proxy_down;
 mod node_isolated;
+mod route_missing;
 mod underlay_mtu;
 
 use super::ctx::LabCtx;
@@ -66,6 +67,7 @@ pub fn all() -> &'static [&'static dyn Fault] {
         &host::CONNTRACK_FULL,
         &host::RP_FILTER_STRICT,
         &host::HAIRPIN_OFF,
+        &route_missing::RouteMissing,
     ]
 }
 
@@ -198,6 +200,9 @@ mod tests {
             assert!(err.contains("does not apply to --cni kindnet"), "{err}");
             assert!(parse(&[bridge_fault.into()], 3, cni).is_ok());
         }
+        let err = parse(&["route-missing".into()], 3, cni).err().unwrap();
+        assert!(err.contains("does not apply to --cni flannel"), "{err}");
+        assert!(parse(&["route-missing".into()], 3, kindnet).is_ok());
         let err = parse(&["cross-node-drop".into()], 1, cni).err().unwrap();
         assert!(err.contains("at least 2 nodes"), "{err}");
     }
