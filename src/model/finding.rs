@@ -75,6 +75,7 @@ finding_ids! {
     OverlayPortBlocked => "overlay-port-blocked",
     OverlayPortMismatch => "overlay-port-mismatch",
     ProxyArpDisabled => "proxy-arp-disabled",
+    PodRouteMissing => "pod-route-missing",
     ProbePodNotStarted => "probe-pod-not-started",
     ChecksNotRun => "checks-not-run",
 }

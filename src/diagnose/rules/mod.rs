@@ -18,6 +18,7 @@ mod kube_proxy_rules_missing;
 mod overlay_port_blocked;
 mod overlay_port_mismatch;
 mod pod_cidr_overlap;
+mod pod_route_missing;
 mod proxy_arp_disabled;
 mod rp_filter_strict;
 
@@ -47,6 +48,7 @@ pub fn all() -> &'static [&'static dyn Rule] {
         &forward_policy_drop::ForwardPolicyDrop,
         &overlay_port_blocked::OverlayPortBlocked,
         &overlay_port_mismatch::OverlayPortMismatch,
+        &pod_route_missing::PodRouteMissing,
         &kube_proxy_rules_missing::KubeProxyRulesMissing,
         &iptables_backend_mix::IptablesBackendMix,
         &bridge_nf_call_disabled::BridgeNfCallDisabled,

@@ -16,6 +16,7 @@ mod host;
 mod kube_proxy_down;
 mod node_isolated;
 mod proxy_arp_off;
+mod route_missing;
 mod underlay_mtu;
 mod vxlan_port_mismatch;
 
@@ -70,6 +71,7 @@ pub fn all() -> &'static [&'static dyn Fault] {
         &host::HAIRPIN_OFF,
         &proxy_arp_off::ProxyArpOff,
         &vxlan_port_mismatch::VxlanPortMismatch,
+        &route_missing::RouteMissing,
     ]
 }
 
@@ -202,6 +204,9 @@ mod tests {
             assert!(err.contains("does not apply to --cni kindnet"), "{err}");
             assert!(parse(&[bridge_fault.into()], 3, cni).is_ok());
         }
+        let err = parse(&["route-missing".into()], 3, cni).err().unwrap();
+        assert!(err.contains("does not apply to --cni flannel"), "{err}");
+        assert!(parse(&["route-missing".into()], 3, kindnet).is_ok());
         let err = parse(&["cross-node-drop".into()], 1, cni).err().unwrap();
         assert!(err.contains("at least 2 nodes"), "{err}");
     }
