@@ -114,21 +114,26 @@ fn mismatch(
     } else {
         Severity::Error
     };
+    let setting = if device.contains("calico") {
+        "Calico's FelixConfiguration vxlanPort (or FELIX_VXLANPORT on calico-node)"
+    } else if device.starts_with("flannel") {
+        "the VXLAN backend's Port in flannel's net-conf.json"
+    } else {
+        "the CNI's VXLAN port setting"
+    };
     let (title, fix) = match majority {
         Some(p) => (
             format!("{who}'s {device} uses another UDP port than the other nodes' (udp/{p})"),
             format!(
-                "Give {device} the same port on every node: the CNI's setting (Calico: FELIX_VXLANPORT / \
-                 FelixConfiguration vxlanPort; flannel: the backend's Port) must be the same everywhere, \
-                 then restart the CNI's agent on {who} so it recreates the device \
-                 (`ip -d link show {device}` shows `dstport`)"
+                "Give {device} the same port on every node ({setting}), then restart the CNI's agent \
+                 on {who} so it recreates the device (`ip -d link show {device}` shows `dstport`)"
             ),
         ),
         None => (
             format!("the nodes' {device} devices disagree on the UDP port"),
             format!(
-                "Give {device} the same port on every node (the CNI's VXLAN port setting), then restart \
-                 the CNI's agent on the nodes whose device differs (`ip -d link show {device}` shows `dstport`)"
+                "Give {device} the same port on every node ({setting}), then restart the CNI's agent \
+                 on the nodes whose device differs (`ip -d link show {device}` shows `dstport`)"
             ),
         ),
     };
@@ -194,6 +199,11 @@ mod tests {
             f[0].evidence[2].starts_with(&format!("{failed} failed check(s) pass through node-2"))
         );
         assert!(f[0].title.contains("udp/8472"));
+        assert!(
+            f[0].remediation.contains("flannel's net-conf.json"),
+            "{}",
+            f[0].remediation
+        );
     }
 
     #[test]
