@@ -53,4 +53,35 @@ mod tests {
         assert!(!is_workload_interface("vxlan.calico"));
         assert!(!is_workload_interface("calic7f546db35"));
     }
+
+    /// A node whose CNI config could not be read is still Calico by its
+    /// devices (vxlan.calico), and the cali veths do not hide it.
+    #[test]
+    fn a_calico_node_is_recognised_by_its_devices_alone() {
+        use crate::model::host::{HostReport, Interface, Tunnel};
+        let h = HostReport {
+            node: "node-1".into(),
+            interfaces: vec![
+                Interface {
+                    name: workload_interface("default", "nginx"),
+                    kind: Some("veth".into()),
+                    ..Default::default()
+                },
+                Interface {
+                    name: "vxlan.calico".into(),
+                    kind: Some("vxlan".into()),
+                    tunnel: Some(Tunnel {
+                        id: Some(4096),
+                        port: Some(4789),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+            ],
+            ..Default::default()
+        };
+        let (cni, why) = crate::inspect::cluster_facts::node_cni(&h).expect("recognised");
+        assert_eq!(cni, "calico");
+        assert!(why.contains("vxlan.calico"), "{why}");
+    }
 }
