@@ -1,8 +1,8 @@
 //! `ip-forward-disabled`: net.ipv4.ip_forward = 0. The node does not route
 //! for its pods: nothing leaves or reaches them except bridged same-node
-//! traffic. Classic after a reboot when the sysctl was set by hand.
+//! traffic (on a CNI without a bridge, same-node traffic dies too). Classic after a reboot when the sysctl was set by hand.
 
-use super::host::{self, claim, diagnosis, routed_by};
+use super::host::{self, claim, diagnosis, forwarded_by, routed_by};
 use crate::diagnose::{Diagnosis, Evidence, Rule};
 use crate::model::{FindingId, Severity};
 use std::collections::BTreeSet;
@@ -18,7 +18,16 @@ impl Rule for IpForwardDisabled {
             .filter(|h| h.sysctls.as_ref().and_then(|s| s.ip_forward) == Some(0))
             .map(|h| {
                 let n = h.node.as_str();
-                let explains = claim(ev, explained, |c| routed_by(c, n));
+                // Without a pod bridge (ptp, Calico) even same-node pods
+                // are routed by the node.
+                let bridged = !crate::inspect::query::pod_bridges(h).is_empty();
+                let explains = claim(ev, explained, |c| {
+                    if bridged {
+                        routed_by(c, n)
+                    } else {
+                        forwarded_by(c, n)
+                    }
+                });
                 diagnosis(
                     ev,
                     FindingId::IpForwardDisabled,
