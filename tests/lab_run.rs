@@ -140,7 +140,7 @@ fn healthy_lab_in_every_flavour_and_kube_proxy_mode() {
     for cni in flavours::all() {
         for mode in ["iptables", "nftables"] {
             let name = format!("{} with kube-proxy {mode}", cni.name());
-            let out = lab(&[
+            let args = [
                 "--nodes",
                 "3",
                 "-o",
@@ -150,7 +150,17 @@ fn healthy_lab_in_every_flavour_and_kube_proxy_mode() {
                 cni.name(),
                 "--kube-proxy",
                 mode,
-            ]);
+            ];
+            let mut out = lab(&args);
+            // `dns-slow` is timing: on this shared 2-core machine a loaded
+            // moment can push the median DNS answer past 500 ms. Such a run
+            // is run once more (its lab removed first); nothing else is.
+            if out_is_only_slow_dns(&out) {
+                if let Some(id) = lab_id(&String::from_utf8_lossy(&out.stderr)) {
+                    assert_nothing_left(&id, &[]);
+                }
+                out = lab(&args);
+            }
             let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
             if out.stdout.is_empty() {
                 problems.push(format!("{name}: no report: {stderr}"));
@@ -198,6 +208,18 @@ fn healthy_lab_in_every_flavour_and_kube_proxy_mode() {
         }
     }
     assert!(problems.is_empty(), "{problems:#?}");
+}
+
+/// The run's only findings above info are `dns-slow` warnings.
+fn out_is_only_slow_dns(out: &Output) -> bool {
+    let Ok(r) = serde_json::from_slice::<Value>(&out.stdout) else {
+        return false;
+    };
+    let above: Vec<&Value> = r["findings"]
+        .as_array()
+        .map(|a| a.iter().filter(|f| f["severity"] != "info").collect())
+        .unwrap_or_default();
+    !above.is_empty() && above.iter().all(|f| f["id"] == "dns-slow")
 }
 
 /// The host findings: a healthy lab has none of them.
