@@ -281,6 +281,15 @@ pub struct LabArgs {
     #[arg(long, value_delimiter = ',', value_name = "N,N,..", requires = "bench",
           value_parser = clap::value_parser!(u16).range(1..=250))]
     pub bench_nodes: Vec<u16>,
+    /// With --bench: the CNI flavours to measure, comma-separated, or `all`
+    /// (default: --cni); one line per flavour and size
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "CNI,CNI,..",
+        requires = "bench"
+    )]
+    pub bench_cni: Vec<String>,
     /// Remove a lab kept with --keep (its id is in the namespace names: nc<ID>-…)
     #[arg(long, value_name = "ID", conflicts_with_all = ["destroy_all", "bench"])]
     pub destroy: Option<String>,

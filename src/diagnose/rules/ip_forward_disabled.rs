@@ -1,6 +1,6 @@
 //! `ip-forward-disabled`: net.ipv4.ip_forward = 0. The node does not route
 //! for its pods: nothing leaves or reaches them except bridged same-node
-//! traffic. Classic after a reboot when the sysctl was set by hand.
+//! traffic (on a CNI without a bridge, same-node traffic dies too). Classic after a reboot when the sysctl was set by hand.
 
 use super::host::{self, claim, diagnosis, forwarded_by, routed_by};
 use crate::diagnose::{Diagnosis, Evidence, Rule};
@@ -25,7 +25,7 @@ fn through(h: &HostReport, c: &Check, node: &str) -> bool {
         let pod_here =
             |e: &crate::model::Endpoint| e.pod.is_some() && e.node.as_deref() == Some(node);
         pod_here(&c.source) || pod_here(&c.target)
-    } else if crate::inspect::query::pod_bridges(h).is_empty() && !h.interfaces.is_empty() {
+    } else if crate::inspect::query::pod_bridges(h).is_empty() {
         forwarded_by(c, node)
     } else {
         routed_by(c, node)
