@@ -152,7 +152,12 @@ fn calico_has_its_faults_and_not_the_bridge_ones() {
     ] {
         assert!(applies(n), "{n} applies to calico");
     }
-    for n in ["hairpin-off", "bridge-nf-off", "forward-drop"] {
+    for n in [
+        "hairpin-off",
+        "bridge-nf-off",
+        "forward-drop",
+        "cni-conflict",
+    ] {
         assert!(!applies(n), "{n} does not apply to calico");
     }
     let flannel = flavours::default();

@@ -12,7 +12,7 @@
 //!   bridge CNI (`isGateway`) turns ip_forward back on at every pod ADD, so
 //!   on a real node it stays off only until the next pod starts there; in
 //!   the lab every pod is wired before the fault, and none after.
-//! - `cni-conflict`: an old Calico conflist (and its binaries) that sorts
+//! - `cni-conflict` (not on calico): an old Calico conflist (and its binaries) that sorts
 //!   before flannel's: the runtime would wire new pods with Calico. Running
 //!   pods keep working.
 //! - `backend-mix`: kube-proxy's nat rules in iptables-legacy as well as
@@ -68,7 +68,12 @@ pub const FORWARD_DROP: HostFault = HostFault {
     ..fault("forward-drop", FindingId::ForwardPolicyDrop, 2)
 };
 pub const IP_FORWARD_OFF: HostFault = fault("ip-forward-off", FindingId::IpForwardDisabled, 2);
-pub const CNI_CONFLICT: HostFault = fault("cni-conflict", FindingId::CniConfigConflict, 1);
+/// Not on calico: an earlier Calico config on a Calico node is the same CNI,
+/// not another one.
+pub const CNI_CONFLICT: HostFault = HostFault {
+    not_on: &["calico"],
+    ..fault("cni-conflict", FindingId::CniConfigConflict, 1)
+};
 pub const BACKEND_MIX: HostFault = fault("backend-mix", FindingId::IptablesBackendMix, 1);
 pub const BRIDGE_NF_OFF: HostFault = HostFault {
     needs_bridge: true,
