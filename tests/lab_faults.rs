@@ -10,11 +10,14 @@ mod lab_common;
 use lab_common::*;
 use netcheck::lab::LabPlan;
 use netcheck::lab::faults;
+use netcheck::lab::flavours::{self, Flavour};
 use netcheck::lab::testing::require_root;
 use netcheck::runtime::Runtime;
 
-/// What the fault must change, checked on a 3-node, 2-pods-per-node lab.
-fn check(name: &str, p: &LabPlan) -> Result<(), String> {
+/// What the fault must change, checked on a 3-node, 2-pods-per-node lab
+/// of the flavour `cni`.
+fn check(name: &str, p: &LabPlan, cni: &dyn Flavour) -> Result<(), String> {
+    let bridged = cni.bridge().is_some();
     let last = p.nodes - 1;
     let want = |ok: bool, what: &str| if ok { Ok(()) } else { Err(what.to_string()) };
     match name {
@@ -183,9 +186,10 @@ fn check(name: &str, p: &LabPlan) -> Result<(), String> {
                 no_ping(&p.pod_ns(last, 1), p.pod_ip(1, 1), 56),
                 "the last node's pods → other nodes must fail",
             )?;
+            // Bridged same-node traffic is not routed; a ptp pod's is.
             want(
-                ping(&p.pod_ns(last, 0), p.pod_ip(last, 1), 56),
-                "same node (bridged, not routed) still works",
+                ping(&p.pod_ns(last, 0), p.pod_ip(last, 1), 56) == bridged,
+                "same node works on a bridge and fails when routed",
             )?;
             want(
                 ping(&p.node_ns(0), p.node_ip(last), 56),
@@ -205,10 +209,11 @@ fn check(name: &str, p: &LabPlan) -> Result<(), String> {
                 Ok(v)
             };
             let on_last = files(last)?;
+            let own = files(0)?;
             want(
                 on_last.first().map(String::as_str) == Some("05-calico.conflist")
-                    && on_last.iter().any(|f| f == "10-flannel.conflist"),
-                &format!("the Calico file must sort before flannel's: {on_last:?}"),
+                    && own.iter().all(|f| on_last.contains(f)),
+                &format!("the Calico file must sort before the flavour's: {on_last:?}"),
             )?;
             let calico =
                 std::fs::read_to_string(p.node_root(last).join("etc/cni/net.d/05-calico.conflist"))
@@ -220,8 +225,8 @@ fn check(name: &str, p: &LabPlan) -> Result<(), String> {
                 "the conflicting file is a valid Calico conflist (libcni would take it)",
             )?;
             want(
-                files(0)? == ["10-flannel.conflist"],
-                "the other nodes keep only flannel's",
+                own.len() == 1 && own[0] != "05-calico.conflist",
+                "the other nodes keep only the flavour's",
             )?;
             want(
                 p.node_root(last).join("usr/lib/cni/calico").is_file()
@@ -237,8 +242,8 @@ fn check(name: &str, p: &LabPlan) -> Result<(), String> {
             let legacy = |i: usize| run_in(&p.node_ns(i), "iptables-legacy-save", &["-t", "nat"]);
             let l = legacy(last)?;
             want(
-                l.contains("-A KUBE-SERVICES") && l.contains("-A FLANNEL-POSTRTG"),
-                "kube-proxy's and flannel's nat rules must be in iptables-legacy on the last node",
+                l.contains("-A KUBE-SERVICES") && l.contains("-A POSTROUTING"),
+                "kube-proxy's and the CNI's nat rules must be in iptables-legacy on the last node",
             )?;
             want(
                 run_in(&p.node_ns(last), "iptables-nft-save", &["-t", "nat"])?
@@ -365,6 +370,81 @@ fn check(name: &str, p: &LabPlan) -> Result<(), String> {
                 "the same Service from another pod works",
             )
         }
+        "route-missing" => {
+            let routes =
+                |to: usize| run_in(&p.node_ns(last), "ip", &["route", "show", &p.pod_cidr(to)]);
+            want(
+                routes(0)?.trim().is_empty(),
+                "the last node must have no route to node-1's pods",
+            )?;
+            want(
+                !routes(1)?.trim().is_empty(),
+                "and keep its route to node-2's",
+            )?;
+            want(
+                no_ping(&p.pod_ns(last, 0), p.pod_ip(0, 0), 56),
+                "last node's pods → node-1's pods must fail",
+            )?;
+            want(
+                no_ping(&p.pod_ns(0, 1), p.pod_ip(last, 1), 56),
+                "node-1's pods → last node's pods must fail (the replies)",
+            )?;
+            want(
+                ping(&p.pod_ns(last, 0), p.pod_ip(1, 0), 56),
+                "last node's pods → node-2's pods work",
+            )?;
+            want(
+                ping(&p.pod_ns(0, 0), p.pod_ip(1, 1), 56),
+                "node-1 ↔ node-2 works",
+            )?;
+            want(
+                ping(&p.node_ns(last), p.node_ip(0), 56),
+                "the underlay still works",
+            )
+        }
+        "proxy-arp-off" | "vxlan-port-mismatch" => {
+            want(
+                no_ping(&p.pod_ns(last, 0), p.pod_ip(0, 0), 56),
+                "the last node's pods → node-1 must fail",
+            )?;
+            want(
+                no_ping(&p.pod_ns(0, 0), p.pod_ip(last, 1), 56),
+                "node-1 → the last node's pods must fail",
+            )?;
+            want(
+                ping(&p.pod_ns(0, 0), p.pod_ip(1, 0), 56),
+                "node-1 ↔ node-2 must work",
+            )?;
+            want(
+                ping(&p.node_ns(last), p.node_ip(0), 56),
+                "the underlay must work",
+            )?;
+            if name == "proxy-arp-off" {
+                // No gateway: not even the pod's own node or neighbour.
+                want(
+                    no_ping(&p.pod_ns(last, 0), p.node_ip(last), 56),
+                    "a pod without its gateway must lose its own node",
+                )?;
+                want(
+                    no_ping(&p.pod_ns(last, 0), p.pod_ip(last, 1), 56),
+                    "and the pod next to it",
+                )
+            } else {
+                want(
+                    ping(&p.pod_ns(last, 0), p.pod_ip(last, 1), 56),
+                    "same-node pods must still talk",
+                )?;
+                let l = run_in(
+                    &p.node_ns(last),
+                    "ip",
+                    &["-d", "link", "show", "vxlan.calico"],
+                )?;
+                want(
+                    l.contains("dstport 4790"),
+                    "the last node's vxlan.calico on 4790",
+                )
+            }
+        }
         other => Err(format!(
             "no topology check for fault '{other}': add one to tests/lab_faults.rs"
         )),
@@ -440,27 +520,35 @@ async fn every_fault_breaks_what_it_says() {
     // sysctl, the rule, the file, the bridge flag) and sends the packets it
     // breaks, or shows that it breaks none (cni-conflict, backend-mix,
     // conntrack-full and rp-filter-strict leave running pods alone).
-    let runs = faults::all().iter().map(|f| async move {
-        let lab = build(3, 2, &[*f])
-            .await
-            .map_err(|e| format!("{}: build: {e}", f.name()))?;
-        let pids: Vec<u32> = lab.pids().await.values().copied().collect();
-        let plan = lab.plan().clone();
-        let name = f.name();
-        // The checks block (ping, sockets): on their own threads, all at once.
-        let r = tokio::task::spawn_blocking(move || check(name, &plan))
-            .await
-            .map_err(|e| format!("{name}: check panicked: {e}"))
-            .and_then(|r| r.map_err(|e| format!("{name}: {e}")));
-        let id = lab.id().to_string();
-        lab.teardown()
-            .await
-            .map_err(|e| format!("{}: teardown: {e}", f.name()))?;
-        assert_nothing_left(&id, &pids);
-        r
-    });
-    let results = futures::future::join_all(runs).await;
-    let failures: Vec<String> = results.into_iter().filter_map(|r| r.err()).collect();
+    // One flavour at a time, its faults at once.
+    let mut failures = Vec::new();
+    for &cni in flavours::all() {
+        let runs = faults::all()
+            .iter()
+            .filter(|f| f.applies_to(cni))
+            .map(|f| async move {
+                let what = format!("{} on {}", f.name(), cni.name());
+                let lab = build_flavour(3, 2, &[*f], cni)
+                    .await
+                    .map_err(|e| format!("{what}: build: {e}"))?;
+                let pids: Vec<u32> = lab.pids().await.values().copied().collect();
+                let plan = lab.plan().clone();
+                let name = f.name();
+                // The checks block (ping, sockets): on their own threads, all at once.
+                let r = tokio::task::spawn_blocking(move || check(name, &plan, cni))
+                    .await
+                    .map_err(|e| format!("{what}: check panicked: {e}"))
+                    .and_then(|r| r.map_err(|e| format!("{what}: {e}")));
+                let id = lab.id().to_string();
+                lab.teardown()
+                    .await
+                    .map_err(|e| format!("{what}: teardown: {e}"))?;
+                assert_nothing_left(&id, &pids);
+                r
+            });
+        let results = futures::future::join_all(runs).await;
+        failures.extend(results.into_iter().filter_map(|r| r.err()));
+    }
     assert!(failures.is_empty(), "{failures:#?}");
 }
 

@@ -5,6 +5,7 @@
 
 use super::outcome::{Stopped, pipeline_or_stop};
 use super::{CliError, ExitCode, GlobalArgs, LabArgs};
+use crate::lab::flavours::{self, Flavour};
 use crate::lab::{LabConfig, LabRuntime};
 use crate::model::host::HostReport;
 use crate::model::topology::Source;
@@ -134,6 +135,8 @@ struct RunFigures {
 /// The medians of one lab size.
 #[derive(Debug, Clone, Default, PartialEq)]
 struct SizeFigures {
+    /// The CNI flavour measured (`--bench-cni`).
+    cni: &'static str,
     nodes: usize,
     pods: usize,
     runs: usize,
@@ -168,11 +171,18 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
-fn summarize(nodes: usize, pods: usize, runs: &[RunFigures], cli_rss_kib: u64) -> SizeFigures {
+fn summarize(
+    cni: &'static str,
+    nodes: usize,
+    pods: usize,
+    runs: &[RunFigures],
+    cli_rss_kib: u64,
+) -> SizeFigures {
     let med = |f: fn(&RunFigures) -> f64| median(runs.iter().map(f).collect());
     let probe_ms = med(|r| r.probe_ms);
     let checks = runs.first().map(|r| r.checks).unwrap_or(0);
     SizeFigures {
+        cni,
         nodes,
         pods,
         runs: runs.len(),
@@ -211,32 +221,63 @@ pub async fn run(
     } else {
         args.bench_nodes.iter().map(|n| usize::from(*n)).collect()
     };
+    let cnis = bench_cnis(&args.bench_cni, cfg.cni)?;
     let mut table_rows = Vec::new();
-    for &nodes in &sizes {
-        let mut cfg = cfg.clone();
-        cfg.nodes = nodes;
-        // Faults name nodes by index: check them against this size.
-        cfg.faults = crate::lab::faults::parse(&args.faults, nodes)
-            .map_err(|e| CliError::usage(format!("--bench-nodes {nodes}: {e}")))?;
-        reset_own_peak_rss();
-        let mut all = Vec::new();
-        for n in 1..=runs {
-            progress.message(&format!("bench: {nodes} nodes, run {n} of {runs}"));
-            all.push(one_run(g, args, &cfg, &opts).await?);
+    for &cni in &cnis {
+        for &nodes in &sizes {
+            let mut cfg = cfg.clone();
+            cfg.nodes = nodes;
+            cfg.cni = cni;
+            // Faults name nodes by index: check them against this size.
+            cfg.faults = crate::lab::faults::parse(&args.faults, nodes, cni).map_err(|e| {
+                CliError::usage(format!("--bench-nodes {nodes}, --cni {}: {e}", cni.name()))
+            })?;
+            reset_own_peak_rss();
+            let mut all = Vec::new();
+            for n in 1..=runs {
+                progress.message(&format!(
+                    "bench: {} with {nodes} nodes, run {n} of {runs}",
+                    cni.name()
+                ));
+                all.push(one_run(g, args, &cfg, &opts).await?);
+            }
+            let row = summarize(
+                cni.name(),
+                nodes,
+                nodes * cfg.pods_per_node,
+                &all,
+                peak_rss_kib("self").unwrap_or(0),
+            );
+            if !g.quiet {
+                eprint!("{}", table(&cfg, runs, std::slice::from_ref(&row), &opts));
+            }
+            table_rows.push(row);
         }
-        let row = summarize(
-            nodes,
-            nodes * cfg.pods_per_node,
-            &all,
-            peak_rss_kib("self").unwrap_or(0),
-        );
-        if !g.quiet {
-            eprint!("{}", table(&cfg, runs, std::slice::from_ref(&row), &opts));
-        }
-        table_rows.push(row);
     }
     print!("{}", table(&cfg, runs, &table_rows, &opts));
     Ok(ExitCode::Ok)
+}
+
+/// `--bench-cni`: the flavours to measure, in the order given; `all` is
+/// every flavour; none given: the lab's own (`--cni`).
+fn bench_cnis(
+    names: &[String],
+    default: &'static dyn Flavour,
+) -> std::result::Result<Vec<&'static dyn Flavour>, CliError> {
+    if names.is_empty() {
+        return Ok(vec![default]);
+    }
+    if names.iter().any(|n| n.trim() == "all") {
+        return Ok(flavours::all().to_vec());
+    }
+    let mut out: Vec<&'static dyn Flavour> = Vec::new();
+    for n in names {
+        let f = flavours::parse(n).map_err(|e| CliError::usage(format!("--bench-cni: {e}")))?;
+        if !out.iter().any(|o| o.name() == f.name()) {
+            out.push(f);
+        }
+    }
+    Ok(out)
 }
 
 async fn one_run(
@@ -337,6 +378,7 @@ fn table(cfg: &LabConfig, runs: u16, rows: &[SizeFigures], opts: &Options) -> St
         runs
     );
     let head = [
+        "cni",
         "nodes",
         "pods",
         "checks",
@@ -360,6 +402,7 @@ fn table(cfg: &LabConfig, runs: u16, rows: &[SizeFigures], opts: &Options) -> St
         .iter()
         .map(|r| {
             vec![
+                r.cni.to_string(),
                 r.nodes.to_string(),
                 r.pods.to_string(),
                 r.checks.to_string(),
@@ -391,8 +434,13 @@ fn table(cfg: &LabConfig, runs: u16, rows: &[SizeFigures], opts: &Options) -> St
         .collect();
     let line = |cells: Vec<&str>| -> String {
         let mut l: Vec<String> = Vec::new();
-        for (c, w) in cells.iter().zip(&widths) {
-            l.push(format!("{c:>w$}"));
+        for (i, (c, w)) in cells.iter().zip(&widths).enumerate() {
+            // The flavour's name to the left, the figures to the right.
+            if i == 0 {
+                l.push(format!("{c:<w$}"));
+            } else {
+                l.push(format!("{c:>w$}"));
+            }
         }
         l.join("  ") + "\n"
     };
@@ -406,6 +454,27 @@ fn table(cfg: &LabConfig, runs: u16, rows: &[SizeFigures], opts: &Options) -> St
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bench_cni_picks_the_flavours_to_measure() {
+        let names = |v: &[&str]| -> Vec<&'static str> {
+            let v: Vec<String> = v.iter().map(|s| s.to_string()).collect();
+            bench_cnis(&v, flavours::default())
+                .unwrap()
+                .iter()
+                .map(|f| f.name())
+                .collect()
+        };
+        assert_eq!(names(&[]), ["flannel"]);
+        assert_eq!(
+            names(&["kindnet", "host-gw", "kindnet"]),
+            ["kindnet", "host-gw"]
+        );
+        let all: Vec<&str> = flavours::all().iter().map(|f| f.name()).collect();
+        assert_eq!(names(&["all"]), all);
+        let e = bench_cnis(&["weave".into()], flavours::default()).unwrap_err();
+        assert_eq!(e.code(), ExitCode::Usage);
+    }
 
     #[test]
     fn medians() {
@@ -448,6 +517,7 @@ mod tests {
             ..Default::default()
         };
         let s = summarize(
+            "flannel",
             10,
             20,
             &[run(500.0, 0, 10), run(2000.0, 3, 30), run(1000.0, 0, 20)],
@@ -466,6 +536,7 @@ mod tests {
         let cfg = LabConfig::new(3, 2, "/bin/true".into());
         let rows = vec![
             SizeFigures {
+                cni: "flannel",
                 nodes: 3,
                 pods: 6,
                 checks: 534,
@@ -473,6 +544,7 @@ mod tests {
                 ..Default::default()
             },
             SizeFigures {
+                cni: "kindnet",
                 nodes: 60,
                 pods: 120,
                 checks: 122_400,
@@ -483,10 +555,20 @@ mod tests {
         let lines: Vec<&str> = t.lines().collect();
         assert_eq!(lines.len(), 4, "{t}");
         assert!(lines[0].contains("medians of 3 run(s)"), "{t}");
-        assert!(lines[1].trim_start().starts_with("nodes"), "{t}");
-        assert!(lines[2].trim_start().starts_with("3 "), "{t}");
+        assert!(
+            lines[1].starts_with("cni  ") && lines[1].contains("nodes"),
+            "{t}"
+        );
+        assert!(
+            lines[2].starts_with("flannel ") && lines[2].contains(" 3 "),
+            "{t}"
+        );
         assert!(lines[2].contains("534") && lines[2].contains("2.0"), "{t}");
-        assert!(lines[3].trim_start().starts_with("60 ") && lines[3].contains("122400"));
+        assert!(
+            lines[3].starts_with("kindnet ")
+                && lines[3].contains(" 60 ")
+                && lines[3].contains("122400")
+        );
         // Columns line up: every row as wide as the header.
         assert!(lines[1..].iter().all(|l| l.len() == lines[1].len()), "{t}");
     }

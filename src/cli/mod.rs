@@ -212,6 +212,15 @@ pub enum Command {
     },
 }
 
+/// `lab --cni`: the lab's flavours, each with its one-line description.
+fn cni_values() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(
+        crate::lab::flavours::all()
+            .iter()
+            .map(|f| clap::builder::PossibleValue::new(f.name()).help(f.description())),
+    )
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct LabArgs {
     /// How many simulated nodes
@@ -229,6 +238,11 @@ pub struct LabArgs {
     /// How kube-proxy programs Services on the lab's nodes
     #[arg(long, value_enum, default_value_t = KubeProxyArg::Iptables, value_name = "MODE")]
     pub kube_proxy: KubeProxyArg,
+    /// The CNI the lab's nodes run. Flavours that need IPIP, GENEVE or
+    /// WireGuard devices (Calico IPIP, Cilium, Weave) are out of the lab:
+    /// this kernel has VXLAN but not those
+    #[arg(long, default_value = "flannel", value_name = "CNI", value_parser = cni_values())]
+    pub cni: String,
     /// NetworkPolicies (YAML) to load into the lab's objects
     #[arg(long, value_name = "FILE")]
     pub policy: Vec<PathBuf>,
@@ -269,6 +283,15 @@ pub struct LabArgs {
     #[arg(long, value_delimiter = ',', value_name = "N,N,..", requires = "bench",
           value_parser = clap::value_parser!(u16).range(1..=250))]
     pub bench_nodes: Vec<u16>,
+    /// With --bench: the CNI flavours to measure, comma-separated, or `all`
+    /// (default: --cni); one line per flavour and size
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "CNI,CNI,..",
+        requires = "bench"
+    )]
+    pub bench_cni: Vec<String>,
     /// Remove a lab kept with --keep (its id is in the namespace names: nc<ID>-…)
     #[arg(long, value_name = "ID", conflicts_with_all = ["destroy_all", "bench"])]
     pub destroy: Option<String>,

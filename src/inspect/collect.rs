@@ -685,21 +685,31 @@ pub fn read_sysctls(proc_sys: &Path) -> BTreeMap<String, String> {
     .map(str::to_string)
     .to_vec();
     if let Ok(rd) = std::fs::read_dir(proc_sys.join("net/ipv4/conf")) {
+        let mut calico = false;
         for e in rd.flatten() {
-            keys.push(format!(
-                "net.ipv4.conf.{}.rp_filter",
-                e.file_name().to_string_lossy()
-            ));
+            let iface = e.file_name().to_string_lossy().into_owned();
+            keys.push(format!("net.ipv4.conf.{iface}.rp_filter"));
+            // Calico's pod interfaces answer their pod's ARP for its gateway
+            // (169.254.1.1) by proxy ARP.
+            if crate::inspect::calico::is_workload_interface(&iface) {
+                keys.push(format!("net.ipv4.conf.{iface}.proxy_arp"));
+                calico = true;
+            }
+        }
+        if calico {
+            keys.push("net.ipv4.conf.all.proxy_arp".into());
         }
     }
     let mut out = BTreeMap::new();
     for k in keys {
         // Interface names may contain dots: only the fixed parts map to '/'.
-        let path = match k
-            .strip_prefix("net.ipv4.conf.")
-            .and_then(|r| r.strip_suffix(".rp_filter"))
-        {
-            Some(iface) => proc_sys.join("net/ipv4/conf").join(iface).join("rp_filter"),
+        let per_iface = k.strip_prefix("net.ipv4.conf.").and_then(|r| {
+            ["rp_filter", "proxy_arp"]
+                .iter()
+                .find_map(|leaf| Some((r.strip_suffix(&format!(".{leaf}"))?, *leaf)))
+        });
+        let path = match per_iface {
+            Some((iface, leaf)) => proc_sys.join("net/ipv4/conf").join(iface).join(leaf),
             None => proc_sys.join(k.replace('.', "/")),
         };
         if let Ok(v) = read_limited(&path, 4096) {

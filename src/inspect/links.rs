@@ -163,13 +163,16 @@ pub fn sysctls_from(values: &BTreeMap<String, String>) -> crate::model::host::Sy
         ..Default::default()
     };
     for (k, v) in values {
-        if let Some(iface) = k
-            .strip_prefix("net.ipv4.conf.")
-            .and_then(|r| r.strip_suffix(".rp_filter"))
-        {
-            if let Ok(n) = v.trim().parse::<u32>() {
-                s.rp_filter.insert(iface.to_string(), n);
-            }
+        let Some(rest) = k.strip_prefix("net.ipv4.conf.") else {
+            continue;
+        };
+        let Ok(n) = v.trim().parse::<u32>() else {
+            continue;
+        };
+        if let Some(iface) = rest.strip_suffix(".rp_filter") {
+            s.rp_filter.insert(iface.to_string(), n);
+        } else if let Some(iface) = rest.strip_suffix(".proxy_arp") {
+            s.proxy_arp.insert(iface.to_string(), n);
         }
     }
     s

@@ -5,6 +5,7 @@
 //! [`collect`] does the I/O (files under the host root, the tools, /proc/sys)
 //! and [`query`] answers the questions the host rules ask.
 
+pub mod calico;
 pub mod captures;
 pub mod cluster_facts;
 pub mod cni;

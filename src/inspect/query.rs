@@ -141,12 +141,17 @@ pub fn uses_bridge_cni(r: &HostReport) -> bool {
         .is_some_and(|f| f.types().iter().any(|t| t == "bridge"))
 }
 
-/// The underlay interface: the overlay's `dev`, else the device of the default route.
+/// The underlay interface: the overlay's `dev`, else the device of the default
+/// route, else of the first gateway route.
 pub fn underlay(r: &HostReport) -> Option<String> {
     overlay(r).and_then(|o| o.underlay).or_else(|| {
         r.routes
             .iter()
             .find(|x| x.dst == "default")
+            // No default route (and no overlay): the link the gateway
+            // routes leave by, as a routed CNI's routes to the other
+            // nodes' pods via their node addresses do.
+            .or_else(|| r.routes.iter().find(|x| x.gateway.is_some()))
             .and_then(|x| x.dev.clone())
     })
 }

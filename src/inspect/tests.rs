@@ -608,6 +608,63 @@ fn json_value() -> impl Strategy<Value = serde_json::Value> {
 
 // ------------------------------------------------------- the I/O half
 
+/// proxy_arp is read for Calico's pod interfaces (`cali` + 11 hex digits)
+/// and `all`, and for nothing on a node without them.
+#[cfg(target_os = "linux")]
+#[test]
+fn proxy_arp_is_read_for_calico_pod_interfaces_only() {
+    use super::collect::read_sysctls;
+    let dir = tempfile::tempdir().unwrap();
+    let sys = dir.path().join("proc-sys");
+    let w = |rel: &str, v: &str| {
+        let p = sys.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, v).unwrap();
+    };
+    for (iface, v) in [
+        ("all", "0"),
+        ("eth0", "0"),
+        ("vxlan.calico", "0"),
+        ("calic7f546db357", "1"),
+        ("cali0123456789a", "0"),
+    ] {
+        w(
+            &format!("net/ipv4/conf/{iface}/proxy_arp"),
+            &format!("{v}\n"),
+        );
+        w(&format!("net/ipv4/conf/{iface}/rp_filter"), "0\n");
+    }
+    let s = super::links::sysctls_from(&read_sysctls(&sys));
+    assert_eq!(
+        s.proxy_arp.into_iter().collect::<Vec<_>>(),
+        [
+            ("all".to_string(), 0),
+            ("cali0123456789a".into(), 0),
+            ("calic7f546db357".into(), 1)
+        ]
+    );
+    let flannel = dir.path().join("flannel");
+    let p = flannel.join("net/ipv4/conf/cni0/proxy_arp");
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, "0\n").unwrap();
+    assert!(
+        super::links::sysctls_from(&read_sysctls(&flannel))
+            .proxy_arp
+            .is_empty()
+    );
+}
+
+#[test]
+fn effective_proxy_arp_is_all_or_the_interface() {
+    let mut s = crate::model::host::Sysctls::default();
+    assert_eq!(s.effective_proxy_arp("cali0123456789a"), None);
+    s.proxy_arp.insert("all".into(), 0);
+    s.proxy_arp.insert("cali0123456789a".into(), 0);
+    assert_eq!(s.effective_proxy_arp("cali0123456789a"), Some(false));
+    s.proxy_arp.insert("all".into(), 1);
+    assert_eq!(s.effective_proxy_arp("cali0123456789a"), Some(true));
+}
+
 #[cfg(target_os = "linux")]
 #[test]
 fn collect_reads_a_fake_proc_sys_and_host_root_and_reports_what_is_missing() {

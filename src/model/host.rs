@@ -369,6 +369,10 @@ pub struct Sysctls {
     /// rp_filter per conf entry: `all`, `default` and each interface.
     #[serde(default)]
     pub rp_filter: BTreeMap<String, u32>,
+    /// proxy_arp of Calico's pod interfaces (`cali…`), and `all` when there
+    /// are any: the pods' gateway (169.254.1.1) is answered by proxy ARP.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub proxy_arp: BTreeMap<String, u32>,
 }
 
 impl Sysctls {
@@ -379,6 +383,17 @@ impl Sysctls {
         match (all, own) {
             (Some(a), Some(o)) => Some(a.max(o)),
             (a, o) => a.or(o),
+        }
+    }
+
+    /// Whether the kernel answers ARP by proxy on `iface`: all OR iface
+    /// (None when neither was read).
+    pub fn effective_proxy_arp(&self, iface: &str) -> Option<bool> {
+        let all = self.proxy_arp.get("all").copied();
+        let own = self.proxy_arp.get(iface).copied();
+        match (all, own) {
+            (None, None) => None,
+            (a, o) => Some(a.unwrap_or(0) != 0 || o.unwrap_or(0) != 0),
         }
     }
 }

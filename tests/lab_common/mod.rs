@@ -43,6 +43,23 @@ pub async fn build_unsynced(
     build_unsynced_in(nodes, pods, faults, netcheck::lab::KubeProxyMode::default()).await
 }
 
+/// [`build`] on the CNI flavour `cni`.
+pub async fn build_flavour(
+    nodes: usize,
+    pods: usize,
+    faults: &[&'static dyn Fault],
+    cni: &'static dyn netcheck::lab::Flavour,
+) -> Result<LabRuntime, String> {
+    let rt = build_unsynced_with(nodes, pods, faults, Default::default(), cni).await?;
+    match rt.wait_for_service_rules().await {
+        Ok(()) => Ok(rt),
+        Err(e) => {
+            let _ = rt.teardown().await;
+            Err(e.to_string())
+        }
+    }
+}
+
 /// [`build_unsynced`] with kube-proxy in the given mode.
 pub async fn build_unsynced_in(
     nodes: usize,
@@ -50,10 +67,29 @@ pub async fn build_unsynced_in(
     faults: &[&'static dyn Fault],
     kube_proxy: netcheck::lab::KubeProxyMode,
 ) -> Result<LabRuntime, String> {
+    build_unsynced_with(
+        nodes,
+        pods,
+        faults,
+        kube_proxy,
+        netcheck::lab::flavours::default(),
+    )
+    .await
+}
+
+/// [`build_unsynced`] with kube-proxy's mode and the CNI flavour.
+pub async fn build_unsynced_with(
+    nodes: usize,
+    pods: usize,
+    faults: &[&'static dyn Fault],
+    kube_proxy: netcheck::lab::KubeProxyMode,
+    cni: &'static dyn netcheck::lab::Flavour,
+) -> Result<LabRuntime, String> {
     let mut cfg = LabConfig::new(nodes, pods, exe());
     cfg.agents = false;
     cfg.faults = faults.to_vec();
     cfg.kube_proxy = kube_proxy;
+    cfg.cni = cni;
     let rt = LabRuntime::new(cfg).map_err(|e| e.to_string())?;
     let d = rt.discover(&Quiet).await.map_err(|e| e.to_string())?;
     match rt.deploy(d, &Quiet).await {

@@ -16,7 +16,10 @@ mod ip_forward_disabled;
 mod iptables_backend_mix;
 mod kube_proxy_rules_missing;
 mod overlay_port_blocked;
+mod overlay_port_mismatch;
 mod pod_cidr_overlap;
+mod pod_route_missing;
+mod proxy_arp_disabled;
 mod rp_filter_strict;
 
 mod checks_not_run;
@@ -42,8 +45,11 @@ pub fn all() -> &'static [&'static dyn Rule] {
         &cni_config_conflict::CniConfigConflict,
         &pod_cidr_overlap::PodCidrOverlap,
         &ip_forward_disabled::IpForwardDisabled,
+        &proxy_arp_disabled::ProxyArpDisabled,
         &forward_policy_drop::ForwardPolicyDrop,
         &overlay_port_blocked::OverlayPortBlocked,
+        &overlay_port_mismatch::OverlayPortMismatch,
+        &pod_route_missing::PodRouteMissing,
         &kube_proxy_rules_missing::KubeProxyRulesMissing,
         &iptables_backend_mix::IptablesBackendMix,
         &bridge_nf_call_disabled::BridgeNfCallDisabled,

@@ -2,7 +2,8 @@
 //! [`crate::lab::host_faults`] (files, sysctls, rules) to the last node. They
 //! differ only in data, so they are one type and a table.
 //!
-//! - `forward-drop`: FORWARD policy DROP with flannel's accepts flushed, as
+//! - `forward-drop` (not on calico, whose own chain accepts pod traffic):
+//!   FORWARD policy DROP with flannel's accepts flushed, as
 //!   when Docker starts on a node: the node's pods still talk to each other
 //!   (bridged), every routed packet into or out of the node is dropped.
 //! - `ip-forward-off`: net.ipv4.ip_forward = 0 after the node's pods started
@@ -11,14 +12,15 @@
 //!   bridge CNI (`isGateway`) turns ip_forward back on at every pod ADD, so
 //!   on a real node it stays off only until the next pod starts there; in
 //!   the lab every pod is wired before the fault, and none after.
-//! - `cni-conflict`: an old Calico conflist (and its binaries) that sorts
+//! - `cni-conflict` (not on calico): an old Calico conflist (and its binaries) that sorts
 //!   before flannel's: the runtime would wire new pods with Calico. Running
 //!   pods keep working.
 //! - `backend-mix`: kube-proxy's nat rules in iptables-legacy as well as
 //!   iptables-nft: two rule sets the kernel both runs.
 //! - `bridge-nf-off`: net.bridge.bridge-nf-call-iptables = 0: bridged traffic
 //!   skips iptables, so replies from a Service on the same node bypass
-//!   kube-proxy's NAT.
+//!   kube-proxy's NAT (flavours with a bridge only: routed pods always pass
+//!   iptables).
 //! - `conntrack-full`: the table filled to 95 % with real unreplied UDP flows
 //!   (nf_conntrack_max is read-only in a network namespace, so the table is
 //!   filled rather than shrunk).
@@ -26,10 +28,12 @@
 //!   symmetric lab traffic passes, so it is a warning (it breaks asymmetric
 //!   paths).
 //! - `hairpin-off`: hairpin mode off on the bridge's pod ports, as with a CNI
-//!   config without `hairpinMode`: a pod calling its own Service gets no answer.
+//!   config without `hairpinMode`: a pod calling its own Service gets no answer
+//!   (flavours with a bridge only: a routed veth sends the packet back itself).
 
 use super::{Fault, apply_host, host_description};
 use crate::lab::ctx::LabCtx;
+use crate::lab::flavours::Flavour;
 use crate::model::{FindingId, Severity};
 use crate::runtime::Result;
 use futures::future::BoxFuture;
@@ -39,6 +43,10 @@ pub struct HostFault {
     expected: FindingId,
     severity: Severity,
     min_nodes: usize,
+    /// It breaks the pods' bridge (a routed flavour has none).
+    needs_bridge: bool,
+    /// Flavours on which it breaks nothing by design (see [`FORWARD_DROP`]).
+    not_on: &'static [&'static str],
 }
 
 const fn fault(name: &'static str, expected: FindingId, min_nodes: usize) -> HostFault {
@@ -47,20 +55,39 @@ const fn fault(name: &'static str, expected: FindingId, min_nodes: usize) -> Hos
         expected,
         severity: Severity::Error,
         min_nodes,
+        needs_bridge: false,
+        not_on: &[],
     }
 }
 
-pub const FORWARD_DROP: HostFault = fault("forward-drop", FindingId::ForwardPolicyDrop, 2);
+/// Not on calico: Felix accepts pod traffic in its own cali-FORWARD chain,
+/// so a FORWARD policy DROP (Docker's) breaks nothing there, and the
+/// diagnosis rightly says nothing.
+pub const FORWARD_DROP: HostFault = HostFault {
+    not_on: &["calico"],
+    ..fault("forward-drop", FindingId::ForwardPolicyDrop, 2)
+};
 pub const IP_FORWARD_OFF: HostFault = fault("ip-forward-off", FindingId::IpForwardDisabled, 2);
-pub const CNI_CONFLICT: HostFault = fault("cni-conflict", FindingId::CniConfigConflict, 1);
+/// Not on calico: an earlier Calico config on a Calico node is the same CNI,
+/// not another one.
+pub const CNI_CONFLICT: HostFault = HostFault {
+    not_on: &["calico"],
+    ..fault("cni-conflict", FindingId::CniConfigConflict, 1)
+};
 pub const BACKEND_MIX: HostFault = fault("backend-mix", FindingId::IptablesBackendMix, 1);
-pub const BRIDGE_NF_OFF: HostFault = fault("bridge-nf-off", FindingId::BridgeNfCallDisabled, 1);
+pub const BRIDGE_NF_OFF: HostFault = HostFault {
+    needs_bridge: true,
+    ..fault("bridge-nf-off", FindingId::BridgeNfCallDisabled, 1)
+};
 pub const CONNTRACK_FULL: HostFault = fault("conntrack-full", FindingId::ConntrackTableNearFull, 1);
 pub const RP_FILTER_STRICT: HostFault = HostFault {
     severity: Severity::Warning,
     ..fault("rp-filter-strict", FindingId::RpFilterStrict, 1)
 };
-pub const HAIRPIN_OFF: HostFault = fault("hairpin-off", FindingId::HairpinBroken, 1);
+pub const HAIRPIN_OFF: HostFault = HostFault {
+    needs_bridge: true,
+    ..fault("hairpin-off", FindingId::HairpinBroken, 1)
+};
 
 impl Fault for HostFault {
     fn name(&self) -> &'static str {
@@ -80,6 +107,9 @@ impl Fault for HostFault {
     }
     fn min_nodes(&self) -> usize {
         self.min_nodes
+    }
+    fn applies_to(&self, cni: &dyn Flavour) -> bool {
+        (!self.needs_bridge || cni.bridge().is_some()) && !self.not_on.contains(&cni.name())
     }
     fn apply<'a>(&'a self, lab: &'a LabCtx) -> BoxFuture<'a, Result<()>> {
         apply_host(lab, lab.last_node(), self.name)

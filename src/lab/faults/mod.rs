@@ -16,9 +16,13 @@ mod host;
 mod kube_proxy_down;
 mod node_isolated;
 mod nodeport_down;
+mod proxy_arp_off;
+mod route_missing;
 mod underlay_mtu;
+mod vxlan_port_mismatch;
 
 use super::ctx::LabCtx;
+use super::flavours::Flavour;
 use crate::model::{FindingId, Severity};
 use crate::runtime::Result;
 use futures::future::BoxFuture;
@@ -41,6 +45,11 @@ pub trait Fault: Send + Sync {
     fn min_nodes(&self) -> usize {
         1
     }
+    /// Whether the fault means anything on the CNI flavour `cni` (a bridge
+    /// fault on a flavour without a bridge does not).
+    fn applies_to(&self, _cni: &dyn Flavour) -> bool {
+        true
+    }
     /// Break the built lab.
     fn apply<'a>(&'a self, lab: &'a LabCtx) -> BoxFuture<'a, Result<()>>;
 }
@@ -62,6 +71,9 @@ pub fn all() -> &'static [&'static dyn Fault] {
         &host::CONNTRACK_FULL,
         &host::RP_FILTER_STRICT,
         &host::HAIRPIN_OFF,
+        &proxy_arp_off::ProxyArpOff,
+        &vxlan_port_mismatch::VxlanPortMismatch,
+        &route_missing::RouteMissing,
     ]
 }
 
@@ -79,11 +91,16 @@ fn apply_host<'a>(lab: &'a LabCtx, i: usize, name: &'static str) -> BoxFuture<'a
         }
         let ns = lab.plan.node_ns(i);
         let root = lab.node_root(i);
+        let bridge = lab
+            .cni
+            .bridge()
+            .unwrap_or(crate::lab::host_faults::LAB_BRIDGE)
+            .to_string();
         tokio::task::spawn_blocking(move || {
             (fault.apply)(&crate::lab::host_faults::Node {
                 ns: &ns,
                 root: &root,
-                bridge: crate::lab::host_faults::LAB_BRIDGE,
+                bridge: &bridge,
             })
         })
         .await
@@ -101,9 +118,13 @@ pub fn find(name: &str) -> Option<&'static dyn Fault> {
     all().iter().copied().find(|f| f.name() == name)
 }
 
-/// Resolve `--fault` names for a lab of `nodes` nodes; the error is a usage
-/// message naming the known faults.
-pub fn parse(names: &[String], nodes: usize) -> Result<Vec<&'static dyn Fault>, String> {
+/// Resolve `--fault` names for a lab of `nodes` nodes running `cni`; the
+/// error is a usage message naming the known faults.
+pub fn parse(
+    names: &[String],
+    nodes: usize,
+    cni: &dyn Flavour,
+) -> Result<Vec<&'static dyn Fault>, String> {
     let mut out: Vec<&'static dyn Fault> = Vec::new();
     for n in names.iter().map(|n| n.trim()) {
         let f = find(n).ok_or_else(|| {
@@ -115,6 +136,12 @@ pub fn parse(names: &[String], nodes: usize) -> Result<Vec<&'static dyn Fault>, 
                 "fault '{n}' needs a lab of at least {} nodes (--nodes {})",
                 f.min_nodes(),
                 f.min_nodes()
+            ));
+        }
+        if !f.applies_to(cni) {
+            return Err(format!(
+                "fault '{n}' does not apply to --cni {}",
+                cni.name()
             ));
         }
         if !out.iter().any(|o| o.name() == f.name()) {
@@ -168,11 +195,21 @@ mod tests {
 
     #[test]
     fn parse_validates_names_and_sizes() {
-        let ok = parse(&["dns-down".into(), "dns-down".into()], 3).unwrap();
+        let cni = crate::lab::flavours::default();
+        let ok = parse(&["dns-down".into(), "dns-down".into()], 3, cni).unwrap();
         assert_eq!(ok.len(), 1);
-        let err = parse(&["nope".into()], 3).err().unwrap();
+        let err = parse(&["nope".into()], 3, cni).err().unwrap();
         assert!(err.contains("unknown fault 'nope'") && err.contains("cross-node-drop"));
-        let err = parse(&["cross-node-drop".into()], 1).err().unwrap();
+        let kindnet = crate::lab::flavours::parse("kindnet").unwrap();
+        for bridge_fault in ["hairpin-off", "bridge-nf-off"] {
+            let err = parse(&[bridge_fault.into()], 3, kindnet).err().unwrap();
+            assert!(err.contains("does not apply to --cni kindnet"), "{err}");
+            assert!(parse(&[bridge_fault.into()], 3, cni).is_ok());
+        }
+        let err = parse(&["route-missing".into()], 3, cni).err().unwrap();
+        assert!(err.contains("does not apply to --cni flannel"), "{err}");
+        assert!(parse(&["route-missing".into()], 3, kindnet).is_ok());
+        let err = parse(&["cross-node-drop".into()], 1, cni).err().unwrap();
         assert!(err.contains("at least 2 nodes"), "{err}");
     }
 

@@ -1,0 +1,295 @@
+//! `pod-route-missing`: on a routed network (flannel host-gw, kindnet,
+//! Calico: one route per other node's pod CIDR or block, kept by the CNI's
+//! agent), one node has lost its route to one other node's pods. Pod traffic
+//! between exactly those two nodes dies both ways (requests one way,
+//! replies the other), while each of them still reaches every other node.
+//!
+//! From the routes host inspection reads, compared with the nodes' pod
+//! CIDRs, and only when the failed checks say so: the node routes its other
+//! peers itself (a node that sends everything to its default gateway, as on
+//! cloud-routed clusters, is not judged), checks between exactly those two
+//! nodes fail, and neither node fails with anyone else. An overlay's routes
+//! (via `flannel.1`) count as routes: a flannel VXLAN node has them all.
+
+use super::host::{self, diagnosis};
+use crate::diagnose::{Diagnosis, Evidence, Rule};
+use crate::model::host::{HostReport, Route};
+use crate::model::{Check, FindingId, Severity, Status};
+use ipnet::IpNet;
+use std::collections::BTreeSet;
+
+pub struct PodRouteMissing;
+
+/// A route's destination as a prefix (`198.18.1.2` is a /32); None for
+/// `default` and anything unparsable.
+fn dst_net(r: &Route) -> Option<IpNet> {
+    if r.dst == "default" {
+        return None;
+    }
+    r.dst
+        .parse::<IpNet>()
+        .ok()
+        .or_else(|| r.dst.parse::<std::net::IpAddr>().ok().map(IpNet::from))
+}
+
+/// The route of `h` that carries traffic to `cidr` (a prefix covering it).
+fn route_to<'a>(h: &'a HostReport, cidr: &IpNet) -> Option<&'a Route> {
+    h.routes.iter().find(|r| {
+        dst_net(r).is_some_and(|n| n.prefix_len() <= cidr.prefix_len() && n.contains(cidr))
+    })
+}
+
+/// A check between nodes `a` and `b` (either way) with a pod at one end.
+fn between(c: &Check, a: &str, b: &str) -> bool {
+    let (s, t) = (c.source_node(), c.target_node());
+    (c.source.pod.is_some() || c.target.pod.is_some())
+        && ((s == Some(a) && t == Some(b)) || (s == Some(b) && t == Some(a)))
+}
+
+fn failed(c: &Check) -> bool {
+    matches!(c.status, Status::Fail | Status::Error)
+}
+
+/// A failed cross-node check of `n` with a node outside `except`.
+fn fails_elsewhere(ev: &Evidence<'_>, n: &str, except: &[&str]) -> bool {
+    ev.checks.iter().filter(|c| failed(c)).any(|c| {
+        c.is_cross_node()
+            && [c.source_node(), c.target_node()].contains(&Some(n))
+            && ![c.source_node(), c.target_node()]
+                .iter()
+                .flatten()
+                .any(|x| *x != n && except.contains(x))
+            && (c.source.pod.is_some() || c.target.pod.is_some())
+    })
+}
+
+impl Rule for PodRouteMissing {
+    fn rank(&self) -> u16 {
+        15
+    }
+    fn evaluate(&self, ev: &Evidence<'_>, explained: &BTreeSet<usize>) -> Vec<Diagnosis> {
+        let nodes = &ev.deployment.nodes;
+        let mut out = Vec::new();
+        for h in host::hosts(ev).filter(|h| !h.routes.is_empty()) {
+            let a = h.node.as_str();
+            let peers: Vec<_> = nodes.iter().filter(|n| n.name != a).collect();
+            // (peer, its first pod CIDR, the route that reaches it)
+            let routed: Vec<(&str, IpNet, &Route)> = peers
+                .iter()
+                .filter_map(|n| {
+                    let c = *n.pod_cidrs.first()?;
+                    Some((n.name.as_str(), c, route_to(h, &c)?))
+                })
+                .collect();
+            if routed.is_empty() {
+                continue;
+            }
+            for b in &peers {
+                let Some(cidr) = b
+                    .pod_cidrs
+                    .iter()
+                    .find(|c| route_to(h, c).is_none())
+                    .copied()
+                else {
+                    continue;
+                };
+                let bn = b.name.as_str();
+                let explains: BTreeSet<usize> = ev
+                    .unexplained_failures(explained)
+                    .filter(|(_, c)| between(c, a, bn))
+                    .map(|(i, _)| i)
+                    .collect();
+                if explains.is_empty()
+                    || fails_elsewhere(ev, a, &[bn])
+                    || fails_elsewhere(ev, bn, &[a])
+                {
+                    continue;
+                }
+                let passing = ev
+                    .checks
+                    .iter()
+                    .filter(|c| c.status == Status::Pass)
+                    .filter(|c| routed.iter().any(|(p, _, _)| between(c, a, p)))
+                    .count();
+                let (peer, peer_cidr, sibling) = routed[0];
+                let via = |r: &Route| {
+                    let mut s = String::new();
+                    if let Some(g) = &r.gateway {
+                        s.push_str(&format!(" via {g}"));
+                    }
+                    if let Some(d) = &r.dev {
+                        s.push_str(&format!(" dev {d}"));
+                    }
+                    s
+                };
+                let evidence = vec![
+                    format!("{a}: no route to {bn}'s pod CIDR {cidr} (ip route on {a})"),
+                    format!(
+                        "{a}: {peer}'s pod CIDR {peer_cidr} is routed: {}{}",
+                        sibling.dst,
+                        via(sibling)
+                    ),
+                    format!(
+                        "checks between {a} and {bn} fail; {passing} check(s) between {a} and the nodes it routes pass, and neither node fails with any other"
+                    ),
+                ];
+                let gateway = b
+                    .internal_ips
+                    .first()
+                    .map(|ip| format!(" via {ip}"))
+                    .unwrap_or_default();
+                let mut d = diagnosis(
+                    ev,
+                    FindingId::PodRouteMissing,
+                    Severity::Error,
+                    format!("{a} has no route to {bn}'s pods ({cidr})"),
+                    a,
+                    evidence,
+                    explains,
+                    format!(
+                        "On {a}, the CNI's agent lost the route to {bn}'s pods: compare `ip route` on {a} with another node, \
+                         restart the CNI's agent on {a} (kube-flannel, kindnet, calico-node) and read its logs; by hand, \
+                         as the route to {peer}'s pods is: `ip route add {cidr}{gateway}{}`",
+                        sibling
+                            .dev
+                            .as_ref()
+                            .map(|d| format!(" dev {d}"))
+                            .unwrap_or_default()
+                    ),
+                );
+                d.finding.nodes.push(bn.to_string());
+                out.push(d);
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::diagnose::rules::host::testing;
+    use crate::diagnose::sim;
+    use crate::model::host::Route;
+    use crate::model::{FindingId, Severity};
+
+    /// Hosts routed as host-gw: every node routes every other node's pod
+    /// CIDR via its node address; `drop`: (node, peer) whose route is gone.
+    fn host_gw(
+        d: &crate::model::Deployment,
+        drop: Option<(usize, usize)>,
+    ) -> Vec<crate::model::host::HostReport> {
+        let mut hosts = testing::healthy_hosts(d);
+        for (i, h) in hosts.iter_mut().enumerate() {
+            h.interfaces.retain(|x| !x.name.starts_with("flannel"));
+            h.routes.retain(|r| {
+                r.dev.as_deref() != Some("flannel.1") && r.dev.as_deref() != Some("cni0")
+            });
+            for (j, n) in d.nodes.iter().enumerate() {
+                if i == j || drop == Some((i, j)) {
+                    continue;
+                }
+                h.routes.push(Route {
+                    dst: n.pod_cidrs[0].to_string(),
+                    gateway: Some(n.internal_ips[0].to_string()),
+                    dev: Some("eth0".into()),
+                    protocol: None,
+                });
+            }
+        }
+        hosts
+    }
+
+    /// Pod traffic between `a` and `b` (either way) times out.
+    fn broken_between(d: &crate::model::Deployment, a: &str, b: &str) -> Vec<crate::model::Check> {
+        sim::run(d, |t| match sim::nodes_of(t) {
+            (Some(x), Some(y))
+                if ((x == a && y == b) || (x == b && y == a))
+                    && (t.source.pod.is_some() || t.target.pod.is_some()) =>
+            {
+                sim::timeout()
+            }
+            _ => sim::ok(),
+        })
+    }
+
+    #[test]
+    fn a_lost_route_names_both_nodes_and_the_cidr() {
+        let d = sim::cluster(3);
+        let checks = broken_between(&d, "node-2", "node-0");
+        let hosts = host_gw(&d, Some((2, 0)));
+        let findings = testing::diagnose(&d, &checks, &hosts);
+        let errors: Vec<_> = findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .collect();
+        assert_eq!(errors.len(), 1, "{findings:#?}");
+        let root = errors[0];
+        assert_eq!(root.id, FindingId::PodRouteMissing);
+        assert_eq!(root.nodes, ["node-2", "node-0"]);
+        assert!(root.title.contains("198.18.0.0/24"), "{}", root.title);
+        assert!(
+            root.evidence[1].contains("via 198.18.255.2 dev eth0"),
+            "{:#?}",
+            root.evidence
+        );
+        assert!(
+            root.remediation
+                .contains("ip route add 198.18.0.0/24 via 198.18.255.1 dev eth0"),
+            "{}",
+            root.remediation
+        );
+    }
+
+    #[test]
+    fn routes_present_or_failures_elsewhere_are_not_a_missing_route() {
+        let d = sim::cluster(3);
+        let checks = broken_between(&d, "node-2", "node-0");
+        // Every route there (flannel VXLAN's real captures: routes via
+        // flannel.1; and host-gw): the failures are someone else's.
+        for hosts in [host_gw(&d, None)] {
+            let findings = testing::diagnose(&d, &checks, &hosts);
+            assert!(
+                !findings.iter().any(|f| f.id == FindingId::PodRouteMissing),
+                "{findings:#?}"
+            );
+        }
+        // The route is gone but nothing fails: not judged.
+        let ok = sim::run(&d, |_| sim::ok());
+        let findings = testing::diagnose(&d, &ok, &host_gw(&d, Some((2, 0))));
+        assert!(findings.is_empty(), "{findings:#?}");
+        // The route is gone and node-2 fails with everyone: isolation, not a route.
+        let iso = sim::run(&d, |t| match sim::nodes_of(t) {
+            (Some(x), Some(y))
+                if x != y
+                    && (x == "node-2" || y == "node-2")
+                    && (t.source.pod.is_some() || t.target.pod.is_some()) =>
+            {
+                sim::timeout()
+            }
+            _ => sim::ok(),
+        });
+        let findings = testing::diagnose(&d, &iso, &host_gw(&d, Some((2, 0))));
+        assert!(
+            !findings.iter().any(|f| f.id == FindingId::PodRouteMissing),
+            "{findings:#?}"
+        );
+    }
+
+    /// The real two-node capture (flannel VXLAN: the peer's pod CIDR via
+    /// flannel.1) with every cross-node pod check failing: its routes are
+    /// there, so no route is missing.
+    #[test]
+    fn the_real_vxlan_nodes_have_their_routes() {
+        let d = sim::cluster(2);
+        let checks = sim::run(&d, |t| match sim::nodes_of(t) {
+            (Some(x), Some(y)) if x != y => sim::timeout(),
+            _ => sim::ok(),
+        });
+        let hosts = testing::healthy_hosts(&d);
+        let findings = testing::diagnose(&d, &checks, &hosts);
+        assert!(
+            !findings.iter().any(|f| f.id == FindingId::PodRouteMissing),
+            "{findings:#?}"
+        );
+    }
+}
