@@ -500,7 +500,7 @@ mod tests {
         assert_eq!(ext.len(), svc.len());
         assert_eq!(ext[9..], svc[9..], "KUBE-EXT shares the SVC chain's hash");
         for doc in [
-            node_rules("198.18.2.0/24", Some(std::slice::from_ref(&np))),
+            node_rules(&flannel(), Some(std::slice::from_ref(&np))),
             kube_proxy_sync(std::slice::from_ref(&np)),
         ] {
             assert_consistent(&doc);
@@ -525,7 +525,7 @@ mod tests {
             endpoints: Vec::new(),
             ..np.clone()
         };
-        let doc = node_rules("198.18.2.0/24", Some(std::slice::from_ref(&early)));
+        let doc = node_rules(&flannel(), Some(std::slice::from_ref(&early)));
         assert_consistent(&doc);
         assert!(doc.contains(
             "-A KUBE-EXTERNAL-SERVICES -p tcp -m comment --comment \"netcheck-abcde/probe-3a:tcp has no endpoints\" -m addrtype --dst-type LOCAL -m tcp --dport 30002 -j REJECT --reject-with icmp-port-unreachable"
