@@ -299,6 +299,7 @@ impl LabRuntime {
         }
         let dns = DnsTarget {
             service: dns_service_ref(),
+            service_ips: Vec::new(),
             servers: (0..DNS_REPLICAS)
                 .map(|r| Endpoint {
                     node: Some(p.node_name(p.dns_node(r))),
