@@ -169,7 +169,7 @@ pub async fn run(
         let mut cfg = cfg.clone();
         cfg.nodes = nodes;
         // Faults name nodes by index: check them against this size.
-        cfg.faults = crate::lab::faults::parse(&args.faults, nodes)
+        cfg.faults = crate::lab::faults::parse(&args.faults, nodes, cfg.cni)
             .map_err(|e| CliError::usage(format!("--bench-nodes {nodes}: {e}")))?;
         reset_own_peak_rss();
         let mut all = Vec::new();

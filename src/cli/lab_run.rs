@@ -6,7 +6,9 @@
 use super::outcome::{ReportFlags, Stopped, check_output_file, finish, pipeline_or_stop};
 use super::{CliError, ExitCode, GlobalArgs, LabArgs};
 use crate::lab::cmd::Tools;
-use crate::lab::{KubeProxyMode, LabConfig, LabRuntime, NEEDS_ROOT, faults, is_root, state};
+use crate::lab::{
+    KubeProxyMode, LabConfig, LabRuntime, NEEDS_ROOT, faults, flavours, is_root, state,
+};
 use crate::pipeline::Options;
 use crate::plan::{CheckSet, PairStrategy, PlanOptions};
 use crate::runtime::Runtime;
@@ -21,7 +23,8 @@ pub struct Request {
 /// The lab's configuration and the pipeline options from `lab`'s flags; bad
 /// values are usage errors (exit 2).
 pub fn parse_request(args: &LabArgs) -> Result<Request, CliError> {
-    let faults = faults::parse(&args.faults, args.nodes as usize).map_err(CliError::usage)?;
+    let cni = flavours::parse(&args.cni).map_err(CliError::usage)?;
+    let faults = faults::parse(&args.faults, args.nodes as usize, cni).map_err(CliError::usage)?;
     let checks = CheckSet::parse(&args.checks).map_err(CliError::usage)?;
     let pairs: PairStrategy = args.pairs.parse().map_err(CliError::usage)?;
     let policies = load_policies(&args.policy)?;
@@ -32,6 +35,7 @@ pub fn parse_request(args: &LabArgs) -> Result<Request, CliError> {
     })?;
     let mut cfg = LabConfig::new(args.nodes as usize, args.pods_per_node as usize, exe);
     cfg.faults = faults;
+    cfg.cni = cni;
     cfg.keep = args.keep;
     cfg.policies = policies;
     cfg.kube_proxy = match args.kube_proxy {
@@ -245,6 +249,21 @@ mod tests {
         assert_eq!(req.cfg.faults.len(), 1);
         assert_eq!(req.opts.plan.pairs, PairStrategy::Ring);
         assert_eq!(req.cfg.kube_proxy, KubeProxyMode::Iptables, "the default");
+        assert_eq!(req.cfg.cni.name(), "flannel", "the default");
+    }
+
+    #[test]
+    fn cni_flavour_reaches_the_lab_config() {
+        for f in flavours::all() {
+            let cli = crate::cli::Cli::parse_args(["kubectl-netcheck", "lab", "--cni", f.name()])
+                .unwrap();
+            let Some(crate::cli::Command::Lab(args)) = cli.command else {
+                panic!("lab");
+            };
+            assert_eq!(parse_request(&args).unwrap().cfg.cni.name(), f.name());
+        }
+        let bad = crate::cli::Cli::parse_args(["kubectl-netcheck", "lab", "--cni", "weave"]);
+        assert!(bad.is_err());
     }
 
     #[test]

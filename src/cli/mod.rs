@@ -211,6 +211,15 @@ pub enum Command {
     },
 }
 
+/// `lab --cni`: the lab's flavours, each with its one-line description.
+fn cni_values() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(
+        crate::lab::flavours::all()
+            .iter()
+            .map(|f| clap::builder::PossibleValue::new(f.name()).help(f.description())),
+    )
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct LabArgs {
     /// How many simulated nodes
@@ -228,6 +237,11 @@ pub struct LabArgs {
     /// How kube-proxy programs Services on the lab's nodes
     #[arg(long, value_enum, default_value_t = KubeProxyArg::Iptables, value_name = "MODE")]
     pub kube_proxy: KubeProxyArg,
+    /// The CNI the lab's nodes run. Flavours that need IPIP, GENEVE or
+    /// WireGuard devices (Calico IPIP, Cilium, Weave) are out of the lab:
+    /// this kernel has VXLAN but not those
+    #[arg(long, default_value = "flannel", value_name = "CNI", value_parser = cni_values())]
+    pub cni: String,
     /// NetworkPolicies (YAML) to load into the lab's objects
     #[arg(long, value_name = "FILE")]
     pub policy: Vec<PathBuf>,

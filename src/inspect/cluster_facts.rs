@@ -145,8 +145,12 @@ pub fn node_cni(h: &HostReport) -> Option<(String, String)> {
         .iter()
         .find_map(|i| cni_of_device(i).map(|c| (c.to_string(), i.name.clone())));
     let overlay = known.or_else(|| query::overlay(h).map(|o| (o.kind.clone(), o.device.clone())));
+    let host_gw = (plugin.as_deref() == Some("flannel") && overlay.is_none())
+        .then(|| flannel_host_gw_routes(h))
+        .flatten();
     let name = match (&plugin, &overlay) {
         (None, None) => return None,
+        (Some(_), None) if host_gw.is_some() => "flannel host-gw".to_string(),
         (Some(p), None) => p.clone(),
         (None, Some((o, _))) => o.clone(),
         (Some(p), Some((o, _))) if p == o => p.clone(),
@@ -166,7 +170,34 @@ pub fn node_cni(h: &HostReport) -> Option<(String, String)> {
             .unwrap_or_else(|| "device".into());
         why.push(format!("{kind} {dev}"));
     }
+    if let Some(routes) = host_gw {
+        why.push(routes);
+    }
     Some((name, why.join(" and ")))
+}
+
+/// flannel's host-gw backend: no flannel device, and the other nodes' pod
+/// subnets routed via gateways on the node's own link (their node
+/// addresses). Which routes: a gateway route to a prefix (not the default
+/// route) on a device that is not a bridge. None: not that shape.
+fn flannel_host_gw_routes(h: &HostReport) -> Option<String> {
+    let bridges: Vec<&str> = h
+        .interfaces
+        .iter()
+        .filter(|i| i.kind.as_deref() == Some("bridge"))
+        .map(|i| i.name.as_str())
+        .collect();
+    let routed: Vec<&crate::model::host::Route> = h
+        .routes
+        .iter()
+        .filter(|r| r.dst != "default" && r.gateway.is_some())
+        .filter(|r| r.dev.as_deref().is_some_and(|d| !bridges.contains(&d)))
+        .collect();
+    let dev = routed.first()?.dev.clone().unwrap_or_default();
+    Some(format!(
+        "no flannel device, {} gateway route(s) on {dev} (host-gw)",
+        routed.len()
+    ))
 }
 
 /// The value most nodes agree on (ties: the first node's), and a line that
@@ -493,5 +524,34 @@ mod tests {
         });
         assert_eq!(name(&flannel).as_deref(), Some("flannel"));
         assert_eq!(name(&HostReport::default()), None);
+    }
+
+    /// flannel's host-gw backend: flannel's conflist, no flannel.1, the
+    /// other node's pod subnet routed via its node address.
+    #[test]
+    fn flannel_without_its_vxlan_device_and_with_peer_routes_is_host_gw() {
+        let mut h = fixture("node1");
+        h.interfaces.retain(|i| !i.name.starts_with("flannel"));
+        h.routes.retain(|r| r.dev.as_deref() != Some("flannel.1"));
+        let routed = |h: &HostReport| node_cni(h).map(|(n, _)| n);
+        // The real node's conflist is the bridge plugin's: not flannel's.
+        assert_ne!(routed(&h).as_deref(), Some("flannel host-gw"));
+        if let Some(c) = h.cni.as_mut() {
+            for f in &mut c.files {
+                *f = crate::inspect::cni::parse_file(
+                    &f.file,
+                    &crate::lab::flavours::flannel::conflist(),
+                );
+            }
+        }
+        h.routes.push(crate::model::host::Route {
+            dst: "198.18.1.0/24".into(),
+            dev: Some("eth0".into()),
+            gateway: Some("198.18.255.12".into()),
+            protocol: None,
+        });
+        let (name, why) = node_cni(&h).unwrap_or_default();
+        assert_eq!(name, "flannel host-gw", "{why}");
+        assert!(why.contains("gateway route(s) on eth0"), "{why}");
     }
 }

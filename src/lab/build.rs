@@ -1,14 +1,16 @@
-//! Building the lab's network: namespaces, the wire, nodes (bridge, VXLAN,
-//! routes, kube-proxy and flannel rules, sysctls), pods, the DNS pods, and the
-//! node root filesystems. Batched for speed (issue 7): one `ip` process per
+//! Building the lab's network: namespaces, the wire, nodes (underlay,
+//! kube-proxy's rules, sysctls, and the CNI flavour's devices, routes, rules
+//! and files from [`super::flavours`]), pods, the DNS pods, and the node root
+//! filesystems. Batched for speed (issue 7): one `ip` process per
 //! namespace, one `bridge` and one `iptables-restore` per node, nodes built
 //! concurrently.
 
 use super::ctx::LabCtx;
+use super::flavours::PodWire;
 use super::kube_proxy_nft::NftNode;
 use super::plan::{
-    APISERVER_IP, APISERVER_PORT, DNS_REPLICAS, DNS_SERVICE_IP, NODE_TCP_PORT, OVERLAY_MTU,
-    SERVICE_CIDR, UNDERLAY_PREFIX, VXLAN_PORT, VXLAN_VNI, WIRE_GATEWAY, WIRE_GATEWAY_MAC, WIRE_MTU,
+    APISERVER_IP, APISERVER_PORT, DNS_REPLICAS, DNS_SERVICE_IP, NODE_TCP_PORT, SERVICE_CIDR,
+    UNDERLAY_PREFIX, WIRE_GATEWAY, WIRE_GATEWAY_MAC, WIRE_MTU,
 };
 use super::rules::ServicePort;
 use crate::model::topology::ServePorts;
@@ -153,7 +155,7 @@ pub async fn build_network(
     // Files: node roots and the pods' resolv.conf.
     for i in 0..p.nodes {
         let root = p.node_root(i);
-        super::nodefs::write_node_root(p, i, &root).map_err(|e| {
+        super::nodefs::write_node_root(p, ctx.cni, i, &root).map_err(|e| {
             RuntimeError::io(
                 format!("could not write node files in {}", root.display()),
                 e,
@@ -197,9 +199,10 @@ fn wire_lines(ctx: &LabCtx) -> Vec<String> {
     l
 }
 
-/// Node i's `ip` batch: underlay, cni0, flannel.1, pod veths, overlay peers,
-/// and the Service CIDR toward the wire's gateway (a node's default route
-/// would carry it there: what kube-proxy does not DNAT or REJECT vanishes).
+/// Node i's `ip` batch: the underlay, the Service CIDR toward the wire's
+/// gateway (a node's default route would carry it there: what kube-proxy
+/// does not DNAT or REJECT vanishes), the other nodes' underlay neighbours,
+/// then the flavour's devices and routes and the host side of its pods.
 pub fn node_lines(ctx: &LabCtx, i: usize) -> Vec<String> {
     let p = &ctx.plan;
     let mut l = vec![
@@ -208,127 +211,50 @@ pub fn node_lines(ctx: &LabCtx, i: usize) -> Vec<String> {
         "link set eth0 up".to_string(),
         format!("neigh replace {WIRE_GATEWAY} lladdr {WIRE_GATEWAY_MAC} dev eth0 nud permanent"),
         format!("route add {SERVICE_CIDR} via {WIRE_GATEWAY} dev eth0"),
-        format!(
-            "link add cni0 address {} mtu {OVERLAY_MTU} type bridge",
-            p.cni_mac(i)
-        ),
-        format!("addr add {}/24 dev cni0", p.gateway(i)),
-        "link set cni0 up".to_string(),
-        format!(
-            "link add flannel.1 address {} mtu {OVERLAY_MTU} type vxlan id {VXLAN_VNI} local {} dev eth0 dstport {VXLAN_PORT} nolearning",
-            p.overlay_mac(i),
-            p.node_ip(i)
-        ),
-        format!("addr add {}/32 dev flannel.1", p.overlay_ip(i)),
-        "link set flannel.1 up".to_string(),
     ];
-    let mut pods: Vec<(String, String, String, std::net::Ipv4Addr)> = (0..p.pods_per_node)
-        .map(|j| {
-            (
-                p.pod_veth(j),
-                p.pod_ns(i, j),
-                p.pod_mac(i, j),
-                p.pod_ip(i, j),
-            )
-        })
-        .collect();
-    for r in p.dns_replicas_on(i) {
-        pods.push((p.dns_veth(r), p.dns_ns(r), p.dns_mac(r), p.dns_pod_ip(r)));
-    }
     // Neighbour entries are permanent (fixed MACs): see `LabPlan::underlay_mac`.
-    for (veth, ns, mac, ip) in pods {
-        l.push(format!(
-            "link add {veth} mtu {OVERLAY_MTU} type veth peer name eth0 address {mac} mtu {OVERLAY_MTU} netns {ns}"
-        ));
-        l.push(format!("link set {veth} master cni0"));
-        l.push(format!("link set dev {veth} type bridge_slave hairpin on"));
-        l.push(format!("link set {veth} up"));
-        l.push(format!(
-            "neigh replace {ip} lladdr {mac} dev cni0 nud permanent"
-        ));
-    }
     for b in (0..p.nodes).filter(|&b| b != i) {
         l.push(format!(
             "neigh replace {} lladdr {} dev eth0 nud permanent",
             p.node_ip(b),
             p.underlay_mac(b)
         ));
-        l.push(format!(
-            "neigh add {} lladdr {} dev flannel.1 nud permanent",
-            p.overlay_ip(b),
-            p.overlay_mac(b)
-        ));
-        l.push(format!(
-            "route add {} via {} dev flannel.1 onlink",
-            p.pod_cidr(b),
-            p.overlay_ip(b)
-        ));
+    }
+    l.extend(ctx.cni.node_lines(p, i));
+    for pod in PodWire::on_node(p, i) {
+        l.extend(ctx.cni.pod_host_lines(p, &pod));
     }
     l
-}
-
-/// Node i's VXLAN forwarding entries (`bridge` batch).
-pub fn fdb_lines(ctx: &LabCtx, i: usize) -> Vec<String> {
-    let p = &ctx.plan;
-    (0..p.nodes)
-        .filter(|&b| b != i)
-        .map(|b| {
-            format!(
-                "fdb append {} dev flannel.1 dst {} self permanent",
-                p.overlay_mac(b),
-                p.node_ip(b)
-            )
-        })
-        .collect()
-}
-
-fn pod_lines(ip: std::net::Ipv4Addr, gw: std::net::Ipv4Addr, gw_mac: &str) -> Vec<String> {
-    vec![
-        "link set lo up".to_string(),
-        format!("addr add {ip}/24 dev eth0"),
-        "link set eth0 up".to_string(),
-        format!("route add default via {gw} dev eth0"),
-        format!("neigh replace {gw} lladdr {gw_mac} dev eth0 nud permanent"),
-    ]
 }
 
 async fn build_node(ctx: &LabCtx, i: usize, services: &[ServicePort]) -> Result<()> {
     let p = &ctx.plan;
     let ns = p.node_ns(i);
-    let mut pods: Vec<(String, Vec<String>)> = (0..p.pods_per_node)
-        .map(|j| {
-            (
-                p.pod_ns(i, j),
-                pod_lines(p.pod_ip(i, j), p.gateway(i), &p.cni_mac(i)),
-            )
-        })
+    let pods: Vec<(String, Vec<String>)> = PodWire::on_node(p, i)
+        .into_iter()
+        .map(|pod| (pod.ns.clone(), ctx.cni.pod_lines(p, &pod)))
         .collect();
-    for r in p.dns_replicas_on(i) {
-        pods.push((
-            p.dns_ns(r),
-            pod_lines(p.dns_pod_ip(r), p.gateway(i), &p.cni_mac(i)),
-        ));
-    }
-    let rules = ctx.kube_proxy.node_iptables(&p.pod_cidr(i), services);
+    let rules = ctx
+        .kube_proxy
+        .node_iptables(&ctx.cni.iptables(p, i), services);
     let nft = ctx.kube_proxy.initial(&nft_node(ctx, i), services);
-    let fdb_lines = fdb_lines(ctx, i);
+    let fdb_lines = ctx.cni.fdb_lines(p, i);
+    let mut sysctls = vec![
+        ("net.ipv4.ip_forward".to_string(), "1".to_string(), false),
+        (
+            "net.bridge.bridge-nf-call-iptables".to_string(),
+            "1".to_string(),
+            true,
+        ),
+    ];
+    sysctls.extend(ctx.cni.node_sysctls(p, i));
     // The rules name addresses, not interfaces: they load while the links
     // are made (iptables-nft is the slow part, and waits more than it works).
     let links = async {
         ctx.ip(&ns, &node_lines(ctx, i)).await?;
         let (fdb, sysctls, pods) = tokio::join!(
             ctx.bridge(&ns, &fdb_lines),
-            super::cmd::write_sysctls(
-                &ns,
-                vec![
-                    ("net.ipv4.ip_forward".into(), "1".into(), false),
-                    (
-                        "net.bridge.bridge-nf-call-iptables".into(),
-                        "1".into(),
-                        true
-                    ),
-                ],
-            ),
+            super::cmd::write_sysctls(&ns, sysctls),
             futures::future::join_all(pods.iter().map(|(pns, lines)| ctx.ip(pns, lines))),
         );
         fdb?;

@@ -20,6 +20,8 @@ pub struct LabCtx {
     pub services: std::sync::Arc<super::kube_proxy::ServiceSync>,
     /// How kube-proxy programs the nodes' Services.
     pub kube_proxy: super::kube_proxy_mode::KubeProxyMode,
+    /// The CNI flavour the nodes run (`lab --cni`).
+    pub cni: &'static dyn super::flavours::Flavour,
 }
 
 impl LabCtx {
@@ -72,29 +74,6 @@ impl LabCtx {
     /// Node i's simulated root filesystem (CNI config and binaries).
     pub fn node_root(&self, i: usize) -> PathBuf {
         self.plan.node_root(i)
-    }
-
-    /// Make node `a` forget overlay peer `b`: its FDB entry, neighbour entry
-    /// (what flanneld removes when a peer's lease goes away; the route stays).
-    pub async fn forget_overlay_peer(&self, a: usize, b: usize) -> Result<()> {
-        let ns = self.plan.node_ns(a);
-        let mac = self.plan.overlay_mac(b);
-        self.bridge(
-            &ns,
-            &[format!(
-                "fdb del {mac} dev flannel.1 dst {} self",
-                self.plan.node_ip(b)
-            )],
-        )
-        .await?;
-        self.ip(
-            &ns,
-            &[format!(
-                "neigh del {} dev flannel.1",
-                self.plan.overlay_ip(b)
-            )],
-        )
-        .await
     }
 
     /// SIGKILL a process the lab started and wait (10 s at most: an exit can

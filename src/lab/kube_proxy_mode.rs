@@ -8,6 +8,7 @@
 //! file that writes its rules, and an arm in each method below.
 
 use super::cmd::Tools;
+use super::flavours::CniRules;
 use super::kube_proxy_nft::{self, NftNode};
 use super::rules::{self, ServicePort};
 use crate::runtime::{Result, RuntimeError};
@@ -62,12 +63,12 @@ impl KubeProxyMode {
         })
     }
 
-    /// The node's whole iptables document (kubelet's and flannel's chains,
+    /// The node's whole iptables document (kubelet's and the CNI's chains,
     /// and kube-proxy's in iptables mode).
-    pub fn node_iptables(self, pod_cidr: &str, services: &[ServicePort]) -> String {
+    pub fn node_iptables(self, cni: &CniRules, services: &[ServicePort]) -> String {
         match self {
-            KubeProxyMode::Iptables => rules::node_rules(pod_cidr, Some(services)),
-            KubeProxyMode::Nftables => rules::node_rules(pod_cidr, None),
+            KubeProxyMode::Iptables => rules::node_rules(cni, Some(services)),
+            KubeProxyMode::Nftables => rules::node_rules(cni, None),
         }
     }
 
@@ -135,14 +136,9 @@ mod tests {
         };
         let ipt = KubeProxyMode::Iptables;
         let nft = KubeProxyMode::Nftables;
-        assert!(
-            ipt.node_iptables("198.18.0.0/24", &[])
-                .contains("KUBE-SERVICES")
-        );
-        assert!(
-            !nft.node_iptables("198.18.0.0/24", &[])
-                .contains("KUBE-SERVICES")
-        );
+        let cni = crate::lab::flavours::flannel::flanneld_rules("198.18.0.0/24");
+        assert!(ipt.node_iptables(&cni, &[]).contains("KUBE-SERVICES"));
+        assert!(!nft.node_iptables(&cni, &[]).contains("KUBE-SERVICES"));
         assert_eq!(ipt.initial(&node, &[]), None);
         assert!(
             matches!(nft.initial(&node, &[]), Some(Load::Nft(d)) if d.contains("table ip kube-proxy {\n"))

@@ -2,12 +2,15 @@
 //! on this machine (DESIGN.md, "The lab").
 //!
 //! - [`plan`]: names and addresses (pure).
-//! - [`build`]: the network: wire, nodes (cni0, flannel.1 VXLAN, routes,
-//!   iptables from [`rules`]), pods, DNS pods; [`nodefs`] the node files.
+//! - [`build`]: the network: wire, nodes (underlay, iptables from [`rules`]),
+//!   pods, DNS pods; [`nodefs`] the node files.
+//! - [`flavours`]: `lab --cni NAME`, one file per CNI: its devices, routes,
+//!   pod wiring, MTU, conflist and files, own iptables chains (flannel's
+//!   VXLAN is the default).
 //! - [`kube_proxy`]: kube-proxy's delayed sync of the probe Services.
 //! - [`kube_proxy_mode`]: `lab --kube-proxy iptables|nftables`, what each
 //!   mode writes and with which tool; [`rules`] the iptables mode's chains
-//!   (and kubelet's and flannel's), [`kube_proxy_nft`] the nftables mode's
+//!   (and kubelet's, and the CNI's from its flavour), [`kube_proxy_nft`] the nftables mode's
 //!   `table ip kube-proxy`, one file per mode.
 //! - [`procs`]: dnsmasq and the agents, started with `ip netns exec`.
 //! - [`runtime`]: [`LabRuntime`], the pipeline's `Runtime`.
@@ -37,7 +40,7 @@
 //!   what they are;
 //! - CNI plugins in /usr/lib/cni (Debian's package), named by containerd's
 //!   config.toml (`[plugins."io.containerd.grpc.v1.cri".cni] bin_dir`);
-//! - the pod MTU (1450, the overlay's) on the pods' eth0 and nowhere in what
+//! - the pod MTU (the flavour's: 1450 under flannel's VXLAN) on the pods' eth0 and nowhere in what
 //!   the runtime hands the planner.
 //!
 //! A bridge CNI with `isGateway` turns ip_forward back on at every pod ADD;
@@ -49,6 +52,7 @@ pub mod build;
 pub mod cmd;
 pub mod ctx;
 pub mod faults;
+pub mod flavours;
 pub mod host_faults;
 pub mod kube_proxy;
 pub mod kube_proxy_mode;
@@ -62,6 +66,7 @@ pub mod state;
 pub mod testing;
 
 pub use ctx::LabCtx;
+pub use flavours::Flavour;
 pub use kube_proxy_mode::KubeProxyMode;
 pub use plan::LabPlan;
 pub use runtime::{LabConfig, LabRuntime, NEEDS_ROOT, is_root};

@@ -9,14 +9,15 @@
 //!   KUBE-MARK-MASQ / KUBE-POSTROUTING for hairpin and off-cluster sources;
 //! - kubelet's own chains (KUBE-FIREWALL, KUBE-KUBELET-CANARY,
 //!   KUBE-IPTABLES-HINT), which are not kube-proxy's;
-//! - flannel's (FLANNEL-FWD accepts for the pod network, FLANNEL-POSTRTG
-//!   masquerade for traffic leaving it).
+//! - the CNI flavour's own chains ([`CniRules`], from [`super::flavours`];
+//!   flannel's FLANNEL-FWD and FLANNEL-POSTRTG), placed among them.
 //!
 //! [`node_rules`] is the whole document a node starts with; [`kube_proxy_sync`]
 //! is what kube-proxy's later sync writes with `--noflush`: only its own
-//! chains (a declared chain is flushed and refilled), so flannel's rules and
+//! chains (a declared chain is flushed and refilled), so the CNI's rules and
 //! whatever a fault changed stay.
 
+use super::flavours::CniRules;
 use super::plan::CLUSTER_CIDR;
 use std::fmt::Write;
 use std::net::Ipv4Addr;
@@ -197,13 +198,19 @@ pub fn kube_proxy_sync(services: &[ServicePort]) -> String {
 }
 
 /// The whole document for one node (mangle, filter and nat tables).
-/// `kube_proxy`: the Service ports when kube-proxy runs in iptables mode;
-/// None when it writes no iptables rules (nftables mode: only kubelet's and
-/// flannel's chains, as the real capture
-/// node1-iptables-nft-save-kube-proxy-nftables-mode.txt shows).
-pub fn node_rules(pod_cidr: &str, kube_proxy: Option<&[ServicePort]>) -> String {
+/// `cni`: the CNI flavour's own chains and rules. `kube_proxy`: the Service
+/// ports when kube-proxy runs in iptables mode; None when it writes no
+/// iptables rules (nftables mode: only kubelet's and the CNI's chains, as the
+/// real capture node1-iptables-nft-save-kube-proxy-nftables-mode.txt shows).
+pub fn node_rules(cni: &CniRules, kube_proxy: Option<&[ServicePort]>) -> String {
     let n = kube_proxy.map_or(0, <[ServicePort]>::len);
     let mut s = String::with_capacity(1024 + n * 700);
+    let lines = |s: &mut String, v: &[String]| {
+        for l in v {
+            s.push_str(l);
+            s.push('\n');
+        }
+    };
     // kubelet's and kube-proxy's canaries, and kubelet's hint for which
     // iptables backend the host uses.
     s.push_str(
@@ -224,32 +231,29 @@ pub fn node_rules(pod_cidr: &str, kube_proxy: Option<&[ServicePort]>) -> String 
          *filter\n\
          :INPUT ACCEPT [0:0]\n\
          :FORWARD ACCEPT [0:0]\n\
-         :OUTPUT ACCEPT [0:0]\n\
-         :FLANNEL-FWD - [0:0]\n\
-         :KUBE-FIREWALL - [0:0]\n\
+         :OUTPUT ACCEPT [0:0]\n",
+    );
+    declare(&mut s, &cni.filter_chains);
+    s.push_str(
+        ":KUBE-FIREWALL - [0:0]\n\
          :KUBE-KUBELET-CANARY - [0:0]\n",
     );
     match kube_proxy {
         Some(services) => {
             declare(&mut s, KP_FILTER_CHAINS);
-            s.push_str(KP_FILTER_HOOKS);
+            s.push_str(KP_FILTER_HOOKS_IN_FORWARD);
+            lines(&mut s, &cni.forward_jumps);
+            s.push_str(KP_FILTER_HOOKS_OUT);
             kube_proxy_filter_rules(&mut s, services);
         }
-        None => s.push_str(
-            "-A INPUT -j KUBE-FIREWALL\n\
-             -A FORWARD -m comment --comment \"flanneld forward\" -j FLANNEL-FWD\n\
-             -A OUTPUT -j KUBE-FIREWALL\n",
-        ),
+        None => {
+            s.push_str("-A INPUT -j KUBE-FIREWALL\n");
+            lines(&mut s, &cni.forward_jumps);
+            s.push_str("-A OUTPUT -j KUBE-FIREWALL\n");
+        }
     }
     s.push_str(KUBELET_FIREWALL);
-    let _ = writeln!(
-        s,
-        "-A FLANNEL-FWD -s {CLUSTER_CIDR} -m comment --comment \"flanneld forward\" -j ACCEPT"
-    );
-    let _ = writeln!(
-        s,
-        "-A FLANNEL-FWD -d {CLUSTER_CIDR} -m comment --comment \"flanneld forward\" -j ACCEPT"
-    );
+    lines(&mut s, &cni.filter_rules);
     s.push_str("COMMIT\n");
 
     s.push_str(
@@ -257,10 +261,10 @@ pub fn node_rules(pod_cidr: &str, kube_proxy: Option<&[ServicePort]>) -> String 
          :PREROUTING ACCEPT [0:0]\n\
          :INPUT ACCEPT [0:0]\n\
          :OUTPUT ACCEPT [0:0]\n\
-         :POSTROUTING ACCEPT [0:0]\n\
-         :FLANNEL-POSTRTG - [0:0]\n\
-         :KUBE-KUBELET-CANARY - [0:0]\n",
+         :POSTROUTING ACCEPT [0:0]\n",
     );
+    declare(&mut s, &cni.nat_chains);
+    s.push_str(":KUBE-KUBELET-CANARY - [0:0]\n");
     if let Some(services) = kube_proxy {
         declare(&mut s, kube_proxy_nat_chains(services));
         s.push_str(
@@ -269,59 +273,41 @@ pub fn node_rules(pod_cidr: &str, kube_proxy: Option<&[ServicePort]>) -> String 
              -A POSTROUTING -m comment --comment \"kubernetes postrouting rules\" -j KUBE-POSTROUTING\n",
         );
     }
-    s.push_str("-A POSTROUTING -m comment --comment \"flanneld masq\" -j FLANNEL-POSTRTG\n");
+    lines(&mut s, &cni.postrouting_jumps);
     if let Some(services) = kube_proxy {
         kube_proxy_nat_rules(&mut s, services);
     }
-    flannel_postrouting(&mut s, pod_cidr);
+    lines(&mut s, &cni.nat_rules);
     s.push_str("COMMIT\n");
     s
 }
 
-/// kube-proxy's jumps from the filter hooks (iptables mode), with flannel's
-/// FORWARD jump in its place among them.
-const KP_FILTER_HOOKS: &str = "-A INPUT -m conntrack --ctstate NEW -m comment --comment \"kubernetes load balancer firewall\" -j KUBE-PROXY-FIREWALL\n\
+/// kube-proxy's jumps from the INPUT and FORWARD hooks (iptables mode); the
+/// CNI's FORWARD jumps follow them.
+const KP_FILTER_HOOKS_IN_FORWARD: &str = "-A INPUT -m conntrack --ctstate NEW -m comment --comment \"kubernetes load balancer firewall\" -j KUBE-PROXY-FIREWALL\n\
      -A INPUT -m comment --comment \"kubernetes health check service ports\" -j KUBE-NODEPORTS\n\
      -A INPUT -m conntrack --ctstate NEW -m comment --comment \"kubernetes externally-visible service portals\" -j KUBE-EXTERNAL-SERVICES\n\
      -A INPUT -j KUBE-FIREWALL\n\
      -A FORWARD -m conntrack --ctstate NEW -m comment --comment \"kubernetes load balancer firewall\" -j KUBE-PROXY-FIREWALL\n\
      -A FORWARD -m comment --comment \"kubernetes forwarding rules\" -j KUBE-FORWARD\n\
      -A FORWARD -m conntrack --ctstate NEW -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES\n\
-     -A FORWARD -m conntrack --ctstate NEW -m comment --comment \"kubernetes externally-visible service portals\" -j KUBE-EXTERNAL-SERVICES\n\
-     -A FORWARD -m comment --comment \"flanneld forward\" -j FLANNEL-FWD\n\
-     -A OUTPUT -m conntrack --ctstate NEW -m comment --comment \"kubernetes load balancer firewall\" -j KUBE-PROXY-FIREWALL\n\
+     -A FORWARD -m conntrack --ctstate NEW -m comment --comment \"kubernetes externally-visible service portals\" -j KUBE-EXTERNAL-SERVICES\n";
+
+/// kube-proxy's jumps from the OUTPUT hook (iptables mode).
+const KP_FILTER_HOOKS_OUT: &str = "-A OUTPUT -m conntrack --ctstate NEW -m comment --comment \"kubernetes load balancer firewall\" -j KUBE-PROXY-FIREWALL\n\
      -A OUTPUT -m conntrack --ctstate NEW -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES\n\
      -A OUTPUT -j KUBE-FIREWALL\n";
 
 /// kubelet's KUBE-FIREWALL rule (whatever the proxy).
 const KUBELET_FIREWALL: &str = "-A KUBE-FIREWALL ! -s 127.0.0.0/8 -d 127.0.0.0/8 -m comment --comment \"block incoming localnet connections\" -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP\n";
 
-/// flannel's masquerade chain for a node's pod CIDR.
-fn flannel_postrouting(s: &mut String, pod_cidr: &str) {
-    s.push_str(
-        "-A FLANNEL-POSTRTG -m mark --mark 0x4000/0x4000 -m comment --comment \"flanneld masq\" -j RETURN\n",
-    );
-    let _ = writeln!(
-        s,
-        "-A FLANNEL-POSTRTG -s {pod_cidr} -d {CLUSTER_CIDR} -m comment --comment \"flanneld masq\" -j RETURN"
-    );
-    let _ = writeln!(
-        s,
-        "-A FLANNEL-POSTRTG -s {CLUSTER_CIDR} -d {pod_cidr} -m comment --comment \"flanneld masq\" -j RETURN"
-    );
-    let _ = writeln!(
-        s,
-        "-A FLANNEL-POSTRTG ! -s {CLUSTER_CIDR} -d {pod_cidr} -m comment --comment \"flanneld masq\" -j RETURN"
-    );
-    let _ = writeln!(
-        s,
-        "-A FLANNEL-POSTRTG -s {CLUSTER_CIDR} ! -d 224.0.0.0/4 -m comment --comment \"flanneld masq\" -j MASQUERADE --random-fully"
-    );
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn flannel() -> CniRules {
+        crate::lab::flavours::flannel::flanneld_rules("198.18.0.0/24")
+    }
 
     fn port(name: &str, proto: &'static str, ep: [u8; 4]) -> ServicePort {
         ServicePort {
@@ -391,7 +377,7 @@ mod tests {
             port("probe-1a", "tcp", [198, 18, 0, 2]),
             port("probe-1a", "udp", [198, 18, 0, 2]),
         ];
-        let doc = node_rules("198.18.0.0/24", Some(&ports));
+        let doc = node_rules(&flannel(), Some(&ports));
         assert_consistent(&doc);
         assert_eq!(doc.matches("COMMIT").count(), 3);
         assert!(doc.contains("-j DNAT --to-destination 198.18.0.2:7000"));
@@ -404,7 +390,7 @@ mod tests {
     fn two_endpoints_are_balanced_as_kube_proxy_does() {
         let mut dns = port("kube-dns", "udp", [198, 18, 0, 53]);
         dns.endpoints.push(Ipv4Addr::new(198, 18, 1, 54));
-        let doc = node_rules("198.18.0.0/24", Some(&[dns.clone()]));
+        let doc = node_rules(&flannel(), Some(&[dns.clone()]));
         assert_consistent(&doc);
         let svc: Vec<&str> = doc
             .lines()
@@ -421,7 +407,7 @@ mod tests {
     fn a_port_without_endpoints_is_rejected_and_the_sync_touches_only_kube_proxy() {
         let mut empty = port("probe-1a", "tcp", [198, 18, 0, 2]);
         empty.endpoints.clear();
-        let doc = node_rules("198.18.0.0/24", Some(&[empty.clone()]));
+        let doc = node_rules(&flannel(), Some(&[empty.clone()]));
         assert_consistent(&doc);
         assert!(doc.contains("-A KUBE-SERVICES -d 198.19.0.32/32 -p tcp -m comment --comment \"netcheck-abcde/probe-1a:tcp has no endpoints\" -m tcp --dport 7000 -j REJECT"));
         assert!(!doc.contains(&empty.svc_chain()));
@@ -443,7 +429,7 @@ mod tests {
 
     #[test]
     fn without_kube_proxy_only_kubelets_and_flannels_chains_remain() {
-        let doc = node_rules("198.18.0.0/24", None);
+        let doc = node_rules(&flannel(), None);
         assert_consistent(&doc);
         let chains: std::collections::BTreeSet<&str> = doc
             .lines()

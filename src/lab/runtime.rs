@@ -50,6 +50,8 @@ pub struct LabConfig {
     pub policies: Vec<k8s_openapi::api::networking::v1::NetworkPolicy>,
     /// How kube-proxy programs Services on the nodes (`--kube-proxy`).
     pub kube_proxy: super::KubeProxyMode,
+    /// The CNI flavour the nodes run (`--cni`).
+    pub cni: &'static dyn super::flavours::Flavour,
 }
 
 impl std::fmt::Debug for LabConfig {
@@ -65,6 +67,7 @@ impl std::fmt::Debug for LabConfig {
             .field("agents", &self.agents)
             .field("id", &self.id)
             .field("kube_proxy", &self.kube_proxy.name())
+            .field("cni", &self.cni.name())
             .finish()
     }
 }
@@ -81,6 +84,7 @@ impl LabConfig {
             keep: false,
             policies: Vec::new(),
             kube_proxy: super::KubeProxyMode::default(),
+            cni: super::flavours::default(),
         }
     }
 }
@@ -165,6 +169,7 @@ impl LabRuntime {
             dns_pids: self.inner.lock().await.dns_pids.clone(),
             services: self.services.clone(),
             kube_proxy: self.cfg.kube_proxy,
+            cni: self.cfg.cni,
         }
     }
 

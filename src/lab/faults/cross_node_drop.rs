@@ -1,7 +1,8 @@
-//! `cross-node-drop`: the overlay between node-1 and node-2 loses its peer
-//! entries both ways (VXLAN FDB and neighbour entries), as when flannel drops
-//! a peer lease: the two nodes still see each other on the underlay, every
-//! other pair works, pod traffic between those two nodes vanishes.
+//! `cross-node-drop`: pod traffic between node-1 and node-2 vanishes both
+//! ways, the way the flavour loses a peer ([`crate::lab::flavours::Flavour::cut_pair`];
+//! flannel: the VXLAN FDB and neighbour entries, as when flannel drops a
+//! peer lease): the two nodes still see each other on the underlay, every
+//! other pair works.
 
 use super::Fault;
 use crate::lab::ctx::LabCtx;
@@ -28,11 +29,6 @@ impl Fault for CrossNodeDrop {
         2
     }
     fn apply<'a>(&'a self, lab: &'a LabCtx) -> BoxFuture<'a, Result<()>> {
-        Box::pin(async move {
-            for (a, b) in [(0, 1), (1, 0)] {
-                lab.forget_overlay_peer(a, b).await?;
-            }
-            Ok(())
-        })
+        Box::pin(async move { lab.cni.cut_pair(lab, 0, 1).await })
     }
 }

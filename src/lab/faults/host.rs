@@ -18,7 +18,8 @@
 //!   iptables-nft: two rule sets the kernel both runs.
 //! - `bridge-nf-off`: net.bridge.bridge-nf-call-iptables = 0: bridged traffic
 //!   skips iptables, so replies from a Service on the same node bypass
-//!   kube-proxy's NAT.
+//!   kube-proxy's NAT (flavours with a bridge only: routed pods always pass
+//!   iptables).
 //! - `conntrack-full`: the table filled to 95 % with real unreplied UDP flows
 //!   (nf_conntrack_max is read-only in a network namespace, so the table is
 //!   filled rather than shrunk).
@@ -26,10 +27,12 @@
 //!   symmetric lab traffic passes, so it is a warning (it breaks asymmetric
 //!   paths).
 //! - `hairpin-off`: hairpin mode off on the bridge's pod ports, as with a CNI
-//!   config without `hairpinMode`: a pod calling its own Service gets no answer.
+//!   config without `hairpinMode`: a pod calling its own Service gets no answer
+//!   (flavours with a bridge only: a routed veth sends the packet back itself).
 
 use super::{Fault, apply_host, host_description};
 use crate::lab::ctx::LabCtx;
+use crate::lab::flavours::Flavour;
 use crate::model::{FindingId, Severity};
 use crate::runtime::Result;
 use futures::future::BoxFuture;
@@ -39,6 +42,8 @@ pub struct HostFault {
     expected: FindingId,
     severity: Severity,
     min_nodes: usize,
+    /// It breaks the pods' bridge (a routed flavour has none).
+    needs_bridge: bool,
 }
 
 const fn fault(name: &'static str, expected: FindingId, min_nodes: usize) -> HostFault {
@@ -47,6 +52,7 @@ const fn fault(name: &'static str, expected: FindingId, min_nodes: usize) -> Hos
         expected,
         severity: Severity::Error,
         min_nodes,
+        needs_bridge: false,
     }
 }
 
@@ -54,13 +60,19 @@ pub const FORWARD_DROP: HostFault = fault("forward-drop", FindingId::ForwardPoli
 pub const IP_FORWARD_OFF: HostFault = fault("ip-forward-off", FindingId::IpForwardDisabled, 2);
 pub const CNI_CONFLICT: HostFault = fault("cni-conflict", FindingId::CniConfigConflict, 1);
 pub const BACKEND_MIX: HostFault = fault("backend-mix", FindingId::IptablesBackendMix, 1);
-pub const BRIDGE_NF_OFF: HostFault = fault("bridge-nf-off", FindingId::BridgeNfCallDisabled, 1);
+pub const BRIDGE_NF_OFF: HostFault = HostFault {
+    needs_bridge: true,
+    ..fault("bridge-nf-off", FindingId::BridgeNfCallDisabled, 1)
+};
 pub const CONNTRACK_FULL: HostFault = fault("conntrack-full", FindingId::ConntrackTableNearFull, 1);
 pub const RP_FILTER_STRICT: HostFault = HostFault {
     severity: Severity::Warning,
     ..fault("rp-filter-strict", FindingId::RpFilterStrict, 1)
 };
-pub const HAIRPIN_OFF: HostFault = fault("hairpin-off", FindingId::HairpinBroken, 1);
+pub const HAIRPIN_OFF: HostFault = HostFault {
+    needs_bridge: true,
+    ..fault("hairpin-off", FindingId::HairpinBroken, 1)
+};
 
 impl Fault for HostFault {
     fn name(&self) -> &'static str {
@@ -80,6 +92,9 @@ impl Fault for HostFault {
     }
     fn min_nodes(&self) -> usize {
         self.min_nodes
+    }
+    fn applies_to(&self, cni: &dyn Flavour) -> bool {
+        !self.needs_bridge || cni.bridge().is_some()
     }
     fn apply<'a>(&'a self, lab: &'a LabCtx) -> BoxFuture<'a, Result<()>> {
         apply_host(lab, lab.last_node(), self.name)

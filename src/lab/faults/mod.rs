@@ -18,6 +18,7 @@ mod node_isolated;
 mod underlay_mtu;
 
 use super::ctx::LabCtx;
+use super::flavours::Flavour;
 use crate::model::{FindingId, Severity};
 use crate::runtime::Result;
 use futures::future::BoxFuture;
@@ -39,6 +40,11 @@ pub trait Fault: Send + Sync {
     /// The smallest lab in which the fault means what it says.
     fn min_nodes(&self) -> usize {
         1
+    }
+    /// Whether the fault means anything on the CNI flavour `cni` (a bridge
+    /// fault on a flavour without a bridge does not).
+    fn applies_to(&self, _cni: &dyn Flavour) -> bool {
+        true
     }
     /// Break the built lab.
     fn apply<'a>(&'a self, lab: &'a LabCtx) -> BoxFuture<'a, Result<()>>;
@@ -77,11 +83,16 @@ fn apply_host<'a>(lab: &'a LabCtx, i: usize, name: &'static str) -> BoxFuture<'a
         }
         let ns = lab.plan.node_ns(i);
         let root = lab.node_root(i);
+        let bridge = lab
+            .cni
+            .bridge()
+            .unwrap_or(crate::lab::host_faults::LAB_BRIDGE)
+            .to_string();
         tokio::task::spawn_blocking(move || {
             (fault.apply)(&crate::lab::host_faults::Node {
                 ns: &ns,
                 root: &root,
-                bridge: crate::lab::host_faults::LAB_BRIDGE,
+                bridge: &bridge,
             })
         })
         .await
@@ -99,9 +110,13 @@ pub fn find(name: &str) -> Option<&'static dyn Fault> {
     all().iter().copied().find(|f| f.name() == name)
 }
 
-/// Resolve `--fault` names for a lab of `nodes` nodes; the error is a usage
-/// message naming the known faults.
-pub fn parse(names: &[String], nodes: usize) -> Result<Vec<&'static dyn Fault>, String> {
+/// Resolve `--fault` names for a lab of `nodes` nodes running `cni`; the
+/// error is a usage message naming the known faults.
+pub fn parse(
+    names: &[String],
+    nodes: usize,
+    cni: &dyn Flavour,
+) -> Result<Vec<&'static dyn Fault>, String> {
     let mut out: Vec<&'static dyn Fault> = Vec::new();
     for n in names.iter().map(|n| n.trim()) {
         let f = find(n).ok_or_else(|| {
@@ -113,6 +128,12 @@ pub fn parse(names: &[String], nodes: usize) -> Result<Vec<&'static dyn Fault>, 
                 "fault '{n}' needs a lab of at least {} nodes (--nodes {})",
                 f.min_nodes(),
                 f.min_nodes()
+            ));
+        }
+        if !f.applies_to(cni) {
+            return Err(format!(
+                "fault '{n}' does not apply to --cni {}",
+                cni.name()
             ));
         }
         if !out.iter().any(|o| o.name() == f.name()) {
@@ -166,11 +187,18 @@ mod tests {
 
     #[test]
     fn parse_validates_names_and_sizes() {
-        let ok = parse(&["dns-down".into(), "dns-down".into()], 3).unwrap();
+        let cni = crate::lab::flavours::default();
+        let ok = parse(&["dns-down".into(), "dns-down".into()], 3, cni).unwrap();
         assert_eq!(ok.len(), 1);
-        let err = parse(&["nope".into()], 3).err().unwrap();
+        let err = parse(&["nope".into()], 3, cni).err().unwrap();
         assert!(err.contains("unknown fault 'nope'") && err.contains("cross-node-drop"));
-        let err = parse(&["cross-node-drop".into()], 1).err().unwrap();
+        let kindnet = crate::lab::flavours::parse("kindnet").unwrap();
+        for bridge_fault in ["hairpin-off", "bridge-nf-off"] {
+            let err = parse(&[bridge_fault.into()], 3, kindnet).err().unwrap();
+            assert!(err.contains("does not apply to --cni kindnet"), "{err}");
+            assert!(parse(&[bridge_fault.into()], 3, cni).is_ok());
+        }
+        let err = parse(&["cross-node-drop".into()], 1, cni).err().unwrap();
         assert!(err.contains("at least 2 nodes"), "{err}");
     }
 

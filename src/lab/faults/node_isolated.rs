@@ -1,6 +1,8 @@
-//! `node-isolated`: the last node's overlay device goes down (flannel dead on
-//! that node): its pods reach nothing on other nodes and nothing reaches
-//! them, while its underlay address still answers.
+//! `node-isolated`: the last node's pods are cut from every other node the
+//! flavour's way ([`crate::lab::flavours::Flavour::isolate`]; flannel: its
+//! overlay device goes down, flannel dead on that node): its pods reach
+//! nothing on other nodes and nothing reaches them, while its underlay
+//! address still answers.
 
 use super::Fault;
 use crate::lab::ctx::LabCtx;
@@ -27,13 +29,6 @@ impl Fault for NodeIsolated {
         3
     }
     fn apply<'a>(&'a self, lab: &'a LabCtx) -> BoxFuture<'a, Result<()>> {
-        Box::pin(async move {
-            let last = lab.last_node();
-            lab.ip(
-                &lab.plan.node_ns(last),
-                &["link set dev flannel.1 down".to_string()],
-            )
-            .await
-        })
+        Box::pin(async move { lab.cni.isolate(lab, lab.last_node()).await })
     }
 }
