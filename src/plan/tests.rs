@@ -589,9 +589,9 @@ fn dns_asks_every_name_through_the_service_then_each_server_of_the_family() {
     // each asking AAAA and expecting the IPv6 address only.
     let mut d6 = d.clone();
     if let Some(dns) = &mut d6.dns {
-        dns.service_ips = vec![dns.service.ip, ip("2001:2:ffff::a")];
+        dns.service_ips = vec![dns.service.ip, ip("2001:2:0:ffff::a")];
         for n in &mut dns.names {
-            n.expect.push(ip("2001:2:ffff::2"));
+            n.expect.push(ip("2001:2:0:ffff::2"));
         }
     }
     let cx6 = Ctx::new(&d6, &opts);
@@ -600,17 +600,17 @@ fn dns_asks_every_name_through_the_service_then_each_server_of_the_family() {
     dns::plan(&cx6, &v6, &mut sp6);
     let notes: Vec<_> = sp6.templates.iter().map(|t| t.note.unwrap_or("")).collect();
     assert_eq!(notes, ["via the DNS Service", "direct to the DNS pod"]);
-    assert_eq!(sp6.templates[0].target.ip, Some(ip("2001:2:ffff::a")));
+    assert_eq!(sp6.templates[0].target.ip, Some(ip("2001:2:0:ffff::a")));
     assert_eq!(sp6.templates[0].target.node.as_deref(), Some("node-0"));
     assert_eq!(sp6.templates[1].target.pod.as_deref(), Some("dns-v6"));
     assert!(
         sp6.templates
             .iter()
-            .all(|t| t.expect == vec![ip("2001:2:ffff::2")])
+            .all(|t| t.expect == vec![ip("2001:2:0:ffff::2")])
     );
     match &sp6.plan.probes[0].spec {
         ProbeSpec::Dns { server, record, .. } => {
-            assert_eq!(*server, Some(ip("2001:2:ffff::a")));
+            assert_eq!(*server, Some(ip("2001:2:0:ffff::a")));
             assert_eq!(*record, Some(DnsRecord::Aaaa));
         }
         other => panic!("not a DNS probe: {other:?}"),

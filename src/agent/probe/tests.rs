@@ -597,7 +597,7 @@ async fn dns_zone() -> u16 {
     zone.insert("api.test.".to_string(), vec![ip("198.18.5.8")]);
     zone.insert(
         "dual.test.".to_string(),
-        vec![ip("198.18.5.9"), ip("2001:2:ffff::9")],
+        vec![ip("198.18.5.9"), ip("2001:2:0:ffff::9")],
     );
     dns_server::start(zone).await
 }
@@ -653,9 +653,9 @@ async fn dns_asks_the_record_of_the_checks_family() {
     let r = by_id(&report.results, "a");
     assert_eq!(r.addresses, vec![ip("198.18.5.9")], "{r:?}");
     let r = by_id(&report.results, "aaaa");
-    assert_eq!(r.addresses, vec![ip("2001:2:ffff::9")], "{r:?}");
+    assert_eq!(r.addresses, vec![ip("2001:2:0:ffff::9")], "{r:?}");
     let r = by_id(&report.results, "both");
-    assert_eq!(r.addresses, vec![ip("198.18.5.9"), ip("2001:2:ffff::9")]);
+    assert_eq!(r.addresses, vec![ip("198.18.5.9"), ip("2001:2:0:ffff::9")]);
     let r = by_id(&report.results, "aaaa-v4-only");
     assert_eq!(r.outcome, Outcome::Error, "{r:?}");
     assert_eq!(r.detail.as_deref(), Some("no records"));
