@@ -67,6 +67,47 @@ pub const APISERVER_IP_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0xffff, 0, 0, 
 pub const DNS_SERVICE_IP_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0xffff, 0, 0, 0, 0xa);
 pub const WIRE_GATEWAY_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0xfffe, 0, 0, 0, 0xfffe);
 
+/// The IP families of the lab's cluster (`lab --ip-family`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IpFamily {
+    /// IPv4 only (the default).
+    #[default]
+    Ipv4,
+    /// IPv6 only: pods, Services, nodes and DNS as the cluster shows them
+    /// have IPv6 addresses only (the lab's plumbing keeps its IPv4 underlay
+    /// for the VXLAN tunnel).
+    Ipv6,
+    /// Both: every address IPv4 first, then IPv6.
+    Dual,
+}
+
+/// Every `--ip-family` value, in the order `--help` lists them.
+pub const IP_FAMILIES: [IpFamily; 3] = [IpFamily::Ipv4, IpFamily::Ipv6, IpFamily::Dual];
+
+impl IpFamily {
+    pub fn name(self) -> &'static str {
+        match self {
+            IpFamily::Ipv4 => "ipv4",
+            IpFamily::Ipv6 => "ipv6",
+            IpFamily::Dual => "dual",
+        }
+    }
+    pub fn parse(s: &str) -> Result<Self, String> {
+        IP_FAMILIES
+            .into_iter()
+            .find(|f| f.name() == s)
+            .ok_or_else(|| format!("--ip-family '{s}' is not one of: ipv4, ipv6, dual"))
+    }
+    /// The cluster shows IPv4 addresses.
+    pub fn v4(self) -> bool {
+        self != IpFamily::Ipv6
+    }
+    /// The lab carries IPv6 (pods, Services, nodes, DNS).
+    pub fn v6(self) -> bool {
+        self != IpFamily::Ipv4
+    }
+}
+
 /// A lab's size and identity.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LabPlan {
@@ -74,6 +115,8 @@ pub struct LabPlan {
     pub id: String,
     pub nodes: usize,
     pub pods_per_node: usize,
+    /// The IP families (set after [`LabPlan::new`], IPv4 by default).
+    pub family: IpFamily,
 }
 
 impl LabPlan {
@@ -98,6 +141,7 @@ impl LabPlan {
             id,
             nodes,
             pods_per_node,
+            family: IpFamily::Ipv4,
         })
     }
 
@@ -271,6 +315,15 @@ impl LabPlan {
     /// subnet-router anycast address collides with it).
     pub fn overlay_ip6(&self, i: usize) -> Ipv6Addr {
         Ipv6Addr::new(0x2001, 2, 0, 0xfffd, 0, 0, 0, (i + 1) as u16)
+    }
+    /// The IPv6 address of a pod by its slot on node i (probe pods, then DNS
+    /// replicas, as `flavours::PodWire` counts them).
+    pub fn slot_ip6(&self, i: usize, slot: usize) -> Ipv6Addr {
+        if slot < self.pods_per_node {
+            self.pod_ip6(i, slot)
+        } else {
+            self.dns_pod_ip6(slot - self.pods_per_node)
+        }
     }
     pub fn dns_pod_ip6(&self, r: usize) -> Ipv6Addr {
         Ipv6Addr::new(
