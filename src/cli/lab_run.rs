@@ -44,6 +44,14 @@ pub fn parse_request(args: &LabArgs) -> Result<Request, CliError> {
         super::KubeProxyArg::Nftables => KubeProxyMode::Nftables,
     };
     cfg.ip_family = IpFamily::parse(&args.ip_family).map_err(CliError::usage)?;
+    if let Some(f) = cfg.faults.iter().find(|f| f.needs_ipv6())
+        && !cfg.ip_family.v6()
+    {
+        return Err(CliError::usage(format!(
+            "fault '{}' breaks IPv6 only: add --ip-family dual (or ipv6)",
+            f.name()
+        )));
+    }
     if cfg.ip_family.v6() && (cni.name() != "flannel" || cfg.kube_proxy != KubeProxyMode::Iptables)
     {
         return Err(CliError::usage(format!(
