@@ -95,6 +95,8 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-netcheck' -ScriptBlock 
             [CompletionResult]::new('--pods-per-node', '--pods-per-node', [CompletionResultType]::ParameterName, 'Probe pods per node (two, so that same-node pairs are checked too)')
             [CompletionResult]::new('--fault', '--fault', [CompletionResultType]::ParameterName, 'Break the lab the way clusters break (repeatable); see --list-faults')
             [CompletionResult]::new('--kube-proxy', '--kube-proxy', [CompletionResultType]::ParameterName, 'How kube-proxy programs Services on the lab''s nodes')
+            [CompletionResult]::new('--cni', '--cni', [CompletionResultType]::ParameterName, 'The CNI the lab''s nodes run. Flavours that need IPIP, GENEVE or WireGuard devices (Calico IPIP, Cilium, Weave) are out of the lab: this kernel has VXLAN but not those')
+            [CompletionResult]::new('--ip-family', '--ip-family', [CompletionResultType]::ParameterName, 'IP families of the lab''s cluster: ipv4, ipv6 (pods, Services, nodes and DNS with IPv6 addresses in 2001:2::/48) or dual (both; every check runs per family). IPv6 needs the flannel flavour and kube-proxy in iptables mode: the other flavours and nftables mode are IPv4 in the lab')
             [CompletionResult]::new('--policy', '--policy', [CompletionResultType]::ParameterName, 'NetworkPolicies (YAML) to load into the lab''s objects')
             [CompletionResult]::new('--checks', '--checks', [CompletionResultType]::ParameterName, 'Check kinds to run, comma-separated (default: all)')
             [CompletionResult]::new('--fail-on', '--fail-on', [CompletionResultType]::ParameterName, 'Exit 1 on error findings only, or on warnings too')
