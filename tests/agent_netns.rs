@@ -947,6 +947,7 @@ fn dns_through_the_namespace_resolv_conf() {
             name: name.into(),
             server,
             port: None,
+            record: None,
         },
     };
     let plan = ProbePlan {

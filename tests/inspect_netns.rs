@@ -204,6 +204,7 @@ fn failed_hairpin() -> Check {
         },
         protocol: Protocol::Tcp,
         port: Some(7000),
+        family: None,
         status: Status::Fail,
         latency_ms: None,
         detail: "timeout (hairpin)".into(),

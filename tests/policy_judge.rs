@@ -49,6 +49,7 @@ fn deployment(policies: &[&str]) -> Deployment {
             namespace: "kube-system".into(),
             ip: ip("198.19.0.10"),
         },
+        service_ips: Vec::new(),
         servers: vec![Endpoint {
             node: Some("n1".into()),
             pod: Some("coredns-1".into()),
@@ -107,6 +108,7 @@ fn check(
         target,
         protocol,
         port,
+        family: None,
         status,
         latency_ms: None,
         detail: if status == Status::Fail {

@@ -6,6 +6,7 @@
 use super::outcome::{ReportFlags, Stopped, check_output_file, finish, pipeline_or_stop};
 use super::{CliError, ExitCode, GlobalArgs, LabArgs};
 use crate::lab::cmd::Tools;
+use crate::lab::plan::IpFamily;
 use crate::lab::{
     KubeProxyMode, LabConfig, LabRuntime, NEEDS_ROOT, faults, flavours, is_root, state,
 };
@@ -42,6 +43,23 @@ pub fn parse_request(args: &LabArgs) -> Result<Request, CliError> {
         super::KubeProxyArg::Iptables => KubeProxyMode::Iptables,
         super::KubeProxyArg::Nftables => KubeProxyMode::Nftables,
     };
+    cfg.ip_family = IpFamily::parse(&args.ip_family).map_err(CliError::usage)?;
+    if let Some(f) = cfg.faults.iter().find(|f| f.needs_ipv6())
+        && !cfg.ip_family.v6()
+    {
+        return Err(CliError::usage(format!(
+            "fault '{}' breaks IPv6 only: add --ip-family dual (or ipv6)",
+            f.name()
+        )));
+    }
+    if cfg.ip_family.v6() && (cni.name() != "flannel" || cfg.kube_proxy != KubeProxyMode::Iptables)
+    {
+        return Err(CliError::usage(format!(
+            "--ip-family {} is built with --cni flannel and --kube-proxy iptables only; \
+             the lab's other flavours and nftables mode are IPv4",
+            args.ip_family
+        )));
+    }
     Ok(Request {
         cfg,
         opts: Options {

@@ -10,13 +10,14 @@
 //! their symptoms (`roots`).
 
 pub mod facts;
+pub mod family;
 pub mod roots;
 pub mod rules;
 #[cfg(test)]
 pub mod sim;
 
 use crate::model::host::HostReport;
-use crate::model::{Check, Deployment, Finding, Severity};
+use crate::model::{Check, Deployment, Family, Finding, Severity};
 use std::collections::BTreeSet;
 
 /// Everything a rule may read.
@@ -67,12 +68,49 @@ pub trait Rule: Sync {
 }
 
 /// Run every rule and return the findings, most severe first.
+///
+/// On dual stack each family is its own data plane (its own routes,
+/// forwarding sysctl, ip6tables), so the rules run once per family, on that
+/// family's checks, and the findings are merged: a root both families show
+/// is one finding, and a root only one family shows is named for it
+/// ("IPv6 only: …", [`family`]).
 pub fn diagnose(ev: &Evidence<'_>) -> Vec<Finding> {
+    let families: BTreeSet<Family> = ev.checks.iter().map(Check::family).collect();
+    if families.len() < 2 {
+        return diagnose_one(ev).into_iter().map(|(f, _)| f).collect();
+    }
+    let runs: Vec<family::Run> = families
+        .iter()
+        .map(|&fam| {
+            let checks: Vec<Check> = ev
+                .checks
+                .iter()
+                .filter(|c| c.family() == fam)
+                .cloned()
+                .collect();
+            let part = Evidence {
+                checks: &checks,
+                ..*ev
+            };
+            (fam, diagnose_one(&part))
+        })
+        .collect();
+    let mut findings = family::merge(runs);
+    findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    findings
+}
+
+/// The rules over one set of checks: each finding with how many failed
+/// checks it explains (None: discovery's, about no family's checks).
+fn diagnose_one(ev: &Evidence<'_>) -> Vec<(Finding, Option<usize>)> {
     let mut rules: Vec<&dyn Rule> = rules::all().to_vec();
     rules.sort_by_key(|r| r.rank());
     let mut explained = BTreeSet::new();
     // Discovery's findings first: cluster DNS down is a root of its own.
-    let mut findings: Vec<Finding> = roots::seeded(ev, &mut explained);
+    let mut findings: Vec<(Finding, Option<usize>)> = roots::seeded(ev, &mut explained)
+        .into_iter()
+        .map(|f| (f, None))
+        .collect();
     for rule in rules {
         for d in rule.evaluate(ev, &explained) {
             if !d.explains.is_empty() && d.explains.is_subset(&explained) {
@@ -95,11 +133,11 @@ pub fn diagnose(ev: &Evidence<'_>) -> Vec<Finding> {
                 explains.extend(behind);
             }
             roots::fill_nodes(ev, &mut finding, &explains);
-            findings.push(finding);
+            findings.push((finding, Some(explains.len())));
         }
     }
     // Stable order: severity (error first), then rank order of emission.
-    findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    findings.sort_by_key(|(f, _)| std::cmp::Reverse(f.severity));
     findings
 }
 
@@ -130,6 +168,11 @@ pub fn describe_check(c: &Check) -> String {
         }
     }
     let port = c.port.map(|p| format!("/{p}")).unwrap_or_default();
+    // IPv4 stays as it always read; an IPv6 check says so.
+    let port = match c.family() {
+        Family::Ipv4 => port,
+        Family::Ipv6 => format!("{port} IPv6"),
+    };
     let detail = if c.detail.is_empty() {
         c.status.as_str().to_string()
     } else {

@@ -7,7 +7,7 @@ use crate::model::topology::{
     ApiServer, DnsName, DnsTarget, HostAgent, NodeInfo, ProbePod, ServePorts, ServiceTarget,
 };
 use crate::model::{
-    Check, CheckKind, Deployment, Finding, FindingId, Outcome, ProbeReport, ProbeResult,
+    Check, CheckKind, Deployment, Family, Finding, FindingId, Outcome, ProbeReport, ProbeResult,
 };
 use crate::plan::{self, CheckTemplate, PlanOptions};
 use std::net::IpAddr;
@@ -69,6 +69,7 @@ pub fn cluster(nodes: usize) -> Deployment {
             namespace: "kube-system".into(),
             ip: ip("198.19.0.10".into()),
         },
+        service_ips: Vec::new(),
         servers: vec![Endpoint {
             node: Some("node-0".into()),
             pod: Some("coredns".into()),
@@ -99,6 +100,70 @@ pub fn cluster(nodes: usize) -> Deployment {
         port: 443,
         node: None,
     });
+    d
+}
+
+/// The IPv6 twin of a simulator IPv4 address: 198.B.C.D → 2001:2::B:C:D.
+pub fn v6_of(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            self::ip(format!("2001:2::{}:{}:{}", o[1], o[2], o[3]))
+        }
+        v6 => v6,
+    }
+}
+
+/// The family a probe runs in (its source address's).
+pub fn family_of(t: &CheckTemplate) -> Family {
+    t.source.ip.map(Family::of).unwrap_or(Family::Ipv4)
+}
+
+/// The same cluster on dual stack: every node, pod, Service, DNS server and
+/// expected DNS answer gets its IPv6 twin ([`v6_of`]) after its IPv4
+/// address; the pods' resolv.conf still names the IPv4 DNS ClusterIP.
+/// Call after [`dns_replicas`].
+pub fn dual_stack(mut d: Deployment) -> Deployment {
+    let twin = |v: &mut Vec<IpAddr>| {
+        let extra: Vec<IpAddr> = v.iter().map(|i| v6_of(*i)).collect();
+        v.extend(extra);
+    };
+    for n in &mut d.nodes {
+        twin(&mut n.internal_ips);
+        let extra: Vec<ipnet::IpNet> = n
+            .pod_cidrs
+            .iter()
+            .map(|c| ipnet::IpNet::new(v6_of(c.addr()), 112).expect("a /112"))
+            .collect();
+        n.pod_cidrs.extend(extra);
+    }
+    for h in &mut d.hosts {
+        twin(&mut h.ips);
+    }
+    for p in &mut d.pods {
+        twin(&mut p.ips);
+        if let Some(s) = p.service.as_mut() {
+            twin(&mut s.cluster_ips);
+        }
+    }
+    if let Some(dns) = d.dns.as_mut() {
+        dns.service_ips = vec![dns.service.ip, v6_of(dns.service.ip)];
+        let extra: Vec<Endpoint> = dns
+            .servers
+            .iter()
+            .map(|s| Endpoint {
+                ip: s.ip.map(v6_of),
+                ..s.clone()
+            })
+            .collect();
+        dns.servers.extend(extra);
+        for n in &mut dns.names {
+            twin(&mut n.expect);
+        }
+    }
+    if let Some(api) = d.apiserver.as_mut() {
+        twin(&mut api.service.cluster_ips);
+    }
     d
 }
 
@@ -141,6 +206,7 @@ pub fn dns_attempts<'a>(d: &'a Deployment, t: &CheckTemplate) -> Vec<&'a str> {
         .dns
         .iter()
         .flat_map(|x| &x.servers)
+        .filter(|s| s.ip.is_none_or(|ip| Family::of(ip) == family_of(t)))
         .filter_map(|s| s.node.as_deref())
         .collect();
     if servers.is_empty() {

@@ -819,7 +819,8 @@ pub fn dns_target(
     api: Option<&ApiServer>,
     cluster_domain: &str,
 ) -> Option<DnsTarget> {
-    let ip = *service_ips(dns_svc).first()?;
+    let all_ips = service_ips(dns_svc);
+    let ip = *all_ips.first()?;
     let name = dns_svc.metadata.name.clone().unwrap_or_default();
     let namespace = dns_svc.metadata.namespace.clone().unwrap_or_default();
     let mut servers = ready_endpoints(&name, &namespace, slices);
@@ -860,6 +861,12 @@ pub fn dns_target(
             name,
             namespace,
             ip,
+        },
+        // Only on dual stack: a single-stack Service has just `ip`.
+        service_ips: if all_ips.len() > 1 {
+            all_ips
+        } else {
+            Vec::new()
         },
         servers,
         cluster_domain: cluster_domain.to_string(),

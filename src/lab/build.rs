@@ -9,13 +9,15 @@ use super::ctx::LabCtx;
 use super::flavours::PodWire;
 use super::kube_proxy_nft::NftNode;
 use super::plan::{
-    APISERVER_IP, APISERVER_PORT, DNS_REPLICAS, DNS_SERVICE_IP, NODE_TCP_PORT, SERVICE_CIDR,
-    UNDERLAY_PREFIX, WIRE_GATEWAY, WIRE_GATEWAY_MAC, WIRE_MTU,
+    APISERVER_IP, APISERVER_IP_V6, APISERVER_PORT, DNS_REPLICAS, DNS_SERVICE_IP, DNS_SERVICE_IP_V6,
+    LabPlan, NODE_TCP_PORT, SERVICE_CIDR, SERVICE_CIDR_V6, UNDERLAY_PREFIX, WIRE_GATEWAY,
+    WIRE_GATEWAY_MAC, WIRE_GATEWAY_V6, WIRE_MTU,
 };
 use super::rules::ServicePort;
 use crate::model::topology::ServePorts;
 use crate::runtime::{Progress, Result, RuntimeError};
 use futures::StreamExt;
+use std::net::IpAddr;
 use std::path::Path;
 
 /// Nodes built at once. The kernel serialises most of the work on the rtnl
@@ -29,6 +31,50 @@ const NODES_IN_FLIGHT: usize = 8;
 /// (at first it has not, and REJECTs their Services).
 pub fn service_ports(ctx: &LabCtx, ports: ServePorts, probes_ready: bool) -> Vec<ServicePort> {
     let p = &ctx.plan;
+    let mut v = Vec::new();
+    if p.family.v4() {
+        v.extend(family_ports(p, ports, probes_ready, &V4));
+    }
+    if p.family.v6() {
+        v.extend(family_ports(p, ports, probes_ready, &V6));
+    }
+    v
+}
+
+/// Where one family's Services and endpoints are.
+struct Addresses {
+    service: fn(&LabPlan, usize, usize) -> IpAddr,
+    pod: fn(&LabPlan, usize, usize) -> IpAddr,
+    dns_service: IpAddr,
+    dns_pod: fn(&LabPlan, usize) -> IpAddr,
+    apiserver: IpAddr,
+    node: fn(&LabPlan, usize) -> IpAddr,
+}
+
+const V4: Addresses = Addresses {
+    service: |p, i, j| p.service_ip(i, j).into(),
+    pod: |p, i, j| p.pod_ip(i, j).into(),
+    dns_service: IpAddr::V4(DNS_SERVICE_IP),
+    dns_pod: |p, r| p.dns_pod_ip(r).into(),
+    apiserver: IpAddr::V4(APISERVER_IP),
+    node: |p, i| p.node_ip(i).into(),
+};
+
+const V6: Addresses = Addresses {
+    service: |p, i, j| p.service_ip6(i, j).into(),
+    pod: |p, i, j| p.pod_ip6(i, j).into(),
+    dns_service: IpAddr::V6(DNS_SERVICE_IP_V6),
+    dns_pod: |p, r| p.dns_pod_ip6(r).into(),
+    apiserver: IpAddr::V6(APISERVER_IP_V6),
+    node: |p, i| p.node_ip6(i).into(),
+};
+
+fn family_ports(
+    p: &LabPlan,
+    ports: ServePorts,
+    probes_ready: bool,
+    a: &Addresses,
+) -> Vec<ServicePort> {
     let ns = p.k8s_namespace();
     let mut v = Vec::new();
     for i in 0..p.nodes {
@@ -39,10 +85,10 @@ pub fn service_ports(ctx: &LabCtx, ports: ServePorts, probes_ready: bool) -> Vec
                     service: name.clone(),
                     port_name: proto.to_string(),
                     protocol: proto,
-                    cluster_ip: p.service_ip(i, j),
+                    cluster_ip: (a.service)(p, i, j),
                     port,
                     endpoints: if probes_ready {
-                        vec![p.pod_ip(i, j)]
+                        vec![(a.pod)(p, i, j)]
                     } else {
                         Vec::new()
                     },
@@ -59,9 +105,9 @@ pub fn service_ports(ctx: &LabCtx, ports: ServePorts, probes_ready: bool) -> Vec
             service: "kube-system/kube-dns".into(),
             port_name: name.into(),
             protocol: proto,
-            cluster_ip: DNS_SERVICE_IP,
+            cluster_ip: a.dns_service,
             port: 53,
-            endpoints: (0..DNS_REPLICAS).map(|r| p.dns_pod_ip(r)).collect(),
+            endpoints: (0..DNS_REPLICAS).map(|r| (a.dns_pod)(p, r)).collect(),
             target_port: 53,
             node_port: None,
         });
@@ -70,13 +116,22 @@ pub fn service_ports(ctx: &LabCtx, ports: ServePorts, probes_ready: bool) -> Vec
         service: "default/kubernetes".into(),
         port_name: "https".into(),
         protocol: "tcp",
-        cluster_ip: APISERVER_IP,
+        cluster_ip: a.apiserver,
         port: APISERVER_PORT,
-        endpoints: vec![p.node_ip(0)],
+        endpoints: vec![(a.node)(p, 0)],
         target_port: NODE_TCP_PORT,
         node_port: None,
     });
     v
+}
+
+/// The ports of one family (IPv4: iptables and nftables; IPv6: ip6tables).
+pub fn of_family(services: &[ServicePort], v6: bool) -> Vec<ServicePort> {
+    services
+        .iter()
+        .filter(|s| s.cluster_ip.is_ipv6() == v6)
+        .cloned()
+        .collect()
 }
 
 /// What of node `i` kube-proxy's nftables table names.
@@ -167,7 +222,7 @@ pub async fn build_network(
             )
         })?;
     }
-    let resolv = resolv_conf(&p.k8s_namespace());
+    let resolv = resolv_conf(&p.k8s_namespace(), dns_nameserver(p));
     for ns in p.pod_namespaces() {
         let dir = Path::new("/etc/netns").join(&ns);
         std::fs::create_dir_all(&dir)
@@ -177,10 +232,20 @@ pub async fn build_network(
     Ok(())
 }
 
+/// The DNS Service address the pods' resolv.conf names: the first
+/// family's ClusterIP, as kubelet's `clusterDNS` (IPv4 on dual stack).
+pub fn dns_nameserver(p: &LabPlan) -> IpAddr {
+    if p.family.v4() {
+        IpAddr::V4(DNS_SERVICE_IP)
+    } else {
+        IpAddr::V6(DNS_SERVICE_IP_V6)
+    }
+}
+
 /// A pod's resolv.conf, as the kubelet writes it for ClusterFirst pods.
-pub fn resolv_conf(k8s_ns: &str) -> String {
+pub fn resolv_conf(k8s_ns: &str, nameserver: IpAddr) -> String {
     format!(
-        "nameserver {DNS_SERVICE_IP}\nsearch {k8s_ns}.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5\n"
+        "nameserver {nameserver}\nsearch {k8s_ns}.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5\n"
     )
 }
 
@@ -225,6 +290,24 @@ pub fn node_lines(ctx: &LabCtx, i: usize) -> Vec<String> {
             p.underlay_mac(b)
         ));
     }
+    if p.family.v6() {
+        // `nodad`: usable at once (duplicate address detection would hold
+        // each address "tentative" for a second or more).
+        l.extend([
+            format!("addr add {}/64 dev eth0 nodad", p.node_ip6(i)),
+            format!(
+                "neigh replace {WIRE_GATEWAY_V6} lladdr {WIRE_GATEWAY_MAC} dev eth0 nud permanent"
+            ),
+            format!("route add {SERVICE_CIDR_V6} via {WIRE_GATEWAY_V6} dev eth0"),
+        ]);
+        for b in (0..p.nodes).filter(|&b| b != i) {
+            l.push(format!(
+                "neigh replace {} lladdr {} dev eth0 nud permanent",
+                p.node_ip6(b),
+                p.underlay_mac(b)
+            ));
+        }
+    }
     l.extend(ctx.cni.node_lines(p, i));
     for pod in PodWire::on_node(p, i) {
         l.extend(ctx.cni.pod_host_lines(p, &pod));
@@ -239,10 +322,17 @@ async fn build_node(ctx: &LabCtx, i: usize, services: &[ServicePort]) -> Result<
         .into_iter()
         .map(|pod| (pod.ns.clone(), ctx.cni.pod_lines(p, &pod)))
         .collect();
-    let rules = ctx
-        .kube_proxy
-        .node_iptables(&ctx.cni.iptables(p, i), services);
-    let nft = ctx.kube_proxy.initial(&nft_node(ctx, i), services);
+    let v4 = of_family(services, false);
+    let rules = ctx.kube_proxy.node_iptables(&ctx.cni.iptables(p, i), &v4);
+    let nft = ctx.kube_proxy.initial(&nft_node(ctx, i), &v4);
+    // IPv6: kube-proxy's rules in ip6tables (iptables mode; the lab refuses
+    // IPv6 with nftables mode), kubelet's chains with them.
+    let rules6 = p.family.v6().then(|| {
+        super::rules::node_rules(
+            &super::flavours::CniRules::default(),
+            Some(&of_family(services, true)),
+        )
+    });
     let fdb_lines = ctx.cni.fdb_lines(p, i);
     let mut sysctls = vec![
         ("net.ipv4.ip_forward".to_string(), "1".to_string(), false),
@@ -253,6 +343,20 @@ async fn build_node(ctx: &LabCtx, i: usize, services: &[ServicePort]) -> Result<
         ),
     ];
     sysctls.extend(ctx.cni.node_sysctls(p, i));
+    if p.family.v6() {
+        sysctls.extend([
+            (
+                "net.ipv6.conf.all.forwarding".to_string(),
+                "1".to_string(),
+                false,
+            ),
+            (
+                "net.bridge.bridge-nf-call-ip6tables".to_string(),
+                "1".to_string(),
+                true,
+            ),
+        ]);
+    }
     // The rules name addresses, not interfaces: they load while the links
     // are made (iptables-nft is the slow part, and waits more than it works).
     let links = async {
@@ -270,6 +374,12 @@ async fn build_node(ctx: &LabCtx, i: usize, services: &[ServicePort]) -> Result<
         ctx.iptables_restore(&ns, &rules, false)
             .await
             .map_err(|e| RuntimeError::Other(format!("loading {ns}'s iptables rules: {e}")))?;
+        if let Some(rules6) = &rules6 {
+            ctx.tools
+                .ip6tables_restore(&ns, rules6, false)
+                .await
+                .map_err(|e| RuntimeError::Other(format!("loading {ns}'s ip6tables rules: {e}")))?;
+        }
         match &nft {
             Some(load) => load.apply(&ctx.tools, &ns).await.map_err(|e| {
                 RuntimeError::Other(format!("loading {ns}'s kube-proxy nftables table: {e}"))

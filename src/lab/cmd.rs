@@ -171,6 +171,27 @@ impl Tools {
     }
 
     /// Load an iptables-restore document into a namespace (one call per node).
+    /// `ip6tables-restore [--noflush]` inside a namespace (IPv6 labs; the
+    /// same package as iptables-restore, found next to it).
+    pub async fn ip6tables_restore(&self, ns: &str, rules: &str, noflush: bool) -> Result<()> {
+        let sibling = self.iptables_restore.with_file_name("ip6tables-restore");
+        let program = if sibling.exists() {
+            sibling
+        } else {
+            find_program("ip6tables-restore").ok_or_else(|| {
+                RuntimeError::NotReady(
+                    "an IPv6 lab needs ip6tables-restore, which is not installed: \
+                     install it with `apt-get install iptables`"
+                        .into(),
+                )
+            })?
+        };
+        let args: &[&str] = if noflush { &["--noflush"] } else { &[] };
+        self.netns_exec(ns, &program, args, Some(rules.to_string()))
+            .await
+            .map(drop)
+    }
+
     pub async fn iptables_restore(&self, ns: &str, rules: &str, noflush: bool) -> Result<()> {
         let args: &[&str] = if noflush { &["--noflush"] } else { &[] };
         self.netns_exec(ns, &self.iptables_restore, args, Some(rules.to_string()))

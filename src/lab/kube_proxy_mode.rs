@@ -33,6 +33,10 @@ pub enum Load {
     IptablesNoflush(String),
     /// `nft -f -`.
     Nft(String),
+    /// `ip6tables-restore --noflush` (kube-proxy's IPv6 rules).
+    Ip6tablesNoflush(String),
+    /// Several loads, in order (dual stack: IPv4's, then IPv6's).
+    All(Vec<Load>),
 }
 
 impl Load {
@@ -40,6 +44,13 @@ impl Load {
         match self {
             Load::IptablesNoflush(doc) => tools.iptables_restore(ns, doc, true).await,
             Load::Nft(doc) => tools.nft_load(ns, doc).await,
+            Load::Ip6tablesNoflush(doc) => tools.ip6tables_restore(ns, doc, true).await,
+            Load::All(loads) => {
+                for l in loads {
+                    Box::pin(l.apply(tools, ns)).await?;
+                }
+                Ok(())
+            }
         }
     }
 }

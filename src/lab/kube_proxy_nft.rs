@@ -172,7 +172,7 @@ fn sets(s: &mut String, node: &NftNode, services: &[ServicePort]) {
         .flat_map(|p| {
             p.endpoints
                 .iter()
-                .filter(|e| node.pod_cidr.contains(*e))
+                .filter(|e| matches!(e, std::net::IpAddr::V4(v4) if node.pod_cidr.contains(v4)))
                 .map(|e| format!("{e} . {e} . {} . {}", p.protocol, p.target_port))
         })
         .collect();
@@ -184,10 +184,10 @@ fn sets(s: &mut String, node: &NftNode, services: &[ServicePort]) {
         "service hairpin connections",
         &hairpin,
     );
-    let mut ips: Vec<Ipv4Addr> = services.iter().map(|p| p.cluster_ip).collect();
+    let mut ips: Vec<std::net::IpAddr> = services.iter().map(|p| p.cluster_ip).collect();
     ips.sort();
     ips.dedup();
-    let ips: Vec<String> = ips.iter().map(Ipv4Addr::to_string).collect();
+    let ips: Vec<String> = ips.iter().map(std::net::IpAddr::to_string).collect();
     set(
         s,
         "set",
@@ -361,9 +361,9 @@ mod tests {
             service: format!("netcheck-abcde/{name}"),
             port_name: proto.to_string(),
             protocol: proto,
-            cluster_ip: Ipv4Addr::new(198, 19, 0, 32),
+            cluster_ip: Ipv4Addr::new(198, 19, 0, 32).into(),
             port: 7000,
-            endpoints: eps.iter().map(|e| Ipv4Addr::from(*e)).collect(),
+            endpoints: eps.iter().map(|e| Ipv4Addr::from(*e).into()).collect(),
             target_port: 7000,
             node_port: None,
         }
@@ -399,9 +399,12 @@ mod tests {
             service: "kube-system/kube-dns".into(),
             port_name: "dns".into(),
             protocol: "udp",
-            cluster_ip: Ipv4Addr::new(198, 19, 0, 10),
+            cluster_ip: Ipv4Addr::new(198, 19, 0, 10).into(),
             port: 53,
-            endpoints: vec![Ipv4Addr::new(198, 18, 0, 82), Ipv4Addr::new(198, 18, 1, 66)],
+            endpoints: vec![
+                Ipv4Addr::new(198, 18, 0, 82).into(),
+                Ipv4Addr::new(198, 18, 1, 66).into(),
+            ],
             target_port: 53,
             node_port: None,
         };

@@ -12,10 +12,21 @@
 //! | Services | 198.19.0.0/20 | kubernetes 198.19.0.1, kube-dns 198.19.0.10, probe k 198.19.0.(32+k) |
 //! | node underlay (the wire) | 198.19.255.0/24 | node i: 198.19.255.(i+1) |
 //!
+//! IPv6 (only 2001:2::/48, the IPv6 benchmarking range, whose fourth group
+//! is the lab's subnet; numbers in hex):
+//!
+//! | what | range | node i (0-based) / pod j |
+//! |---|---|---|
+//! | pod network (cluster CIDR) | 2001:2:0::/56 | node i: 2001:2:0:i::/64, gateway ::1, pod j ::(j+2) |
+//! | overlay address (flannel.1) | 2001:2:0:fffd::/64 | node i: 2001:2:0:fffd::(i+1)/128 |
+//! | DNS server pods | 2001:2:0:(r mod N)::35, ::36 | the IPv4 replicas' twins (53+r in decimal) |
+//! | Services | 2001:2:0:ffff::/112 | kubernetes ::1, kube-dns ::a, probe k ::(20+k) |
+//! | node underlay (the wire) | 2001:2:0:fffe::/64 | node i: 2001:2:0:fffe::(i+1), the wire's gateway ::fffe |
+//!
 //! Names: every namespace starts with `nc<id>-` (id: 5 hex digits), so two
 //! labs never collide and a sweep finds leftovers by prefix.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// Most nodes a lab can have: node i owns 198.18.i.0/24 and 198.19.255.(i+1).
 pub const MAX_NODES: usize = 250;
@@ -52,6 +63,54 @@ pub const NODE_HTTP_PORT: u16 = 9180;
 /// well inside the NodePort range 30000–32767).
 pub const NODE_PORT_BASE: u16 = 30000;
 
+/// The IPv6 cluster CIDR (node i's pods in 2001:2:0:i::/64).
+pub const CLUSTER_CIDR_V6: &str = "2001:2:0::/56";
+pub const SERVICE_CIDR_V6: &str = "2001:2:0:ffff::/112";
+pub const APISERVER_IP_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0xffff, 0, 0, 0, 1);
+pub const DNS_SERVICE_IP_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0xffff, 0, 0, 0, 0xa);
+pub const WIRE_GATEWAY_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0xfffe, 0, 0, 0, 0xfffe);
+
+/// The IP families of the lab's cluster (`lab --ip-family`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IpFamily {
+    /// IPv4 only (the default).
+    #[default]
+    Ipv4,
+    /// IPv6 only: pods, Services, nodes and DNS as the cluster shows them
+    /// have IPv6 addresses only (the lab's plumbing keeps its IPv4 underlay
+    /// for the VXLAN tunnel).
+    Ipv6,
+    /// Both: every address IPv4 first, then IPv6.
+    Dual,
+}
+
+/// Every `--ip-family` value, in the order `--help` lists them.
+pub const IP_FAMILIES: [IpFamily; 3] = [IpFamily::Ipv4, IpFamily::Ipv6, IpFamily::Dual];
+
+impl IpFamily {
+    pub fn name(self) -> &'static str {
+        match self {
+            IpFamily::Ipv4 => "ipv4",
+            IpFamily::Ipv6 => "ipv6",
+            IpFamily::Dual => "dual",
+        }
+    }
+    pub fn parse(s: &str) -> Result<Self, String> {
+        IP_FAMILIES
+            .into_iter()
+            .find(|f| f.name() == s)
+            .ok_or_else(|| format!("--ip-family '{s}' is not one of: ipv4, ipv6, dual"))
+    }
+    /// The cluster shows IPv4 addresses.
+    pub fn v4(self) -> bool {
+        self != IpFamily::Ipv6
+    }
+    /// The lab carries IPv6 (pods, Services, nodes, DNS).
+    pub fn v6(self) -> bool {
+        self != IpFamily::Ipv4
+    }
+}
+
 /// A lab's size and identity.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LabPlan {
@@ -59,6 +118,8 @@ pub struct LabPlan {
     pub id: String,
     pub nodes: usize,
     pub pods_per_node: usize,
+    /// The IP families (set after [`LabPlan::new`], IPv4 by default).
+    pub family: IpFamily,
 }
 
 impl LabPlan {
@@ -83,6 +144,7 @@ impl LabPlan {
             id,
             nodes,
             pods_per_node,
+            family: IpFamily::Ipv4,
         })
     }
 
@@ -245,6 +307,58 @@ impl LabPlan {
         Ipv4Addr::from(u32::from(Ipv4Addr::new(198, 19, 0, 32)) + k)
     }
 
+    // IPv6 (the address table at the top).
+    pub fn node_ip6(&self, i: usize) -> Ipv6Addr {
+        Ipv6Addr::new(0x2001, 2, 0, 0xfffe, 0, 0, 0, (i + 1) as u16)
+    }
+    pub fn pod_cidr6(&self, i: usize) -> String {
+        format!("2001:2:0:{i:x}::/64")
+    }
+    pub fn gateway6(&self, i: usize) -> Ipv6Addr {
+        Ipv6Addr::new(0x2001, 2, 0, i as u16, 0, 0, 0, 1)
+    }
+    pub fn pod_ip6(&self, i: usize, j: usize) -> Ipv6Addr {
+        Ipv6Addr::new(0x2001, 2, 0, i as u16, 0, 0, 0, (j + 2) as u16)
+    }
+    /// flannel.1's IPv6 address on node i (outside every pod /64, so that no
+    /// subnet-router anycast address collides with it).
+    pub fn overlay_ip6(&self, i: usize) -> Ipv6Addr {
+        Ipv6Addr::new(0x2001, 2, 0, 0xfffd, 0, 0, 0, (i + 1) as u16)
+    }
+    /// The IPv6 address of a pod by its slot on node i (probe pods, then DNS
+    /// replicas, as `flavours::PodWire` counts them).
+    pub fn slot_ip6(&self, i: usize, slot: usize) -> Ipv6Addr {
+        if slot < self.pods_per_node {
+            self.pod_ip6(i, slot)
+        } else {
+            self.dns_pod_ip6(slot - self.pods_per_node)
+        }
+    }
+    pub fn dns_pod_ip6(&self, r: usize) -> Ipv6Addr {
+        Ipv6Addr::new(
+            0x2001,
+            2,
+            0,
+            self.dns_node(r) as u16,
+            0,
+            0,
+            0,
+            (53 + r) as u16,
+        )
+    }
+    pub fn service_ip6(&self, i: usize, j: usize) -> Ipv6Addr {
+        Ipv6Addr::new(
+            0x2001,
+            2,
+            0,
+            0xffff,
+            0,
+            0,
+            0,
+            0x20 + self.pod_number(i, j) as u16,
+        )
+    }
+
     /// Where the run's state lives.
     pub fn state_dir(&self) -> std::path::PathBuf {
         super::state::state_root().join(&self.id)
@@ -311,6 +425,43 @@ mod tests {
         assert!(bench.contains(&WIRE_GATEWAY) && !services.contains(&WIRE_GATEWAY));
         let macs: BTreeSet<_> = (0..p.nodes).map(|i| p.overlay_mac(i)).collect();
         assert_eq!(macs.len(), p.nodes);
+    }
+
+    #[test]
+    fn ipv6_addresses_stay_in_2001_2_48_and_apart() {
+        let p = LabPlan::new("fffff", MAX_NODES, MAX_PODS_PER_NODE).unwrap();
+        let bench: ipnet::Ipv6Net = "2001:2::/48".parse().unwrap();
+        let cluster: ipnet::Ipv6Net = CLUSTER_CIDR_V6.parse().unwrap();
+        let services: ipnet::Ipv6Net = SERVICE_CIDR_V6.parse().unwrap();
+        let mut seen = BTreeSet::new();
+        for i in 0..p.nodes {
+            let cidr: ipnet::Ipv6Net = p.pod_cidr6(i).parse().unwrap();
+            assert!(cluster.contains(&cidr) && bench.contains(&cidr), "{cidr}");
+            let n = p.node_ip6(i);
+            assert!(bench.contains(&n) && !cluster.contains(&n) && !services.contains(&n));
+            assert!(seen.insert(n));
+            let o = p.overlay_ip6(i);
+            assert!(
+                bench.contains(&o) && !cluster.contains(&o) && seen.insert(o),
+                "{o}"
+            );
+            assert!(cidr.contains(&p.gateway6(i)) && seen.insert(p.gateway6(i)));
+            for j in 0..p.pods_per_node {
+                let ip = p.pod_ip6(i, j);
+                assert!(cidr.contains(&ip) && seen.insert(ip), "{ip}");
+                let s = p.service_ip6(i, j);
+                assert!(services.contains(&s) && seen.insert(s), "{s}");
+            }
+        }
+        for fixed in [APISERVER_IP_V6, DNS_SERVICE_IP_V6, WIRE_GATEWAY_V6] {
+            assert!(bench.contains(&fixed) && seen.insert(fixed), "{fixed}");
+        }
+        for r in 0..DNS_REPLICAS {
+            let ip = p.dns_pod_ip6(r);
+            let cidr: ipnet::Ipv6Net = p.pod_cidr6(p.dns_node(r)).parse().unwrap();
+            assert!(cidr.contains(&ip) && seen.insert(ip), "{ip}");
+        }
+        assert_eq!(p.pod_cidr6(10), "2001:2:0:a::/64");
     }
 
     #[test]

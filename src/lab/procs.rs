@@ -7,7 +7,9 @@
 //! it is kept for the one process that prints nothing.
 
 use super::ctx::LabCtx;
-use super::plan::{APISERVER_IP, CLUSTER_DOMAIN, DNS_REPLICAS, DNS_SERVICE_IP};
+use super::plan::{
+    APISERVER_IP, APISERVER_IP_V6, CLUSTER_DOMAIN, DNS_REPLICAS, DNS_SERVICE_IP, DNS_SERVICE_IP_V6,
+};
 use crate::runtime::{Result, RuntimeError};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -114,25 +116,53 @@ pub fn dnsmasq_conf(ctx: &LabCtx, r: usize) -> String {
     let ns = p.k8s_namespace();
     let mut s = format!(
         "no-resolv\nno-hosts\nno-poll\nlisten-address={}\nbind-interfaces\nlocal=/{CLUSTER_DOMAIN}/\nuser=root\nlog-facility=-\npid-file={}\n",
-        p.dns_pod_ip(r),
+        listen_addresses(p, r),
         p.state_dir().join(format!("dnsmasq-{r}.pid")).display()
     );
-    s.push_str(&format!(
-        "host-record=kubernetes.default.svc.{CLUSTER_DOMAIN},{APISERVER_IP}\n"
+    // One host-record per name with an address of each family: A and AAAA.
+    let record = |name: String, v4: std::net::Ipv4Addr, v6: std::net::Ipv6Addr| {
+        let mut r = format!("host-record={name}");
+        if p.family.v4() {
+            r.push_str(&format!(",{v4}"));
+        }
+        if p.family.v6() {
+            r.push_str(&format!(",{v6}"));
+        }
+        r.push('\n');
+        r
+    };
+    s.push_str(&record(
+        format!("kubernetes.default.svc.{CLUSTER_DOMAIN}"),
+        APISERVER_IP,
+        APISERVER_IP_V6,
     ));
-    s.push_str(&format!(
-        "host-record=kube-dns.kube-system.svc.{CLUSTER_DOMAIN},{DNS_SERVICE_IP}\n"
+    s.push_str(&record(
+        format!("kube-dns.kube-system.svc.{CLUSTER_DOMAIN}"),
+        DNS_SERVICE_IP,
+        DNS_SERVICE_IP_V6,
     ));
     for i in 0..p.nodes {
         for j in 0..p.pods_per_node {
-            s.push_str(&format!(
-                "host-record={}.{ns}.svc.{CLUSTER_DOMAIN},{}\n",
-                p.pod_name(i, j),
-                p.service_ip(i, j)
+            s.push_str(&record(
+                format!("{}.{ns}.svc.{CLUSTER_DOMAIN}", p.pod_name(i, j)),
+                p.service_ip(i, j),
+                p.service_ip6(i, j),
             ));
         }
     }
     s
+}
+
+/// dnsmasq's `listen-address`: the DNS pod's address of each family.
+fn listen_addresses(p: &super::plan::LabPlan, r: usize) -> String {
+    let mut v = Vec::new();
+    if p.family.v4() {
+        v.push(p.dns_pod_ip(r).to_string());
+    }
+    if p.family.v6() {
+        v.push(p.dns_pod_ip6(r).to_string());
+    }
+    v.join(",")
 }
 
 /// Start dnsmasq in every DNS pod (role `dnsmasq-R`). On an error the ones

@@ -22,9 +22,9 @@
 //! whatever a fault changed stay.
 
 use super::flavours::CniRules;
-use super::plan::CLUSTER_CIDR;
+use super::plan::{CLUSTER_CIDR, CLUSTER_CIDR_V6};
 use std::fmt::Write;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 /// One port of one Service and its ready endpoints.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,10 +35,12 @@ pub struct ServicePort {
     pub port_name: String,
     /// `tcp` or `udp`.
     pub protocol: &'static str,
-    pub cluster_ip: Ipv4Addr,
+    /// An IPv4 port goes to iptables, an IPv6 one to ip6tables (its
+    /// endpoints are of the same family).
+    pub cluster_ip: IpAddr,
     pub port: u16,
     /// Ready endpoints. None: kube-proxy REJECTs the port ("has no endpoints").
-    pub endpoints: Vec<Ipv4Addr>,
+    pub endpoints: Vec<IpAddr>,
     pub target_port: u16,
     /// The port's nodePort, when its Service is a NodePort
     /// (`externalTrafficPolicy: Cluster`: every node forwards it).
@@ -66,7 +68,7 @@ impl ServicePort {
         )
     }
     /// The chain of one endpoint of the port.
-    pub fn sep_chain(&self, endpoint: Ipv4Addr) -> String {
+    pub fn sep_chain(&self, endpoint: IpAddr) -> String {
         format!(
             "KUBE-SEP-{}",
             hash16(&format!(
@@ -77,6 +79,28 @@ impl ServicePort {
                 self.target_port
             ))
         )
+    }
+}
+
+/// `/32` or `/128`: one address of the port's family.
+fn host(ip: IpAddr) -> String {
+    format!("{ip}/{}", if ip.is_ipv6() { 128 } else { 32 })
+}
+
+/// `ip:port`, `[ip]:port` for IPv6 (DNAT's --to-destination).
+fn ip_port(ip: IpAddr, port: u16) -> String {
+    match ip {
+        IpAddr::V4(v4) => format!("{v4}:{port}"),
+        IpAddr::V6(v6) => format!("[{v6}]:{port}"),
+    }
+}
+
+/// The cluster CIDR of the port's family.
+fn cluster_cidr(ip: IpAddr) -> &'static str {
+    if ip.is_ipv6() {
+        CLUSTER_CIDR_V6
+    } else {
+        CLUSTER_CIDR
     }
 }
 
@@ -128,10 +152,15 @@ fn kube_proxy_filter_rules(s: &mut String, services: &[ServicePort]) {
          -A KUBE-FORWARD -m comment --comment \"kubernetes forwarding conntrack rule\" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n",
     );
     for p in services.iter().filter(|p| p.endpoints.is_empty()) {
-        let (id, proto, vip, port) = (p.id(), p.protocol, p.cluster_ip, p.port);
+        let (id, proto, vip, port) = (p.id(), p.protocol, host(p.cluster_ip), p.port);
+        let reject = if p.cluster_ip.is_ipv6() {
+            "icmp6-port-unreachable"
+        } else {
+            "icmp-port-unreachable"
+        };
         let _ = writeln!(
             s,
-            "-A KUBE-SERVICES -d {vip}/32 -p {proto} -m comment --comment \"{id} has no endpoints\" -m {proto} --dport {port} -j REJECT --reject-with icmp-port-unreachable"
+            "-A KUBE-SERVICES -d {vip} -p {proto} -m comment --comment \"{id} has no endpoints\" -m {proto} --dport {port} -j REJECT --reject-with {reject}"
         );
         if let Some(np) = p.node_port {
             let _ = writeln!(
@@ -185,14 +214,15 @@ fn kube_proxy_nat_rules(s: &mut String, services: &[ServicePort]) {
     );
     for p in services.iter().filter(|p| !p.endpoints.is_empty()) {
         let (id, proto, svc) = (p.id(), p.protocol, p.svc_chain());
-        let (vip, port, tp) = (p.cluster_ip, p.port, p.target_port);
+        let (vip, port, tp) = (host(p.cluster_ip), p.port, p.target_port);
+        let cidr = cluster_cidr(p.cluster_ip);
         let _ = writeln!(
             s,
-            "-A KUBE-SERVICES -d {vip}/32 -p {proto} -m comment --comment \"{id} cluster IP\" -m {proto} --dport {port} -j {svc}"
+            "-A KUBE-SERVICES -d {vip} -p {proto} -m comment --comment \"{id} cluster IP\" -m {proto} --dport {port} -j {svc}"
         );
         let _ = writeln!(
             s,
-            "-A {svc} ! -s {CLUSTER_CIDR} -d {vip}/32 -p {proto} -m comment --comment \"{id} cluster IP\" -m {proto} --dport {port} -j KUBE-MARK-MASQ"
+            "-A {svc} ! -s {cidr} -d {vip} -p {proto} -m comment --comment \"{id} cluster IP\" -m {proto} --dport {port} -j KUBE-MARK-MASQ"
         );
         node_port_rules(s, p);
         // As kube-proxy balances: endpoint k of n is taken with probability
@@ -214,11 +244,13 @@ fn kube_proxy_nat_rules(s: &mut String, services: &[ServicePort]) {
             );
             let _ = writeln!(
                 s,
-                "-A {sep} -s {ep}/32 -m comment --comment \"{id}\" -j KUBE-MARK-MASQ"
+                "-A {sep} -s {} -m comment --comment \"{id}\" -j KUBE-MARK-MASQ",
+                host(ep)
             );
             let _ = writeln!(
                 s,
-                "-A {sep} -p {proto} -m comment --comment \"{id}\" -m {proto} -j DNAT --to-destination {ep}:{tp}"
+                "-A {sep} -p {proto} -m comment --comment \"{id}\" -m {proto} -j DNAT --to-destination {}",
+                ip_port(ep, tp)
             );
         }
     }
@@ -296,7 +328,11 @@ pub fn node_rules(cni: &CniRules, kube_proxy: Option<&[ServicePort]>) -> String 
             s.push_str("-A OUTPUT -j KUBE-FIREWALL\n");
         }
     }
-    s.push_str(KUBELET_FIREWALL);
+    // kubelet's localnet rule is IPv4's (127.0.0.0/8); ip6tables has none.
+    let v6 = kube_proxy.is_some_and(|v| v.first().is_some_and(|p| p.cluster_ip.is_ipv6()));
+    if !v6 {
+        s.push_str(KUBELET_FIREWALL);
+    }
     lines(&mut s, &cni.filter_rules);
     s.push_str("COMMIT\n");
 
@@ -348,6 +384,7 @@ const KUBELET_FIREWALL: &str = "-A KUBE-FIREWALL ! -s 127.0.0.0/8 -d 127.0.0.0/8
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::Ipv4Addr;
 
     fn flannel() -> CniRules {
         crate::lab::flavours::flannel::flanneld_rules("198.18.0.0/24")
@@ -358,9 +395,9 @@ mod tests {
             service: format!("netcheck-abcde/{name}"),
             port_name: proto.to_string(),
             protocol: proto,
-            cluster_ip: Ipv4Addr::new(198, 19, 0, 32),
+            cluster_ip: Ipv4Addr::new(198, 19, 0, 32).into(),
             port: 7000,
-            endpoints: vec![Ipv4Addr::from(ep)],
+            endpoints: vec![Ipv4Addr::from(ep).into()],
             target_port: 7000,
             node_port: None,
         }
@@ -434,7 +471,7 @@ mod tests {
     #[test]
     fn two_endpoints_are_balanced_as_kube_proxy_does() {
         let mut dns = port("kube-dns", "udp", [198, 18, 0, 53]);
-        dns.endpoints.push(Ipv4Addr::new(198, 18, 1, 54));
+        dns.endpoints.push(Ipv4Addr::new(198, 18, 1, 54).into());
         let doc = node_rules(&flannel(), Some(&[dns.clone()]));
         assert_consistent(&doc);
         let svc: Vec<&str> = doc

@@ -10,8 +10,8 @@ use super::cmd::Tools;
 use super::ctx::LabCtx;
 use super::kube_proxy::ServiceSync;
 use super::plan::{
-    APISERVER_IP, APISERVER_PORT, CLUSTER_DOMAIN, DNS_REPLICAS, DNS_SERVICE_IP, LabPlan,
-    NODE_HTTP_PORT, NODE_TCP_PORT, NODE_UDP_PORT,
+    APISERVER_IP, APISERVER_IP_V6, APISERVER_PORT, CLUSTER_DOMAIN, DNS_REPLICAS, DNS_SERVICE_IP,
+    DNS_SERVICE_IP_V6, IpFamily, LabPlan, NODE_HTTP_PORT, NODE_TCP_PORT, NODE_UDP_PORT,
 };
 use super::procs::{self, Started};
 use super::state::LabState;
@@ -52,6 +52,8 @@ pub struct LabConfig {
     pub kube_proxy: super::KubeProxyMode,
     /// The CNI flavour the nodes run (`--cni`).
     pub cni: &'static dyn super::flavours::Flavour,
+    /// IPv4, IPv6 or both (`--ip-family`).
+    pub ip_family: super::plan::IpFamily,
 }
 
 impl std::fmt::Debug for LabConfig {
@@ -68,6 +70,7 @@ impl std::fmt::Debug for LabConfig {
             .field("id", &self.id)
             .field("kube_proxy", &self.kube_proxy.name())
             .field("cni", &self.cni.name())
+            .field("ip_family", &self.ip_family.name())
             .finish()
     }
 }
@@ -85,6 +88,7 @@ impl LabConfig {
             policies: Vec::new(),
             kube_proxy: super::KubeProxyMode::default(),
             cni: super::flavours::default(),
+            ip_family: super::plan::IpFamily::default(),
         }
     }
 }
@@ -123,7 +127,9 @@ impl LabRuntime {
         let tools = Tools::find()?;
         cfg.kube_proxy.check_tools(&tools)?;
         let id = cfg.id.clone().unwrap_or_else(LabPlan::random_id);
-        let plan = LabPlan::new(id, cfg.nodes, cfg.pods_per_node).map_err(RuntimeError::Other)?;
+        let mut plan =
+            LabPlan::new(id, cfg.nodes, cfg.pods_per_node).map_err(RuntimeError::Other)?;
+        plan.family = cfg.ip_family;
         let state = LabState {
             id: plan.id.clone(),
             owner_pid: std::process::id(),
@@ -217,15 +223,22 @@ impl LabRuntime {
                 // the API names neither; host inspection finds both.
                 cni: "unknown".into(),
                 kube_proxy_mode: "unknown".into(),
-                dns_service: Some(dns_service_ref()),
+                dns_service: Some(dns_service_ref(p)),
                 ..Default::default()
             },
             nodes: (0..p.nodes)
                 .map(|i| NodeInfo {
                     name: p.node_name(i),
                     ready: true,
-                    internal_ips: vec![IpAddr::V4(p.node_ip(i))],
-                    pod_cidrs: p.pod_cidr(i).parse().into_iter().collect(),
+                    internal_ips: by_family(p, p.node_ip(i), p.node_ip6(i)),
+                    pod_cidrs: [
+                        (p.family.v4(), p.pod_cidr(i)),
+                        (p.family.v6(), p.pod_cidr6(i)),
+                    ]
+                    .into_iter()
+                    .filter(|(on, _)| *on)
+                    .filter_map(|(_, c)| c.parse().ok())
+                    .collect(),
                     taints: Vec::new(),
                     reason: None,
                 })
@@ -261,13 +274,13 @@ impl LabRuntime {
                     name: name.clone(),
                     namespace: kns.clone(),
                     node: p.node_name(i),
-                    ips: vec![IpAddr::V4(p.pod_ip(i, j))],
+                    ips: by_family(p, p.pod_ip(i, j), p.pod_ip6(i, j)),
                     ports: self.ports,
                     labels,
                     service: Some(ServiceTarget {
                         name,
                         namespace: kns.clone(),
-                        cluster_ips: vec![IpAddr::V4(p.service_ip(i, j))],
+                        cluster_ips: by_family(p, p.service_ip(i, j), p.service_ip6(i, j)),
                         node_port: (j == 0).then(|| p.node_port(i)),
                     }),
                 });
@@ -276,7 +289,7 @@ impl LabRuntime {
         let hosts = (0..p.nodes)
             .map(|i| HostAgent {
                 node: p.node_name(i),
-                ips: vec![IpAddr::V4(p.node_ip(i))],
+                ips: by_family(p, p.node_ip(i), p.node_ip6(i)),
                 tcp_port: Some(NODE_TCP_PORT),
             })
             .collect();
@@ -292,7 +305,7 @@ impl LabRuntime {
         }
         names.push(DnsName {
             name: format!("kubernetes.default.svc.{CLUSTER_DOMAIN}"),
-            expect: vec![IpAddr::V4(APISERVER_IP)],
+            expect: by_family(p, APISERVER_IP, APISERVER_IP_V6),
             via_search: false,
         });
         if let Some(s) = &first_svc {
@@ -303,12 +316,22 @@ impl LabRuntime {
             });
         }
         let dns = DnsTarget {
-            service: dns_service_ref(),
+            service: dns_service_ref(p),
+            // Dual stack: both ClusterIPs of the DNS Service.
+            service_ips: match p.family {
+                IpFamily::Dual => by_family(p, DNS_SERVICE_IP, DNS_SERVICE_IP_V6),
+                _ => Vec::new(),
+            },
             servers: (0..DNS_REPLICAS)
-                .map(|r| Endpoint {
+                .flat_map(|r| {
+                    by_family(p, p.dns_pod_ip(r), p.dns_pod_ip6(r))
+                        .into_iter()
+                        .map(move |ip| (r, ip))
+                })
+                .map(|(r, ip)| Endpoint {
                     node: Some(p.node_name(p.dns_node(r))),
                     pod: Some(p.dns_pod_name(r)),
-                    ip: Some(IpAddr::V4(p.dns_pod_ip(r))),
+                    ip: Some(ip),
                     name: None,
                 })
                 .collect(),
@@ -319,7 +342,7 @@ impl LabRuntime {
             service: ServiceTarget {
                 name: "kubernetes".into(),
                 namespace: "default".into(),
-                cluster_ips: vec![IpAddr::V4(APISERVER_IP)],
+                cluster_ips: by_family(p, APISERVER_IP, APISERVER_IP_V6),
                 node_port: None,
             },
             port: APISERVER_PORT,
@@ -415,11 +438,23 @@ impl LabRuntime {
     /// Services' rules after its own random delay, in the background.
     fn schedule_service_sync(&self, ctx: &LabCtx) {
         let services = super::build::service_ports(ctx, self.ports, true);
+        let v4 = super::build::of_family(&services, false);
+        let v6 = super::build::of_family(&services, true);
         for i in 0..self.plan.nodes {
-            let rules = self
+            let mut rules = self
                 .cfg
                 .kube_proxy
-                .sync(&super::build::nft_node(ctx, i), &services);
+                .sync(&super::build::nft_node(ctx, i), &v4);
+            if !v6.is_empty() {
+                let six = super::kube_proxy_mode::Load::Ip6tablesNoflush(
+                    super::rules::kube_proxy_sync(&v6),
+                );
+                rules = if v4.is_empty() {
+                    six
+                } else {
+                    super::kube_proxy_mode::Load::All(vec![rules, six])
+                };
+            }
             let delay = super::kube_proxy::random_delay();
             tracing::debug!(
                 "lab {}: kube-proxy on {} syncs the probe Services in {delay:?}",
@@ -495,12 +530,27 @@ impl LabRuntime {
     }
 }
 
-fn dns_service_ref() -> ServiceRef {
+/// The DNS Service as the pods' resolv.conf names it (IPv4 unless the lab
+/// is IPv6 only).
+fn dns_service_ref(p: &LabPlan) -> ServiceRef {
     ServiceRef {
         name: "kube-dns".into(),
         namespace: "kube-system".into(),
-        ip: IpAddr::V4(DNS_SERVICE_IP),
+        ip: super::build::dns_nameserver(p),
     }
+}
+
+/// The addresses of the lab's families: `v4` and its IPv6 twin `v6`, as
+/// the cluster shows them (IPv4 first on dual stack).
+fn by_family(p: &LabPlan, v4: impl Into<IpAddr>, v6: impl Into<IpAddr>) -> Vec<IpAddr> {
+    let mut out = Vec::new();
+    if p.family.v4() {
+        out.push(v4.into());
+    }
+    if p.family.v6() {
+        out.push(v6.into());
+    }
+    out
 }
 
 impl Runtime for LabRuntime {

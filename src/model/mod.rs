@@ -14,5 +14,5 @@ pub mod topology;
 
 pub use finding::{Finding, FindingId, Severity};
 pub use plan::{Outcome, Probe, ProbePlan, ProbeReport, ProbeResult, ProbeSpec};
-pub use report::{Check, CheckKind, Endpoint, Protocol, Report, Status, Summary};
+pub use report::{Check, CheckKind, Endpoint, Family, Protocol, Report, Status, Summary};
 pub use topology::Deployment;

@@ -60,6 +60,9 @@ pub enum ProbeSpec {
         server: Option<IpAddr>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         port: Option<u16>,
+        /// Ask only for this record type (A: IPv4, AAAA: IPv6); absent: both.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        record: Option<DnsRecord>,
     },
     /// Path MTU: ICMP echoes with DF set at sizes from `min` to `max` bytes of
     /// IP packet; reports the largest size answered. Without `max` (what the
@@ -71,6 +74,24 @@ pub enum ProbeSpec {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         max: Option<u16>,
     },
+}
+
+/// The address record a DNS probe asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DnsRecord {
+    A,
+    Aaaa,
+}
+
+impl DnsRecord {
+    /// The record of an address family's addresses.
+    pub fn of(family: super::report::Family) -> DnsRecord {
+        match family {
+            super::report::Family::Ipv4 => DnsRecord::A,
+            super::report::Family::Ipv6 => DnsRecord::Aaaa,
+        }
+    }
 }
 
 fn default_path() -> String {

@@ -200,6 +200,46 @@ impl Status {
     }
 }
 
+/// The IP family of a check: the family of its source address (every check
+/// runs within one family; on dual stack each pair is checked once per family).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    Ipv4,
+    Ipv6,
+}
+
+impl Family {
+    pub fn of(ip: IpAddr) -> Family {
+        if ip.is_ipv6() {
+            Family::Ipv6
+        } else {
+            Family::Ipv4
+        }
+    }
+    /// `ipv4`, `ipv6` (the JSON value).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Family::Ipv4 => "ipv4",
+            Family::Ipv6 => "ipv6",
+        }
+    }
+    /// `IPv4`, `IPv6`, for people.
+    pub fn label(self) -> &'static str {
+        match self {
+            Family::Ipv4 => "IPv4",
+            Family::Ipv6 => "IPv6",
+        }
+    }
+    /// `v4`, `v6`, for a matrix cell.
+    pub fn short(self) -> &'static str {
+        match self {
+            Family::Ipv4 => "v4",
+            Family::Ipv6 => "v6",
+        }
+    }
+}
+
 /// One side of a check. A pod has `node`, `pod`, `ip`; a Service or DNS target
 /// also a `name`; a node (host network) has `node` and `ip`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -235,6 +275,10 @@ pub struct Check {
     pub protocol: Protocol,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
+    /// The IP family the check ran in (absent in reports written before
+    /// dual stack: then the source address's, see [`Check::family`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family: Option<Family>,
     pub status: Status,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency_ms: Option<f64>,
@@ -267,6 +311,14 @@ impl Check {
     }
     pub fn is_same_node(&self) -> bool {
         matches!((self.source_node(), self.target_node()), (Some(a), Some(b)) if a == b)
+    }
+    /// The IP family the check ran in: its `family`, else its source's (or
+    /// target's) address family, else IPv4.
+    pub fn family(&self) -> Family {
+        self.family
+            .or_else(|| self.source.ip.map(Family::of))
+            .or_else(|| self.target.ip.map(Family::of))
+            .unwrap_or(Family::Ipv4)
     }
     /// The check failed on the first try and passed when the confirmation
     /// pass probed it again (`pipeline::confirm`): flaky, not broken.

@@ -115,6 +115,12 @@ pub struct DnsName {
 #[serde(rename_all = "camelCase")]
 pub struct DnsTarget {
     pub service: ServiceRef,
+    /// On dual stack, every ClusterIP of the DNS Service, one per family
+    /// (`service.ip`, the one the pods' resolv.conf names, among them): the
+    /// DNS checks of the other family ask its ClusterIP of that family.
+    /// Empty when the Service has only `service.ip`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub service_ips: Vec<IpAddr>,
     /// The DNS server pods (node, pod, ip), probed directly.
     pub servers: Vec<super::report::Endpoint>,
     pub cluster_domain: String,

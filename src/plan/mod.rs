@@ -6,7 +6,7 @@
 //! assembling is a lookup, not a search.
 
 use crate::model::plan::{Outcome, Probe, ProbePlan, ProbeReport, ProbeSpec};
-use crate::model::report::{Check, CheckKind, Endpoint, Protocol, Status};
+use crate::model::report::{Check, CheckKind, Endpoint, Family, Protocol, Status};
 use crate::model::topology::{Deployment, HostAgent, ProbePod, Source};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -456,6 +456,7 @@ fn judge(t: &CheckTemplate, r: &crate::model::ProbeResult) -> Check {
         target: t.target.clone(),
         protocol: t.protocol,
         port: t.port,
+        family: t.source.ip.map(Family::of),
         status,
         latency_ms: r.latency_ms.map(|l| (l * 1000.0).round() / 1000.0),
         detail,
@@ -504,6 +505,7 @@ fn error_check(t: &CheckTemplate, why: &str) -> Check {
         target: t.target.clone(),
         protocol: t.protocol,
         port: t.port,
+        family: t.source.ip.map(Family::of),
         status: Status::Error,
         latency_ms: None,
         detail: why.to_string(),

@@ -1,4 +1,5 @@
 use super::*;
+use crate::model::plan::DnsRecord;
 use crate::model::report::ServiceRef;
 use crate::model::topology::{
     DnsName, DnsTarget, HostAgent, NodeInfo, ProbePod, ServePorts, ServiceTarget,
@@ -47,6 +48,7 @@ fn deployment(nodes: usize, pods_per_node: usize) -> Deployment {
             namespace: "kube-system".into(),
             ip: ip("198.19.0.10"),
         },
+        service_ips: Vec::new(),
         servers: vec![Endpoint {
             node: Some("node-0".into()),
             pod: Some("dns".into()),
@@ -560,20 +562,59 @@ fn dns_asks_every_name_through_the_service_then_each_server_of_the_family() {
         ]
     );
     assert!(sp.plan.probes.iter().all(|p| p.timeout_ms == 777));
-    // Two servers through the Service: the target names no single node.
-    assert_eq!(sp.templates[0].target.node, None);
+    // One server of the family behind the Service (the other is IPv6 only):
+    // the target names its node.
+    assert_eq!(sp.templates[0].target.node.as_deref(), Some("node-0"));
     assert_eq!(sp.templates[2].target.ip, Some(ip("198.18.0.200")));
     assert_eq!(sp.templates[2].expect, vec![ip("198.19.0.2")]);
 
-    // From the IPv6 address: the IPv4 Service is left out, the IPv6 server asked.
+    assert!(sp.plan.probes.iter().all(|p| matches!(
+        p.spec,
+        ProbeSpec::Dns {
+            record: Some(DnsRecord::A),
+            ..
+        }
+    )));
+
+    // From the IPv6 address: the names resolve to IPv4 addresses only, so
+    // there is no AAAA to ask.
     let mut sp6 = empty("probe-0-0");
-    dns::plan(
-        &cx,
-        &SourceAddr::new(0, &d.pods[0], ip("2001:2::2")),
-        &mut sp6,
+    let v6 = SourceAddr::new(0, &d.pods[0], ip("2001:2::2"));
+    dns::plan(&cx, &v6, &mut sp6);
+    assert!(sp6.templates.is_empty(), "{:?}", sp6.templates);
+
+    // Dual stack: the names have IPv6 addresses and the DNS Service an IPv6
+    // ClusterIP. From the IPv6 address the fully qualified name goes to that
+    // ClusterIP (not through the IPv4 resolv.conf), then to the IPv6 server,
+    // each asking AAAA and expecting the IPv6 address only.
+    let mut d6 = d.clone();
+    if let Some(dns) = &mut d6.dns {
+        dns.service_ips = vec![dns.service.ip, ip("2001:2:0:ffff::a")];
+        for n in &mut dns.names {
+            n.expect.push(ip("2001:2:0:ffff::2"));
+        }
+    }
+    let cx6 = Ctx::new(&d6, &opts);
+    let mut sp6 = empty("probe-0-0");
+    let v6 = SourceAddr::new(0, &d6.pods[0], ip("2001:2::2"));
+    dns::plan(&cx6, &v6, &mut sp6);
+    let notes: Vec<_> = sp6.templates.iter().map(|t| t.note.unwrap_or("")).collect();
+    assert_eq!(notes, ["via the DNS Service", "direct to the DNS pod"]);
+    assert_eq!(sp6.templates[0].target.ip, Some(ip("2001:2:0:ffff::a")));
+    assert_eq!(sp6.templates[0].target.node.as_deref(), Some("node-0"));
+    assert_eq!(sp6.templates[1].target.pod.as_deref(), Some("dns-v6"));
+    assert!(
+        sp6.templates
+            .iter()
+            .all(|t| t.expect == vec![ip("2001:2:0:ffff::2")])
     );
-    assert_eq!(sp6.templates.len(), 1);
-    assert_eq!(sp6.templates[0].target.pod.as_deref(), Some("dns-v6"));
+    match &sp6.plan.probes[0].spec {
+        ProbeSpec::Dns { server, record, .. } => {
+            assert_eq!(*server, Some(ip("2001:2:0:ffff::a")));
+            assert_eq!(*record, Some(DnsRecord::Aaaa));
+        }
+        other => panic!("not a DNS probe: {other:?}"),
+    }
 }
 
 #[test]

@@ -41,6 +41,7 @@ pub fn unreached_checks(d: &Deployment) -> Vec<Check> {
 
 fn skipped(source: Endpoint, target: Endpoint, why: &str) -> Check {
     Check {
+        family: source.ip.or(target.ip).map(crate::model::Family::of),
         kind: CheckKind::PodToPod,
         source,
         target,

@@ -2,7 +2,7 @@
 //! and columns (target). The table, markdown, JUnit and diff renderers all read
 //! this one type, so a cell means the same thing in every format.
 
-use crate::model::{Check, CheckKind, Protocol, Report, Status};
+use crate::model::{Check, CheckKind, Family, Protocol, Report, Status};
 use std::collections::BTreeMap;
 
 /// What a cell says, from the checks in it. Ordered by how much it matters:
@@ -146,6 +146,35 @@ impl<'a> Cell<'a> {
         Some(short_reason(&c.detail))
     }
 
+    /// On dual stack, the one family whose checks fail in a cell that holds
+    /// both (`v6 ✗`); None when the cell has one family or both fail.
+    pub fn failing_family(&self) -> Option<Family> {
+        let mut all = self.checks.iter().map(|c| c.family());
+        let first = all.next()?;
+        if all.all(|f| f == first) {
+            return None;
+        }
+        let mut failing = self
+            .checks
+            .iter()
+            .filter(|c| state_of(c.status).is_failure())
+            .map(|c| c.family());
+        let f = failing.next()?;
+        failing.all(|x| x == f).then_some(f)
+    }
+
+    /// The cell with only the checks of one family.
+    pub fn only(&self, family: Family) -> Cell<'a> {
+        Cell {
+            checks: self
+                .checks
+                .iter()
+                .copied()
+                .filter(|c| c.family() == family)
+                .collect(),
+        }
+    }
+
     /// A check in the cell failed on the first try and passed on the second.
     pub fn has_recovered(&self) -> bool {
         self.checks.iter().any(|c| c.recovered())
@@ -274,6 +303,12 @@ impl<'a> Grid<'a> {
             .flatten()
             .flat_map(|c| c.checks.iter().copied())
     }
+}
+
+/// The IP families a report's checks ran in, in order (IPv4 first).
+pub fn families(report: &Report) -> Vec<Family> {
+    let set: std::collections::BTreeSet<Family> = report.checks.iter().map(Check::family).collect();
+    set.into_iter().collect()
 }
 
 /// Node names in report order, then any other node named by a check.

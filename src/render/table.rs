@@ -46,6 +46,9 @@ pub fn render(report: &Report, opts: &RenderOptions) -> String {
         if report.checks.iter().any(|c| c.recovered()) {
             legend.push(th.flaky_legend());
         }
+        if grid::families(report).len() > 1 {
+            legend.push(th.family_legend());
+        }
         for line in join_fitting(&legend, "   ", opts.width).lines() {
             out.push_str(&th.dim(line));
             out.push('\n');
@@ -102,7 +105,7 @@ pub fn header(r: &Report, th: &Theme, width: usize) -> String {
         Some(d) => format!("DNS {}/{} {}", d.namespace, d.name, d.ip),
         None => "DNS unknown".to_string(),
     };
-    let second = [
+    let second = vec![
         format!("CNI {}{}", or_unknown(&c.cni), c.provenance("cni")),
         format!(
             "kube-proxy {}{}",
@@ -111,8 +114,15 @@ pub fn header(r: &Report, th: &Theme, width: usize) -> String {
         ),
         dns,
         nodes,
-        format!("took {}", duration(r.summary.duration_ms)),
     ];
+    let mut second = second;
+    // IPv4 alone says nothing (as it always did); IPv6 and dual stack say so.
+    match grid::families(r).as_slice() {
+        [] | [crate::model::Family::Ipv4] => {}
+        [one] => second.push(one.label().to_string()),
+        _ => second.push("dual stack".to_string()),
+    }
+    second.push(format!("took {}", duration(r.summary.duration_ms)));
     let mut out = join_fitting(&first, &dot, width);
     out.push_str(&join_fitting(&second, &dot, width));
     if !c.policy_kinds.is_empty() {

@@ -162,6 +162,11 @@ impl Theme {
                 s
             }
             CellState::Fail | CellState::Error => {
+                // Dual stack: "✗ v6 all" when only IPv6 fails in the cell.
+                let (family, cell) = match cell.failing_family() {
+                    Some(f) => (format!("{} ", f.short()), &cell.only(f)),
+                    None => (String::new(), cell),
+                };
                 let what = if view == View::Mtu {
                     match cell.path_mtu() {
                         (Some(f), Some(c)) => format!("{f}/{c}"),
@@ -175,7 +180,7 @@ impl Theme {
                 } else {
                     cell.failed_labels().join(",")
                 };
-                format!("{sym} {}", truncate(&what, 18))
+                format!("{sym} {family}{}", truncate(&what, 18))
             }
             CellState::UnexpectedAllow => {
                 let blocked = if cell.blocked_labels().is_empty() {
@@ -223,6 +228,18 @@ impl Theme {
         format!(
             "{} flaky: failed once, passed on the second try",
             self.flaky()
+        )
+    }
+
+    /// The legend entry of the family marker (dual-stack reports).
+    pub fn family_legend(&self) -> String {
+        format!(
+            "{} v6 only IPv6 fails (v4: only IPv4)",
+            self.paint(
+                self.symbol(CellState::Fail),
+                Self::state_color(CellState::Fail),
+                false
+            )
         )
     }
 

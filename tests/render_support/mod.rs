@@ -94,6 +94,7 @@ pub fn deployment_with(names: &[&str], per_node: usize) -> Deployment {
             namespace: "kube-system".into(),
             ip: ip("198.19.0.10"),
         },
+        service_ips: Vec::new(),
         servers: vec![
             Endpoint {
                 node: Some(first.into()),
@@ -474,7 +475,104 @@ pub fn all() -> Vec<(&'static str, Report)> {
         ("policy", policy()),
         ("wide12", wide12()),
         ("lab_forward_drop", lab_forward_drop()),
+        ("dual_stack_ipv6_forward_off", dual_stack_ipv6_forward_off()),
     ]
+}
+
+/// The IPv6 twin of a scenario address: 198.B.C.D → 2001:2::B:C:D.
+fn v6_of(a: IpAddr) -> IpAddr {
+    match a {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            ip(&format!("2001:2::{}:{}:{}", o[1], o[2], o[3]))
+        }
+        v6 => v6,
+    }
+}
+
+/// The deployment on dual stack: every address followed by its IPv6 twin;
+/// the pods' resolv.conf names the IPv4 DNS ClusterIP.
+pub fn dual_stack(mut d: Deployment) -> Deployment {
+    let twin = |v: &mut Vec<IpAddr>| {
+        let extra: Vec<IpAddr> = v.iter().map(|a| v6_of(*a)).collect();
+        v.extend(extra);
+    };
+    for n in &mut d.nodes {
+        twin(&mut n.internal_ips);
+        let v6: Vec<ipnet::IpNet> = n
+            .pod_cidrs
+            .iter()
+            .map(|c| ipnet::IpNet::new(v6_of(c.addr()), 112).expect("a /112"))
+            .collect();
+        n.pod_cidrs.extend(v6);
+    }
+    for h in &mut d.hosts {
+        twin(&mut h.ips);
+    }
+    for p in &mut d.pods {
+        twin(&mut p.ips);
+        if let Some(s) = p.service.as_mut() {
+            twin(&mut s.cluster_ips);
+        }
+    }
+    if let Some(dns) = d.dns.as_mut() {
+        dns.service_ips = vec![dns.service.ip, v6_of(dns.service.ip)];
+        let v6: Vec<Endpoint> = dns
+            .servers
+            .iter()
+            .map(|s| Endpoint {
+                ip: s.ip.map(v6_of),
+                ..s.clone()
+            })
+            .collect();
+        dns.servers.extend(v6);
+        for n in &mut dns.names {
+            twin(&mut n.expect);
+        }
+    }
+    if let Some(api) = d.apiserver.as_mut() {
+        twin(&mut api.service.cluster_ips);
+    }
+    d
+}
+
+/// Dual stack, net.ipv6.conf.all.forwarding = 0 on node-3 (the lab's
+/// `ipv6-forward-off`): the IPv6 checks whose packets node-3 routes fail,
+/// every IPv4 check passes. Findings from the real diagnosis, with node-3's
+/// host report saying what its sysctl reads.
+pub fn dual_stack_ipv6_forward_off() -> Report {
+    let d = dual_stack(deployment_with(&THREE, 2));
+    let through = |t: &CheckTemplate, node: &str| {
+        let here = |e: &Endpoint| e.node.as_deref() == Some(node);
+        let src_pod = t.source.pod.is_some() && here(&t.source);
+        let dst_pod = t.target.pod.is_some() && here(&t.target);
+        let src_host = t.source.pod.is_none() && here(&t.source);
+        let dst_host = t.target.pod.is_none() && t.target.name.is_none() && here(&t.target);
+        let bridged = t.kind == CheckKind::PodToPod && src_pod && dst_pod;
+        ((src_pod && !dst_host) || (dst_pod && !src_host)) && !bridged
+    };
+    let c = checks(&d, |t, i| {
+        let v6 = t.source.ip.is_some_and(|a| a.is_ipv6());
+        if v6 && through(t, "node-3") {
+            timeout(2000)
+        } else {
+            ok(t, i)
+        }
+    });
+    let mut r = report(d, c, Vec::new());
+    r.hosts[2].sysctls = Some(netcheck::model::host::Sysctls {
+        ip_forward: Some(1),
+        ipv6_forwarding: Some(0),
+        ..Default::default()
+    });
+    diagnosed_dual(&r)
+}
+
+/// [`diagnosed`] for a dual-stack report.
+fn diagnosed_dual(r: &Report) -> Report {
+    let names: Vec<&str> = r.nodes.iter().map(|n| n.name.as_str()).collect();
+    let d = dual_stack(deployment_with(&names, 2));
+    with_findings(r, &d)
 }
 
 /// A real report: `kubectl-netcheck lab --nodes 2 --pods-per-node 1 --fault
@@ -494,8 +592,13 @@ pub fn diagnosed(r: &Report) -> Report {
     let names: Vec<&str> = r.nodes.iter().map(|n| n.name.as_str()).collect();
     let per_node = if names.len() == 3 { 2 } else { 1 };
     let d = deployment_with(&names, per_node);
+    with_findings(r, &d)
+}
+
+/// The report with the real diagnosis's findings over deployment `d`.
+fn with_findings(r: &Report, d: &Deployment) -> Report {
     let findings = netcheck::diagnose::diagnose(&netcheck::diagnose::Evidence {
-        deployment: &d,
+        deployment: d,
         checks: &r.checks,
         hosts: &r.hosts,
         policy: None,

@@ -1,4 +1,5 @@
-//! DNS: A and AAAA through hickory-resolver.
+//! DNS: A and/or AAAA through hickory-resolver (the plan's `record`: A for
+//! an IPv4 check, AAAA for an IPv6 one; both when it names none).
 //!
 //! `server: None` resolves like a pod: /etc/resolv.conf's nameservers, search
 //! list and ndots (`ip netns exec` bind-mounts /etc/netns/NAME/resolv.conf
@@ -8,6 +9,7 @@
 //! nothing is cached between probes.
 
 use super::{Attempts, error, ms};
+use crate::model::plan::DnsRecord;
 use crate::model::{Outcome, ProbeResult};
 use hickory_resolver::config::{
     LookupIpStrategy, NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts,
@@ -25,8 +27,10 @@ pub(super) async fn probe(
     name: &str,
     server: Option<IpAddr>,
     port: Option<u16>,
+    record: Option<DnsRecord>,
     attempts: Attempts,
 ) -> ProbeResult {
+    let attempts = (attempts, strategy(record));
     let resolver = match server {
         Some(ip) => explicit_resolver(ip, port.unwrap_or(53), attempts),
         None => match std::fs::read(RESOLV_CONF) {
@@ -40,21 +44,33 @@ pub(super) async fn probe(
     }
 }
 
+/// hickory's lookup strategy for the record asked.
+pub(super) fn strategy(record: Option<DnsRecord>) -> LookupIpStrategy {
+    match record {
+        Some(DnsRecord::A) => LookupIpStrategy::Ipv4Only,
+        Some(DnsRecord::Aaaa) => LookupIpStrategy::Ipv6Only,
+        None => LookupIpStrategy::Ipv4AndIpv6,
+    }
+}
+
+/// How many tries, and which records to ask.
+pub(super) type Asking = (Attempts, LookupIpStrategy);
+
 /// Options shared by both kinds: no cache, no hosts file surprises for an
 /// explicit server, hickory's per-try timeout so that `attempts` tries fit
 /// inside the probe timeout.
-fn opts(base: ResolverOpts, attempts: Attempts) -> ResolverOpts {
+fn opts(base: ResolverOpts, (attempts, strategy): Asking) -> ResolverOpts {
     let mut o = base;
     o.timeout = attempts.interval.max(std::time::Duration::from_millis(50));
     o.attempts = attempts.count.saturating_sub(1) as usize;
     o.cache_size = 0;
-    o.ip_strategy = LookupIpStrategy::Ipv4AndIpv6;
+    o.ip_strategy = strategy;
     o.try_tcp_on_error = false;
     o.num_concurrent_reqs = 1;
     o
 }
 
-fn explicit_resolver(ip: IpAddr, port: u16, attempts: Attempts) -> Result<TokioResolver, String> {
+fn explicit_resolver(ip: IpAddr, port: u16, attempts: Asking) -> Result<TokioResolver, String> {
     let mut ns = NameServerConfig::udp(ip);
     for c in &mut ns.connections {
         c.port = port;
@@ -75,7 +91,7 @@ fn explicit_resolver(ip: IpAddr, port: u16, attempts: Attempts) -> Result<TokioR
 pub(super) fn system_resolver(
     conf: &[u8],
     port: Option<u16>,
-    attempts: Attempts,
+    attempts: Asking,
 ) -> Result<TokioResolver, String> {
     let (config, base) = hickory_resolver::system_conf::parse_resolv_conf(conf)
         .map_err(|e| format!("cannot use {RESOLV_CONF}: {e}"))?;

@@ -305,12 +305,18 @@ async fn run_probe(ctx: &Context, probe: &Probe) -> ProbeResult {
             ProbeSpec::Http { target, port, path } => {
                 http::probe(&probe.id, *target, *port, path).await
             }
-            ProbeSpec::Dns { name, server, port } => {
-                let (id, name, server, port) = (probe.id.clone(), name.clone(), *server, *port);
+            ProbeSpec::Dns {
+                name,
+                server,
+                port,
+                record,
+            } => {
+                let (id, name, server, port, record) =
+                    (probe.id.clone(), name.clone(), *server, *port, *record);
                 match ctx.dns_runtime() {
                     Some(rt) => {
                         let task = rt.spawn(async move {
-                            dns::probe(&id, &name, server, port, attempts).await
+                            dns::probe(&id, &name, server, port, record, attempts).await
                         });
                         // The probe's deadline drops this future: stop the lookup too.
                         let _abort = AbortOnDrop(task.abort_handle());
@@ -318,7 +324,7 @@ async fn run_probe(ctx: &Context, probe: &Probe) -> ProbeResult {
                             error(&probe.id, format!("the DNS lookup failed: {e}"))
                         })
                     }
-                    None => dns::probe(&id, &name, server, port, attempts).await,
+                    None => dns::probe(&id, &name, server, port, record, attempts).await,
                 }
             }
             ProbeSpec::Mtu { target, min, max } => {

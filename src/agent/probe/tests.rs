@@ -531,14 +531,18 @@ async fn served_agent_survives_garbage_and_echoes_large_payloads() {
 
 mod dns_server {
     use hickory_resolver::proto::op::{Message, MessageType, ResponseCode};
-    use hickory_resolver::proto::rr::{RData, Record, RecordType, rdata::A};
+    use hickory_resolver::proto::rr::{
+        RData, Record, RecordType,
+        rdata::{A, AAAA},
+    };
     use std::collections::HashMap;
-    use std::net::{IpAddr, Ipv4Addr};
+    use std::net::IpAddr;
 
-    /// Answers A for the names in `zone` (fully qualified, lower case),
-    /// NOERROR without records for AAAA of those and for names starting
-    /// with `empty.`, NXDOMAIN for the rest. Returns its port.
-    pub async fn start(zone: HashMap<String, Ipv4Addr>) -> u16 {
+    /// Answers A and AAAA for the names in `zone` (fully qualified, lower
+    /// case) with their addresses of the family, NOERROR without records
+    /// when it has none and for names starting with `empty.`, NXDOMAIN for
+    /// the rest. Returns its port.
+    pub async fn start(zone: HashMap<String, Vec<IpAddr>>) -> u16 {
         let sock = tokio::net::UdpSocket::bind((IpAddr::from([127, 0, 0, 1]), 0))
             .await
             .unwrap();
@@ -559,8 +563,15 @@ mod dns_server {
                 let name = q.name.to_ascii().to_lowercase();
                 let known = zone.get(&name);
                 match (known, q.query_type) {
-                    (Some(ip), RecordType::A) => {
-                        resp.add_answer(Record::from_rdata(q.name.clone(), 30, RData::A(A(*ip))));
+                    (Some(ips), RecordType::A | RecordType::AAAA) => {
+                        for ip in ips {
+                            let data = match (ip, q.query_type) {
+                                (IpAddr::V4(v4), RecordType::A) => RData::A(A(*v4)),
+                                (IpAddr::V6(v6), RecordType::AAAA) => RData::AAAA(AAAA(*v6)),
+                                _ => continue,
+                            };
+                            resp.add_answer(Record::from_rdata(q.name.clone(), 30, data));
+                        }
                     }
                     (Some(_), _) => {}
                     (None, _) if name.starts_with("empty.") => {}
@@ -581,15 +592,27 @@ mod dns_server {
 
 async fn dns_zone() -> u16 {
     let mut zone = std::collections::HashMap::new();
+    let ip = |s: &str| s.parse::<IpAddr>().expect("an address");
+    zone.insert("web.ns1.svc.test.".to_string(), vec![ip("198.18.5.7")]);
+    zone.insert("api.test.".to_string(), vec![ip("198.18.5.8")]);
     zone.insert(
-        "web.ns1.svc.test.".to_string(),
-        Ipv4Addr::new(198, 18, 5, 7),
+        "dual.test.".to_string(),
+        vec![ip("198.18.5.9"), ip("2001:2:0:ffff::9")],
     );
-    zone.insert("api.test.".to_string(), Ipv4Addr::new(198, 18, 5, 8));
     dns_server::start(zone).await
 }
 
 fn dns(id: &str, name: &str, port: u16, server: bool) -> Probe {
+    dns_record(id, name, port, server, None)
+}
+
+fn dns_record(
+    id: &str,
+    name: &str,
+    port: u16,
+    server: bool,
+    record: Option<crate::model::plan::DnsRecord>,
+) -> Probe {
     probe(
         id,
         1500,
@@ -598,8 +621,44 @@ fn dns(id: &str, name: &str, port: u16, server: bool) -> Probe {
             name: name.into(),
             server: server.then_some(LO),
             port: Some(port),
+            record,
         },
     )
+}
+
+/// A dual-stack name: an A probe answers its IPv4 address, an AAAA probe its
+/// IPv6 one, a probe naming no record both; AAAA of an IPv4-only name is an
+/// answer without records (an error with latency), not a timeout.
+#[tokio::test]
+async fn dns_asks_the_record_of_the_checks_family() {
+    use crate::model::plan::DnsRecord;
+    let port = dns_zone().await;
+    let report = run_plan(&plan(
+        5000,
+        vec![
+            dns_record("a", "dual.test", port, true, Some(DnsRecord::A)),
+            dns_record("aaaa", "dual.test", port, true, Some(DnsRecord::Aaaa)),
+            dns_record("both", "dual.test", port, true, None),
+            dns_record(
+                "aaaa-v4-only",
+                "api.test",
+                port,
+                true,
+                Some(DnsRecord::Aaaa),
+            ),
+        ],
+    ))
+    .await;
+    let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+    let r = by_id(&report.results, "a");
+    assert_eq!(r.addresses, vec![ip("198.18.5.9")], "{r:?}");
+    let r = by_id(&report.results, "aaaa");
+    assert_eq!(r.addresses, vec![ip("2001:2:0:ffff::9")], "{r:?}");
+    let r = by_id(&report.results, "both");
+    assert_eq!(r.addresses, vec![ip("198.18.5.9"), ip("2001:2:0:ffff::9")]);
+    let r = by_id(&report.results, "aaaa-v4-only");
+    assert_eq!(r.outcome, Outcome::Error, "{r:?}");
+    assert_eq!(r.detail.as_deref(), Some("no records"));
 }
 
 #[tokio::test]
@@ -646,7 +705,7 @@ async fn dns_through_resolv_conf_uses_the_search_path() {
     let port = dns_zone().await;
     let conf = b"nameserver 127.0.0.1\nsearch ns1.svc.test svc.test test\noptions ndots:5\n";
     let attempts = Attempts::new(Duration::from_millis(1500), 2);
-    let resolver = dns::system_resolver(conf, Some(port), attempts).unwrap();
+    let resolver = dns::system_resolver(conf, Some(port), (attempts, dns::strategy(None))).unwrap();
     let r = dns::lookup("short", &resolver, "web").await;
     assert_eq!(r.outcome, Outcome::Ok, "{r:?}");
     assert_eq!(r.addresses, vec!["198.18.5.7".parse::<IpAddr>().unwrap()]);

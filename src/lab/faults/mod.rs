@@ -13,6 +13,7 @@
 mod cross_node_drop;
 mod dns_down;
 mod host;
+mod ipv6_forward_off;
 mod kube_proxy_down;
 mod node_isolated;
 mod nodeport_down;
@@ -50,6 +51,11 @@ pub trait Fault: Send + Sync {
     fn applies_to(&self, _cni: &dyn Flavour) -> bool {
         true
     }
+    /// It breaks IPv6 only, so it needs a lab with IPv6 (`--ip-family
+    /// ipv6|dual`).
+    fn needs_ipv6(&self) -> bool {
+        false
+    }
     /// Break the built lab.
     fn apply<'a>(&'a self, lab: &'a LabCtx) -> BoxFuture<'a, Result<()>>;
 }
@@ -65,6 +71,7 @@ pub fn all() -> &'static [&'static dyn Fault] {
         &dns_down::DnsDown,
         &host::FORWARD_DROP,
         &host::IP_FORWARD_OFF,
+        &ipv6_forward_off::Ipv6ForwardOff,
         &host::CNI_CONFLICT,
         &host::BACKEND_MIX,
         &host::BRIDGE_NF_OFF,

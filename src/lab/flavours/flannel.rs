@@ -65,6 +65,9 @@ impl Flavour for Flannel {
                 p.overlay_ip(b)
             ));
         }
+        if p.family.v6() {
+            l.extend(ipv6_node_lines(p, i));
+        }
         l
     }
 
@@ -81,12 +84,35 @@ impl Flavour for Flannel {
             .collect()
     }
 
-    fn pod_host_lines(&self, _p: &LabPlan, pod: &PodWire) -> Vec<String> {
-        bridge_port_lines(pod, OVERLAY_MTU)
+    fn pod_host_lines(&self, p: &LabPlan, pod: &PodWire) -> Vec<String> {
+        let mut l = bridge_port_lines(pod, OVERLAY_MTU);
+        if p.family.v6() {
+            l.push(format!(
+                "neigh replace {} lladdr {} dev {BRIDGE} nud permanent",
+                p.slot_ip6(pod.node, pod.slot),
+                pod.mac
+            ));
+        }
+        l
     }
 
     fn pod_lines(&self, p: &LabPlan, pod: &PodWire) -> Vec<String> {
-        bridged_pod_lines(p, pod)
+        let mut l = bridged_pod_lines(p, pod);
+        if p.family.v6() {
+            let gw = p.gateway6(pod.node);
+            l.extend([
+                format!(
+                    "addr add {}/64 dev eth0 nodad",
+                    p.slot_ip6(pod.node, pod.slot)
+                ),
+                format!("route add ::/0 via {gw} dev eth0"),
+                format!(
+                    "neigh replace {gw} lladdr {} dev eth0 nud permanent",
+                    p.cni_mac(pod.node)
+                ),
+            ]);
+        }
+        l
     }
 
     fn iptables(&self, p: &LabPlan, i: usize) -> CniRules {
@@ -128,6 +154,37 @@ impl Flavour for Flannel {
             .await
         })
     }
+}
+
+/// Dual stack on one VXLAN device: flanneld makes a second one,
+/// `flannel-v6.1`, over an IPv6 underlay; the lab keeps one `flannel.1`
+/// over the IPv4 underlay, which carries IPv6 inside just as well. cni0
+/// gets the node's IPv6 gateway, `flannel.1` an IPv6 address outside every
+/// pod /64, and each peer's IPv6 pod /64 is routed via its `flannel.1` IPv6
+/// address (a permanent neighbour entry with its VXLAN MAC, which the FDB
+/// already maps to the peer's underlay), and that address itself too. `nodad`:
+/// usable at once.
+fn ipv6_node_lines(p: &LabPlan, i: usize) -> Vec<String> {
+    let mut l = vec![
+        format!("addr add {}/64 dev {BRIDGE} nodad", p.gateway6(i)),
+        format!("addr add {}/128 dev {DEVICE} nodad", p.overlay_ip6(i)),
+    ];
+    for b in (0..p.nodes).filter(|&b| b != i) {
+        l.push(format!(
+            "neigh add {} lladdr {} dev {DEVICE} nud permanent",
+            p.overlay_ip6(b),
+            p.overlay_mac(b)
+        ));
+        // The peer's flannel.1 address itself (outside its pod /64): what
+        // answers a node that sends from its own flannel.1 address.
+        l.push(format!("route add {}/128 dev {DEVICE}", p.overlay_ip6(b)));
+        l.push(format!(
+            "route add {} via {} dev {DEVICE} onlink",
+            p.pod_cidr6(b),
+            p.overlay_ip6(b)
+        ));
+    }
+    l
 }
 
 /// The plugins a flannel node has (flannel delegates to bridge and

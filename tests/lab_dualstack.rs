@@ -1,0 +1,195 @@
+//! `lab --ip-family ipv6|dual` end to end, as root: a healthy dual-stack lab
+//! passes every check in both families (every kind has IPv6 checks: pod to
+//! pod, Services, node ↔ pod, MTU, the API server, DNS AAAA); an IPv6-only
+//! lab has IPv6 checks only; `ipv6-forward-off` is named at its root,
+//! `ip-forward-disabled` for IPv6 on the broken node, with IPv6 checks as
+//! its evidence and every IPv4 check passing; the flags that cannot mean
+//! anything are usage errors.
+
+mod lab_common;
+
+use lab_common::*;
+use netcheck::lab::testing::require_root;
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::process::{Command, Output};
+
+fn lab(args: &[&str]) -> Output {
+    Command::new(exe())
+        .arg("lab")
+        .args(args)
+        .output()
+        .expect("run kubectl-netcheck")
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}); stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+fn checks(r: &Value) -> &Vec<Value> {
+    r["checks"].as_array().expect("checks")
+}
+
+/// (kind, family) of every check with `status`.
+fn kinds(r: &Value, status: &str) -> BTreeSet<(String, String)> {
+    checks(r)
+        .iter()
+        .filter(|c| c["status"] == status)
+        .map(|c| {
+            (
+                c["kind"].as_str().unwrap_or("").to_string(),
+                c["family"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+const KINDS: [&str; 7] = [
+    "pod-to-pod",
+    "pod-to-service",
+    "node-to-pod",
+    "pod-to-node",
+    "pod-to-apiserver",
+    "dns",
+    "mtu",
+];
+
+#[test]
+fn a_healthy_dual_stack_lab_passes_every_check_in_both_families() {
+    if !require_root() {
+        return;
+    }
+    let out = lab(&["--ip-family", "dual", "--nodes", "3", "-o", "json"]);
+    let r = json(&out);
+    let bad: Vec<&Value> = checks(&r)
+        .iter()
+        .filter(|c| c["status"] != "pass")
+        .collect();
+    assert!(bad.is_empty(), "{bad:#?}");
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        r["findings"].as_array().unwrap().is_empty(),
+        "{}",
+        r["findings"]
+    );
+    let pass = kinds(&r, "pass");
+    for k in KINDS {
+        for fam in ["ipv4", "ipv6"] {
+            assert!(
+                pass.contains(&(k.to_string(), fam.to_string())),
+                "no passing {fam} {k} check"
+            );
+        }
+    }
+    // IPv6 addresses are in 2001:2::/48, and DNS asked AAAA: the IPv6 DNS
+    // checks expected (and got) IPv6 answers.
+    for c in checks(&r).iter().filter(|c| c["family"] == "ipv6") {
+        for side in ["source", "target"] {
+            if let Some(ip) = c[side]["ip"].as_str() {
+                let ip: std::net::Ipv6Addr = ip.parse().expect("an IPv6 address");
+                assert_eq!(ip.segments()[..3], [0x2001, 2, 0], "{c}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_healthy_ipv6_lab_has_ipv6_checks_only() {
+    if !require_root() {
+        return;
+    }
+    let out = lab(&["--ip-family", "ipv6", "--nodes", "3", "-o", "json"]);
+    let r = json(&out);
+    assert_eq!(out.status.code(), Some(0), "{}", r["findings"]);
+    let fams: BTreeSet<&str> = checks(&r)
+        .iter()
+        .filter_map(|c| c["family"].as_str())
+        .collect();
+    assert_eq!(fams, BTreeSet::from(["ipv6"]));
+    let pass = kinds(&r, "pass");
+    for k in KINDS {
+        assert!(pass.contains(&(k.to_string(), "ipv6".to_string())), "{k}");
+    }
+    assert_eq!(kinds(&r, "fail"), BTreeSet::new());
+    assert!(
+        r["cluster"]["dnsService"]["ip"]
+            .as_str()
+            .is_some_and(|ip| ip.starts_with("2001:2:0:ffff::"))
+    );
+}
+
+#[test]
+fn ipv6_forward_off_is_ip_forward_disabled_for_ipv6_at_its_root() {
+    if !require_root() {
+        return;
+    }
+    let out = lab(&[
+        "--ip-family",
+        "dual",
+        "--nodes",
+        "3",
+        "-o",
+        "json",
+        "--fault",
+        "ipv6-forward-off",
+    ]);
+    let r = json(&out);
+    assert_eq!(out.status.code(), Some(1));
+    let errors: Vec<&Value> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["severity"] == "error")
+        .collect();
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    let f = errors[0];
+    assert_eq!(f["id"], "ip-forward-disabled");
+    assert_eq!(f["nodes"], serde_json::json!(["node-3"]));
+    assert!(f["title"].as_str().unwrap().contains("IPv6"), "{f}");
+    let ev: Vec<&str> = f["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        ev.contains(&"node-3: /proc/sys/net/ipv6/conf/all/forwarding = 0"),
+        "{ev:#?}"
+    );
+    assert!(ev.iter().any(|e| e.starts_with("family IPv6")), "{ev:#?}");
+    let quoted: Vec<&&str> = ev.iter().filter(|e| e.contains(" → ")).collect();
+    assert!(!quoted.is_empty() && quoted.iter().all(|e| e.contains(" IPv6 ")));
+    // IPv4 is untouched; the IPv6 failures all touch node-3.
+    assert_eq!(
+        kinds(&r, "fail")
+            .iter()
+            .map(|(_, fam)| fam.as_str())
+            .collect::<BTreeSet<_>>(),
+        BTreeSet::from(["ipv6"])
+    );
+    for c in checks(&r).iter().filter(|c| c["status"] == "fail") {
+        assert!(
+            c["source"]["node"] == "node-3" || c["target"]["node"] == "node-3",
+            "{c}"
+        );
+    }
+}
+
+#[test]
+fn ipv6_flags_that_cannot_mean_anything_are_usage_errors() {
+    // No root needed: refused before anything is built.
+    for args in [
+        &["--ip-family", "ipv5"][..],
+        &["--ip-family", "dual", "--cni", "kindnet"],
+        &["--ip-family", "dual", "--kube-proxy", "nftables"],
+        &["--fault", "ipv6-forward-off"],
+    ] {
+        let out = lab(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+    }
+}
