@@ -28,7 +28,7 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-netcheck' -ScriptBlock 
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Report format on stdout')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Report format on stdout')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Overall deadline of the run (e.g. 90s, 5m)')
-            [CompletionResult]::new('--checks', '--checks', [CompletionResultType]::ParameterName, 'Check kinds to run, comma-separated (default: all): pod-to-pod, pod-to-service, node-to-pod, pod-to-node, pod-to-apiserver, dns, mtu (no external egress check yet)')
+            [CompletionResult]::new('--checks', '--checks', [CompletionResultType]::ParameterName, 'Check kinds to run, comma-separated (default: all): pod-to-pod, pod-to-service, node-to-pod, pod-to-node, pod-to-apiserver, dns, mtu, nodeport (no external egress check yet)')
             [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Nodes to probe: a label selector (role=worker) or node names (a,b,c)')
             [CompletionResult]::new('--image', '--image', [CompletionResultType]::ParameterName, 'Probe image (default: the image matching this binary''s version)')
             [CompletionResult]::new('--fail-on', '--fail-on', [CompletionResultType]::ParameterName, 'Exit 1 on error findings only, or on warnings too')
@@ -62,7 +62,7 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-netcheck' -ScriptBlock 
             break
         }
         'kubectl-netcheck;run' {
-            [CompletionResult]::new('--checks', '--checks', [CompletionResultType]::ParameterName, 'Check kinds to run, comma-separated (default: all): pod-to-pod, pod-to-service, node-to-pod, pod-to-node, pod-to-apiserver, dns, mtu (no external egress check yet)')
+            [CompletionResult]::new('--checks', '--checks', [CompletionResultType]::ParameterName, 'Check kinds to run, comma-separated (default: all): pod-to-pod, pod-to-service, node-to-pod, pod-to-node, pod-to-apiserver, dns, mtu, nodeport (no external egress check yet)')
             [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'Nodes to probe: a label selector (role=worker) or node names (a,b,c)')
             [CompletionResult]::new('--image', '--image', [CompletionResultType]::ParameterName, 'Probe image (default: the image matching this binary''s version)')
             [CompletionResult]::new('--fail-on', '--fail-on', [CompletionResultType]::ParameterName, 'Exit 1 on error findings only, or on warnings too')
@@ -98,13 +98,14 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-netcheck' -ScriptBlock 
             [CompletionResult]::new('--cni', '--cni', [CompletionResultType]::ParameterName, 'The CNI the lab''s nodes run. Flavours that need IPIP, GENEVE or WireGuard devices (Calico IPIP, Cilium, Weave) are out of the lab: this kernel has VXLAN but not those')
             [CompletionResult]::new('--ip-family', '--ip-family', [CompletionResultType]::ParameterName, 'IP families of the lab''s cluster: ipv4, ipv6 (pods, Services, nodes and DNS with IPv6 addresses in 2001:2::/48) or dual (both; every check runs per family). IPv6 needs the flannel flavour and kube-proxy in iptables mode: the other flavours and nftables mode are IPv4 in the lab')
             [CompletionResult]::new('--policy', '--policy', [CompletionResultType]::ParameterName, 'NetworkPolicies (YAML) to load into the lab''s objects')
-            [CompletionResult]::new('--checks', '--checks', [CompletionResultType]::ParameterName, 'Check kinds to run, comma-separated (default: all)')
+            [CompletionResult]::new('--checks', '--checks', [CompletionResultType]::ParameterName, 'Check kinds to run, comma-separated (default: all): pod-to-pod, pod-to-service, node-to-pod, pod-to-node, pod-to-apiserver, dns, mtu, nodeport')
             [CompletionResult]::new('--fail-on', '--fail-on', [CompletionResultType]::ParameterName, 'Exit 1 on error findings only, or on warnings too')
             [CompletionResult]::new('--pairs', '--pairs', [CompletionResultType]::ParameterName, 'Node pairs to probe: auto (all up to 50 nodes, then sample:8), all, ring, or sample:K')
             [CompletionResult]::new('--probe-timeout', '--probe-timeout', [CompletionResultType]::ParameterName, 'How long a probe (and a DNS query) waits for its answer before the cell fails; a dead path costs about this much (raise it for slow links)')
             [CompletionResult]::new('--output-file', '--output-file', [CompletionResultType]::ParameterName, 'Write the report to FILE and the table to stdout (for CI: a readable log and a machine report). FILE gets the -o format; with -o table its extension picks (.xml JUnit, .md markdown, .txt table, else JSON); an extension naming another format than -o is refused (exit 2)')
             [CompletionResult]::new('--bench', '--bench', [CompletionResultType]::ParameterName, 'Benchmark: build, probe, inspect and report RUNS times and print timings')
             [CompletionResult]::new('--bench-nodes', '--bench-nodes', [CompletionResultType]::ParameterName, 'With --bench: the lab sizes to measure, comma-separated (default: --nodes)')
+            [CompletionResult]::new('--bench-cni', '--bench-cni', [CompletionResultType]::ParameterName, 'With --bench: the CNI flavours to measure, comma-separated, or `all` (default: --cni); one line per flavour and size')
             [CompletionResult]::new('--destroy', '--destroy', [CompletionResultType]::ParameterName, 'Remove a lab kept with --keep (its id is in the namespace names: nc<ID>-…)')
             [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The kubeconfig context to use')

@@ -894,7 +894,7 @@ _kubectl__netcheck() {
             return 0
             ;;
         kubectl__subcmd__netcheck__subcmd__lab)
-            opts="-n -o -q -v -h --nodes --pods-per-node --fault --list-faults --kube-proxy --cni --ip-family --policy --checks --fail-on --pairs --probe-timeout --output-file --wide --no-host --keep --bench --bench-nodes --destroy --destroy-all --kubeconfig --context --namespace --output --timeout --no-color --quiet --verbose --help"
+            opts="-n -o -q -v -h --nodes --pods-per-node --fault --list-faults --kube-proxy --cni --ip-family --policy --checks --fail-on --pairs --probe-timeout --output-file --wide --no-host --keep --bench --bench-nodes --bench-cni --destroy --destroy-all --kubeconfig --context --namespace --output --timeout --no-color --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -917,7 +917,7 @@ _kubectl__netcheck() {
                     return 0
                     ;;
                 --cni)
-                    COMPREPLY=($(compgen -W "flannel host-gw kindnet" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "flannel host-gw calico kindnet" -- "${cur}"))
                     return 0
                     ;;
                 --ip-family)
@@ -953,6 +953,10 @@ _kubectl__netcheck() {
                     return 0
                     ;;
                 --bench-nodes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bench-cni)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

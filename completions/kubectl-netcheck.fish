@@ -32,7 +32,7 @@ json\t''
 junit\t''
 markdown\t''"
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_needs_command" -l timeout -d 'Overall deadline of the run (e.g. 90s, 5m)' -r
-complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_needs_command" -l checks -d 'Check kinds to run, comma-separated (default: all): pod-to-pod, pod-to-service, node-to-pod, pod-to-node, pod-to-apiserver, dns, mtu (no external egress check yet)' -r
+complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_needs_command" -l checks -d 'Check kinds to run, comma-separated (default: all): pod-to-pod, pod-to-service, node-to-pod, pod-to-node, pod-to-apiserver, dns, mtu, nodeport (no external egress check yet)' -r
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_needs_command" -l nodes -d 'Nodes to probe: a label selector (role=worker) or node names (a,b,c)' -r
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_needs_command" -l image -d 'Probe image (default: the image matching this binary\'s version)' -r
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_needs_command" -l fail-on -d 'Exit 1 on error findings only, or on warnings too' -r -f -a "error\t''
@@ -60,7 +60,7 @@ complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_needs_command" -f -a "r
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_needs_command" -f -a "diff" -d 'What changed between two saved reports (exit 1 when something regressed)'
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_needs_command" -f -a "agent" -d 'What runs inside probe pods'
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand run" -l checks -d 'Check kinds to run, comma-separated (default: all): pod-to-pod, pod-to-service, node-to-pod, pod-to-node, pod-to-apiserver, dns, mtu (no external egress check yet)' -r
+complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand run" -l checks -d 'Check kinds to run, comma-separated (default: all): pod-to-pod, pod-to-service, node-to-pod, pod-to-node, pod-to-apiserver, dns, mtu, nodeport (no external egress check yet)' -r
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand run" -l nodes -d 'Nodes to probe: a label selector (role=worker) or node names (a,b,c)' -r
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand run" -l image -d 'Probe image (default: the image matching this binary\'s version)' -r
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand run" -l fail-on -d 'Exit 1 on error findings only, or on warnings too' -r -f -a "error\t''
@@ -92,12 +92,13 @@ complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -
 nftables\t'table ip kube-proxy in nftables (needs nft)'"
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l cni -d 'The CNI the lab\'s nodes run. Flavours that need IPIP, GENEVE or WireGuard devices (Calico IPIP, Cilium, Weave) are out of the lab: this kernel has VXLAN but not those' -r -f -a "flannel\t'flannel\'s VXLAN backend: a bridge cni0 per node, flannel.1 to the others (pod MTU 1450)'
 host-gw\t'flannel\'s host-gw backend: a bridge cni0 per node, routes to the others via their node IPs (pod MTU 1500)'
+calico\t'Calico\'s VXLAN mode: a cali veth per pod (proxy ARP, gateway 169.254.1.1), no bridge, vxlan.calico to the others (pod MTU 1450)'
 kindnet\t'kind\'s CNI: a ptp veth per pod, no bridge, routes to the others via their node IPs (pod MTU 1500)'"
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l ip-family -d 'IP families of the lab\'s cluster: ipv4, ipv6 (pods, Services, nodes and DNS with IPv6 addresses in 2001:2::/48) or dual (both; every check runs per family). IPv6 needs the flannel flavour and kube-proxy in iptables mode: the other flavours and nftables mode are IPv4 in the lab' -r -f -a "ipv4\t''
 ipv6\t''
 dual\t''"
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l policy -d 'NetworkPolicies (YAML) to load into the lab\'s objects' -r -F
-complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l checks -d 'Check kinds to run, comma-separated (default: all)' -r
+complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l checks -d 'Check kinds to run, comma-separated (default: all): pod-to-pod, pod-to-service, node-to-pod, pod-to-node, pod-to-apiserver, dns, mtu, nodeport' -r
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l fail-on -d 'Exit 1 on error findings only, or on warnings too' -r -f -a "error\t''
 warning\t''"
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l pairs -d 'Node pairs to probe: auto (all up to 50 nodes, then sample:8), all, ring, or sample:K' -r
@@ -105,6 +106,7 @@ complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l output-file -d 'Write the report to FILE and the table to stdout (for CI: a readable log and a machine report). FILE gets the -o format; with -o table its extension picks (.xml JUnit, .md markdown, .txt table, else JSON); an extension naming another format than -o is refused (exit 2)' -r -F
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l bench -d 'Benchmark: build, probe, inspect and report RUNS times and print timings' -r
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l bench-nodes -d 'With --bench: the lab sizes to measure, comma-separated (default: --nodes)' -r
+complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l bench-cni -d 'With --bench: the CNI flavours to measure, comma-separated, or `all` (default: --cni); one line per flavour and size' -r
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l destroy -d 'Remove a lab kept with --keep (its id is in the namespace names: nc<ID>-…)' -r
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l context -d 'The kubeconfig context to use' -r
