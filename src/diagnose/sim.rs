@@ -242,6 +242,7 @@ pub fn run(d: &Deployment, net: impl Fn(&CheckTemplate) -> Answer) -> Vec<Check>
             results,
             duration_ms: 1.0,
             peak_rss_kib: None,
+            cells: Vec::new(),
         };
         checks.extend(plan::assemble(sp, Ok(&report)));
     }
@@ -253,6 +254,7 @@ pub fn diagnose(d: &Deployment, checks: &[Check]) -> Vec<Finding> {
     super::diagnose(&super::Evidence {
         deployment: d,
         checks,
+        cells: &[],
         hosts: &[],
         policy: None,
     })

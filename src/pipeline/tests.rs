@@ -120,6 +120,7 @@ impl Runtime for Fake {
             results,
             duration_ms: 1.0,
             peak_rss_kib: Some(4096),
+            cells: Vec::new(),
         })
     }
     async fn inspect_host(&self, node: &str) -> Result<HostReport> {

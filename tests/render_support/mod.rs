@@ -204,6 +204,7 @@ pub fn checks(d: &Deployment, answer: impl Fn(&CheckTemplate, usize) -> Answer) 
             results,
             duration_ms: 40.0,
             peak_rss_kib: None,
+            cells: Vec::new(),
         };
         out.extend(plan::assemble(sp, Ok(&report)));
     }
@@ -227,6 +228,7 @@ pub fn report(d: Deployment, checks: Vec<Check>, findings: Vec<Finding>) -> Repo
         cluster: d.cluster,
         nodes: d.nodes,
         checks,
+        cells: Vec::new(),
         hosts: d
             .hosts
             .iter()
@@ -497,6 +499,7 @@ pub fn diagnosed(r: &Report) -> Report {
     let findings = netcheck::diagnose::diagnose(&netcheck::diagnose::Evidence {
         deployment: &d,
         checks: &r.checks,
+        cells: &[],
         hosts: &r.hosts,
         policy: None,
     });
