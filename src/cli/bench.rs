@@ -246,7 +246,7 @@ async fn one_run(
         diagnose_render_ms: get("diagnose") + render_ms,
         cleanup_ms: get("cleanup"),
         total_ms,
-        checks: report.checks.len(),
+        checks: report.checks.len() + report.summary.checks_omitted,
         failed: report.summary.failed + report.summary.errors,
         max_plan: m.max_plan.load(Ordering::Relaxed),
         probe_rss_kib: m.probe_rss_kib.load(Ordering::Relaxed),

@@ -171,6 +171,14 @@ pub const AGGREGATE_ABOVE_CHECKS: usize = 20_000;
 pub const AGGREGATE_ABOVE_NODES: usize = 50;
 
 impl Aggregate {
+    /// `--all-checks` and `--aggregate` (clap refuses both at once).
+    pub fn from_flags(all_checks: bool, aggregate: bool) -> Aggregate {
+        match (all_checks, aggregate) {
+            (true, _) => Aggregate::Never,
+            (false, true) => Aggregate::Always,
+            (false, false) => Aggregate::Auto,
+        }
+    }
     /// Whether a run of `probes` probes on `nodes` nodes aggregates.
     pub fn applies(self, probes: usize, nodes: usize) -> bool {
         match self {

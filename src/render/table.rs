@@ -585,7 +585,8 @@ pub fn summary_line(r: &Report, th: &Theme, width: usize) -> String {
     if s.recovered > 0 {
         extra.push(format!("{} flaky (passed on the second try)", s.recovered));
     }
-    let total = r.checks.len();
+    // With aggregation, passes counted per cell are checks too.
+    let total = r.checks.len() + s.checks_omitted;
     let mut line = if !failing {
         let mut l = if total == 0 {
             format!("{} no checks ran", th.symbol(CellState::Pass))
