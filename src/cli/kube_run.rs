@@ -24,9 +24,9 @@ pub fn pipeline_options(args: &RunArgs) -> Result<pipeline::Options, CliError> {
     let pairs: PairStrategy = args.pairs.parse().map_err(CliError::usage)?;
     Ok(pipeline::Options {
         plan: PlanOptions {
-                aggregate: Aggregate::from_flags(args.all_checks, args.aggregate),
-                ..PlanOptions::from_flags(checks, pairs, args.probe_timeout)
-            },
+            aggregate: Aggregate::from_flags(args.all_checks, args.aggregate),
+            ..PlanOptions::from_flags(checks, pairs, args.probe_timeout)
+        },
         no_host: args.no_host,
         keep: args.keep,
     })

@@ -197,7 +197,11 @@ fn aggregate(r: &Report, portless: bool) -> BTreeMap<CellKey, Agg<'_>> {
                 target: s.target.clone(),
                 protocol: p.as_str().to_string(),
                 port: None,
-                variant: if s.hairpin { "hairpin".into() } else { String::new() },
+                variant: if s.hairpin {
+                    "hairpin".into()
+                } else {
+                    String::new()
+                },
             };
             let e = out.entry(k).or_insert(Agg {
                 state: CellState::Pass,
@@ -347,9 +351,9 @@ pub fn diff(old: &Report, new: &Report) -> Diff {
             (Some(o), Some(n)) if o.state.is_failure() && !n.state.is_failure() => {
                 d.fixed.push(change(o.detail()));
             }
-            (_, n) => d.changed.push(change(
-                n.map(|n| n.detail()).unwrap_or_default(),
-            )),
+            (_, n) => d
+                .changed
+                .push(change(n.map(|n| n.detail()).unwrap_or_default())),
         }
     }
     let old_f: BTreeMap<_, &Finding> = old.findings.iter().map(|f| (finding_key(f), f)).collect();

@@ -167,11 +167,11 @@ impl<'a> Cell<'a> {
 
     /// Only one protocol in the cell (DNS, MTU, the API server).
     pub fn single_protocol(&self) -> bool {
-        let mut all = self
-            .checks
-            .iter()
-            .map(|c| c.protocol)
-            .chain(self.omitted.iter().flat_map(|s| s.protocols.iter().copied()));
+        let mut all = self.checks.iter().map(|c| c.protocol).chain(
+            self.omitted
+                .iter()
+                .flat_map(|s| s.protocols.iter().copied()),
+        );
         all.next().is_some_and(|f| all.all(|p| p == f))
     }
 

@@ -69,7 +69,10 @@ pub fn case_name(c: &Check) -> String {
 /// The passes agents counted in one cell, as one passing case.
 fn cell_case(s: &CellSummary) -> TestCase {
     let hairpin = if s.hairpin { " (hairpin)" } else { "" };
-    let name = format!("{} → {}{hairpin} ({} passed)", s.source, s.target, s.omitted);
+    let name = format!(
+        "{} → {}{hairpin} ({} passed)",
+        s.source, s.target, s.omitted
+    );
     let mut t = TestCase::new(name, TestCaseStatus::success());
     t.set_classname(format!("netcheck.{}.{}", s.kind.as_str(), s.source));
     if let Some(l) = s.median_latency_ms.filter(|l| l.is_finite() && *l >= 0.0) {
@@ -199,7 +202,11 @@ pub fn render(r: &Report) -> String {
         }
         let mut suite = TestSuite::new(kind.as_str());
         let mut seen = BTreeSet::new();
-        for mut t in checks.into_iter().map(case).chain(counted.into_iter().map(cell_case)) {
+        for mut t in checks
+            .into_iter()
+            .map(case)
+            .chain(counted.into_iter().map(cell_case))
+        {
             // Names must be unique in a suite for CI UIs to keep every case.
             let base = t.name.as_str().to_string();
             let mut n = 2;
