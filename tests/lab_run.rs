@@ -187,15 +187,38 @@ fn each_fault_is_named_as_the_root() {
     if !require_root() {
         return;
     }
+    let problems = faults_named_as_root(&[]);
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+
+/// The same with agents counting passes per cell (`--aggregate`, what runs
+/// past 20,000 probes): the report lists failures and cells, and every fault
+/// is still named at its root.
+#[test]
+fn each_fault_is_named_as_the_root_when_agents_aggregate() {
+    if !require_root() {
+        return;
+    }
+    let problems = faults_named_as_root(&["--aggregate"]);
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+
+/// What is wrong in the report of each fault's run (`extra`: more flags).
+fn faults_named_as_root(extra: &[&str]) -> Vec<String> {
     let mut problems = Vec::new();
     for f in faults::all() {
-        let out = lab(&["--nodes", "3", "-o", "json", "-v", "--fault", f.name()]);
+        let mut args = vec!["--nodes", "3", "-o", "json", "-v", "--fault", f.name()];
+        args.extend_from_slice(extra);
+        let out = lab(&args);
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         if out.stdout.is_empty() {
             problems.push(format!("{}: no report: {stderr}", f.name()));
             continue;
         }
         let r = json(&out);
+        if extra.contains(&"--aggregate") {
+            problems.extend(aggregation_problems(f.name(), &r));
+        }
         let errors = error_findings(&r);
         let want = f.expected().as_str();
         // A warning root (the fault breaks nothing the probes send) leaves
@@ -270,7 +293,40 @@ fn each_fault_is_named_as_the_root() {
             assert_nothing_left(&id, &[]);
         }
     }
-    assert!(problems.is_empty(), "{problems:#?}");
+    problems
+}
+
+/// An aggregated report says so, counts passes in cells, and lists no
+/// pass of the counted kinds (pod-to-pod, pod-to-service, node-to-pod,
+/// pod-to-node) but the flaky ones (failed first, then passed).
+fn aggregation_problems(fault: &str, r: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    let s = &r["summary"];
+    if s["aggregated"] != true || s["checksOmitted"].as_u64().unwrap_or(0) == 0 {
+        out.push(format!("{fault}: not aggregated: {s}"));
+    }
+    let cells = r["cells"].as_array().cloned().unwrap_or_default();
+    let omitted: u64 = cells.iter().filter_map(|c| c["omitted"].as_u64()).sum();
+    if Some(omitted) != s["checksOmitted"].as_u64() {
+        out.push(format!(
+            "{fault}: cells omit {omitted}, summary says {}",
+            s["checksOmitted"]
+        ));
+    }
+    let counted = ["pod-to-pod", "pod-to-service", "node-to-pod", "pod-to-node"];
+    let listed_passes = r["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] == "pass" && counted.contains(&c["kind"].as_str().unwrap_or("")))
+        .filter(|c| !c["detail"].as_str().unwrap_or("").starts_with("flaky: "))
+        .count();
+    if listed_passes > 0 {
+        out.push(format!(
+            "{fault}: {listed_passes} counted pass(es) still listed"
+        ));
+    }
+    out
 }
 
 /// A host fault's finding names the broken node (the last), quotes the

@@ -178,7 +178,8 @@ pub struct CellSummary {
     pub median_latency_ms: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_latency_ms: Option<f64>,
-    /// The passes' latencies while cells are being built (not in the JSON).
+    /// The passes' latencies while the cell is being built (empty once
+    /// [`finish`](Self::finish)ed; not in the JSON).
     #[serde(skip)]
     pub latency: LatencyHistogram,
 }
@@ -263,9 +264,11 @@ impl CellSummary {
             self.max_latency_ms = Some(self.max_latency_ms.map_or(m, |x| x.max(m)));
         }
     }
-    /// Fill the median from the histogram.
+    /// Fill the median from the histogram, and drop the histogram (a
+    /// finished cell is what the JSON says).
     pub fn finish(&mut self) {
         self.median_latency_ms = self.latency.median();
+        self.latency = LatencyHistogram::default();
     }
 }
 
