@@ -318,3 +318,26 @@ pub fn cells_of(checks: &[Check]) -> Vec<CellSummary> {
 pub fn omitted(cells: &[CellSummary]) -> usize {
     cells.iter().map(|c| c.omitted).sum()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_histogram_median_is_within_half_a_percent_and_merges_exactly() {
+        let lat: Vec<f64> = (1..=501).map(|i| round_latency(0.013 * i as f64)).collect();
+        let mut all = LatencyHistogram::default();
+        let (mut a, mut b) = (LatencyHistogram::default(), LatencyHistogram::default());
+        for (i, &l) in lat.iter().enumerate() {
+            all.add(l);
+            if i % 3 == 0 { a.add(l) } else { b.add(l) }
+        }
+        let exact = lat[250];
+        let m = all.median().expect("a median");
+        assert!((m - exact).abs() <= exact * 0.005, "{m} vs {exact}");
+        a.merge(&b);
+        assert_eq!(a, all, "two agents' counts merge into the same histogram");
+        assert_eq!(a.count(), 501);
+        assert_eq!(LatencyHistogram::default().median(), None);
+    }
+}
