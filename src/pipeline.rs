@@ -11,6 +11,7 @@ use crate::runtime::{Progress, Result, Runtime, RuntimeError};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+pub mod cells;
 pub mod confirm;
 pub use confirm::Confirmation;
 
@@ -116,16 +117,25 @@ async fn stages_until_diagnosis<R: Runtime>(
     let t = Instant::now();
     progress.message("diagnosing");
     crate::policy::judge::judge_checks_with(&policy, &mut checks);
+    // The cells from the judged checks and the passes agents only counted.
+    let mut cells = crate::model::cells::Cells::default();
+    checks.iter().for_each(|c| cells.add_check(c));
+    for (key, passes) in probed.omitted {
+        cells.add_omitted(key, &passes);
+    }
+    let cells = cells.finish();
     let findings = diagnose::diagnose(&Evidence {
         deployment: &deployment,
         checks: &checks,
+        cells: &cells,
         hosts: &hosts,
         policy: Some(&policy),
     });
     stages.record("diagnose", t);
 
-    let mut report = build_report(deployment, checks, hosts, findings);
+    let mut report = build_report_with_cells(deployment, checks, cells, hosts, findings);
     report.summary.confirmed = probed.confirmation.confirmed;
+    report.summary.aggregated = probed.aggregated;
     Ok(report)
 }
 
@@ -140,8 +150,16 @@ fn expected_block(policy: &crate::policy::PolicyJudge, c: &Check) -> bool {
 /// What the probe stage produced.
 #[derive(Debug, Clone, Default)]
 pub struct Probed {
+    /// The checks answered in full (all of them unless `aggregated`).
     pub checks: Vec<Check>,
     pub confirmation: Confirmation,
+    /// Agents counted passes per cell (`cells`).
+    pub aggregated: bool,
+    /// The passes counted per cell, not in `checks`.
+    pub omitted: Vec<(
+        crate::model::cells::CellKey,
+        crate::model::cells::OmittedPasses,
+    )>,
 }
 
 /// Send every source its plan at once and gather the checks; then probe the
@@ -154,7 +172,15 @@ pub async fn probe_all<R: Runtime>(
     expected_block: &dyn Fn(&Check) -> bool,
     progress: &dyn Progress,
 ) -> Probed {
-    let plans = plan::plan(d, opts);
+    let mut plans = plan::plan(d, opts);
+    let probes: usize = plans.iter().map(|sp| sp.plan.probes.len()).sum();
+    let aggregated = opts.aggregate.applies(probes, d.nodes.len());
+    if aggregated {
+        // A failure NetworkPolicy intends passing is an unexpected allow: in full.
+        plans
+            .iter_mut()
+            .for_each(|sp| cells::mark(sp, expected_block));
+    }
     let total = plans.len();
     let done = std::sync::atomic::AtomicUsize::new(0);
     let began = tokio::time::Instant::now();
@@ -170,23 +196,26 @@ pub async fn probe_all<R: Runtime>(
     .await;
     let mut pending = Vec::new();
     let mut per_source: Vec<Vec<Check>> = Vec::with_capacity(plans.len());
+    let mut omitted = Vec::new();
     for (i, (sp, (answer, at))) in plans.iter().zip(answers).enumerate() {
-        let checks = match answer {
-            Ok(report) => plan::assemble(sp, Ok(&report)),
+        let a = match answer {
+            Ok(report) => cells::assemble(sp, Ok(&report)),
             // An agent that could not be run is not called again.
-            Err(e) => plan::assemble(sp, Err(&format!("could not run the probe agent: {e}"))),
+            Err(e) => cells::assemble(sp, Err(&format!("could not run the probe agent: {e}"))),
         };
-        let indices: Vec<usize> = (0..checks.len())
-            .filter(|&j| confirm::needs_confirmation(&checks[j], expected_block))
+        let slots: Vec<usize> = (0..a.checks.len())
+            .filter(|&j| confirm::needs_confirmation(&a.checks[j], expected_block))
             .collect();
-        if !indices.is_empty() {
+        if !slots.is_empty() {
             pending.push(confirm::Pending {
                 source: i,
-                indices,
+                indices: slots.iter().map(|&j| a.probes[j]).collect(),
+                slots,
                 answered_at: at,
             });
         }
-        per_source.push(checks);
+        per_source.push(a.checks);
+        omitted.extend(a.omitted);
     }
     let confirmation = confirm_round(rt, &plans, &mut per_source, pending, began, progress).await;
     Probed {
@@ -196,6 +225,8 @@ pub async fn probe_all<R: Runtime>(
             .chain(plan::unreached_checks(d))
             .collect(),
         confirmation,
+        aggregated,
+        omitted,
     }
 }
 
@@ -230,13 +261,7 @@ async fn confirm_round<R: Runtime>(
         let answer = answer
             .as_ref()
             .map_err(|e| format!("could not run the probe agent: {e}"));
-        confirm::fold(
-            &mut per_source[p.source],
-            cp,
-            &p.indices,
-            answer,
-            &mut tally,
-        );
+        confirm::fold(&mut per_source[p.source], cp, &p.slots, answer, &mut tally);
     }
     tally.took = Some(t.elapsed());
     tally
@@ -271,19 +296,38 @@ async fn inspect_all<R: Runtime>(rt: &R, d: &Deployment) -> Vec<HostReport> {
     .await
 }
 
+/// A report of every check (the cells computed from them).
 pub fn build_report(
     d: Deployment,
     checks: Vec<Check>,
     hosts: Vec<HostReport>,
     findings: Vec<Finding>,
 ) -> Report {
-    let summary = Summary::tally(&checks, &findings);
+    let cells = crate::model::cells::cells_of(&checks);
+    build_report_with_cells(d, checks, cells, hosts, findings)
+}
+
+/// A report of `checks` and the `cells` that count them and the passes
+/// agents only counted (`omitted`, in `passed` and `checksOmitted`).
+pub fn build_report_with_cells(
+    d: Deployment,
+    checks: Vec<Check>,
+    cells: Vec<crate::model::cells::CellSummary>,
+    hosts: Vec<HostReport>,
+    findings: Vec<Finding>,
+) -> Report {
+    let mut summary = Summary::tally(&checks, &findings);
+    let omitted = crate::model::cells::omitted(&cells);
+    summary.passed += omitted;
+    summary.checks_omitted = omitted;
+    summary.aggregated = omitted > 0;
     Report {
         api_version: API_VERSION.to_string(),
         kind: "Report".to_string(),
         cluster: d.cluster,
         nodes: d.nodes,
         checks,
+        cells,
         hosts,
         findings,
         summary,

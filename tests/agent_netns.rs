@@ -296,6 +296,7 @@ fn probe(id: &str, timeout_ms: u64, spec: ProbeSpec) -> Probe {
         id: id.into(),
         timeout_ms,
         retries: 2,
+        cell: None,
         spec,
     }
 }
@@ -943,6 +944,7 @@ fn dns_through_the_namespace_resolv_conf() {
         id: id.into(),
         timeout_ms: 2000,
         retries: 2,
+        cell: None,
         spec: ProbeSpec::Dns {
             name: name.into(),
             server,

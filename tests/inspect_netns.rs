@@ -219,6 +219,7 @@ fn findings(h: &HostReport, checks: &[Check]) -> Vec<netcheck::model::Finding> {
     diagnose(&Evidence {
         deployment: &deployment(),
         checks,
+        cells: &[],
         hosts: std::slice::from_ref(h),
         policy: None,
     })

@@ -317,12 +317,67 @@ fn each_fault_is_named_as_the_root_in_every_other_flavour() {
     assert!(problems.is_empty(), "{problems:#?}");
 }
 
+/// An aggregated report says so, counts passes in cells, and lists no
+/// pass of the counted kinds (pod-to-pod, pod-to-service, node-to-pod,
+/// pod-to-node) but the flaky ones (failed first, then passed).
+fn aggregation_problems(fault: &str, r: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    let s = &r["summary"];
+    if s["aggregated"] != true || s["checksOmitted"].as_u64().unwrap_or(0) == 0 {
+        out.push(format!("{fault}: not aggregated: {s}"));
+    }
+    let cells = r["cells"].as_array().cloned().unwrap_or_default();
+    let omitted: u64 = cells.iter().filter_map(|c| c["omitted"].as_u64()).sum();
+    if Some(omitted) != s["checksOmitted"].as_u64() {
+        out.push(format!(
+            "{fault}: cells omit {omitted}, summary says {}",
+            s["checksOmitted"]
+        ));
+    }
+    let counted = ["pod-to-pod", "pod-to-service", "node-to-pod", "pod-to-node"];
+    let listed_passes = r["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] == "pass" && counted.contains(&c["kind"].as_str().unwrap_or("")))
+        .filter(|c| !c["detail"].as_str().unwrap_or("").starts_with("flaky: "))
+        .count();
+    if listed_passes > 0 {
+        out.push(format!(
+            "{fault}: {listed_passes} counted pass(es) still listed"
+        ));
+    }
+    out
+}
+
+/// The same with agents counting passes per cell (`--aggregate`, what runs
+/// past 20,000 probes): the report lists failures and cells, and every fault
+/// is still named at its root.
+#[test]
+fn each_fault_is_named_as_the_root_when_agents_aggregate() {
+    if !require_root() {
+        return;
+    }
+    let cni = flavours::default();
+    let problems: Vec<String> = faults::all()
+        .iter()
+        .filter(|f| f.applies_to(cni) && !f.needs_ipv6())
+        .flat_map(|f| fault_problems_with(cni, *f, &["--aggregate"]))
+        .collect();
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+
 /// One fault on one flavour: exit code, exactly the expected error finding,
 /// its severity, and what it must quote.
 fn fault_problems(cni: &dyn Flavour, f: &dyn faults::Fault) -> Vec<String> {
+    fault_problems_with(cni, f, &[])
+}
+
+/// [`fault_problems`] with more flags (`extra`).
+fn fault_problems_with(cni: &dyn Flavour, f: &dyn faults::Fault, extra: &[&str]) -> Vec<String> {
     let mut problems = Vec::new();
     let name = format!("{} on {}", f.name(), cni.name());
-    let out = lab(&[
+    let mut args = vec![
         "--nodes",
         "3",
         "-o",
@@ -332,12 +387,17 @@ fn fault_problems(cni: &dyn Flavour, f: &dyn faults::Fault) -> Vec<String> {
         cni.name(),
         "--fault",
         f.name(),
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    let out = lab(&args);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     if out.stdout.is_empty() {
         return vec![format!("{name}: no report: {stderr}")];
     }
     let r = json(&out);
+    if extra.contains(&"--aggregate") {
+        problems.extend(aggregation_problems(&name, &r));
+    }
     let errors = error_findings(&r);
     let want = f.expected().as_str();
     // A warning root (the fault breaks nothing the probes send) leaves

@@ -397,6 +397,7 @@ fn findings(d: &Deployment, checks: &[Check]) -> Vec<netcheck::model::Finding> {
     diagnose(&Evidence {
         deployment: d,
         checks,
+        cells: &[],
         hosts: &[],
         policy: None,
     })

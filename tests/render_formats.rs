@@ -326,3 +326,64 @@ fn markdown_names_the_policy_kinds_not_judged() {
         "{md}"
     );
 }
+
+/// An aggregated report (passes counted per cell) renders the same matrices
+/// as the full one: every cell in the same state with the same counts, and
+/// the same failing pairs; JUnit names every failed check and has a passing
+/// case per counted cell; a diff of the two changes nothing.
+#[test]
+fn aggregated_reports_render_the_same_cells() {
+    use netcheck::render::grid;
+    for (name, full) in render_support::all() {
+        let agg = render_support::aggregated(&full);
+        assert!(agg.checks.len() < full.checks.len(), "{name}");
+        let (gf, ga) = (grid::grids(&full), grid::grids(&agg));
+        assert_eq!(gf.len(), ga.len(), "{name}");
+        for (f, a) in gf.iter().zip(&ga) {
+            assert_eq!(
+                (&f.rows, &f.cols),
+                (&a.rows, &a.cols),
+                "{name}: {}",
+                f.title
+            );
+            for (rf, ra) in f.cells.iter().zip(&a.cells) {
+                for (cf, ca) in rf.iter().zip(ra) {
+                    let state =
+                        |c: &Option<grid::Cell<'_>>| c.as_ref().map(|c| (c.state(), c.counts()));
+                    assert_eq!(state(cf), state(ca), "{name}: {}", f.title);
+                    let labels = |c: &Option<grid::Cell<'_>>| {
+                        c.as_ref()
+                            .map(|c| (c.failed_labels(), c.single_protocol(), c.all_failed()))
+                    };
+                    assert_eq!(labels(cf), labels(ca), "{name}: {}", f.title);
+                }
+            }
+            assert_eq!(f.failing().len(), a.failing().len(), "{name}: {}", f.title);
+        }
+        let xml = junit(&agg);
+        let doc = roxmltree::Document::parse(&xml).expect("JUnit is XML");
+        let failures = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("failure"))
+            .count();
+        let full_xml = junit(&full);
+        let full_doc = roxmltree::Document::parse(&full_xml).expect("JUnit is XML");
+        let full_failures = full_doc
+            .descendants()
+            .filter(|n| n.has_tag_name("failure"))
+            .count();
+        assert_eq!(
+            failures, full_failures,
+            "{name}: every failure is still a case"
+        );
+        assert!(xml.contains(" passed)"), "{name}: a case per counted cell");
+        let d = netcheck::render::diff::diff(&full, &agg);
+        assert!(
+            d.regressions.is_empty() && d.fixed.is_empty() && d.changed.is_empty(),
+            "{name}: {d:#?}"
+        );
+        assert_eq!(d.old.checks, d.new.checks, "{name}");
+        let d = netcheck::render::diff::diff(&agg, &agg);
+        assert!(!d.regressed && d.changed.is_empty(), "{name}");
+    }
+}

@@ -43,6 +43,36 @@ fn every_scenario_validates() {
 }
 
 #[test]
+fn aggregated_reports_validate() {
+    let v = validator();
+    for (name, r) in render_support::all() {
+        let r = render_support::aggregated(&r);
+        let text = render(&r, OutputFormat::Json, &RenderOptions::default());
+        let doc: Value = serde_json::from_str(&text).expect("-o json is JSON");
+        let errs = errors(&v, &doc);
+        assert!(errs.is_empty(), "{name}: {errs:#?}");
+        assert_eq!(doc["summary"]["aggregated"], true, "{name}");
+        assert!(
+            doc["summary"]["checksOmitted"].as_u64().unwrap_or(0) > 0,
+            "{name}"
+        );
+        assert!(!doc["cells"].as_array().unwrap().is_empty(), "{name}");
+    }
+    // And the schema knows the flag's one value.
+    let mut doc: Value = serde_json::from_str(&render(
+        &render_support::aggregated(&render_support::healthy()),
+        OutputFormat::Json,
+        &RenderOptions::default(),
+    ))
+    .expect("JSON");
+    doc["summary"]["aggregated"] = Value::Bool(false);
+    assert!(
+        !errors(&v, &doc).is_empty(),
+        "aggregated: false is never written"
+    );
+}
+
+#[test]
 fn saved_real_reports_validate() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/reports");
     let entries = std::fs::read_dir(&dir)
@@ -165,6 +195,7 @@ fn json_keeps_the_field_order_of_the_contract() {
         "cluster",
         "nodes",
         "checks",
+        "cells",
         "hosts",
         "findings",
         "summary",

@@ -8,8 +8,10 @@
 //!   exits 0 on SIGTERM or SIGINT.
 //! - `agent probe` reads one [`ProbePlan`](crate::model::ProbePlan) (JSON) on
 //!   stdin and writes one [`ProbeReport`](crate::model::ProbeReport) (JSON) on
-//!   stdout. A plan that does not parse is exit code 2 with the reason on stderr.
+//!   stdout (passes counted per cell when the plan asks, [`aggregate`]). A
+//!   plan that does not parse is exit code 2 with the reason on stderr.
 
+pub mod aggregate;
 #[cfg(target_os = "linux")]
 pub mod inspect_host;
 #[cfg(target_os = "linux")]

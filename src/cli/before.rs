@@ -43,6 +43,8 @@ fn to_run(id: &str, from: &RunArgs, to: &mut RunArgs) {
         "fail_on" => to.fail_on = from.fail_on,
         "pairs" => to.pairs = from.pairs.clone(),
         "probe_timeout" => to.probe_timeout = from.probe_timeout,
+        "all_checks" => to.all_checks = from.all_checks,
+        "aggregate" => to.aggregate = from.aggregate,
         "output_file" => to.output_file = from.output_file.clone(),
         "wide" => to.wide = from.wide,
         "policy_from" => to.policy_from = from.policy_from.clone(),
@@ -51,13 +53,15 @@ fn to_run(id: &str, from: &RunArgs, to: &mut RunArgs) {
 }
 
 /// The `run` flags `lab` has too, with the same meaning.
-const LAB_HAS: [&str; 8] = [
+const LAB_HAS: [&str; 10] = [
     "checks",
     "keep",
     "no_host",
     "fail_on",
     "pairs",
     "probe_timeout",
+    "all_checks",
+    "aggregate",
     "output_file",
     "wide",
 ];
@@ -71,6 +75,8 @@ fn to_lab(id: &str, from: &RunArgs, to: &mut LabArgs) {
         "fail_on" => to.fail_on = from.fail_on,
         "pairs" => to.pairs = from.pairs.clone(),
         "probe_timeout" => to.probe_timeout = from.probe_timeout,
+        "all_checks" => to.all_checks = from.all_checks,
+        "aggregate" => to.aggregate = from.aggregate,
         "output_file" => to.output_file = from.output_file.clone(),
         "wide" => to.wide = from.wide,
         _ => {}

@@ -342,7 +342,7 @@ async fn one_run(
         total_ms,
         cpu_s,
         softirq_s,
-        checks: report.checks.len(),
+        checks: report.checks.len() + report.summary.checks_omitted,
         failed: report.summary.failed + report.summary.errors,
         max_plan: m.max_plan.load(Ordering::Relaxed),
         probe_rss_kib: m.probe_rss_kib.load(Ordering::Relaxed),

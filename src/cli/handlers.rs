@@ -163,6 +163,7 @@ fn agent_probe() -> Result<ExitCode, CliError> {
     drop(input);
     probe::raise_fd_limit();
     let report = agent_runtime()?.block_on(probe::run_plan(&plan));
+    let report = crate::agent::aggregate::aggregate(&plan, report);
     let mut out = std::io::stdout().lock();
     serde_json::to_writer(&mut out, &report)
         .map_err(|e| CliError::could_not_run(format!("cannot write the probe report: {e}")))?;

@@ -6,7 +6,7 @@ use super::outcome::{ReportFlags, check_output_file, finish, interrupted_error, 
 use super::{CliError, ExitCode, GlobalArgs, RunArgs};
 use crate::kube::{self, KubeOptions, KubeRuntime};
 use crate::pipeline;
-use crate::plan::{CheckSet, PairStrategy, PlanOptions};
+use crate::plan::{Aggregate, CheckSet, PairStrategy, PlanOptions};
 use crate::runtime::Runtime;
 use std::path::Path;
 use std::time::Duration;
@@ -23,7 +23,10 @@ pub fn pipeline_options(args: &RunArgs) -> Result<pipeline::Options, CliError> {
     let checks = CheckSet::parse(&args.checks).map_err(CliError::usage)?;
     let pairs: PairStrategy = args.pairs.parse().map_err(CliError::usage)?;
     Ok(pipeline::Options {
-        plan: PlanOptions::from_flags(checks, pairs, args.probe_timeout),
+        plan: PlanOptions {
+            aggregate: Aggregate::from_flags(args.all_checks, args.aggregate),
+            ..PlanOptions::from_flags(checks, pairs, args.probe_timeout)
+        },
         no_host: args.no_host,
         keep: args.keep,
     })

@@ -11,7 +11,7 @@ use crate::lab::{
     KubeProxyMode, LabConfig, LabRuntime, NEEDS_ROOT, faults, flavours, is_root, state,
 };
 use crate::pipeline::Options;
-use crate::plan::{CheckSet, PairStrategy, PlanOptions};
+use crate::plan::{Aggregate, CheckSet, PairStrategy, PlanOptions};
 use crate::runtime::Runtime;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 
@@ -63,7 +63,10 @@ pub fn parse_request(args: &LabArgs) -> Result<Request, CliError> {
     Ok(Request {
         cfg,
         opts: Options {
-            plan: PlanOptions::from_flags(checks, pairs, args.probe_timeout),
+            plan: PlanOptions {
+                aggregate: Aggregate::from_flags(args.all_checks, args.aggregate),
+                ..PlanOptions::from_flags(checks, pairs, args.probe_timeout)
+            },
             no_host: args.no_host,
             keep: args.keep,
         },

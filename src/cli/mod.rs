@@ -159,6 +159,15 @@ pub struct RunArgs {
     /// cell fails; a dead path costs about this much (raise it for slow links)
     #[arg(long, value_parser = parse_probe_timeout, default_value = "2s", value_name = "DURATION")]
     pub probe_timeout: Duration,
+    /// Keep every check in the report however large the run (by default,
+    /// past 20,000 probes or 50 nodes, agents count passed checks per cell
+    /// and the report lists only the others)
+    #[arg(long, conflicts_with = "aggregate")]
+    pub all_checks: bool,
+    /// Count passed checks per cell at any size (the default past 20,000
+    /// probes or 50 nodes): the report lists failures and cells, not passes
+    #[arg(long)]
+    pub aggregate: bool,
     /// Write the report to FILE and the table to stdout (for CI: a readable
     /// log and a machine report). FILE gets the -o format; with -o table its
     /// extension picks (.xml JUnit, .md markdown, .txt table, else JSON); an
@@ -268,6 +277,15 @@ pub struct LabArgs {
     /// cell fails; a dead path costs about this much (raise it for slow links)
     #[arg(long, value_parser = parse_probe_timeout, default_value = "2s", value_name = "DURATION")]
     pub probe_timeout: Duration,
+    /// Keep every check in the report however large the run (by default,
+    /// past 20,000 probes or 50 nodes, agents count passed checks per cell
+    /// and the report lists only the others)
+    #[arg(long, conflicts_with = "aggregate")]
+    pub all_checks: bool,
+    /// Count passed checks per cell at any size (the default past 20,000
+    /// probes or 50 nodes): the report lists failures and cells, not passes
+    #[arg(long)]
+    pub aggregate: bool,
     /// Write the report to FILE and the table to stdout (for CI: a readable
     /// log and a machine report). FILE gets the -o format; with -o table its
     /// extension picks (.xml JUnit, .md markdown, .txt table, else JSON); an

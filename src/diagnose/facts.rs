@@ -1,7 +1,12 @@
 //! Shared questions rules ask of the checks: which node pairs work, which
 //! sources reach Services, what DNS answered. Computed on demand; cheap next
 //! to probing.
+//!
+//! Pass evidence ("other paths from this node work") comes from the checks
+//! and from the cells' omitted passes: with aggregation, agents only counted
+//! most passes ([`omitted`]), and every failure is still a check.
 
+use crate::model::cells::CellSummary;
 use crate::model::{Check, CheckKind, Outcome, Protocol, Status};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -34,6 +39,10 @@ impl Tally {
             Status::Fail | Status::Error => self.fail += 1,
             Status::ExpectedBlock | Status::Skipped => {}
         }
+    }
+    /// Passes counted in a cell and not in the checks.
+    pub fn add_passes(&mut self, n: usize) {
+        self.pass += n;
     }
     pub fn all_fail(&self) -> bool {
         self.fail > 0 && self.pass == 0
@@ -74,6 +83,24 @@ impl PodMesh {
         }
         m
     }
+    /// [`of`](Self::of) the checks and the passes the cells only counted.
+    pub fn of_evidence(checks: &[Check], cells: &[CellSummary]) -> PodMesh {
+        let mut m = PodMesh::of(checks);
+        for c in omitted(cells).filter(|c| c.kind == CheckKind::PodToPod) {
+            if c.source == c.target {
+                m.same_node
+                    .entry(c.source.clone())
+                    .or_default()
+                    .add_passes(c.omitted);
+            } else {
+                m.cross
+                    .entry(pair(&c.source, &c.target))
+                    .or_default()
+                    .add_passes(c.omitted);
+            }
+        }
+        m
+    }
     pub fn same_node_works(&self) -> bool {
         self.same_node.values().any(|t| t.any_pass())
     }
@@ -98,6 +125,30 @@ impl PodMesh {
         }
         n
     }
+}
+
+/// Cells with passes agents counted and did not answer in full (only with
+/// aggregation; their source and target are nodes for the kinds counted).
+pub fn omitted(cells: &[CellSummary]) -> impl Iterator<Item = &CellSummary> {
+    cells.iter().filter(|c| c.omitted > 0)
+}
+
+/// Median of latencies with weights (a latency seen `n` times), if any.
+pub fn weighted_median(mut v: Vec<(f64, usize)>) -> Option<f64> {
+    let total: usize = v.iter().map(|(_, n)| n).sum();
+    if total == 0 {
+        return None;
+    }
+    v.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let want = total / 2;
+    let mut seen = 0;
+    for (l, n) in v {
+        seen += n;
+        if seen > want {
+            return Some(l);
+        }
+    }
+    None
 }
 
 /// Whether a check's path crosses the pair {a, b} (its two ends are a and b).

@@ -24,6 +24,9 @@ use std::collections::BTreeSet;
 pub struct Evidence<'a> {
     pub deployment: &'a Deployment,
     pub checks: &'a [Check],
+    /// The cells of the run: with aggregation, the passes agents only
+    /// counted are here and not in `checks` (`CellSummary::omitted`).
+    pub cells: &'a [crate::model::cells::CellSummary],
     pub hosts: &'a [HostReport],
     /// The run's NetworkPolicy model, compiled once by the pipeline; None:
     /// the policy rules compile it from `deployment` themselves.

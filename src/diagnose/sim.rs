@@ -282,37 +282,79 @@ pub fn run(d: &Deployment, net: impl Fn(&CheckTemplate) -> Answer) -> Vec<Check>
     let plans = plan::plan(d, &PlanOptions::default());
     let mut checks = Vec::new();
     for sp in &plans {
-        let results = sp
-            .plan
-            .probes
-            .iter()
-            .zip(&sp.templates)
-            .map(|(p, t)| {
-                let a = net(t);
-                let mut r = ProbeResult::new(&p.id, a.outcome);
-                r.latency_ms = (a.outcome == Outcome::Ok).then_some(a.latency_ms);
-                r.detail = a.detail;
-                if t.kind == CheckKind::Mtu {
-                    // The agent reads its pod's interface MTU for every MTU probe.
-                    r.interface_mtu = Some(MTU);
-                    if a.outcome == Outcome::Ok {
-                        r.path_mtu = Some(a.path_mtu.unwrap_or(MTU));
-                    }
-                }
-                if t.kind == CheckKind::Dns && a.outcome == Outcome::Ok {
-                    r.addresses = a.addresses.unwrap_or_else(|| t.expect.clone());
-                }
-                r
-            })
-            .collect();
         let report = ProbeReport {
-            results,
+            results: results(sp, &net),
             duration_ms: 1.0,
             peak_rss_kib: None,
+            cells: Vec::new(),
         };
         checks.extend(plan::assemble(sp, Ok(&report)));
     }
     checks
+}
+
+/// [`run`] with aggregation: every plan marked as the pipeline marks it,
+/// each answer folded by `agent::aggregate::answer`, and assembled back as
+/// the pipeline does. The checks answered in full and the cells.
+pub fn run_aggregated(
+    d: &Deployment,
+    net: impl Fn(&CheckTemplate) -> Answer,
+) -> (Vec<Check>, Vec<crate::model::cells::CellSummary>) {
+    let mut plans = plan::plan(d, &PlanOptions::default());
+    let mut checks = Vec::new();
+    let mut cells = crate::model::cells::Cells::default();
+    for sp in &mut plans {
+        crate::pipeline::cells::mark(sp, &|_| false);
+        let report = crate::agent::aggregate::answer(&sp.plan, results(sp, &net));
+        let a = crate::pipeline::cells::assemble(sp, Ok(&report));
+        for (k, o) in &a.omitted {
+            cells.add_omitted(k.clone(), o);
+        }
+        checks.extend(a.checks);
+    }
+    checks.iter().for_each(|c| cells.add_check(c));
+    (checks, cells.finish())
+}
+
+/// The agent's results for one source's plan, from `net`.
+pub fn results(sp: &plan::SourcePlan, net: impl Fn(&CheckTemplate) -> Answer) -> Vec<ProbeResult> {
+    sp.plan
+        .probes
+        .iter()
+        .zip(&sp.templates)
+        .map(|(p, t)| {
+            let a = net(t);
+            let mut r = ProbeResult::new(&p.id, a.outcome);
+            r.latency_ms = (a.outcome == Outcome::Ok).then_some(a.latency_ms);
+            r.detail = a.detail;
+            if t.kind == CheckKind::Mtu {
+                // The agent reads its pod's interface MTU for every MTU probe.
+                r.interface_mtu = Some(MTU);
+                if a.outcome == Outcome::Ok {
+                    r.path_mtu = Some(a.path_mtu.unwrap_or(MTU));
+                }
+            }
+            if t.kind == CheckKind::Dns && a.outcome == Outcome::Ok {
+                r.addresses = a.addresses.unwrap_or_else(|| t.expect.clone());
+            }
+            r
+        })
+        .collect()
+}
+
+/// Diagnose checks answered in full and the cells of an aggregated run.
+pub fn diagnose_cells(
+    d: &Deployment,
+    checks: &[Check],
+    cells: &[crate::model::cells::CellSummary],
+) -> Vec<Finding> {
+    super::diagnose(&super::Evidence {
+        deployment: d,
+        checks,
+        cells,
+        hosts: &[],
+        policy: None,
+    })
 }
 
 /// Diagnose simulated checks (no host reports).
@@ -320,6 +362,7 @@ pub fn diagnose(d: &Deployment, checks: &[Check]) -> Vec<Finding> {
     super::diagnose(&super::Evidence {
         deployment: d,
         checks,
+        cells: &[],
         hosts: &[],
         policy: None,
     })

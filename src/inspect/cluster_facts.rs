@@ -480,6 +480,7 @@ mod tests {
                 results: Vec::new(),
                 duration_ms: 0.0,
                 peak_rss_kib: None,
+                cells: Vec::new(),
             })
         }
         async fn inspect_host(&self, node: &str) -> crate::runtime::Result<HostReport> {

@@ -2,10 +2,12 @@
 //!
 //! - [`plan`]: what a probe agent is asked to do and what it answers.
 //! - [`report`]: the `netcheck/v1` report (checks, findings, summary).
+//! - [`cells`]: per-cell summaries of checks (counts, latency), mergeable.
 //! - [`finding`]: the stable finding IDs.
 //! - [`host`]: what host inspection reports about one node.
 //! - [`topology`]: what a runtime deployed (nodes, probe pods, Services, DNS).
 
+pub mod cells;
 pub mod finding;
 pub mod host;
 pub mod plan;

@@ -27,6 +27,11 @@ pub struct Probe {
     /// (one dropped packet must not fail a cell). The total still fits in `timeout_ms`.
     #[serde(default)]
     pub retries: u8,
+    /// Aggregation (`agent::aggregate`): when set and the probe passes, the
+    /// agent only counts it in this cell of its answer (`cells`); any other
+    /// outcome is answered in full. Absent: always answered in full.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cell: Option<u32>,
     #[serde(flatten)]
     pub spec: ProbeSpec,
 }
@@ -157,4 +162,21 @@ pub struct ProbeReport {
     /// Peak resident memory of the agent in KiB (from /proc/self/status VmHWM), when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peak_rss_kib: Option<u64>,
+    /// Passed probes the agent counted instead of answering (those whose
+    /// plan entry names a `cell`), one entry per cell.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cells: Vec<CellAnswer>,
+}
+
+/// An agent's count of the passed probes of one cell.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CellAnswer {
+    pub cell: u32,
+    pub passed: usize,
+    /// Latency histogram of the passes (bucket → count, see `model::cells`).
+    #[serde(default)]
+    pub latency: super::cells::LatencyHistogram,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_latency_ms: Option<f64>,
 }

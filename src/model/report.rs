@@ -17,7 +17,13 @@ pub struct Report {
     pub kind: String,
     pub cluster: ClusterSummary,
     pub nodes: Vec<NodeInfo>,
+    /// Every check, or (when `summary.aggregated`) every check but the
+    /// passes the cells only count.
     pub checks: Vec<Check>,
+    /// One summary per (kind, source node, target, hairpin): counts and
+    /// latency of all the checks, those in `checks` and those omitted.
+    #[serde(default)]
+    pub cells: Vec<super::cells::CellSummary>,
     pub hosts: Vec<HostReport>,
     pub findings: Vec<Finding>,
     pub summary: Summary,
@@ -353,11 +359,25 @@ pub struct Summary {
     /// `failed`); the rest of `failed` could not run, or were not probed again.
     #[serde(default)]
     pub confirmed: usize,
+    /// Agents counted passed checks per cell instead of answering each
+    /// (past a size, or `--aggregate`): `checks` holds every check but
+    /// `checksOmitted` passes, which are in `cells`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub aggregated: bool,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub checks_omitted: usize,
     pub duration_ms: u64,
     /// Wall time of each stage: discover, deploy, probe, inspect, diagnose,
     /// render, cleanup; `confirm` (when failures were probed again) is the
     /// part of `probe` the confirmation round took.
     pub stages_ms: BTreeMap<String, u64>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Summary {

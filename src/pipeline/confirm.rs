@@ -75,6 +75,8 @@ pub fn confirmation_plan(sp: &SourcePlan, indices: &[usize]) -> SourcePlan {
         .filter_map(|&i| sp.plan.probes.get(i).cloned())
         .map(|mut p| {
             p.timeout_ms = p.timeout_ms.saturating_mul(CONFIRM_TIMEOUT_PERCENT) / 100;
+            // Answered in full: a second pass must replace the failure.
+            p.cell = None;
             p
         })
         .collect();
@@ -139,8 +141,11 @@ fn first_try(c: &Check) -> String {
 pub struct Pending {
     /// Index of the source's plan.
     pub source: usize,
-    /// Indices into that plan's probes (and into its first-round checks).
+    /// Indices into that plan's probes.
     pub indices: Vec<usize>,
+    /// Where each of those probes' checks is in the source's first-round
+    /// checks (the same as `indices` unless passes were counted per cell).
+    pub slots: Vec<usize>,
     pub answered_at: Instant,
 }
 
@@ -151,7 +156,8 @@ pub fn start_at(pending: &[Pending], first_round_began: Instant) -> Option<Insta
     Some(last.max(first_round_began + CONFIRM_DELAY))
 }
 
-/// Fold a source's second answer into its first-round checks. An agent
+/// Fold a source's second answer into its first-round checks (`indices`:
+/// the positions there of the probes `cp` asked again). An agent
 /// that could not be run the second time leaves the first answers standing,
 /// with why in their detail.
 pub fn fold(

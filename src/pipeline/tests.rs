@@ -116,11 +116,16 @@ impl Runtime for Fake {
                 r
             })
             .collect();
-        Ok(ProbeReport {
-            results,
-            duration_ms: 1.0,
-            peak_rss_kib: Some(4096),
-        })
+        // As `agent probe` does: passes of probes with a cell only counted.
+        Ok(crate::agent::aggregate::aggregate(
+            plan,
+            ProbeReport {
+                results,
+                duration_ms: 1.0,
+                peak_rss_kib: Some(4096),
+                cells: Vec::new(),
+            },
+        ))
     }
     async fn inspect_host(&self, node: &str) -> Result<HostReport> {
         Err(RuntimeError::Other(format!("no host agent on {node}")))
@@ -547,4 +552,70 @@ async fn a_run_does_not_probe_again_what_its_network_policy_blocks() {
     // Failures the policy intends cost no second call.
     assert_eq!(rt.probes.load(Ordering::Relaxed), 9);
     assert_eq!(report.summary.confirmed, 0);
+}
+
+fn aggregating() -> Options {
+    let mut o = dns_answers_everything();
+    o.plan.aggregate = crate::plan::Aggregate::Always;
+    o
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_aggregation_a_flaky_probe_is_listed_and_the_passes_are_counted() {
+    let rt = Fake::scripted(|src, p, attempt| {
+        (*src == pod("probe-0-0") && is_tcp_to(p, POD_1_0) && attempt == 0)
+            .then(|| ProbeResult::new(&p.id, Outcome::Timeout))
+    });
+    let full = run_fake(&Fake::default()).await;
+    let report = run(&rt, &aggregating(), &Quiet).await.unwrap();
+    assert!(report.summary.aggregated);
+    // The flaky pass is a check; the other passes of its kind only counted.
+    let listed: Vec<_> = report
+        .checks
+        .iter()
+        .filter(|c| c.kind == CheckKind::PodToPod)
+        .collect();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert!(listed[0].recovered(), "{}", listed[0].detail);
+    assert_eq!(report.summary.recovered, 1);
+    assert_eq!(report.summary.failed, 0);
+    assert_eq!(report.summary.passed, full.summary.passed);
+    assert_eq!(
+        report.checks.len() + report.summary.checks_omitted,
+        full.checks.len()
+    );
+    let cell = report
+        .cells
+        .iter()
+        .find(|c| c.kind == CheckKind::PodToPod && c.source == "node-0" && c.target == "node-1")
+        .expect("the cell of the flaky check");
+    assert_eq!((cell.recovered, cell.omitted + 1), (1, cell.passed));
+    assert!(!failed(&report, true));
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_aggregation_a_failure_is_confirmed_and_listed_in_full() {
+    let rt = Fake::scripted(|src, p, _| {
+        (*src == pod("probe-0-0") && is_tcp_to(p, POD_1_0))
+            .then(|| ProbeResult::new(&p.id, Outcome::Timeout))
+    });
+    let report = run(&rt, &aggregating(), &Quiet).await.unwrap();
+    let failed_checks: Vec<_> = report
+        .checks
+        .iter()
+        .filter(|c| c.status == Status::Fail)
+        .collect();
+    assert_eq!(failed_checks.len(), 1, "{failed_checks:?}");
+    assert_eq!(report.summary.confirmed, 1);
+    assert!(report.summary.checks_omitted > 0);
+    let cell = report
+        .cells
+        .iter()
+        .find(|c| c.kind == CheckKind::PodToPod && c.source == "node-0" && c.target == "node-1")
+        .expect("the cell of the failed check");
+    assert_eq!(cell.failed, 1);
+    assert!(failed(&report, false));
+    // Without aggregation nothing is left out.
+    let full = run(&rt, &dns_answers_everything(), &Quiet).await.unwrap();
+    assert!(!full.summary.aggregated && full.summary.checks_omitted == 0);
 }

@@ -149,6 +149,44 @@ pub struct PlanOptions {
     pub timing: Timing,
     /// Smallest packet of the MTU search (the IPv4 minimum every path must carry).
     pub mtu_floor: u16,
+    /// Whether agents count their passes per cell (`pipeline::cells`).
+    pub aggregate: Aggregate,
+}
+
+/// Whether agents answer passed probes in full or count them per cell.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Aggregate {
+    /// Past [`AGGREGATE_ABOVE_CHECKS`] probes or [`AGGREGATE_ABOVE_NODES`] nodes.
+    #[default]
+    Auto,
+    /// Always (`--aggregate`).
+    Always,
+    /// Never: every check in full (`--all-checks`).
+    Never,
+}
+
+/// `Aggregate::Auto` counts passes per cell when a run plans more probes than this…
+pub const AGGREGATE_ABOVE_CHECKS: usize = 20_000;
+/// …or has more nodes than this.
+pub const AGGREGATE_ABOVE_NODES: usize = 50;
+
+impl Aggregate {
+    /// `--all-checks` and `--aggregate` (clap refuses both at once).
+    pub fn from_flags(all_checks: bool, aggregate: bool) -> Aggregate {
+        match (all_checks, aggregate) {
+            (true, _) => Aggregate::Never,
+            (false, true) => Aggregate::Always,
+            (false, false) => Aggregate::Auto,
+        }
+    }
+    /// Whether a run of `probes` probes on `nodes` nodes aggregates.
+    pub fn applies(self, probes: usize, nodes: usize) -> bool {
+        match self {
+            Aggregate::Auto => probes > AGGREGATE_ABOVE_CHECKS || nodes > AGGREGATE_ABOVE_NODES,
+            Aggregate::Always => true,
+            Aggregate::Never => false,
+        }
+    }
 }
 
 impl Default for PlanOptions {
@@ -158,6 +196,7 @@ impl Default for PlanOptions {
             pairs: PairStrategy::All,
             timing: Timing::default(),
             mtu_floor: 576,
+            aggregate: Aggregate::Auto,
         }
     }
 }
@@ -202,6 +241,7 @@ impl SourcePlan {
             id,
             timeout_ms: timeout.as_millis() as u64,
             retries,
+            cell: None,
             spec,
         });
         self.templates.push(t);
@@ -495,6 +535,14 @@ pub fn assemble(sp: &SourcePlan, answer: Result<&ProbeReport, &str>) -> Vec<Chec
                 .collect()
         }
         Err(why) => sp.templates.iter().map(|t| error_check(t, why)).collect(),
+    }
+}
+
+/// The check of one probe: its result, or `error` when there is none.
+pub fn check_of(t: &CheckTemplate, r: Option<&crate::model::ProbeResult>) -> Check {
+    match r {
+        Some(r) => judge(t, r),
+        None => error_check(t, "the agent returned no result for this probe"),
     }
 }
 

@@ -203,6 +203,7 @@ fn assemble_judges_dns_answers_and_mtu() {
         results,
         duration_ms: 1.0,
         peak_rss_kib: None,
+        cells: Vec::new(),
     };
     let checks = assemble(sp, Ok(&report));
     assert_eq!(checks.len(), sp.templates.len());
@@ -706,6 +707,7 @@ fn mtu_check(interface: Option<u16>, path: Option<u16>) -> Check {
         results,
         duration_ms: 1.0,
         peak_rss_kib: None,
+        cells: Vec::new(),
     };
     let checks = assemble(sp, Ok(&report));
     checks

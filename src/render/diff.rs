@@ -10,6 +10,12 @@
 //! checks are keyed without it. Several checks with one key (several pods
 //! per node) count as one cell whose state is the worst of them.
 //!
+//! Reports whose agents counted passes per cell (`summary.aggregated`)
+//! compare those cells too: each protocol of a report cell with omitted
+//! passes is a passing cell here, at the cell's median latency. When either
+//! report is aggregated, the kinds agents count (`model::cells::aggregatable`)
+//! are keyed without the port, which a count does not carry.
+//!
 //! A regression is a cell that was fine (pass, blocked as intended, skipped)
 //! and now fails (or is new and fails), or an error or warning finding that
 //! appeared. Latency changes are reported when the median more than doubled
@@ -145,15 +151,29 @@ fn keyed_port(c: &Check) -> Option<u16> {
 struct Agg<'a> {
     state: CellState,
     latency: Option<f64>,
-    worst: &'a Check,
+    /// The worst check; None: only passes counted in the report's cells.
+    worst: Option<&'a Check>,
 }
 
-fn aggregate(r: &Report) -> BTreeMap<CellKey, Agg<'_>> {
+impl Agg<'_> {
+    fn detail(&self) -> String {
+        self.worst.map(|c| c.detail.clone()).unwrap_or_default()
+    }
+}
+
+fn aggregate(r: &Report, portless: bool) -> BTreeMap<CellKey, Agg<'_>> {
+    let key_of = |c: &Check| {
+        let mut k = key(c);
+        if portless && crate::model::cells::aggregatable(c.kind) {
+            k.port = None;
+        }
+        k
+    };
     let mut groups: BTreeMap<CellKey, Vec<&Check>> = BTreeMap::new();
     for c in &r.checks {
-        groups.entry(key(c)).or_default().push(c);
+        groups.entry(key_of(c)).or_default().push(c);
     }
-    groups
+    let mut out: BTreeMap<CellKey, Agg<'_>> = groups
         .into_iter()
         .filter_map(|(k, checks)| {
             let worst = *checks.iter().max_by_key(|c| state_of(c.status))?;
@@ -167,11 +187,37 @@ fn aggregate(r: &Report) -> BTreeMap<CellKey, Agg<'_>> {
                 Agg {
                     state: state_of(worst.status),
                     latency: median(&mut l),
-                    worst,
+                    worst: Some(worst),
                 },
             ))
         })
-        .collect()
+        .collect();
+    // Passes agents counted: a passing cell per protocol, unless a check
+    // of the same key says worse.
+    for s in r.cells.iter().filter(|s| s.omitted > 0) {
+        for p in &s.protocols {
+            let k = CellKey {
+                kind: s.kind,
+                source: s.source.clone(),
+                target: s.target.clone(),
+                protocol: p.as_str().to_string(),
+                port: None,
+                variant: if s.hairpin {
+                    "hairpin".into()
+                } else {
+                    String::new()
+                },
+            };
+            let e = out.entry(k).or_insert(Agg {
+                state: CellState::Pass,
+                latency: None,
+                worst: None,
+            });
+            e.state = e.state.max(CellState::Pass);
+            e.latency = e.latency.or(s.median_latency_ms);
+        }
+    }
+    out
 }
 
 /// One cell whose state changed.
@@ -227,7 +273,7 @@ pub struct Counts {
 
 fn counts(r: &Report) -> Counts {
     Counts {
-        checks: r.checks.len(),
+        checks: r.checks.len() + r.summary.checks_omitted,
         passed: r.summary.passed,
         failed: r.summary.failed,
         errors: r.summary.errors,
@@ -263,8 +309,9 @@ fn finding_key(f: &Finding) -> (String, Vec<String>) {
 }
 
 pub fn diff(old: &Report, new: &Report) -> Diff {
-    let a = aggregate(old);
-    let b = aggregate(new);
+    let portless = old.summary.aggregated || new.summary.aggregated;
+    let a = aggregate(old, portless);
+    let b = aggregate(new, portless);
     let mut d = Diff {
         api_version: crate::model::report::API_VERSION,
         kind: "Diff",
@@ -304,14 +351,14 @@ pub fn diff(old: &Report, new: &Report) -> Diff {
                 }
             }
             (o, Some(n)) if n.state.is_failure() && o.is_none_or(|o| !o.state.is_failure()) => {
-                d.regressions.push(change(n.worst.detail.clone()));
+                d.regressions.push(change(n.detail()));
             }
             (Some(o), Some(n)) if o.state.is_failure() && !n.state.is_failure() => {
-                d.fixed.push(change(o.worst.detail.clone()));
+                d.fixed.push(change(o.detail()));
             }
-            (_, n) => d.changed.push(change(
-                n.map(|n| n.worst.detail.clone()).unwrap_or_default(),
-            )),
+            (_, n) => d
+                .changed
+                .push(change(n.map(|n| n.detail()).unwrap_or_default())),
         }
     }
     let old_f: BTreeMap<_, &Finding> = old.findings.iter().map(|f| (finding_key(f), f)).collect();

@@ -1,7 +1,13 @@
 //! The matrix as a type: checks aggregated into cells of rows (source node)
 //! and columns (target). The table, markdown, JUnit and diff renderers all read
 //! this one type, so a cell means the same thing in every format.
+//!
+//! A matrix cell holds the report's checks that fall in it and, when agents
+//! counted passes instead of answering them (`summary.aggregated`), the
+//! report cells that count those passes (`omitted`): one code path for both,
+//! and without aggregation there is nothing omitted and a cell is its checks.
 
+use crate::model::cells::{CellKey, CellSummary};
 use crate::model::{Check, CheckKind, Family, Protocol, Report, Status};
 use std::collections::BTreeMap;
 
@@ -64,28 +70,58 @@ pub fn is_dns_direct(c: &Check) -> bool {
 #[derive(Debug, Clone, Default)]
 pub struct Cell<'a> {
     pub checks: Vec<&'a Check>,
+    /// Report cells whose passes agents counted without answering them
+    /// (`CellSummary::omitted`): passes of this matrix cell not in `checks`.
+    pub omitted: Vec<&'a CellSummary>,
 }
 
 impl<'a> Cell<'a> {
     pub fn state(&self) -> CellState {
+        let counted = (!self.omitted.is_empty()).then_some(CellState::Pass);
         self.checks
             .iter()
             .map(|c| state_of(c.status))
+            .chain(counted)
             .max()
             .unwrap_or(CellState::Skipped)
+    }
+
+    /// Passes counted in the report's cells and not in `checks`.
+    pub fn omitted_passes(&self) -> usize {
+        self.omitted.iter().map(|s| s.omitted).sum()
     }
 
     /// Every check in the cell failed or could not run.
     pub fn all_failed(&self) -> bool {
         !self.checks.is_empty()
+            && self.omitted.is_empty()
             && self
                 .checks
                 .iter()
                 .all(|c| matches!(c.status, Status::Fail | Status::Error))
     }
 
-    /// Median latency of the checks that passed.
+    /// Median latency of the checks that passed. With passes counted in
+    /// report cells, each such cell counts at its median, as many times as
+    /// it has passes, next to the passed checks of other cells.
     pub fn median_latency(&self) -> Option<f64> {
+        if !self.omitted.is_empty() {
+            let keys: Vec<CellKey> = self.omitted.iter().map(|s| s.key()).collect();
+            let mut v: Vec<(f64, usize)> = self
+                .omitted
+                .iter()
+                .filter_map(|s| Some((s.median_latency_ms?, s.passed)))
+                .collect();
+            v.extend(
+                self.checks
+                    .iter()
+                    .filter(|c| c.status == Status::Pass && !keys.contains(&CellKey::of(c)))
+                    .filter_map(|c| c.latency_ms)
+                    .filter(|l| l.is_finite())
+                    .map(|l| (l, 1)),
+            );
+            return crate::diagnose::facts::weighted_median(v);
+        }
         let mut l: Vec<f64> = self
             .checks
             .iter()
@@ -131,9 +167,12 @@ impl<'a> Cell<'a> {
 
     /// Only one protocol in the cell (DNS, MTU, the API server).
     pub fn single_protocol(&self) -> bool {
-        self.checks
-            .first()
-            .is_some_and(|f| self.checks.iter().all(|c| c.protocol == f.protocol))
+        let mut all = self.checks.iter().map(|c| c.protocol).chain(
+            self.omitted
+                .iter()
+                .flat_map(|s| s.protocols.iter().copied()),
+        );
+        all.next().is_some_and(|f| all.all(|p| p == f))
     }
 
     /// A few words for why the first failing check failed ("timeout", "wrong answer").
@@ -172,6 +211,9 @@ impl<'a> Cell<'a> {
                 .copied()
                 .filter(|c| c.family() == family)
                 .collect(),
+            // Cells are not keyed by family yet: counted passes stay with
+            // both families' views.
+            omitted: self.omitted.clone(),
         }
     }
 
@@ -181,7 +223,7 @@ impl<'a> Cell<'a> {
     }
 
     pub fn has_hairpin(&self) -> bool {
-        self.checks.iter().any(|c| is_hairpin(c))
+        self.checks.iter().any(|c| is_hairpin(c)) || self.omitted.iter().any(|s| s.hairpin)
     }
 
     /// MTU checks: the smallest path MTU found and the configured MTU.
@@ -191,14 +233,15 @@ impl<'a> Cell<'a> {
         (found, conf)
     }
 
-    /// (passed, total) checks.
+    /// (passed, total) checks, the omitted passes included.
     pub fn counts(&self) -> (usize, usize) {
         let ok = self
             .checks
             .iter()
             .filter(|c| !state_of(c.status).is_failure())
             .count();
-        (ok, self.checks.len())
+        let counted = self.omitted_passes();
+        (ok + counted, self.checks.len() + counted)
     }
 }
 
@@ -319,6 +362,13 @@ pub fn node_order(report: &Report) -> Vec<String> {
         .iter()
         .flat_map(|c| [c.source.node.clone(), c.target.node.clone()])
         .flatten()
+        .chain(
+            report
+                .cells
+                .iter()
+                .filter(|s| s.omitted > 0)
+                .flat_map(|s| [s.source.clone(), s.target.clone()]),
+        )
         .filter(|n| !names.contains(n))
         .collect();
     extra.sort();
@@ -344,14 +394,16 @@ fn name_or_ip(c: &Check) -> String {
         .unwrap_or_else(|| "?".into())
 }
 
-/// Build a grid from checks and a function naming each check's column.
+/// Build a grid from checks and a function naming each check's column, and
+/// the report cells with omitted passes that `counted` picks (their column:
+/// the target, as [`node_column`] names it).
 fn build<'a>(
     report: &'a Report,
     view: View,
-    title: String,
-    about: String,
+    (title, about): (String, String),
     filter: impl Fn(&Check) -> bool,
     column: impl Fn(&Check) -> Column,
+    counted: impl Fn(&CellSummary) -> bool,
 ) -> Grid<'a> {
     let order = node_order(report);
     let rank = |n: &str| order.iter().position(|o| o == n).unwrap_or(usize::MAX);
@@ -361,6 +413,16 @@ fn build<'a>(
             .or_default()
             .checks
             .push(c);
+    }
+    for s in report.cells.iter().filter(|s| s.omitted > 0 && counted(s)) {
+        let col = Column {
+            label: s.target.clone(),
+            sub: None,
+        };
+        map.entry((s.source.clone(), col))
+            .or_default()
+            .omitted
+            .push(s);
     }
     let mut rows: Vec<String> = map.keys().map(|(r, _)| r.clone()).collect();
     rows.sort_by(|a, b| rank(a).cmp(&rank(b)).then(a.cmp(b)));
@@ -479,10 +541,10 @@ pub fn kind_grid(report: &Report, kind: CheckKind) -> Grid<'_> {
     build(
         report,
         View::Kind(kind),
-        title.into(),
-        about.into(),
+        (title.into(), about.into()),
         |c| c.kind == kind,
         node_column,
+        |s| s.kind == kind,
     )
 }
 
@@ -492,8 +554,8 @@ pub fn services_grid(report: &Report) -> Grid<'_> {
     build(
         report,
         View::Services,
-        "Services".into(),
-        "rows: source node, columns: the node behind each probe Service (tcp, udp to its ClusterIP), the API".into(),
+        ("Services".into(),
+        "rows: source node, columns: the node behind each probe Service (tcp, udp to its ClusterIP), the API".into()),
         |c| matches!(c.kind, CheckKind::PodToService | CheckKind::PodToApiserver),
         |c| match c.kind {
             CheckKind::PodToApiserver => Column {
@@ -507,6 +569,7 @@ pub fn services_grid(report: &Report) -> Grid<'_> {
             },
             _ => node_column(c),
         },
+        |s| s.kind == CheckKind::PodToService,
     )
 }
 
@@ -526,9 +589,9 @@ pub fn dns_grid(report: &Report) -> Grid<'_> {
     build(
         report,
         View::Dns,
-        "DNS".into(),
+        ("DNS".into(),
         "rows: source node, columns: a name through the DNS Service, or a DNS pod asked directly"
-            .into(),
+            .into()),
         |c| c.kind == CheckKind::Dns,
         |c| {
             let name = c.target.name.clone().unwrap_or_default();
@@ -553,6 +616,8 @@ pub fn dns_grid(report: &Report) -> Grid<'_> {
                 }
             }
         },
+        // DNS checks are never counted: every one is in `checks`.
+        |_| false,
     )
     .sorted_dns()
 }

@@ -479,6 +479,7 @@ mod tests {
                 node("node3", "198.18.255.13", "198.18.2.0/24"),
             ],
             checks: Vec::new(),
+            cells: Vec::new(),
             hosts: vec![fixture("node1"), n2, n3],
             findings: Vec::new(),
             summary: Summary::default(),

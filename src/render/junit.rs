@@ -9,7 +9,13 @@
 //! one more suite, `findings`, with a failure per error or warning finding
 //! carrying the evidence and the fix, so the root cause is the first thing a
 //! CI page shows.
+//!
+//! An aggregated report (agents counted passes per cell) has one more
+//! passing test case per cell whose passes were counted, named
+//! `<source node> → <target> (N passed)`; every check in `checks[]` (each
+//! failure among them) is still a case of its own.
 
+use crate::model::cells::CellSummary;
 use crate::model::{Check, CheckKind, Endpoint, Report, Severity, Status};
 use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestRerun, TestSuite};
 use std::collections::BTreeSet;
@@ -58,6 +64,29 @@ pub fn case_name(c: &Check) -> String {
         target,
         c.protocol.as_str()
     )
+}
+
+/// The passes agents counted in one cell, as one passing case.
+fn cell_case(s: &CellSummary) -> TestCase {
+    let hairpin = if s.hairpin { " (hairpin)" } else { "" };
+    let name = format!(
+        "{} → {}{hairpin} ({} passed)",
+        s.source, s.target, s.omitted
+    );
+    let mut t = TestCase::new(name, TestCaseStatus::success());
+    t.set_classname(format!("netcheck.{}.{}", s.kind.as_str(), s.source));
+    if let Some(l) = s.median_latency_ms.filter(|l| l.is_finite() && *l >= 0.0) {
+        t.set_time(Duration::from_secs_f64(l / 1000.0));
+    }
+    let lat = match (s.median_latency_ms, s.max_latency_ms) {
+        (Some(m), Some(x)) => format!(" (median {m} ms, max {x} ms)"),
+        _ => String::new(),
+    };
+    t.set_system_out(format!(
+        "{} passed check(s) counted by the agents and not listed one by one{lat}",
+        s.omitted
+    ));
+    t
 }
 
 fn case(c: &Check) -> TestCase {
@@ -163,13 +192,21 @@ pub fn render(r: &Report) -> String {
 
     for kind in CheckKind::ALL {
         let checks: Vec<&Check> = r.checks.iter().filter(|c| c.kind == kind).collect();
-        if checks.is_empty() {
+        let counted: Vec<&CellSummary> = r
+            .cells
+            .iter()
+            .filter(|s| s.kind == kind && s.omitted > 0)
+            .collect();
+        if checks.is_empty() && counted.is_empty() {
             continue;
         }
         let mut suite = TestSuite::new(kind.as_str());
         let mut seen = BTreeSet::new();
-        for c in checks {
-            let mut t = case(c);
+        for mut t in checks
+            .into_iter()
+            .map(case)
+            .chain(counted.into_iter().map(cell_case))
+        {
             // Names must be unique in a suite for CI UIs to keep every case.
             let base = t.name.as_str().to_string();
             let mut n = 2;

@@ -617,7 +617,8 @@ pub fn summary_line(r: &Report, th: &Theme, width: usize) -> String {
     if s.recovered > 0 {
         extra.push(format!("{} flaky (passed on the second try)", s.recovered));
     }
-    let total = r.checks.len();
+    // With aggregation, passes counted per cell are checks too.
+    let total = r.checks.len() + s.checks_omitted;
     let mut line = if !failing {
         let mut l = if total == 0 {
             format!("{} no checks ran", th.symbol(CellState::Pass))
@@ -744,6 +745,7 @@ mod tests {
             cluster: Default::default(),
             nodes: Vec::new(),
             checks: Vec::new(),
+            cells: Vec::new(),
             hosts: Vec::new(),
             findings: Vec::new(),
             summary: Default::default(),

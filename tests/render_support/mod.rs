@@ -205,6 +205,7 @@ pub fn checks(d: &Deployment, answer: impl Fn(&CheckTemplate, usize) -> Answer) 
             results,
             duration_ms: 40.0,
             peak_rss_kib: None,
+            cells: Vec::new(),
         };
         out.extend(plan::assemble(sp, Ok(&report)));
     }
@@ -227,6 +228,7 @@ pub fn report(d: Deployment, checks: Vec<Check>, findings: Vec<Finding>) -> Repo
         kind: "Report".into(),
         cluster: d.cluster,
         nodes: d.nodes,
+        cells: netcheck::model::cells::cells_of(&checks),
         checks,
         hosts: d
             .hosts
@@ -588,6 +590,36 @@ pub fn lab_forward_drop() -> Report {
 /// The same report with the findings of the real diagnosis rules instead of
 /// the hand-written ones (the deployment is rebuilt from the node names: the
 /// scenarios build it from nothing else).
+/// `r` as agents that count their passes per cell would have made it: the
+/// passes of the counted kinds leave `checks` for the cells.
+pub fn aggregated(r: &Report) -> Report {
+    use netcheck::model::cells::{CellKey, Cells, OmittedPasses, aggregatable, omitted};
+    let mut cells = Cells::default();
+    let mut out = r.clone();
+    out.checks.clear();
+    for c in &r.checks {
+        if c.status == netcheck::model::Status::Pass && aggregatable(c.kind) && !c.recovered() {
+            let mut o = OmittedPasses {
+                passed: 1,
+                protocols: vec![c.protocol],
+                ..Default::default()
+            };
+            if let Some(l) = c.latency_ms {
+                o.latency.add(l);
+                o.max_latency_ms = Some(l);
+            }
+            cells.add_omitted(CellKey::of(c), &o);
+        } else {
+            cells.add_check(c);
+            out.checks.push(c.clone());
+        }
+    }
+    out.cells = cells.finish();
+    out.summary.checks_omitted = omitted(&out.cells);
+    out.summary.aggregated = true;
+    out
+}
+
 pub fn diagnosed(r: &Report) -> Report {
     let names: Vec<&str> = r.nodes.iter().map(|n| n.name.as_str()).collect();
     let per_node = if names.len() == 3 { 2 } else { 1 };
@@ -600,6 +632,7 @@ fn with_findings(r: &Report, d: &Deployment) -> Report {
     let findings = netcheck::diagnose::diagnose(&netcheck::diagnose::Evidence {
         deployment: d,
         checks: &r.checks,
+        cells: &[],
         hosts: &r.hosts,
         policy: None,
     });
@@ -649,6 +682,7 @@ pub fn nodeport_down() -> Report {
         checks: &c,
         hosts: &[],
         policy: None,
+        cells: &[],
     });
     report(d, c, findings)
 }

@@ -251,6 +251,7 @@ pub async fn run_plan(plan: &ProbePlan) -> ProbeReport {
         results,
         duration_ms: started.elapsed().as_secs_f64() * 1000.0,
         peak_rss_kib: peak_rss_kib(),
+        cells: Vec::new(),
     }
 }
 

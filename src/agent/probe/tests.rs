@@ -52,6 +52,7 @@ fn probe(id: &str, timeout_ms: u64, retries: u8, spec: ProbeSpec) -> Probe {
         id: id.into(),
         timeout_ms,
         retries,
+        cell: None,
         spec,
     }
 }

@@ -13,7 +13,7 @@ impl Rule for CrossNode {
         40
     }
     fn evaluate(&self, ev: &Evidence<'_>, explained: &BTreeSet<usize>) -> Vec<Diagnosis> {
-        let mesh = PodMesh::of(ev.checks);
+        let mesh = PodMesh::of_evidence(ev.checks, ev.cells);
         if !mesh.works_locally() {
             return Vec::new();
         }

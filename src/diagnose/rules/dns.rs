@@ -218,7 +218,9 @@ impl Rule for DnsSlow {
             .filter_map(|(_, c)| c.source_node())
             .collect();
         let mut dns: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
-        let mut pod_rtt: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+        // Pod round trips as (latency, how many): a cell's omitted passes
+        // count at its median.
+        let mut pod_rtt: BTreeMap<&str, Vec<(f64, usize)>> = BTreeMap::new();
         for c in ev.checks.iter().filter(|c| c.status == Status::Pass) {
             let (Some(n), Some(l)) = (c.source_node(), c.latency_ms) else {
                 continue;
@@ -226,15 +228,24 @@ impl Rule for DnsSlow {
             match c.kind {
                 CheckKind::Dns if is_dns_via_service(c) && behind_root.contains(n) => {}
                 CheckKind::Dns => dns.entry(n).or_default().push(l),
-                CheckKind::PodToPod => pod_rtt.entry(n).or_default().push(l),
+                CheckKind::PodToPod => pod_rtt.entry(n).or_default().push((l, 1)),
                 _ => {}
+            }
+        }
+        for c in crate::diagnose::facts::omitted(ev.cells).filter(|c| c.kind == CheckKind::PodToPod)
+        {
+            if let Some(m) = c.median_latency_ms {
+                pod_rtt.entry(&c.source).or_default().push((m, c.omitted));
             }
         }
         let slow: Vec<(String, f64, Option<f64>)> = dns
             .into_iter()
             .filter_map(|(n, v)| {
                 let m = median(v)?;
-                let base = pod_rtt.get(n).cloned().and_then(median);
+                let base = pod_rtt
+                    .get(n)
+                    .cloned()
+                    .and_then(crate::diagnose::facts::weighted_median);
                 let slower = base.is_none_or(|b| m > SLOW_FACTOR * b);
                 (m > SLOW_MS && slower).then(|| (n.to_string(), m, base))
             })

@@ -57,10 +57,14 @@ impl Rule for HairpinBroken {
                         )
                     })
                     .collect();
+                let counted: usize = crate::diagnose::facts::omitted(ev.cells)
+                    .filter(|c| c.hairpin && c.source == n)
+                    .map(|c| c.omitted)
+                    .sum();
                 evidence.push(format!(
                     "{n}: {} of {} hairpin checks (a pod through its own Service) fail",
                     explains.len(),
-                    hairpins.len()
+                    hairpins.len() + counted
                 ));
                 Some(diagnosis(
                     ev,

@@ -179,6 +179,7 @@ pub mod testing {
         crate::diagnose::diagnose(&Evidence {
             deployment: d,
             checks,
+            cells: &[],
             hosts,
             policy: None,
         })

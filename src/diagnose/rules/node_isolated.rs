@@ -13,7 +13,7 @@ impl Rule for NodeIsolated {
         30
     }
     fn evaluate(&self, ev: &Evidence<'_>, explained: &BTreeSet<usize>) -> Vec<Diagnosis> {
-        let mesh = PodMesh::of(ev.checks);
+        let mesh = PodMesh::of_evidence(ev.checks, ev.cells);
         let nodes: Vec<String> = mesh.nodes().into_iter().collect();
         // With two nodes nobody can tell which one is cut off: that is a
         // broken pair, not an isolated node.

@@ -27,6 +27,14 @@ impl Rule for NodeToPod {
                 per_node.entry(n).or_default().add(c);
             }
         }
+        for c in
+            crate::diagnose::facts::omitted(ev.cells).filter(|c| c.kind == CheckKind::NodeToPod)
+        {
+            per_node
+                .entry(c.source.as_str())
+                .or_default()
+                .add_passes(c.omitted);
+        }
         let nodes: Vec<String> = failed
             .iter()
             .filter_map(|(_, c)| c.source_node())

@@ -38,7 +38,12 @@ impl Rule for OverlayPortBlocked {
                     .iter()
                     .filter(|c| c.kind == CheckKind::PodToNode && crosses_node(c, n))
                     .filter(|c| c.status == Status::Pass)
-                    .count();
+                    .count()
+                    + crate::diagnose::facts::omitted(ev.cells)
+                        .filter(|c| c.kind == CheckKind::PodToNode)
+                        .filter(|c| c.source != c.target && (c.source == *n || c.target == *n))
+                        .map(|c| c.omitted)
+                        .sum::<usize>();
                 let mut evidence = vec![
                     format!("{n}: overlay {}", ov.describe()),
                     format!("{n}: the firewall drops {}: {rule}", ov.wire()),

@@ -13,7 +13,7 @@ impl Rule for PodNetworkDown {
         20
     }
     fn evaluate(&self, ev: &Evidence<'_>, explained: &BTreeSet<usize>) -> Vec<Diagnosis> {
-        let mesh = PodMesh::of(ev.checks);
+        let mesh = PodMesh::of_evidence(ev.checks, ev.cells);
         if mesh.same_node.is_empty() && mesh.cross.is_empty() || mesh.any_pod_traffic() {
             return Vec::new();
         }

@@ -2,7 +2,7 @@
 //! through its Service's ClusterIP. Grouped by source node (kube-proxy runs
 //! per node), or by Service when every node fails the same VIP.
 
-use crate::diagnose::facts::{Tally, is_dns_via_service, is_hairpin};
+use crate::diagnose::facts::{Tally, is_dns_via_service, is_hairpin, omitted};
 use crate::diagnose::{Diagnosis, Evidence, Rule, cap_evidence, describe_check, finding};
 use crate::model::{CheckKind, FindingId, Severity, Status};
 use std::collections::{BTreeMap, BTreeSet};
@@ -24,13 +24,20 @@ impl Rule for ServiceVip {
                 per_node.entry(n).or_default().add(c);
             }
         }
+        // Passes agents only counted (aggregation).
+        for c in omitted(ev.cells).filter(|c| c.kind == CheckKind::PodToService && !c.hairpin) {
+            per_node
+                .entry(c.source.as_str())
+                .or_default()
+                .add_passes(c.omitted);
+        }
         // Does direct pod traffic from that node to the same backends work?
         let direct_ok = |node: &str| {
             ev.checks.iter().any(|c| {
                 c.kind == CheckKind::PodToPod
                     && c.source_node() == Some(node)
                     && c.status == Status::Pass
-            })
+            }) || omitted(ev.cells).any(|c| c.kind == CheckKind::PodToPod && c.source == node)
         };
         let bad_nodes: Vec<&str> = per_node
             .iter()
@@ -112,7 +119,20 @@ impl Rule for ServiceVip {
                 e.1.push(i);
             }
         }
-        for (svc, (t, mut idx)) in per_vip.into_iter().filter(|(_, (t, _))| t.all_fail()) {
+        // With aggregation a VIP's passes are counted per backend node, not
+        // per Service: one that passes from somewhere is not failing everywhere.
+        let counted_to = |idx: &[usize]| {
+            idx.iter()
+                .filter_map(|&i| ev.checks[i].target_node())
+                .any(|n| {
+                    omitted(ev.cells)
+                        .any(|c| c.kind == CheckKind::PodToService && !c.hairpin && c.target == n)
+                })
+        };
+        for (svc, (t, mut idx)) in per_vip
+            .into_iter()
+            .filter(|(_, (t, idx))| t.all_fail() && !counted_to(idx))
+        {
             // Its NodePorts lead to the same dead VIP's backend.
             idx.extend(
                 ev.unexplained_failures(explained)
