@@ -310,7 +310,10 @@ fn each_fault_is_named_as_the_root_in_every_other_flavour() {
     }
     let mut problems = Vec::new();
     for cni in flavours::all().iter().skip(1) {
-        for f in faults::all().iter().filter(|f| f.applies_to(*cni) && !f.needs_ipv6()) {
+        for f in faults::all()
+            .iter()
+            .filter(|f| f.applies_to(*cni) && !f.needs_ipv6())
+        {
             problems.extend(fault_problems(*cni, *f));
         }
     }

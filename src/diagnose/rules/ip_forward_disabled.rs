@@ -85,7 +85,9 @@ impl Rule for IpForwardDisabled {
                     continue;
                 }
                 let n = h.node.as_str();
-                let explains = claim(ev, explained, |c| c.family() == s.family && through(h, c, n));
+                let explains = claim(ev, explained, |c| {
+                    c.family() == s.family && through(h, c, n)
+                });
                 let mut evidence = vec![format!("{n}: {} = 0", s.path)];
                 if s.family == Family::Ipv6 {
                     evidence.push(format!(
