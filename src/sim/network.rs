@@ -546,8 +546,10 @@ impl SimNetwork {
             let dst_here = b == x;
             // The node forwards it (FORWARD chain, ip_forward) unless it
             // is the node's own host talking to its own pods.
-            let forwarded = (src_pod && src_here && !(dst_here && !dst_pod))
-                || (dst_pod && dst_here && !(src_here && !src_pod));
+            let to_this_host = dst_here && !dst_pod;
+            let from_this_host = src_here && !src_pod;
+            let forwarded =
+                (src_pod && src_here && !to_this_host) || (dst_pod && dst_here && !from_this_host);
             if n.forward_policy_drop && forwarded && !hairpin {
                 return Err(timeout());
             }
