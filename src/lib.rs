@@ -17,3 +17,5 @@ pub mod plan;
 pub mod policy;
 pub mod render;
 pub mod runtime;
+#[cfg(target_os = "linux")]
+pub mod sim;

@@ -1,7 +1,9 @@
 //! `lab --bench RUNS [--bench-nodes 3,10,30,60]`: for each lab size, build,
 //! probe, inspect, diagnose, render and tear down the same lab RUNS times and
 //! print one table of medians: stage times, the probe rate, probes per agent
-//! and peak memory (CLI, one probing agent, one serving agent).
+//! and peak memory (CLI, one probing agent, one serving agent). With
+//! `--simulate` the same on the simulated cluster (`crate::sim`): no agents,
+//! so the figures are the CLI's own (up to 10,000 nodes).
 
 use super::outcome::{Stopped, pipeline_or_stop};
 use super::{CliError, ExitCode, GlobalArgs, LabArgs};
@@ -12,12 +14,95 @@ use crate::model::topology::Source;
 use crate::model::{Deployment, ProbePlan, ProbeReport};
 use crate::pipeline::Options;
 use crate::runtime::{Progress, Result, Runtime};
+use crate::sim::{SimConfig, SimRuntime};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
-/// Forwards to the lab and keeps the agents' peak memory and plan sizes.
-struct Measured<'a> {
-    lab: &'a LabRuntime,
+/// What a bench measures: the lab, or the simulated cluster.
+pub enum Cluster {
+    Lab(LabConfig),
+    Sim(SimConfig),
+}
+
+impl Cluster {
+    fn pods_per_node(&self) -> usize {
+        match self {
+            Cluster::Lab(c) => c.pods_per_node,
+            Cluster::Sim(c) => c.pods_per_node,
+        }
+    }
+    fn title(&self) -> Title {
+        match self {
+            Cluster::Lab(c) => Title {
+                what: "lab",
+                pods_per_node: c.pods_per_node,
+                faults: c.faults.iter().map(|f| f.name().to_string()).collect(),
+            },
+            Cluster::Sim(c) => Title {
+                what: "simulated cluster",
+                pods_per_node: c.pods_per_node,
+                faults: c.faults.clone(),
+            },
+        }
+    }
+    /// The same cluster at `nodes` nodes (faults checked for that size).
+    fn sized(
+        &self,
+        args: &LabArgs,
+        nodes: usize,
+        cni: &'static dyn Flavour,
+    ) -> std::result::Result<Cluster, CliError> {
+        let faults = crate::lab::faults::parse(&args.faults, nodes, cni).map_err(|e| {
+            CliError::usage(format!("--bench-nodes {nodes}, --cni {}: {e}", cni.name()))
+        })?;
+        Ok(match self {
+            Cluster::Lab(c) => Cluster::Lab(LabConfig {
+                nodes,
+                faults,
+                cni,
+                ..c.clone()
+            }),
+            Cluster::Sim(c) => Cluster::Sim(SimConfig {
+                nodes,
+                faults: faults.iter().map(|f| f.name().to_string()).collect(),
+                ..c.clone()
+            }),
+        })
+    }
+}
+
+/// The benchmark table's first line.
+struct Title {
+    what: &'static str,
+    pods_per_node: usize,
+    faults: Vec<String>,
+}
+
+/// Pids of the serving agents a runtime started (none for the simulator).
+trait Agents {
+    fn serving_pids(&self) -> impl std::future::Future<Output = Vec<u32>> + Send;
+}
+
+impl Agents for LabRuntime {
+    async fn serving_pids(&self) -> Vec<u32> {
+        self.pids()
+            .await
+            .into_iter()
+            .filter(|(role, _)| role.starts_with("agent-"))
+            .map(|(_, pid)| pid)
+            .collect()
+    }
+}
+
+impl Agents for SimRuntime {
+    async fn serving_pids(&self) -> Vec<u32> {
+        Vec::new()
+    }
+}
+
+/// Forwards to the runtime and keeps the agents' peak memory and plan sizes.
+struct Measured<'a, R> {
+    lab: &'a R,
     probe_rss_kib: AtomicU64,
     serve_rss_kib: AtomicU64,
     max_plan: AtomicUsize,
@@ -81,7 +166,7 @@ fn parse_softirq(stat: &str) -> Option<f64> {
     (hz > 0).then(|| ticks / hz as f64)
 }
 
-impl Runtime for Measured<'_> {
+impl<R: Runtime + Agents> Runtime for Measured<'_, R> {
     async fn discover(&self, progress: &dyn Progress) -> Result<Deployment> {
         self.lab.discover(progress).await
     }
@@ -101,11 +186,9 @@ impl Runtime for Measured<'_> {
         self.lab.inspect_host(node).await
     }
     async fn teardown(&self) -> Result<()> {
-        for (role, pid) in self.lab.pids().await {
-            if role.starts_with("agent-") {
-                if let Some(k) = peak_rss_kib(&pid.to_string()) {
-                    self.serve_rss_kib.fetch_max(k, Ordering::Relaxed);
-                }
+        for pid in self.lab.serving_pids().await {
+            if let Some(k) = peak_rss_kib(&pid.to_string()) {
+                self.serve_rss_kib.fetch_max(k, Ordering::Relaxed);
             }
         }
         self.lab.teardown().await
@@ -211,27 +294,25 @@ fn summarize(
 pub async fn run(
     g: &GlobalArgs,
     args: &LabArgs,
-    cfg: LabConfig,
+    cluster: Cluster,
     opts: Options,
     runs: u16,
 ) -> std::result::Result<ExitCode, CliError> {
     let progress = super::progress::for_cli(g);
     let sizes: Vec<usize> = if args.bench_nodes.is_empty() {
-        vec![cfg.nodes]
+        vec![usize::from(args.nodes)]
     } else {
         args.bench_nodes.iter().map(|n| usize::from(*n)).collect()
     };
-    let cnis = bench_cnis(&args.bench_cni, cfg.cni)?;
+    // The simulator has one network (flannel's shape): no flavours there.
+    let cnis = match &cluster {
+        Cluster::Lab(c) => bench_cnis(&args.bench_cni, c.cni)?,
+        Cluster::Sim(_) => vec![flavours::default()],
+    };
     let mut table_rows = Vec::new();
     for &cni in &cnis {
         for &nodes in &sizes {
-            let mut cfg = cfg.clone();
-            cfg.nodes = nodes;
-            cfg.cni = cni;
-            // Faults name nodes by index: check them against this size.
-            cfg.faults = crate::lab::faults::parse(&args.faults, nodes, cni).map_err(|e| {
-                CliError::usage(format!("--bench-nodes {nodes}, --cni {}: {e}", cni.name()))
-            })?;
+            let sized = cluster.sized(args, nodes, cni)?;
             reset_own_peak_rss();
             let mut all = Vec::new();
             for n in 1..=runs {
@@ -239,22 +320,25 @@ pub async fn run(
                     "bench: {} with {nodes} nodes, run {n} of {runs}",
                     cni.name()
                 ));
-                all.push(one_run(g, args, &cfg, &opts).await?);
+                all.push(one_run(g, args, &sized, nodes, &opts).await?);
             }
             let row = summarize(
                 cni.name(),
                 nodes,
-                nodes * cfg.pods_per_node,
+                nodes * sized.pods_per_node(),
                 &all,
                 peak_rss_kib("self").unwrap_or(0),
             );
             if !g.quiet {
-                eprint!("{}", table(&cfg, runs, std::slice::from_ref(&row), &opts));
+                eprint!(
+                    "{}",
+                    table(&sized.title(), runs, std::slice::from_ref(&row), &opts)
+                );
             }
             table_rows.push(row);
         }
     }
-    print!("{}", table(&cfg, runs, &table_rows, &opts));
+    print!("{}", table(&cluster.title(), runs, &table_rows, &opts));
     Ok(ExitCode::Ok)
 }
 
@@ -283,12 +367,28 @@ fn bench_cnis(
 async fn one_run(
     g: &GlobalArgs,
     args: &LabArgs,
-    cfg: &LabConfig,
+    cluster: &Cluster,
+    nodes: usize,
     opts: &Options,
 ) -> std::result::Result<RunFigures, CliError> {
-    let lab = LabRuntime::new(cfg.clone())?;
+    match cluster {
+        Cluster::Lab(cfg) => measure(g, args, &LabRuntime::new(cfg.clone())?, nodes, opts).await,
+        Cluster::Sim(cfg) => {
+            let sim = SimRuntime::new(cfg.clone()).map_err(CliError::usage)?;
+            measure(g, args, &sim, nodes, opts).await
+        }
+    }
+}
+
+async fn measure<R: Runtime + Agents>(
+    g: &GlobalArgs,
+    args: &LabArgs,
+    lab: &R,
+    nodes: usize,
+    opts: &Options,
+) -> std::result::Result<RunFigures, CliError> {
     let m = Measured {
-        lab: &lab,
+        lab,
         probe_rss_kib: AtomicU64::new(0),
         serve_rss_kib: AtomicU64::new(0),
         max_plan: AtomicUsize::new(0),
@@ -305,8 +405,7 @@ async fn one_run(
         Err(Stopped::Deadline(_)) => {
             let _ = lab.teardown().await;
             return Err(CliError::could_not_run(format!(
-                "a bench run of {} nodes did not finish within {} (--timeout); the lab was removed",
-                cfg.nodes,
+                "a bench run of {nodes} nodes did not finish within {} (--timeout); the lab was removed",
                 humantime::format_duration(g.timeout)
             )));
         }
@@ -350,11 +449,12 @@ async fn one_run(
     })
 }
 
-fn table(cfg: &LabConfig, runs: u16, rows: &[SizeFigures], opts: &Options) -> String {
-    let faults: Vec<&str> = cfg.faults.iter().map(|f| f.name()).collect();
+fn table(title: &Title, runs: u16, rows: &[SizeFigures], opts: &Options) -> String {
+    let faults = &title.faults;
     let mut s = format!(
-        "lab benchmark: {} pods per node, pairs {}{}{}, medians of {} run(s); times in ms, memory in MiB\n",
-        cfg.pods_per_node,
+        "{} benchmark: {} pods per node, pairs {}{}{}, medians of {} run(s); times in ms, memory in MiB\n",
+        title.what,
+        title.pods_per_node,
         match opts.plan.pairs {
             crate::plan::PairStrategy::Auto => format!(
                 "auto (all up to {} nodes, then sample:{})",
@@ -533,7 +633,7 @@ mod tests {
 
     #[test]
     fn the_table_has_one_row_per_size_under_its_header() {
-        let cfg = LabConfig::new(3, 2, "/bin/true".into());
+        let cfg = Cluster::Lab(LabConfig::new(3, 2, "/bin/true".into())).title();
         let rows = vec![
             SizeFigures {
                 cni: "flannel",

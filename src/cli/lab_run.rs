@@ -13,6 +13,7 @@ use crate::lab::{
 use crate::pipeline::Options;
 use crate::plan::{Aggregate, CheckSet, PairStrategy, PlanOptions};
 use crate::runtime::Runtime;
+use crate::sim::{self, SimConfig, SimRuntime};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 
 /// What the flags ask for, checked before anything is built.
@@ -24,6 +25,17 @@ pub struct Request {
 /// The lab's configuration and the pipeline options from `lab`'s flags; bad
 /// values are usage errors (exit 2).
 pub fn parse_request(args: &LabArgs) -> Result<Request, CliError> {
+    if !args.simulate {
+        let max = crate::lab::plan::MAX_NODES;
+        for n in std::iter::once(&args.nodes).chain(&args.bench_nodes) {
+            if usize::from(*n) > max {
+                return Err(CliError::usage(format!(
+                    "a lab has 1 to {max} nodes, not {n}; --simulate simulates up to {} nodes in memory",
+                    crate::sim::network::MAX_NODES
+                )));
+            }
+        }
+    }
     let cni = flavours::parse(&args.cni).map_err(CliError::usage)?;
     let faults = faults::parse(&args.faults, args.nodes as usize, cni).map_err(CliError::usage)?;
     let checks = CheckSet::parse(&args.checks).map_err(CliError::usage)?;
@@ -88,6 +100,9 @@ pub fn run(g: &GlobalArgs, args: LabArgs) -> Result<ExitCode, CliError> {
     }
     let req = parse_request(&args)?;
     check_output_file(g.output, args.output_file.as_deref())?;
+    if args.simulate {
+        return run_simulated(g, &args, req);
+    }
     if !is_root() {
         return Err(CliError::could_not_run(NEEDS_ROOT));
     }
@@ -105,7 +120,8 @@ pub fn run(g: &GlobalArgs, args: LabArgs) -> Result<ExitCode, CliError> {
             return destroy_all(&tools).await;
         }
         if let Some(runs) = args.bench {
-            return super::bench::run(g, &args, req.cfg, req.opts, runs).await;
+            let cluster = super::bench::Cluster::Lab(req.cfg);
+            return super::bench::run(g, &args, cluster, req.opts, runs).await;
         }
         run_once(g, &args, req).await
     })
@@ -139,6 +155,74 @@ async fn run_once(g: &GlobalArgs, args: &LabArgs, req: Request) -> Result<ExitCo
         fail_on: args.fail_on,
     };
     finish(g, &report, progress, kept, flags)
+}
+
+/// The simulated cluster's configuration from `lab --simulate`'s flags, at
+/// `nodes` nodes: the lab's fault names (checked for that size as the lab
+/// checks them), each with its simulated counterpart.
+pub fn sim_config(args: &LabArgs, req: &Request, nodes: usize) -> Result<SimConfig, CliError> {
+    if args.kube_proxy == super::KubeProxyArg::Nftables {
+        return Err(CliError::usage(
+            "--simulate models kube-proxy in iptables mode only; leave out --kube-proxy",
+        ));
+    }
+    if req.cfg.cni.name() != crate::lab::flavours::default().name() || req.cfg.ip_family.v6() {
+        return Err(CliError::usage(
+            "--simulate models the default network only (flannel, IPv4); leave out --cni and --ip-family",
+        ));
+    }
+    let faults = faults::parse(&args.faults, nodes, req.cfg.cni).map_err(CliError::usage)?;
+    if let Some(f) = faults.iter().find(|f| !sim::faults::supported(f.name())) {
+        let why = sim::faults::out_of_scope(*f)
+            .map(|w| format!(" ({w})"))
+            .unwrap_or_default();
+        return Err(CliError::usage(format!(
+            "the fault '{}' has no simulated counterpart{why}; run it on the lab (without --simulate)",
+            f.name()
+        )));
+    }
+    Ok(SimConfig {
+        nodes,
+        pods_per_node: usize::from(args.pods_per_node),
+        faults: faults.iter().map(|f| f.name().to_string()).collect(),
+        seed: args.seed,
+        policies: req.cfg.policies.clone(),
+    })
+}
+
+/// `lab --simulate`: the pipeline on [`SimRuntime`], in memory (no root).
+fn run_simulated(g: &GlobalArgs, args: &LabArgs, req: Request) -> Result<ExitCode, CliError> {
+    let cfg = sim_config(args, &req, usize::from(args.nodes))?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::could_not_run(format!("could not start the async runtime: {e}")))?;
+    rt.block_on(async move {
+        if let Some(runs) = args.bench {
+            let cluster = super::bench::Cluster::Sim(cfg);
+            return super::bench::run(g, args, cluster, req.opts, runs).await;
+        }
+        let progress = super::progress::for_cli(g);
+        let sim = SimRuntime::new(cfg).map_err(CliError::usage)?;
+        let report =
+            match pipeline_or_stop(&sim, &req.opts, progress.as_ref(), Some(g.timeout)).await {
+                Ok(r) => r?,
+                Err(why @ Stopped::Signal(_)) => {
+                    return Err(CliError {
+                        message: why.to_string(),
+                        ..super::outcome::interrupted_error()
+                    });
+                }
+                Err(why) => return Err(CliError::could_not_run(why.to_string())),
+            };
+        let flags = ReportFlags {
+            output_file: args.output_file.as_deref(),
+            wide: args.wide,
+            fail_on: args.fail_on,
+        };
+        finish(g, &report, progress, None, flags)
+    })
 }
 
 /// After a signal or the deadline: remove the lab, say so. A signal exits

@@ -232,8 +232,8 @@ fn cni_values() -> clap::builder::PossibleValuesParser {
 
 #[derive(Debug, Clone, Args)]
 pub struct LabArgs {
-    /// How many simulated nodes
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=250))]
+    /// How many nodes (the lab: up to 250; with --simulate: up to 10000)
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=10000))]
     pub nodes: u16,
     /// Probe pods per node (two, so that same-node pairs are checked too)
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=16))]
@@ -306,7 +306,7 @@ pub struct LabArgs {
     pub bench: Option<u16>,
     /// With --bench: the lab sizes to measure, comma-separated (default: --nodes)
     #[arg(long, value_delimiter = ',', value_name = "N,N,..", requires = "bench",
-          value_parser = clap::value_parser!(u16).range(1..=250))]
+          value_parser = clap::value_parser!(u16).range(1..=10000))]
     pub bench_nodes: Vec<u16>,
     /// With --bench: the CNI flavours to measure, comma-separated, or `all`
     /// (default: --cni); one line per flavour and size
@@ -317,6 +317,14 @@ pub struct LabArgs {
         requires = "bench"
     )]
     pub bench_cni: Vec<String>,
+    /// Simulate the cluster in memory instead of building it: no root, no
+    /// namespaces, up to 10000 nodes; --fault breaks the simulated network.
+    /// Proves the CLI's side (plans, diagnosis, memory, time), not packets
+    #[arg(long, conflicts_with_all = ["keep", "destroy", "destroy_all"])]
+    pub simulate: bool,
+    /// With --simulate: the seed of the simulated latencies
+    #[arg(long, default_value_t = 1, value_name = "N", requires = "simulate")]
+    pub seed: u64,
     /// Remove a lab kept with --keep (its id is in the namespace names: nc<ID>-…)
     #[arg(long, value_name = "ID", conflicts_with_all = ["destroy_all", "bench"])]
     pub destroy: Option<String>,

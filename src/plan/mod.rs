@@ -416,10 +416,9 @@ pub fn plan(d: &Deployment, opts: &PlanOptions) -> Vec<SourcePlan> {
         let mut sp = SourcePlan::new(Source::Pod(src.name.clone()));
         for &ip in &src.ips {
             let from = SourceAddr::new(i, src, ip);
-            for (j, dst) in d.pods.iter().enumerate() {
-                if cx.node_pair_ok(&src.node, &dst.node) {
-                    to_pods.iter().for_each(|f| f(&cx, &from, j, dst, &mut sp));
-                }
+            for j in cx.pods_reached(&src.node) {
+                let dst = &d.pods[j];
+                to_pods.iter().for_each(|f| f(&cx, &from, j, dst, &mut sp));
             }
             from_pod.iter().for_each(|f| f(&cx, &from, &mut sp));
         }

@@ -14,11 +14,7 @@ pub(super) fn plan(cx: &Ctx<'_>, h: &HostAgent, sp: &mut SourcePlan) {
             ip: Some(hip),
             name: None,
         };
-        for dst in
-            cx.d.pods
-                .iter()
-                .filter(|p| cx.node_pair_ok(&h.node, &p.node))
-        {
+        for dst in cx.pods_reached(&h.node).into_iter().map(|j| &cx.d.pods[j]) {
             for &dip in dst.ips.iter().filter(|ip| ip.is_ipv6() == hip.is_ipv6()) {
                 let target = super::context::pod_endpoint(dst, dip);
                 let tmpl = |protocol, port| {

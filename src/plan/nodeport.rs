@@ -18,7 +18,8 @@ use std::net::IpAddr;
 
 /// The probe pod on `node` whose Service has a nodePort, and that port.
 fn nodeport_on<'a>(cx: &Ctx<'a>, node: &str) -> Option<(&'a ProbePod, &'a ServiceTarget, u16)> {
-    cx.d.pods.iter().filter(|p| p.node == node).find_map(|p| {
+    cx.pods_on(node).into_iter().find_map(|j| {
+        let p = &cx.d.pods[j];
         let svc = p.service.as_ref()?;
         Some((p, svc, svc.node_port?))
     })
@@ -33,10 +34,11 @@ fn plan_from(
     from_ip: IpAddr,
     sp: &mut SourcePlan,
 ) {
-    for h in &cx.d.hosts {
-        if !cx.node_pair_ok(from_node, &h.node) {
-            continue;
-        }
+    for h in cx
+        .hosts_reached(from_node)
+        .into_iter()
+        .map(|i| &cx.d.hosts[i])
+    {
         let Some((backend, svc, node_port)) = nodeport_on(cx, &h.node) else {
             continue;
         };

@@ -6,10 +6,11 @@ use crate::model::plan::ProbeSpec;
 use crate::model::report::{CheckKind, Endpoint, Protocol};
 
 pub(super) fn plan(cx: &Ctx<'_>, from: &SourceAddr<'_>, sp: &mut SourcePlan) {
-    for h in &cx.d.hosts {
-        if !cx.node_pair_ok(&from.pod.node, &h.node) {
-            continue;
-        }
+    for h in cx
+        .hosts_reached(&from.pod.node)
+        .into_iter()
+        .map(|i| &cx.d.hosts[i])
+    {
         for hip in from.reachable(&h.ips) {
             let target = Endpoint {
                 node: Some(h.node.clone()),

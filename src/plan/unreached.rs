@@ -11,8 +11,10 @@ use crate::model::topology::Deployment;
 /// every node that has a probe pod.
 pub fn unreached_checks(d: &Deployment) -> Vec<Check> {
     let mut out = Vec::new();
+    let with_pods: std::collections::BTreeSet<&str> =
+        d.pods.iter().map(|p| p.node.as_str()).collect();
     for n in &d.nodes {
-        if d.pods.iter().any(|p| p.node == n.name) {
+        if with_pods.contains(n.name.as_str()) {
             continue;
         }
         let why = match (&n.reason, n.ready) {

@@ -311,8 +311,11 @@ pub struct Grid<'a> {
     pub about: String,
     pub rows: Vec<String>,
     pub cols: Vec<Column>,
-    /// `cells[row][col]`; None: no check for that pair.
-    pub cells: Vec<Vec<Option<Cell<'a>>>>,
+    /// Per row, its cells as (column index, cell), ascending by column; a
+    /// pair without a check has none. Sparse: at thousands of nodes with
+    /// sampled pairs a dense rows × columns matrix is mostly empty and too
+    /// big to hold.
+    pub cells: Vec<Vec<(usize, Cell<'a>)>>,
     /// The domain every node name ends in, left out of the labels
     /// (`.eu-west-1.compute.internal`), when there is one.
     pub node_suffix: Option<String>,
@@ -327,11 +330,9 @@ impl<'a> Grid<'a> {
     pub fn failing(&self) -> Vec<(usize, usize, &Cell<'a>)> {
         let mut out = Vec::new();
         for (r, row) in self.cells.iter().enumerate() {
-            for (c, cell) in row.iter().enumerate() {
-                if let Some(cell) = cell
-                    && cell.state().is_failure()
-                {
-                    out.push((r, c, cell));
+            for (c, cell) in row {
+                if cell.state().is_failure() {
+                    out.push((r, *c, cell));
                 }
             }
         }
@@ -340,11 +341,22 @@ impl<'a> Grid<'a> {
 
     /// Every check in the grid.
     pub fn checks(&self) -> impl Iterator<Item = &'a Check> + '_ {
-        self.cells
-            .iter()
-            .flatten()
-            .flatten()
-            .flat_map(|c| c.checks.iter().copied())
+        self.all_cells().flat_map(|c| c.checks.iter().copied())
+    }
+
+    /// Every cell, row by row.
+    pub fn all_cells(&self) -> impl Iterator<Item = &Cell<'a>> + '_ {
+        self.cells.iter().flatten().map(|(_, c)| c)
+    }
+
+    /// Row `r` with a slot per column (None: no check for that pair): for
+    /// drawing the full matrix.
+    pub fn dense_row(&self, r: usize) -> Vec<Option<&Cell<'a>>> {
+        let mut v = vec![None; self.cols.len()];
+        for (c, cell) in self.cells.get(r).into_iter().flatten() {
+            v[*c] = Some(cell);
+        }
+        v
     }
 }
 
@@ -357,22 +369,22 @@ pub fn families(report: &Report) -> Vec<Family> {
 /// Node names in report order, then any other node named by a check.
 pub fn node_order(report: &Report) -> Vec<String> {
     let mut names: Vec<String> = report.nodes.iter().map(|n| n.name.clone()).collect();
-    let mut extra: Vec<String> = report
+    let known: std::collections::HashSet<&str> = names.iter().map(String::as_str).collect();
+    let extra: std::collections::BTreeSet<String> = report
         .checks
         .iter()
-        .flat_map(|c| [c.source.node.clone(), c.target.node.clone()])
+        .flat_map(|c| [c.source.node.as_deref(), c.target.node.as_deref()])
         .flatten()
         .chain(
             report
                 .cells
                 .iter()
                 .filter(|s| s.omitted > 0)
-                .flat_map(|s| [s.source.clone(), s.target.clone()]),
+                .flat_map(|s| [s.source.as_str(), s.target.as_str()]),
         )
-        .filter(|n| !names.contains(n))
+        .filter(|n| !known.contains(n))
+        .map(str::to_string)
         .collect();
-    extra.sort();
-    extra.dedup();
     names.extend(extra);
     names
 }
@@ -406,7 +418,12 @@ fn build<'a>(
     counted: impl Fn(&CellSummary) -> bool,
 ) -> Grid<'a> {
     let order = node_order(report);
-    let rank = |n: &str| order.iter().position(|o| o == n).unwrap_or(usize::MAX);
+    let ranks: std::collections::HashMap<&str, usize> = order
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.as_str(), i))
+        .collect();
+    let rank = |n: &str| ranks.get(n).copied().unwrap_or(usize::MAX);
     let mut map: BTreeMap<(String, Column), Cell<'a>> = BTreeMap::new();
     for c in report.checks.iter().filter(|c| filter(c)) {
         map.entry((source_key(c), column(c)))
@@ -434,14 +451,21 @@ fn build<'a>(
         ra.cmp(&rb).then(a.cmp(b))
     });
     cols.dedup();
-    let cells = rows
+    let row_of: std::collections::HashMap<&str, usize> = rows
         .iter()
-        .map(|r| {
-            cols.iter()
-                .map(|c| map.remove(&(r.clone(), c.clone())))
-                .collect()
-        })
+        .enumerate()
+        .map(|(i, r)| (r.as_str(), i))
         .collect();
+    let col_of: BTreeMap<&Column, usize> = cols.iter().enumerate().map(|(i, c)| (c, i)).collect();
+    let mut cells: Vec<Vec<(usize, Cell<'a>)>> = vec![Vec::new(); rows.len()];
+    for ((r, c), cell) in map {
+        if let (Some(&r), Some(&c)) = (row_of.get(r.as_str()), col_of.get(&c)) {
+            cells[r].push((c, cell));
+        }
+    }
+    for row in &mut cells {
+        row.sort_by_key(|(c, _)| *c);
+    }
     Grid {
         view,
         title,
@@ -476,8 +500,9 @@ pub fn common_node_suffix(nodes: &[String]) -> Option<String> {
 impl<'a> Grid<'a> {
     /// Leave `suffix` out of the node names in rows and columns.
     pub fn strip_node_suffix(&mut self, nodes: &[String], suffix: &str) {
+        let nodes: std::collections::HashSet<&str> = nodes.iter().map(String::as_str).collect();
         let strip = |s: &mut String| {
-            if nodes.contains(s) {
+            if nodes.contains(s.as_str()) {
                 if let Some(short) = s.strip_suffix(suffix) {
                     *s = short.to_string();
                 }
@@ -631,10 +656,16 @@ impl<'a> Grid<'a> {
             (c.sub.as_deref().is_some_and(|s| s.starts_with("direct")), i)
         });
         self.cols = idx.iter().map(|&i| self.cols[i].clone()).collect();
+        // Old column idx[k] is now column k.
+        let mut new_of = vec![0; idx.len()];
+        for (k, &i) in idx.iter().enumerate() {
+            new_of[i] = k;
+        }
         for row in &mut self.cells {
-            let old = std::mem::take(row);
-            let mut old: Vec<Option<Cell<'a>>> = old;
-            *row = idx.iter().map(|&i| old[i].take()).collect();
+            for (c, _) in row.iter_mut() {
+                *c = new_of[*c];
+            }
+            row.sort_by_key(|(c, _)| *c);
         }
         self
     }

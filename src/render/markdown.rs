@@ -152,7 +152,7 @@ pub fn render(r: &Report) -> String {
 fn grid_md(g: &Grid<'_>, th: &Theme) -> String {
     let mut o = String::new();
     let failing = g.failing().len();
-    let total = g.cells.iter().flatten().flatten().count();
+    let total = g.all_cells().count();
     let verdict = if failing == 0 {
         format!("✓ {total} ok")
     } else {
@@ -172,9 +172,9 @@ fn grid_md(g: &Grid<'_>, th: &Theme) -> String {
     }));
     let _ = writeln!(o, "| {} |", head.join(" | "));
     let _ = writeln!(o, "|---|{}", ":---:|".repeat(g.cols.len()));
-    for (r, row) in g.rows.iter().zip(&g.cells) {
+    for (i, r) in g.rows.iter().enumerate() {
         let mut rec = vec![format!("**{}**", esc(r))];
-        rec.extend(row.iter().map(|c| match c {
+        rec.extend(g.dense_row(i).into_iter().map(|c| match c {
             Some(c) => esc(&th.cell_text(g.view, c)),
             None => String::new(),
         }));

@@ -337,9 +337,9 @@ pub fn full_matrix(g: &Grid<'_>, th: &Theme) -> String {
     let mut head = vec![corner];
     head.extend(g.cols.iter().map(|c| th.text(&column_header(c))));
     b.push_record(head);
-    for (r, row) in g.rows.iter().zip(&g.cells) {
+    for (i, r) in g.rows.iter().enumerate() {
         let mut rec = vec![th.bold(r)];
-        rec.extend(row.iter().map(|cell| match cell {
+        rec.extend(g.dense_row(i).into_iter().map(|cell| match cell {
             Some(c) => th.cell(g.view, c),
             None => String::new(),
         }));
@@ -363,7 +363,7 @@ pub fn folded_matrix(g: &Grid<'_>, th: &Theme, width: usize) -> String {
     let mut lat: Vec<f64> = Vec::new();
     let mut mtu: Vec<u16> = Vec::new();
     for (r, row) in g.rows.iter().zip(&g.cells) {
-        let cells: Vec<_> = row.iter().flatten().collect();
+        let cells: Vec<_> = row.iter().map(|(_, c)| c).collect();
         let ok = cells.iter().filter(|c| !c.state().is_failure()).count();
         if ok == cells.len() {
             good_rows += 1;
@@ -466,9 +466,14 @@ pub fn folded_matrix(g: &Grid<'_>, th: &Theme, width: usize) -> String {
 
 /// A titled matrix, full or folded to the width.
 pub fn grid_section(g: &Grid<'_>, th: &Theme, opts: &RenderOptions) -> String {
-    let full = full_matrix(g, th);
-    let fits = width_of(&strip_ansi(&full)) <= opts.width;
-    let (body, note) = if fits || opts.wide {
+    // Each column takes at least 4 characters: wider grids are folded
+    // without drawing the full matrix first (at 5,000 nodes it would be
+    // millions of cells).
+    let full = (opts.wide || (g.cols.len() + 1) * 4 <= opts.width).then(|| full_matrix(g, th));
+    let fits = full
+        .as_ref()
+        .is_some_and(|f| width_of(&strip_ansi(f)) <= opts.width);
+    let (body, note) = if let Some(full) = full.filter(|_| fits || opts.wide) {
         (full, String::new())
     } else {
         (
@@ -481,16 +486,9 @@ pub fn grid_section(g: &Grid<'_>, th: &Theme, opts: &RenderOptions) -> String {
         )
     };
     let failing = g.failing().len();
-    let total = g.cells.iter().flatten().flatten().count();
+    let total = g.all_cells().count();
     // Cells that are all expected blocks or all skipped are not "ok": say so.
-    let count = |s: CellState| {
-        g.cells
-            .iter()
-            .flatten()
-            .flatten()
-            .filter(|c| c.state() == s)
-            .count()
-    };
+    let count = |s: CellState| g.all_cells().filter(|c| c.state() == s).count();
     let (blocked, skipped) = (count(CellState::ExpectedBlock), count(CellState::Skipped));
     let ok = total - blocked - skipped;
     let mut aside = String::new();
@@ -503,13 +501,7 @@ pub fn grid_section(g: &Grid<'_>, th: &Theme, opts: &RenderOptions) -> String {
     if skipped > 0 {
         aside.push_str(&format!(" · {skipped} skipped"));
     }
-    let flaky = g
-        .cells
-        .iter()
-        .flatten()
-        .flatten()
-        .filter(|c| c.has_recovered())
-        .count();
+    let flaky = g.all_cells().filter(|c| c.has_recovered()).count();
     if flaky > 0 {
         aside.push_str(&format!(" · {flaky} {} flaky", th.flaky()));
     }
