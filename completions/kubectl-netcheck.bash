@@ -116,7 +116,7 @@ _kubectl__netcheck() {
 
     case "${cmd}" in
         kubectl__netcheck)
-            opts="-n -o -q -v -h -V --kubeconfig --context --namespace --output --timeout --no-color --quiet --verbose --checks --nodes --image --keep --wait-cleanup --no-host --fail-on --pairs --probe-timeout --output-file --wide --policy-from --help --version run lab explain cleanup completion image report diff agent help"
+            opts="-n -o -q -v -h -V --kubeconfig --context --namespace --output --timeout --no-color --quiet --verbose --checks --nodes --image --keep --wait-cleanup --no-host --fail-on --pairs --probe-timeout --all-checks --aggregate --output-file --wide --policy-from --help --version run lab explain cleanup completion image report diff agent help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -894,7 +894,7 @@ _kubectl__netcheck() {
             return 0
             ;;
         kubectl__subcmd__netcheck__subcmd__lab)
-            opts="-n -o -q -v -h --nodes --pods-per-node --fault --list-faults --kube-proxy --cni --ip-family --policy --checks --fail-on --pairs --probe-timeout --output-file --wide --no-host --keep --bench --bench-nodes --bench-cni --destroy --destroy-all --kubeconfig --context --namespace --output --timeout --no-color --quiet --verbose --help"
+            opts="-n -o -q -v -h --nodes --pods-per-node --fault --list-faults --kube-proxy --cni --ip-family --policy --checks --fail-on --pairs --probe-timeout --all-checks --aggregate --output-file --wide --no-host --keep --bench --bench-nodes --bench-cni --destroy --destroy-all --kubeconfig --context --namespace --output --timeout --no-color --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1042,7 +1042,7 @@ _kubectl__netcheck() {
             return 0
             ;;
         kubectl__subcmd__netcheck__subcmd__run)
-            opts="-n -o -q -v -h --checks --nodes --image --keep --wait-cleanup --no-host --fail-on --pairs --probe-timeout --output-file --wide --policy-from --kubeconfig --context --namespace --output --timeout --no-color --quiet --verbose --help"
+            opts="-n -o -q -v -h --checks --nodes --image --keep --wait-cleanup --no-host --fail-on --pairs --probe-timeout --all-checks --aggregate --output-file --wide --policy-from --kubeconfig --context --namespace --output --timeout --no-color --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_kubectl_netcheck_global_optspecs
-    string join \n kubeconfig= context= n/namespace= o/output= timeout= no-color q/quiet v/verbose checks= nodes= image= keep wait-cleanup no-host fail-on= pairs= probe-timeout= output-file= wide policy-from= h/help V/version
+    string join \n kubeconfig= context= n/namespace= o/output= timeout= no-color q/quiet v/verbose checks= nodes= image= keep wait-cleanup no-host fail-on= pairs= probe-timeout= all-checks aggregate output-file= wide policy-from= h/help V/version
 end
 
 function __fish_kubectl_netcheck_needs_command
@@ -47,6 +47,8 @@ complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_needs_command" -s v -l 
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_needs_command" -l keep -d 'Keep the probe namespace after the run'
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_needs_command" -l wait-cleanup -d 'Wait until the probe namespace is gone before exiting (default: its deletion is requested and Kubernetes finishes it)'
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_needs_command" -l no-host -d 'Skip host inspection (no privileged host-network pods)'
+complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_needs_command" -l all-checks -d 'Keep every check in the report however large the run (by default, past 20,000 probes or 50 nodes, agents count passed checks per cell and the report lists only the others)'
+complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_needs_command" -l aggregate -d 'Count passed checks per cell at any size (the default past 20,000 probes or 50 nodes): the report lists failures and cells, not passes'
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_needs_command" -l wide -d 'Show the full matrix even when wider than the terminal'
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_needs_command" -s h -l help -d 'Print help'
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_needs_command" -s V -l version -d 'Print version'
@@ -80,6 +82,8 @@ complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand run" -
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand run" -l keep -d 'Keep the probe namespace after the run'
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand run" -l wait-cleanup -d 'Wait until the probe namespace is gone before exiting (default: its deletion is requested and Kubernetes finishes it)'
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand run" -l no-host -d 'Skip host inspection (no privileged host-network pods)'
+complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand run" -l all-checks -d 'Keep every check in the report however large the run (by default, past 20,000 probes or 50 nodes, agents count passed checks per cell and the report lists only the others)'
+complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand run" -l aggregate -d 'Count passed checks per cell at any size (the default past 20,000 probes or 50 nodes): the report lists failures and cells, not passes'
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand run" -l wide -d 'Show the full matrix even when wider than the terminal'
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand run" -l no-color -d 'No colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand run" -s q -l quiet -d 'No progress, only the report and errors'
@@ -117,6 +121,8 @@ junit\t''
 markdown\t''"
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l timeout -d 'Overall deadline of the run (e.g. 90s, 5m)' -r
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l list-faults -d 'List the faults and exit'
+complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l all-checks -d 'Keep every check in the report however large the run (by default, past 20,000 probes or 50 nodes, agents count passed checks per cell and the report lists only the others)'
+complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l aggregate -d 'Count passed checks per cell at any size (the default past 20,000 probes or 50 nodes): the report lists failures and cells, not passes'
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l wide -d 'Show the full matrix even when wider than the terminal'
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l no-host -d 'Skip host inspection'
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l keep -d 'Keep the lab after the run (remove it later with `lab --destroy ID`)'

@@ -165,7 +165,7 @@ fn kube_proxy_filter_rules(s: &mut String, services: &[ServicePort]) {
         if let Some(np) = p.node_port {
             let _ = writeln!(
                 s,
-                "-A KUBE-EXTERNAL-SERVICES -p {proto} -m comment --comment \"{id} has no endpoints\" -m addrtype --dst-type LOCAL -m {proto} --dport {np} -j REJECT --reject-with icmp-port-unreachable"
+                "-A KUBE-EXTERNAL-SERVICES -p {proto} -m comment --comment \"{id} has no endpoints\" -m addrtype --dst-type LOCAL -m {proto} --dport {np} -j REJECT --reject-with {reject}"
             );
         }
     }

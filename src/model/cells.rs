@@ -7,7 +7,7 @@
 //! (0.5 % wide), so summaries from several agents merge exactly: the cells
 //! built from checks equal the cells built from aggregated answers.
 
-use super::report::{Check, CheckKind, Protocol, Status};
+use super::report::{Check, CheckKind, Family, Protocol, Status};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -86,6 +86,8 @@ pub struct CellKey {
     pub source: String,
     pub target: String,
     pub hairpin: bool,
+    /// On dual stack each pair is a cell per family.
+    pub family: Family,
 }
 
 impl CellKey {
@@ -93,7 +95,10 @@ impl CellKey {
     /// node (or name, or address).
     pub fn of(c: &Check) -> CellKey {
         let hairpin = is_hairpin_template(c.kind, &c.source, &c.target, Some(&c.detail));
-        CellKey::from_parts(c.kind, &c.source, &c.target, hairpin)
+        CellKey {
+            family: c.family(),
+            ..CellKey::from_parts(c.kind, &c.source, &c.target, hairpin)
+        }
     }
 
     pub fn from_parts(
@@ -114,11 +119,18 @@ impl CellKey {
             .or_else(|| target.name.clone())
             .or_else(|| target.ip.map(|i| i.to_string()))
             .unwrap_or_else(|| "?".into());
+        // Every check runs within one family: its source's (else target's).
+        let family = source
+            .ip
+            .or(target.ip)
+            .map(Family::of)
+            .unwrap_or(Family::Ipv4);
         CellKey {
             kind,
             source: src,
             target: dst,
             hairpin,
+            family,
         }
     }
 }
@@ -138,6 +150,14 @@ pub fn is_hairpin_template(
 fn is_false(b: &bool) -> bool {
     !*b
 }
+fn is_ipv4(f: &Family) -> bool {
+    *f == Family::Ipv4
+}
+
+fn ipv4() -> Family {
+    Family::Ipv4
+}
+
 fn is_zero(n: &usize) -> bool {
     *n == 0
 }
@@ -154,6 +174,9 @@ pub struct CellSummary {
     /// A pod through its own Service.
     #[serde(default, skip_serializing_if = "is_false")]
     pub hairpin: bool,
+    /// The checks' IP family (absent: IPv4).
+    #[serde(default = "ipv4", skip_serializing_if = "is_ipv4")]
+    pub family: Family,
     /// Protocols of the cell's checks.
     pub protocols: Vec<Protocol>,
     pub passed: usize,
@@ -192,6 +215,7 @@ impl CellSummary {
             source: k.source.clone(),
             target: k.target.clone(),
             hairpin: k.hairpin,
+            family: k.family,
             protocols: Vec::new(),
             passed: 0,
             failed: 0,
@@ -212,6 +236,7 @@ impl CellSummary {
             source: self.source.clone(),
             target: self.target.clone(),
             hairpin: self.hairpin,
+            family: self.family,
         }
     }
     /// Checks in the cell.

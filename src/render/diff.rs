@@ -202,11 +202,15 @@ fn aggregate(r: &Report, portless: bool) -> BTreeMap<CellKey, Agg<'_>> {
                 target: s.target.clone(),
                 protocol: p.as_str().to_string(),
                 port: None,
-                variant: if s.hairpin {
-                    "hairpin".into()
-                } else {
-                    String::new()
-                },
+                // As `key` names a check's variant.
+                variant: [
+                    s.hairpin.then_some("hairpin"),
+                    (s.family == crate::model::Family::Ipv6).then_some("IPv6"),
+                ]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(", "),
             };
             let e = out.entry(k).or_insert(Agg {
                 state: CellState::Pass,

@@ -211,9 +211,12 @@ impl<'a> Cell<'a> {
                 .copied()
                 .filter(|c| c.family() == family)
                 .collect(),
-            // Cells are not keyed by family yet: counted passes stay with
-            // both families' views.
-            omitted: self.omitted.clone(),
+            omitted: self
+                .omitted
+                .iter()
+                .copied()
+                .filter(|s| s.family == family)
+                .collect(),
         }
     }
 
