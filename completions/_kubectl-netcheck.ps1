@@ -95,7 +95,7 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-netcheck' -ScriptBlock 
             break
         }
         'kubectl-netcheck;lab' {
-            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'How many simulated nodes')
+            [CompletionResult]::new('--nodes', '--nodes', [CompletionResultType]::ParameterName, 'How many nodes (the lab: up to 250; with --simulate: up to 10000)')
             [CompletionResult]::new('--pods-per-node', '--pods-per-node', [CompletionResultType]::ParameterName, 'Probe pods per node (two, so that same-node pairs are checked too)')
             [CompletionResult]::new('--fault', '--fault', [CompletionResultType]::ParameterName, 'Break the lab the way clusters break (repeatable); see --list-faults')
             [CompletionResult]::new('--kube-proxy', '--kube-proxy', [CompletionResultType]::ParameterName, 'How kube-proxy programs Services on the lab''s nodes')
@@ -110,6 +110,7 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-netcheck' -ScriptBlock 
             [CompletionResult]::new('--bench', '--bench', [CompletionResultType]::ParameterName, 'Benchmark: build, probe, inspect and report RUNS times and print timings')
             [CompletionResult]::new('--bench-nodes', '--bench-nodes', [CompletionResultType]::ParameterName, 'With --bench: the lab sizes to measure, comma-separated (default: --nodes)')
             [CompletionResult]::new('--bench-cni', '--bench-cni', [CompletionResultType]::ParameterName, 'With --bench: the CNI flavours to measure, comma-separated, or `all` (default: --cni); one line per flavour and size')
+            [CompletionResult]::new('--seed', '--seed', [CompletionResultType]::ParameterName, 'With --simulate: the seed of the simulated latencies')
             [CompletionResult]::new('--destroy', '--destroy', [CompletionResultType]::ParameterName, 'Remove a lab kept with --keep (its id is in the namespace names: nc<ID>-…)')
             [CompletionResult]::new('--kubeconfig', '--kubeconfig', [CompletionResultType]::ParameterName, 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)')
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The kubeconfig context to use')
@@ -124,6 +125,7 @@ Register-ArgumentCompleter -Native -CommandName 'kubectl-netcheck' -ScriptBlock 
             [CompletionResult]::new('--wide', '--wide', [CompletionResultType]::ParameterName, 'Show the full matrix even when wider than the terminal')
             [CompletionResult]::new('--no-host', '--no-host', [CompletionResultType]::ParameterName, 'Skip host inspection')
             [CompletionResult]::new('--keep', '--keep', [CompletionResultType]::ParameterName, 'Keep the lab after the run (remove it later with `lab --destroy ID`)')
+            [CompletionResult]::new('--simulate', '--simulate', [CompletionResultType]::ParameterName, 'Simulate the cluster in memory instead of building it: no root, no namespaces, up to 10000 nodes; --fault breaks the simulated network. Proves the CLI''s side (plans, diagnosis, memory, time), not packets')
             [CompletionResult]::new('--destroy-all', '--destroy-all', [CompletionResultType]::ParameterName, 'Remove every lab left on this machine whose run has ended (kept or crashed)')
             [CompletionResult]::new('--no-color', '--no-color', [CompletionResultType]::ParameterName, 'No colour (also when NO_COLOR is set or stdout is not a terminal)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No progress, only the report and errors')

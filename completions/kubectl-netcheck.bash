@@ -894,7 +894,7 @@ _kubectl__netcheck() {
             return 0
             ;;
         kubectl__subcmd__netcheck__subcmd__lab)
-            opts="-n -o -q -v -h --nodes --pods-per-node --fault --list-faults --kube-proxy --cni --ip-family --policy --checks --fail-on --pairs --probe-timeout --all-checks --aggregate --output-file --wide --no-host --keep --bench --bench-nodes --bench-cni --destroy --destroy-all --kubeconfig --context --namespace --output --timeout --no-color --quiet --verbose --help"
+            opts="-n -o -q -v -h --nodes --pods-per-node --fault --list-faults --kube-proxy --cni --ip-family --policy --checks --fail-on --pairs --probe-timeout --all-checks --aggregate --output-file --wide --no-host --keep --bench --bench-nodes --bench-cni --simulate --seed --destroy --destroy-all --kubeconfig --context --namespace --output --timeout --no-color --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -957,6 +957,10 @@ _kubectl__netcheck() {
                     return 0
                     ;;
                 --bench-cni)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --seed)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -89,7 +89,7 @@ complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand run" -
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand run" -s q -l quiet -d 'No progress, only the report and errors'
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand run" -s v -l verbose -d 'More logging on stderr (-v, -vv)'
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand run" -s h -l help -d 'Print help'
-complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l nodes -d 'How many simulated nodes' -r
+complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l nodes -d 'How many nodes (the lab: up to 250; with --simulate: up to 10000)' -r
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l pods-per-node -d 'Probe pods per node (two, so that same-node pairs are checked too)' -r
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l fault -d 'Break the lab the way clusters break (repeatable); see --list-faults' -r
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l kube-proxy -d 'How kube-proxy programs Services on the lab\'s nodes' -r -f -a "iptables\t'KUBE-SERVICES chains in iptables'
@@ -111,6 +111,7 @@ complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l bench -d 'Benchmark: build, probe, inspect and report RUNS times and print timings' -r
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l bench-nodes -d 'With --bench: the lab sizes to measure, comma-separated (default: --nodes)' -r
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l bench-cni -d 'With --bench: the CNI flavours to measure, comma-separated, or `all` (default: --cni); one line per flavour and size' -r
+complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l seed -d 'With --simulate: the seed of the simulated latencies' -r
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l destroy -d 'Remove a lab kept with --keep (its id is in the namespace names: nc<ID>-…)' -r
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l kubeconfig -d 'Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)' -r -F
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l context -d 'The kubeconfig context to use' -r
@@ -126,6 +127,7 @@ complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l wide -d 'Show the full matrix even when wider than the terminal'
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l no-host -d 'Skip host inspection'
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l keep -d 'Keep the lab after the run (remove it later with `lab --destroy ID`)'
+complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l simulate -d 'Simulate the cluster in memory instead of building it: no root, no namespaces, up to 10000 nodes; --fault breaks the simulated network. Proves the CLI\'s side (plans, diagnosis, memory, time), not packets'
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l destroy-all -d 'Remove every lab left on this machine whose run has ended (kept or crashed)'
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l no-color -d 'No colour (also when NO_COLOR is set or stdout is not a terminal)'
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -s q -l quiet -d 'No progress, only the report and errors'
