@@ -9,6 +9,19 @@ use std::collections::{BTreeMap, BTreeSet};
 
 pub struct ServiceVip;
 
+/// With aggregation a VIP's passes are counted per backend node, not per
+/// Service: whether the report cells count a pass to the backend node of
+/// any of these checks (a VIP that passes from somewhere is not failing
+/// everywhere).
+fn counted_to(ev: &Evidence<'_>, idx: &[usize]) -> bool {
+    idx.iter()
+        .filter_map(|&i| ev.checks[i].target_node())
+        .any(|n| {
+            omitted(ev.cells)
+                .any(|c| c.kind == CheckKind::PodToService && !c.hairpin && c.target == n)
+        })
+}
+
 impl Rule for ServiceVip {
     fn rank(&self) -> u16 {
         50
@@ -119,19 +132,9 @@ impl Rule for ServiceVip {
                 e.1.push(i);
             }
         }
-        // With aggregation a VIP's passes are counted per backend node, not
-        // per Service: one that passes from somewhere is not failing everywhere.
-        let counted_to = |idx: &[usize]| {
-            idx.iter()
-                .filter_map(|&i| ev.checks[i].target_node())
-                .any(|n| {
-                    omitted(ev.cells)
-                        .any(|c| c.kind == CheckKind::PodToService && !c.hairpin && c.target == n)
-                })
-        };
         for (svc, (t, mut idx)) in per_vip
             .into_iter()
-            .filter(|(_, (t, idx))| t.all_fail() && !counted_to(idx))
+            .filter(|(_, (t, idx))| t.all_fail() && !counted_to(ev, idx))
         {
             // Its NodePorts lead to the same dead VIP's backend.
             idx.extend(
