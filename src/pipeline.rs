@@ -194,28 +194,38 @@ pub async fn probe_all<R: Runtime>(
         }
     }))
     .await;
-    let mut pending = Vec::new();
     let mut per_source: Vec<Vec<Check>> = Vec::with_capacity(plans.len());
+    let mut probe_index: Vec<(Vec<usize>, tokio::time::Instant)> = Vec::with_capacity(plans.len());
     let mut omitted = Vec::new();
-    for (i, (sp, (answer, at))) in plans.iter().zip(answers).enumerate() {
+    for (sp, (answer, at)) in plans.iter().zip(answers) {
         let a = match answer {
             Ok(report) => cells::assemble(sp, Ok(&report)),
             // An agent that could not be run is not called again.
             Err(e) => cells::assemble(sp, Err(&format!("could not run the probe agent: {e}"))),
         };
-        let slots: Vec<usize> = (0..a.checks.len())
-            .filter(|&j| confirm::needs_confirmation(&a.checks[j], expected_block))
+        per_source.push(a.checks);
+        probe_index.push((a.probes, at));
+        omitted.extend(a.omitted);
+    }
+    // A failure the policy denies is what it intends, unless traffic it
+    // denies reached the same target anyway: there it is not enforced, and
+    // the failure (a Service probed while kube-proxy rewrote its rules) is
+    // probed again like any other.
+    let unenforced = confirm::unenforced_targets(per_source.iter().flatten(), expected_block);
+    let intended = |c: &Check| expected_block(c) && !unenforced.contains(&confirm::target_key(c));
+    let mut pending = Vec::new();
+    for (i, (checks, (probes, at))) in per_source.iter().zip(&probe_index).enumerate() {
+        let slots: Vec<usize> = (0..checks.len())
+            .filter(|&j| confirm::needs_confirmation(&checks[j], &intended))
             .collect();
         if !slots.is_empty() {
             pending.push(confirm::Pending {
                 source: i,
-                indices: slots.iter().map(|&j| a.probes[j]).collect(),
+                indices: slots.iter().map(|&j| probes[j]).collect(),
                 slots,
-                answered_at: at,
+                answered_at: *at,
             });
         }
-        per_source.push(a.checks);
-        omitted.extend(a.omitted);
     }
     let confirmation = confirm_round(rt, &plans, &mut per_source, pending, began, progress).await;
     Probed {
@@ -252,19 +262,58 @@ async fn confirm_round<R: Runtime>(
         pending.len()
     ));
     tokio::time::sleep_until(start).await;
-    let second_plans: Vec<plan::SourcePlan> = pending
-        .iter()
-        .map(|p| confirm::confirmation_plan(&plans[p.source], &p.indices))
-        .collect();
-    let answers = futures::future::join_all(second_plans.iter().map(|cp| ask(rt, cp))).await;
-    for ((p, cp), answer) in pending.iter().zip(&second_plans).zip(answers) {
-        let answer = answer
-            .as_ref()
-            .map_err(|e| format!("could not run the probe agent: {e}"));
-        confirm::fold(&mut per_source[p.source], cp, &p.slots, answer, &mut tally);
+    ask_again(rt, plans, per_source, &pending, 2, &mut tally).await;
+    // Services kube-proxy has not synced yet stay "refused": tried again,
+    // a second apart, within the window.
+    let mut pending = pending;
+    for try_no in 3.. {
+        pending = pending
+            .iter()
+            .filter_map(|p| confirm::still_refused(p, &per_source[p.source]))
+            .collect();
+        let at = tokio::time::Instant::now() + confirm::SERVICE_RETRY_EVERY;
+        if pending.is_empty() || at > began + confirm::SERVICE_SYNC_WINDOW {
+            break;
+        }
+        progress.message(&format!(
+            "{} Service probe(s) still refused: trying again (kube-proxy may not have synced)",
+            pending.iter().map(|p| p.indices.len()).sum::<usize>()
+        ));
+        tokio::time::sleep_until(at).await;
+        ask_again(rt, plans, per_source, &pending, try_no, &mut tally).await;
     }
     tally.took = Some(t.elapsed());
     tally
+}
+
+/// One more call per pending source, all at once (try number `try_no`),
+/// folded into the sources' checks.
+async fn ask_again<R: Runtime>(
+    rt: &R,
+    plans: &[plan::SourcePlan],
+    per_source: &mut [Vec<Check>],
+    pending: &[confirm::Pending],
+    try_no: usize,
+    tally: &mut Confirmation,
+) {
+    let again: Vec<plan::SourcePlan> = pending
+        .iter()
+        .map(|p| confirm::confirmation_plan(&plans[p.source], &p.indices))
+        .collect();
+    let answers = futures::future::join_all(again.iter().map(|cp| ask(rt, cp))).await;
+    for ((p, cp), answer) in pending.iter().zip(&again).zip(answers) {
+        let answer = answer
+            .as_ref()
+            .map_err(|e| format!("could not run the probe agent: {e}"));
+        confirm::fold(
+            &mut per_source[p.source],
+            cp,
+            &p.slots,
+            answer,
+            tally,
+            try_no,
+        );
+    }
 }
 
 /// One agent call. The agent enforces the plan deadline; this bound only

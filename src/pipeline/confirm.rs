@@ -19,7 +19,14 @@
 //! (`error`), an agent that could not be run at all (a second exec would fail
 //! the same way and cost another bound), and timeouts NetworkPolicy expects
 //! (`expected-block` to be; a "refused" there is probed again, see
-//! [`needs_confirmation`]).
+//! [`needs_confirmation`], and so is a timeout to a target that other traffic
+//! the policy denies reached over the same protocol: the policy is not
+//! enforced there, see [`unenforced_targets`]).
+//!
+//! A connection through a Service refused the second time too is tried
+//! again each [`SERVICE_RETRY_EVERY`] while it stays refused, until
+//! [`SERVICE_SYNC_WINDOW`] after the first round began
+//! ([`awaits_service_sync`]).
 //!
 //! MTU: the larger path MTU of the two tries counts, since a packet that came
 //! back proves the path carries its size, and a smaller result the second time
@@ -37,6 +44,14 @@ use tokio::time::Instant;
 pub const CONFIRM_DELAY: Duration = Duration::from_secs(1);
 /// The confirmation's probe timeouts, in percent of the first round's.
 pub const CONFIRM_TIMEOUT_PERCENT: u64 = 150;
+/// How long after the first round began a connection through a Service that
+/// is still refused is tried again. kube-proxy writes a Service's rules at
+/// most once per sync period after its endpoints appear (1 s by default; a
+/// busy node's `iptables-restore` takes longer), and until then its REJECT
+/// rule answers "refused": one second is not enough on a loaded node.
+pub const SERVICE_SYNC_WINDOW: Duration = Duration::from_secs(6);
+/// The pause between those tries.
+pub const SERVICE_RETRY_EVERY: Duration = Duration::from_secs(1);
 
 /// What the confirmation round did, for the summary and the stage timings.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -60,6 +75,60 @@ pub struct Confirmation {
 /// otherwise pass for one that does.
 pub fn needs_confirmation(c: &Check, expected_block: &dyn Fn(&Check) -> bool) -> bool {
     c.status == Status::Fail && (c.outcome == Some(Outcome::Refused) || !expected_block(c))
+}
+
+/// What a check reached and how: its target pod (the one behind a Service),
+/// else its target's name or IP, and the protocol.
+pub fn target_key(c: &Check) -> String {
+    let t = &c.target;
+    let target = t
+        .pod
+        .clone()
+        .or_else(|| t.name.clone())
+        .or_else(|| t.ip.map(|ip| ip.to_string()))
+        .unwrap_or_default();
+    format!("{target} {:?}", c.protocol)
+}
+
+/// Targets that traffic NetworkPolicy denies reached in the first round (a
+/// passed check `expected_block` says the policy denies): the policy is not
+/// enforced there.
+pub fn unenforced_targets<'a>(
+    checks: impl Iterator<Item = &'a Check>,
+    expected_block: &dyn Fn(&Check) -> bool,
+) -> std::collections::HashSet<String> {
+    checks
+        .filter(|c| c.status == Status::Pass && expected_block(c))
+        .map(target_key)
+        .collect()
+}
+
+/// A failure a Service not yet synced by kube-proxy gives: a connection
+/// through a ClusterIP or a NodePort refused. Refused costs no timeout, so
+/// such a check is tried again while it stays refused, within
+/// [`SERVICE_SYNC_WINDOW`]; every other failure is tried twice in all.
+pub fn awaits_service_sync(c: &Check) -> bool {
+    c.status == Status::Fail
+        && c.outcome == Some(Outcome::Refused)
+        && matches!(c.kind, CheckKind::PodToService | CheckKind::Nodeport)
+}
+
+/// The part of `p` whose checks (in `checks`, the source's) are still
+/// refused by a Service: tried again. None when there is none.
+pub fn still_refused(p: &Pending, checks: &[Check]) -> Option<Pending> {
+    let (indices, slots): (Vec<usize>, Vec<usize>) = p
+        .indices
+        .iter()
+        .zip(&p.slots)
+        .filter(|&(_, &slot)| checks.get(slot).is_some_and(awaits_service_sync))
+        .map(|(&i, &s)| (i, s))
+        .unzip();
+    (!indices.is_empty()).then(|| Pending {
+        source: p.source,
+        indices,
+        slots,
+        answered_at: p.answered_at,
+    })
 }
 
 /// The plan that probes `indices` (into `sp`'s probes) again: the same ids,
@@ -93,9 +162,10 @@ pub fn confirmation_plan(sp: &SourcePlan, indices: &[usize]) -> SourcePlan {
     out
 }
 
-/// The check that counts, from the first try (failed) and the second.
-/// Returns it and whether it recovered.
-pub fn settle(first: Check, second: Check) -> (Check, bool) {
+/// The check that counts, from the try before (failed) and try number
+/// `try_no` (2 for the confirmation, more for a Service kube-proxy had not
+/// synced yet). Returns it and whether it recovered.
+pub fn settle(first: Check, second: Check, try_no: usize) -> (Check, bool) {
     if first.kind == CheckKind::Mtu && first.path_mtu > second.path_mtu {
         // The first sweep measured more: a packet of that size crossed.
         return (first, false);
@@ -109,11 +179,29 @@ pub fn settle(first: Check, second: Check) -> (Check, bool) {
     } else {
         format!("; {}", c.detail)
     };
-    c.detail = format!(
-        "{RECOVERED_PREFIX}{} on the first try, passed on the second{note}",
-        first_try(&first)
-    );
+    let tries = if try_no <= 2 {
+        "on the first try, passed on the second".to_string()
+    } else {
+        format!(
+            "on the first {} tries, passed on the {}",
+            try_no - 1,
+            ordinal(try_no)
+        )
+    };
+    c.detail = format!("{RECOVERED_PREFIX}{} {tries}{note}", first_try(&first));
     (c, true)
+}
+
+/// "second", "third", …, then "7th".
+fn ordinal(n: usize) -> String {
+    const WORDS: [&str; 9] = [
+        "", "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth",
+    ];
+    WORDS
+        .get(n)
+        .filter(|w| !w.is_empty())
+        .map(|w| w.to_string())
+        .unwrap_or_else(|| format!("{n}th"))
 }
 
 /// A few words for how the first try failed: "timeout", "refused",
@@ -156,24 +244,33 @@ pub fn start_at(pending: &[Pending], first_round_began: Instant) -> Option<Insta
     Some(last.max(first_round_began + CONFIRM_DELAY))
 }
 
-/// Fold a source's second answer into its first-round checks (`indices`:
-/// the positions there of the probes `cp` asked again). An agent
-/// that could not be run the second time leaves the first answers standing,
-/// with why in their detail.
+/// Fold a source's answer to try `try_no` (2: the confirmation) into its
+/// checks (`indices`: the positions there of the probes `cp` asked again).
+/// An agent that could not be run leaves the answers before standing, with
+/// why in their detail. A later try of a Service check moves it from
+/// confirmed to recovered when it passes.
 pub fn fold(
     checks: &mut [Check],
     cp: &SourcePlan,
     indices: &[usize],
     answer: Result<&ProbeReport, String>,
     tally: &mut Confirmation,
+    try_no: usize,
 ) {
-    tally.reprobed += indices.len();
+    let retry = try_no > 2;
+    if !retry {
+        tally.reprobed += indices.len();
+    }
     let second = match answer {
         Ok(report) => plan::assemble(cp, Ok(report)),
         Err(why) => {
             for &i in indices {
                 if let Some(c) = checks.get_mut(i) {
-                    c.detail = format!("{} (the second try could not run: {why})", c.detail);
+                    c.detail = format!(
+                        "{} (the {} try could not run: {why})",
+                        c.detail,
+                        ordinal(try_no)
+                    );
                 }
             }
             return;
@@ -189,10 +286,13 @@ pub fn fold(
             continue;
         }
         let first = slot.clone();
-        let (settled, recovered) = settle(first, again);
+        let (settled, recovered) = settle(first, again, try_no);
         if recovered {
             tally.recovered += 1;
-        } else if settled.status == Status::Fail {
+            if retry {
+                tally.confirmed = tally.confirmed.saturating_sub(1);
+            }
+        } else if settled.status == Status::Fail && !retry {
             tally.confirmed += 1;
         }
         *slot = settled;

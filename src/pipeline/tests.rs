@@ -251,6 +251,13 @@ fn pod(name: &str) -> Source {
     Source::Pod(name.into())
 }
 
+/// The ClusterIP of probe-I-J's Service in the simulator: 198.19.(I+1).(J+2).
+fn own_service_vip(pod: &str) -> Option<std::net::IpAddr> {
+    let mut n = pod.strip_prefix("probe-")?.split('-');
+    let (i, j): (u8, u8) = (n.next()?.parse().ok()?, n.next()?.parse().ok()?);
+    Some(std::net::Ipv4Addr::new(198, 19, i + 1, j + 2).into())
+}
+
 /// probe-0-0 → probe-1-0's pod IP over TCP (the simulator's addresses).
 const POD_1_0: &str = "198.18.1.2";
 /// probe-1-0's Service ClusterIP.
@@ -386,6 +393,78 @@ async fn a_service_vip_refused_until_kube_proxy_syncs_passes() {
             .all(|f| f.severity != Severity::Error)
     );
     assert!(!failed(&report, false));
+}
+
+fn refused(p: &Probe) -> ProbeResult {
+    let mut r = ProbeResult::new(&p.id, Outcome::Refused);
+    r.detail = Some("connect: Connection refused (os error 111)".into());
+    r
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_service_refused_past_the_confirmation_is_tried_until_kube_proxy_syncs() {
+    // kube-proxy on a busy node syncs after the confirmation: the Service
+    // answers on the third try, not the second.
+    let rt = Fake::scripted(|src, p, attempt| {
+        (*src == pod("probe-2-1") && is_tcp_to(p, VIP_1_0) && attempt < 2).then(|| refused(p))
+    });
+    let started = tokio::time::Instant::now();
+    let report = run_fake(&rt).await;
+    assert!(started.elapsed() >= confirm::CONFIRM_DELAY + confirm::SERVICE_RETRY_EVERY);
+    let c = report
+        .checks
+        .iter()
+        .find(|c| c.kind == CheckKind::PodToService && c.recovered())
+        .expect("the Service check recovered");
+    assert_eq!(c.status, Status::Pass);
+    assert_eq!(
+        c.detail,
+        "flaky: refused on the first 2 tries, passed on the third"
+    );
+    assert_eq!(report.summary.recovered, 1);
+    assert_eq!(report.summary.confirmed, 0);
+    assert_eq!(report.summary.failed, 0);
+    // The third call asked only for that probe.
+    let plans = rt.plans_of(&pod("probe-2-1"));
+    assert_eq!(plans.len(), 3);
+    assert_eq!(plans[2].probes.len(), 1);
+    assert!(is_tcp_to(&plans[2].probes[0], VIP_1_0));
+    assert!(!failed(&report, false));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_service_that_stays_refused_is_a_failure_within_the_sync_window() {
+    let rt = Fake::scripted(|src, p, _| {
+        (*src == pod("probe-2-1") && is_tcp_to(p, VIP_1_0)).then(|| refused(p))
+    });
+    let started = tokio::time::Instant::now();
+    let report = run_fake(&rt).await;
+    let failed_checks: Vec<_> = report
+        .checks
+        .iter()
+        .filter(|c| c.status == Status::Fail)
+        .collect();
+    assert_eq!(failed_checks.len(), 1, "{failed_checks:?}");
+    assert_eq!(failed_checks[0].kind, CheckKind::PodToService);
+    assert_eq!(report.summary.confirmed, 1);
+    assert_eq!(report.summary.recovered, 0);
+    // Tried a second apart until the window closed, and no longer.
+    let tries = rt.plans_of(&pod("probe-2-1")).len();
+    let window = confirm::SERVICE_SYNC_WINDOW.as_secs() as usize;
+    assert!((window..=window + 1).contains(&tries), "{tries} tries");
+    assert!(started.elapsed() <= confirm::SERVICE_SYNC_WINDOW + Duration::from_secs(1));
+    assert!(failed(&report, false));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refused_pod_is_tried_twice_only() {
+    // Refused by a pod, not a Service: nothing to wait for.
+    let rt = Fake::scripted(|src, p, _| {
+        (*src == pod("probe-0-0") && is_tcp_to(p, POD_1_0)).then(|| refused(p))
+    });
+    let report = run_fake(&rt).await;
+    assert_eq!(rt.plans_of(&pod("probe-0-0")).len(), 2);
+    assert_eq!(report.summary.confirmed, 1);
 }
 
 #[tokio::test(start_paused = true)]
@@ -530,14 +609,45 @@ async fn a_refused_service_under_a_deny_policy_is_probed_again() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_timeout_the_policy_denies_is_probed_again_where_the_policy_is_not_enforced() {
+    // The CNI does not enforce the deny-ingress policy (everything passes),
+    // but one Service probe lands while kube-proxy rewrites its rules and
+    // times out: other denied traffic reached that pod, so the timeout is
+    // not the policy's doing and is probed again.
+    let rt = Fake {
+        deny_ingress: true,
+        ..Fake::scripted(|src, p, attempt| {
+            (*src == pod("probe-2-1") && is_tcp_to(p, VIP_1_0) && attempt == 0)
+                .then(|| ProbeResult::new(&p.id, Outcome::Timeout))
+        })
+    };
+    let report = run_fake(&rt).await;
+    assert_eq!(rt.plans_of(&pod("probe-2-1")).len(), 2);
+    let c = report
+        .checks
+        .iter()
+        .find(|c| c.kind == CheckKind::PodToService && c.recovered())
+        .expect("the Service check was probed again and passed");
+    assert_eq!(c.status, Status::UnexpectedAllow, "{c:?}");
+    assert_eq!(report.summary.expected_blocks, 0);
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_run_does_not_probe_again_what_its_network_policy_blocks() {
-    // Ingress to the probe pods is denied and the fake enforces it for
-    // pod → pod UDP (what the policy blocks stays blocked on the second try).
+    // Ingress to the probe pods is denied and the fake enforces it for UDP
+    // from pods, to a pod's IP or through its Service (what the policy
+    // blocks stays blocked on the second try).
     let rt = Fake {
         deny_ingress: true,
         ..Fake::scripted(|src, p, _| {
+            // A pod reaching itself through its Service is not blocked.
+            let own_vip = match src {
+                Source::Pod(name) => own_service_vip(name),
+                Source::Host(_) => None,
+            };
             let cross_pod = matches!(src, Source::Pod(_))
-                && matches!(p.spec, ProbeSpec::Udp { target, .. } if target.to_string().starts_with("198.18."));
+                && matches!(p.spec, ProbeSpec::Udp { target, .. }
+                    if target.to_string().starts_with("198.1") && Some(target) != own_vip);
             cross_pod.then(|| ProbeResult::new(&p.id, Outcome::Timeout))
         })
     };
