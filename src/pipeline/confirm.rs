@@ -123,7 +123,7 @@ pub fn still_refused(p: &Pending, checks: &[Check]) -> Option<Pending> {
         .filter(|&(_, &slot)| checks.get(slot).is_some_and(awaits_service_sync))
         .map(|(&i, &s)| (i, s))
         .unzip();
-    (!indices.is_empty()).then(|| Pending {
+    (!indices.is_empty()).then_some(Pending {
         source: p.source,
         indices,
         slots,
