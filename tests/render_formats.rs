@@ -385,3 +385,38 @@ fn aggregated_reports_render_the_same_cells() {
         assert!(!d.regressed && d.changed.is_empty(), "{name}");
     }
 }
+
+#[test]
+fn junit_case_names_are_the_same_in_every_run() {
+    // Each run has a new namespace and the API server picks new nodePorts:
+    // neither may reach a case name, or CI sees new tests every run.
+    let r = render_support::node_isolated();
+    let svc = r
+        .checks
+        .iter()
+        .find(|c| c.kind == CheckKind::PodToService && c.target.name.is_some())
+        .expect("the fixture has Service checks")
+        .clone();
+    let run = |ns: &str, node_port: u16| {
+        let mut c = svc.clone();
+        let pod = c.target.pod.clone().unwrap_or_default();
+        c.target.name = Some(format!("{ns}/{pod}"));
+        let service = netcheck::render::junit::case_name(&c);
+        c.kind = CheckKind::Nodeport;
+        c.port = Some(node_port);
+        c.target.ip = Some("198.19.255.3".parse().unwrap());
+        (service, netcheck::render::junit::case_name(&c))
+    };
+    let (a, b) = (run("netcheck-x7k2p", 30001), run("netcheck-9qz4m", 31876));
+    assert_eq!(a, b);
+    assert!(
+        !a.0.contains("netcheck-") && a.0.contains("→ svc/"),
+        "{}",
+        a.0
+    );
+    assert!(
+        a.1.contains(" (host) for svc/") && a.1.contains(" tcp/nodePort"),
+        "{}",
+        a.1
+    );
+}

@@ -21,25 +21,45 @@ use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestRerun, TestSuite
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+/// `svc/NAME`, without the namespace.
+fn service(e: &Endpoint) -> Option<String> {
+    e.name.as_deref().map(|n| {
+        let name = n.rsplit_once('/').map_or(n, |(_, name)| name);
+        format!("svc/{name}")
+    })
+}
+
 fn side(e: &Endpoint) -> String {
+    // A Service by its name alone: its namespace is new every run
+    // (`netcheck-<id>`), and a case name must be the same from run to run for
+    // CI to follow its history.
+    let service = service(e);
     let who = e
         .pod
         .clone()
-        .or_else(|| e.name.clone())
+        .or_else(|| service.clone())
         .or_else(|| e.node.clone().map(|n| format!("{n} (host)")))
         .or_else(|| e.ip.map(|i| i.to_string()))
         .unwrap_or_else(|| "?".into());
     match (&e.pod, &e.name, &e.node) {
         // A Service target shows its name and the backend's node.
-        (Some(_), Some(name), Some(node)) => format!("{name} ({node})"),
+        (Some(_), Some(_), Some(node)) => {
+            format!("{} ({node})", service.unwrap_or_default())
+        }
         (Some(_), None, Some(node)) => format!("{who} ({node})"),
         _ => who,
     }
 }
 
-/// `<source> → <target> <protocol>/<port>`, plus the family for IPv6.
+/// `<source> → <target> <protocol>/<port>`, plus the family for IPv6. The
+/// same check has the same name in every run: no namespace, and a NodePort
+/// (the API server picks a new one each run) as `nodePort`.
 pub fn case_name(c: &Check) -> String {
-    let port = c.port.map(|p| format!("/{p}")).unwrap_or_default();
+    let port = match (c.kind, c.port) {
+        (CheckKind::Nodeport, _) => "/nodePort".to_string(),
+        (_, Some(p)) => format!("/{p}"),
+        (_, None) => String::new(),
+    };
     let v6 = if c.source.ip.is_some_and(|i| i.is_ipv6()) {
         " IPv6"
     } else {
@@ -56,6 +76,17 @@ pub fn case_name(c: &Check) -> String {
         // DNS: the name asked, and of which server.
         (CheckKind::Dns, Some(name), Some(pod)) => format!("{name} @ {pod}"),
         (CheckKind::Dns, Some(name), None) => format!("{name} via Service"),
+        // The node's IP, at the NodePort of the Service of a pod on it.
+        (CheckKind::Nodeport, _, _) => {
+            let node = c.target.node.clone().map_or_else(
+                || c.target.ip.map(|i| i.to_string()).unwrap_or_default(),
+                |n| format!("{n} (host)"),
+            );
+            match service(&c.target).or_else(|| c.target.pod.clone()) {
+                Some(via) => format!("{node} for {via}"),
+                None => node,
+            }
+        }
         _ => side(&c.target),
     };
     format!(
