@@ -1319,6 +1319,13 @@ fn cni_cluster(
     let mut d = d;
     d.cluster.cni = "unknown".into();
     d.cluster.kube_proxy_mode = "unknown".into();
+    if hosts.iter().any(|h| h.ipvs.is_some()) {
+        // The captured cluster's kube-dns ClusterIP (in its ipvsadm -Ln.txt):
+        // kube-proxy-rules-missing looks for it in each node's IPVS table.
+        if let Some(dns) = d.dns.as_mut() {
+            dns.service.ip = "10.96.0.10".parse().expect("an IP");
+        }
+    }
     let d = super::cluster_facts::with_host_facts(d, &hosts);
     (d, checks, hosts)
 }

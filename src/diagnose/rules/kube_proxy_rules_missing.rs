@@ -1,6 +1,7 @@
 //! `kube-proxy-rules-missing`: the cluster runs kube-proxy in a mode that
 //! writes netfilter rules (or the other nodes have them), but this node has
-//! neither the KUBE-SERVICES chain nor the `kube-proxy` nftables table.
+//! neither the KUBE-SERVICES chain nor the `kube-proxy` nftables table, or
+//! (IPVS mode) its IPVS table lacks the cluster DNS Service.
 
 use super::host::{self, claim, diagnosis, service_from};
 use crate::diagnose::{Diagnosis, Evidence, Rule};
@@ -28,14 +29,28 @@ impl Rule for KubeProxyRulesMissing {
         if !expected {
             return Vec::new();
         }
+        let dns = ev.deployment.dns.as_ref().map(|d| &d.service).or(ev
+            .deployment
+            .cluster
+            .dns_service
+            .as_ref());
         host::hosts(ev)
-            .filter(|h| h.firewall.as_ref().and_then(query::kube_proxy_rules) == Some(false))
-            .map(|h| {
+            .filter_map(|h| {
+                if h.firewall.as_ref().and_then(query::kube_proxy_rules) == Some(false) {
+                    return Some((h, None));
+                }
+                ipvs_gap(h, dns).map(|gap| (h, Some(gap)))
+            })
+            .map(|(h, ipvs)| {
                 let n = h.node.as_str();
-                let mut evidence = vec![format!(
+                let mut evidence = vec![ipvs.clone().unwrap_or_else(|| format!(
                     "{n}: no KUBE-SERVICES chain in any iptables backend and no `kube-proxy` nftables table"
-                )];
-                if let Some(fw) = &h.firewall {
+                ))];
+                if ipvs.is_some() {
+                    evidence.push(format!(
+                        "{n}: kube-proxy's iptables chains are there (KUBE-SERVICES): in IPVS mode they only mark and masquerade"
+                    ));
+                } else if let Some(fw) = &h.firewall {
                     for b in &fw.iptables {
                         evidence.push(format!(
                             "{n}: iptables-{}: {}",
@@ -58,7 +73,12 @@ impl Rule for KubeProxyRulesMissing {
                     service_from(c, n)
                         || (c.kind == CheckKind::Nodeport && c.target_node() == Some(n))
                 });
-                let tail = if mode == "nftables" {
+                let tail = if ipvs.is_some() {
+                    format!(
+                        "In IPVS mode it writes the kernel's IPVS table: `ipvsadm -Ln` on {n} shows whether \
+                         the Services are back."
+                    )
+                } else if mode == "nftables" {
                     format!(
                         "In nftables mode it writes `table ip kube-proxy`: `nft list table ip kube-proxy` on {n} \
                          shows whether it is back."
@@ -82,6 +102,41 @@ impl Rule for KubeProxyRulesMissing {
             })
             .collect()
     }
+}
+
+/// A node whose IPVS table was read but holds no virtual service for the
+/// cluster DNS Service's ClusterIP (or none at all when that is unknown):
+/// kube-proxy in IPVS mode has not programmed it, whatever its iptables
+/// chains say. The DNS Service exists before any run, so a sync still to
+/// come for the probe Services does not count.
+fn ipvs_gap(
+    h: &crate::model::host::HostReport,
+    dns: Option<&crate::model::report::ServiceRef>,
+) -> Option<String> {
+    let t = h.ipvs.as_ref().filter(|t| t.error.is_none())?;
+    let n = h.node.as_str();
+    if t.services.is_empty() {
+        return Some(format!(
+            "{n}: the IPVS table (`ipvsadm -Ln`) has no virtual service"
+        ));
+    }
+    let dns = dns?;
+    let ip = dns.ip.to_string();
+    let has = t.services.iter().any(|s| {
+        let host = s
+            .address
+            .rsplit_once(':')
+            .map_or(s.address.as_str(), |(h, _)| h);
+        host.trim_start_matches('[').trim_end_matches(']') == ip
+    });
+    (!has).then(|| {
+        format!(
+            "{n}: the IPVS table (`ipvsadm -Ln`) has {} virtual services, none for {}/{}'s ClusterIP {ip}",
+            t.services.len(),
+            dns.namespace,
+            dns.name
+        )
+    })
 }
 
 /// `node: nftables: tables ip filter, ip nat (none is kube-proxy)`.
@@ -160,6 +215,88 @@ mod tests {
         assert!(testing::diagnose(&d, &checks, &hosts).is_empty());
         d.cluster.kube_proxy_mode = "iptables".into();
         assert_eq!(testing::diagnose(&d, &checks, &hosts).len(), 2);
+    }
+
+    /// IPVS mode: KUBE-SERVICES is there (it only marks and masquerades),
+    /// but the node's IPVS table lacks the Services.
+    #[test]
+    fn in_ipvs_mode_a_node_whose_ipvs_table_lacks_the_services_is_named() {
+        use crate::model::host::{Ipvs, IpvsService};
+        let d = {
+            let mut d = sim::cluster(3);
+            d.cluster.kube_proxy_mode = "ipvs".into();
+            d
+        };
+        let dns = d
+            .dns
+            .as_ref()
+            .expect("the sim has a DNS Service")
+            .service
+            .clone();
+        let checks = sim::run(&d, |t| {
+            if t.source.node.as_deref() == Some("node-2")
+                && matches!(t.kind, CheckKind::PodToService | CheckKind::PodToApiserver)
+            {
+                sim::timeout()
+            } else {
+                sim::ok()
+            }
+        });
+        let mut hosts = testing::healthy_hosts(&d);
+        let table = |services: Vec<IpvsService>| Ipvs {
+            version: Some("1.2.1".into()),
+            services,
+            error: None,
+        };
+        let svc = |a: String| IpvsService {
+            protocol: "UDP".into(),
+            address: a,
+            scheduler: "rr".into(),
+            ..Default::default()
+        };
+        hosts[0].ipvs = Some(table(vec![svc(format!("{}:53", dns.ip))]));
+        hosts[1].ipvs = Some(table(vec![svc(format!("{}:53", dns.ip))]));
+        hosts[2].ipvs = Some(table(vec![svc("198.19.0.1:443".into())]));
+        let f = testing::diagnose(&d, &checks, &hosts);
+        assert_eq!(f[0].id, FindingId::KubeProxyRulesMissing, "{f:#?}");
+        assert_eq!(f[0].nodes, vec!["node-2"]);
+        let ev = f[0].evidence.join("\n");
+        assert!(
+            ev.contains(&format!(
+                "node-2: the IPVS table (`ipvsadm -Ln`) has 1 virtual services, none for {}/{}'s ClusterIP {}",
+                dns.namespace, dns.name, dns.ip
+            )),
+            "{ev}"
+        );
+        assert!(
+            f[0].remediation.contains("ipvsadm -Ln"),
+            "{}",
+            f[0].remediation
+        );
+        assert_eq!(
+            sim::ids(&f)
+                .iter()
+                .filter(|id| **id == FindingId::KubeProxyRulesMissing)
+                .count(),
+            1,
+            "{f:#?}"
+        );
+        // An empty table is named too; one that could not be read is not.
+        hosts[2].ipvs = Some(table(Vec::new()));
+        let f = testing::diagnose(&d, &checks, &hosts);
+        assert!(
+            f[0].evidence[0].ends_with("has no virtual service"),
+            "{f:#?}"
+        );
+        hosts[2].ipvs = Some(Ipvs {
+            error: Some("not available: ipvsadm not found".into()),
+            ..Default::default()
+        });
+        let f = testing::diagnose(&d, &checks, &hosts);
+        assert!(
+            !sim::ids(&f).contains(&FindingId::KubeProxyRulesMissing),
+            "{f:#?}"
+        );
     }
 
     /// nftables mode: kube-proxy's rules are its `table ip kube-proxy`, not
