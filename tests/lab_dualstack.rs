@@ -181,6 +181,69 @@ fn ipv6_forward_off_is_ip_forward_disabled_for_ipv6_at_its_root() {
 }
 
 #[test]
+fn an_ip6tables_forward_drop_is_forward_policy_drop_for_ipv6_at_its_root() {
+    if !require_root() {
+        return;
+    }
+    let out = lab(&[
+        "--ip-family",
+        "dual",
+        "--nodes",
+        "3",
+        "-o",
+        "json",
+        "--fault",
+        "ipv6-forward-drop",
+    ]);
+    let r = json(&out);
+    assert_eq!(out.status.code(), Some(1));
+    let errors: Vec<&Value> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["severity"] == "error")
+        .collect();
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    let f = errors[0];
+    assert_eq!(f["id"], "forward-policy-drop");
+    assert_eq!(f["nodes"], serde_json::json!(["node-3"]));
+    assert!(f["title"].as_str().unwrap().starts_with("IPv6 only"), "{f}");
+    let ev: Vec<&str> = f["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        ev.contains(&"node-3: :FORWARD DROP (ip6tables-nft-save, table filter)"),
+        "{ev:#?}"
+    );
+    // Inspection read ip6tables on every node.
+    for h in r["hosts"].as_array().unwrap() {
+        assert!(
+            h["firewall"]["ip6tables"]
+                .as_array()
+                .is_some_and(|b| b.iter().any(|b| b["error"].is_null())),
+            "{h}"
+        );
+    }
+    // IPv4 is untouched; the IPv6 failures all touch node-3.
+    assert_eq!(
+        kinds(&r, "fail")
+            .iter()
+            .map(|(_, fam)| fam.as_str())
+            .collect::<BTreeSet<_>>(),
+        BTreeSet::from(["ipv6"])
+    );
+    for c in checks(&r).iter().filter(|c| c["status"] == "fail") {
+        assert!(
+            c["source"]["node"] == "node-3" || c["target"]["node"] == "node-3",
+            "{c}"
+        );
+    }
+}
+
+#[test]
 fn ipv6_flags_that_cannot_mean_anything_are_usage_errors() {
     // No root needed: refused before anything is built.
     for args in [
@@ -188,6 +251,7 @@ fn ipv6_flags_that_cannot_mean_anything_are_usage_errors() {
         &["--ip-family", "dual", "--cni", "kindnet"],
         &["--ip-family", "dual", "--kube-proxy", "nftables"],
         &["--fault", "ipv6-forward-off"],
+        &["--fault", "ipv6-forward-drop"],
     ] {
         let out = lab(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");

@@ -79,7 +79,7 @@ pub trait Rule: Sync {
 /// ("IPv6 only: …", [`family`]).
 pub fn diagnose(ev: &Evidence<'_>) -> Vec<Finding> {
     let families: BTreeSet<Family> = ev.checks.iter().map(Check::family).collect();
-    if families.len() < 2 {
+    if !families.contains(&Family::Ipv6) {
         return diagnose_one(ev).into_iter().map(|(f, _)| f).collect();
     }
     let runs: Vec<family::Run> = families
@@ -91,13 +91,30 @@ pub fn diagnose(ev: &Evidence<'_>) -> Vec<Finding> {
                 .filter(|c| c.family() == fam)
                 .cloned()
                 .collect();
+            // Each family's own firewall: ip6tables for IPv6.
+            let hosts: Vec<HostReport> = ev
+                .hosts
+                .iter()
+                .map(|h| HostReport {
+                    firewall: h.firewall.as_ref().map(|fw| fw.for_family(fam)),
+                    ..h.clone()
+                })
+                .collect();
             let part = Evidence {
                 checks: &checks,
+                hosts: &hosts,
                 ..*ev
             };
             (fam, diagnose_one(&part))
         })
         .collect();
+    if runs.len() == 1 {
+        return runs
+            .into_iter()
+            .flat_map(|(_, f)| f)
+            .map(|(f, _)| f)
+            .collect();
+    }
     let mut findings = family::merge(runs);
     findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
     findings

@@ -584,40 +584,67 @@ fn read_firewall(opts: &Options) -> Firewall {
         ("legacy", "iptables-legacy-save"),
         ("nft", "iptables-nft-save"),
     ] {
-        let mut b = IptablesBackend {
-            backend: backend.into(),
-            ..Default::default()
-        };
-        match find_tool(&opts.host_root, bin) {
-            Err(e) => b.error = Some(e),
-            Ok(tool) => {
-                b.binary = Some(tool.describe());
-                match run(&tool, &[], opts.command_timeout) {
-                    Err(e) => b.error = Some(e),
-                    Ok(text) => {
-                        let saved = iptables::parse(&text);
-                        b.rule_count = saved.rule_count();
-                        b.version = saved.version.clone();
-                        for n in &saved.notes {
-                            if n.contains("incompatible") {
-                                fw.notes.push(format!(
+        let b = read_backend(opts, backend, bin, &mut fw.notes);
+        fw.iptables.push(b);
+    }
+    // IPv6 has its own tables: a dual-stack node can drop IPv6 alone (Docker
+    // sets ip6tables' FORWARD policy to DROP too).
+    for (backend, bin) in [
+        ("legacy", "ip6tables-legacy-save"),
+        ("nft", "ip6tables-nft-save"),
+    ] {
+        let b = read_backend(opts, backend, bin, &mut fw.notes);
+        fw.ip6tables.push(b);
+    }
+    fw.nftables = Some(read_nftables(opts));
+    fw
+}
+
+/// One iptables backend's rules through `bin` (`iptables-nft-save`, …), or
+/// why they could not be read; caveats about the tool go to `notes`.
+fn read_backend(
+    opts: &Options,
+    backend: &str,
+    bin: &str,
+    notes: &mut Vec<String>,
+) -> IptablesBackend {
+    let mut b = IptablesBackend {
+        backend: backend.into(),
+        ..Default::default()
+    };
+    match find_tool(&opts.host_root, bin) {
+        Err(e) => b.error = Some(e),
+        Ok(tool) => {
+            b.binary = Some(tool.describe());
+            match run(&tool, &[], opts.command_timeout) {
+                Err(e) => b.error = Some(e),
+                Ok(text) => {
+                    let saved = iptables::parse(&text);
+                    b.rule_count = saved.rule_count();
+                    b.version = saved.version.clone();
+                    for n in &saved.notes {
+                        if n.contains("incompatible") {
+                            notes.push(format!(
                                     "{bin}: \"{n}\": the host's iptables is newer than this one, rules may be misreported"
                                 ));
-                            } else if n.contains("Warning") {
-                                fw.notes.push(format!("{bin}: {n}"));
-                            }
+                        } else if n.contains("Warning") {
+                            notes.push(format!("{bin}: {n}"));
                         }
-                        b.tables = saved.tables;
-                        if let Some(note) = version_note(opts, &tool, bin, b.version.as_deref()) {
-                            fw.notes.push(note);
-                        }
+                    }
+                    b.tables = saved.tables;
+                    if let Some(note) = version_note(opts, &tool, bin, b.version.as_deref()) {
+                        notes.push(note);
                     }
                 }
             }
         }
-        fw.iptables.push(b);
     }
-    let nft = match find_tool(&opts.host_root, "nft") {
+    b
+}
+
+/// `nft -j list ruleset`, parsed, or why it could not be.
+fn read_nftables(opts: &Options) -> NftRuleset {
+    match find_tool(&opts.host_root, "nft") {
         Err(e) => NftRuleset {
             error: Some(e),
             ..Default::default()
@@ -644,9 +671,7 @@ fn read_firewall(opts: &Options) -> Firewall {
                 },
             },
         },
-    };
-    fw.nftables = Some(nft);
-    fw
+    }
 }
 
 /// When we used our own tool but the host has its own, compare versions:

@@ -297,6 +297,9 @@ pub fn reached_rules<'a>(t: &'a IptTable, chain: &str) -> Vec<&'a IptRule> {
 #[derive(Debug, Clone)]
 pub struct ForwardDrop {
     pub backend: String,
+    /// `iptables` or `ip6tables` (the firewall's IPv6 view,
+    /// [`crate::model::host::Firewall::for_family`]).
+    pub tool: &'static str,
     pub policy_line: String,
     /// Rules in FORWARD (and the chains it jumps to) that accept something.
     pub accepts: Vec<String>,
@@ -318,9 +321,15 @@ pub fn forward_drop(r: &HostReport, pod_cidrs: &[IpNet]) -> Option<ForwardDrop> 
         if reached.iter().any(|x| accepts_pod_traffic(x, r, pod_cidrs)) {
             continue;
         }
+        let tool = if b.binary.as_deref().is_some_and(|x| x.contains("ip6tables")) {
+            "ip6tables"
+        } else {
+            "iptables"
+        };
         return Some(ForwardDrop {
             backend: b.backend.clone(),
-            policy_line: format!(":FORWARD DROP (iptables-{}-save, table filter)", b.backend),
+            tool,
+            policy_line: format!(":FORWARD DROP ({tool}-{}-save, table filter)", b.backend),
             accepts: reached
                 .iter()
                 .filter(|x| x.target.as_deref() == Some("ACCEPT"))
@@ -343,6 +352,7 @@ pub fn forward_drop(r: &HostReport, pod_cidrs: &[IpNet]) -> Option<ForwardDrop> 
             {
                 return Some(ForwardDrop {
                     backend: "nftables".into(),
+                    tool: "nft",
                     policy_line: format!(
                         "table {} {} chain {} {{ type filter hook forward; policy drop; }} with no rules",
                         t.family, t.name, c.name

@@ -195,6 +195,10 @@ pub struct Firewall {
     /// `legacy` and `nft`, each with its rules or why it could not be read.
     #[serde(default)]
     pub iptables: Vec<IptablesBackend>,
+    /// The same for IPv6 (`ip6tables-legacy-save`, `ip6tables-nft-save`).
+    /// Empty in reports from agents that did not read them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ip6tables: Vec<IptablesBackend>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nftables: Option<NftRuleset>,
     /// Version mismatches and other caveats about what the tools reported.
@@ -203,6 +207,23 @@ pub struct Firewall {
 }
 
 impl Firewall {
+    /// The firewall one IP family's packets meet: for IPv6, ip6tables in the
+    /// place of iptables (when they were read) and the nftables tables of
+    /// families other than `ip`; for IPv4, those other than `ip6`. The rules
+    /// that read iptables then judge each family on its own tables.
+    pub fn for_family(&self, family: crate::model::Family) -> Firewall {
+        let v6 = family == crate::model::Family::Ipv6;
+        let mut fw = self.clone();
+        if v6 && !fw.ip6tables.is_empty() {
+            fw.iptables = std::mem::take(&mut fw.ip6tables);
+        }
+        let other = if v6 { "ip" } else { "ip6" };
+        if let Some(nft) = fw.nftables.as_mut() {
+            nft.tables.retain(|t| t.family != other);
+        }
+        fw
+    }
+
     pub fn backend(&self, name: &str) -> Option<&IptablesBackend> {
         self.iptables
             .iter()

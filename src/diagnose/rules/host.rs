@@ -12,6 +12,16 @@ use ipnet::IpNet;
 use std::collections::BTreeSet;
 
 /// Every node's pod CIDRs, and the CNI IPAM subnets the hosts report.
+/// The one IP family of the checks the rules run on (dual stack runs them
+/// per family), or None when they mix or there are none.
+pub fn family(ev: &Evidence<'_>) -> Option<crate::model::Family> {
+    let first = ev.checks.first()?.family();
+    ev.checks
+        .iter()
+        .all(|c| c.family() == first)
+        .then_some(first)
+}
+
 pub fn pod_cidrs(ev: &Evidence<'_>) -> Vec<IpNet> {
     let mut v: Vec<IpNet> = ev
         .deployment

@@ -13,6 +13,7 @@
 mod cross_node_drop;
 mod dns_down;
 mod host;
+mod ipv6_forward_drop;
 mod ipv6_forward_off;
 mod kube_proxy_down;
 mod node_isolated;
@@ -72,6 +73,7 @@ pub fn all() -> &'static [&'static dyn Fault] {
         &host::FORWARD_DROP,
         &host::IP_FORWARD_OFF,
         &ipv6_forward_off::Ipv6ForwardOff,
+        &ipv6_forward_drop::Ipv6ForwardDrop,
         &host::CNI_CONFLICT,
         &host::BACKEND_MIX,
         &host::BRIDGE_NF_OFF,
