@@ -236,6 +236,15 @@ async fn udp_lost_everywhere_is_diagnosed_and_fails_the_run() {
     );
 }
 
+/// The report's checks with status `fail`.
+fn failed_checks(report: &Report) -> Vec<&Check> {
+    report
+        .checks
+        .iter()
+        .filter(|c| c.status == Status::Fail)
+        .collect()
+}
+
 /// Runs the pipeline with the fake; the checks of the default reachability set.
 async fn run_fake(rt: &Fake) -> Report {
     run(rt, &dns_answers_everything(), &Quiet)
@@ -306,11 +315,7 @@ async fn a_probe_that_fails_twice_is_a_confirmed_failure() {
         })
     });
     let report = run_fake(&rt).await;
-    let failed_checks: Vec<_> = report
-        .checks
-        .iter()
-        .filter(|c| c.status == Status::Fail)
-        .collect();
+    let failed_checks = failed_checks(&report);
     assert_eq!(failed_checks.len(), 1, "{failed_checks:?}");
     // The second answer counts: its timeout was longer than the first's.
     assert_eq!(failed_checks[0].detail, "timeout: no answer within 3000 ms");
@@ -439,11 +444,7 @@ async fn a_service_that_stays_refused_is_a_failure_within_the_sync_window() {
     });
     let started = tokio::time::Instant::now();
     let report = run_fake(&rt).await;
-    let failed_checks: Vec<_> = report
-        .checks
-        .iter()
-        .filter(|c| c.status == Status::Fail)
-        .collect();
+    let failed_checks = failed_checks(&report);
     assert_eq!(failed_checks.len(), 1, "{failed_checks:?}");
     assert_eq!(failed_checks[0].kind, CheckKind::PodToService);
     assert_eq!(report.summary.confirmed, 1);
@@ -710,11 +711,7 @@ async fn with_aggregation_a_failure_is_confirmed_and_listed_in_full() {
             .then(|| ProbeResult::new(&p.id, Outcome::Timeout))
     });
     let report = run(&rt, &aggregating(), &Quiet).await.unwrap();
-    let failed_checks: Vec<_> = report
-        .checks
-        .iter()
-        .filter(|c| c.status == Status::Fail)
-        .collect();
+    let failed_checks = failed_checks(&report);
     assert_eq!(failed_checks.len(), 1, "{failed_checks:?}");
     assert_eq!(report.summary.confirmed, 1);
     assert!(report.summary.checks_omitted > 0);

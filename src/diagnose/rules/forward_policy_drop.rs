@@ -113,17 +113,8 @@ mod tests {
     /// alone; the IPv4 run, on iptables, finds nothing.
     #[test]
     fn an_ip6tables_drop_on_dual_stack_is_named_for_ipv6_from_ip6tables() {
-        use crate::model::{CheckKind, Family};
         let d = sim::dual_stack(sim::cluster(3));
-        let checks = sim::run(&d, |t| {
-            let bridged = t.kind == CheckKind::PodToPod
-                && sim::nodes_of(t) == (Some("node-1"), Some("node-1"));
-            if sim::family_of(t) == Family::Ipv6 && testing::through(t, "node-1") && !bridged {
-                sim::timeout()
-            } else {
-                sim::ok()
-            }
-        });
+        let checks = testing::ipv6_dead_through(&d, "node-1");
         let mut hosts = testing::healthy_hosts(&d);
         // The drop in node-1's ip6tables only.
         let mut dropping = hosts[1].clone();

@@ -195,6 +195,22 @@ pub mod testing {
         })
     }
 
+    /// Checks of a dual-stack sim cluster where `node` forwards no IPv6: the
+    /// IPv6 checks through it time out (not the ones its bridge carries
+    /// between its own pods), everything else passes.
+    pub fn ipv6_dead_through(d: &Deployment, node: &str) -> Vec<Check> {
+        use crate::model::{CheckKind, Family};
+        sim::run(d, |t| {
+            let bridged =
+                t.kind == CheckKind::PodToPod && sim::nodes_of(t) == (Some(node), Some(node));
+            if sim::family_of(t) == Family::Ipv6 && through(t, node) && !bridged {
+                sim::timeout()
+            } else {
+                sim::ok()
+            }
+        })
+    }
+
     /// Simulated physics: the probe's packets are forwarded by `node` (a pod
     /// there talks to anything but that node's own host).
     pub fn through(t: &crate::plan::CheckTemplate, node: &str) -> bool {

@@ -202,15 +202,7 @@ mod tests {
     #[test]
     fn ipv6_forwarding_off_on_dual_stack_is_named_for_ipv6() {
         let d = sim::dual_stack(sim::cluster(3));
-        let checks = sim::run(&d, |t| {
-            let bridged = t.kind == CheckKind::PodToPod
-                && sim::nodes_of(t) == (Some("node-1"), Some("node-1"));
-            if sim::family_of(t) == Family::Ipv6 && testing::through(t, "node-1") && !bridged {
-                sim::timeout()
-            } else {
-                sim::ok()
-            }
-        });
+        let checks = testing::ipv6_dead_through(&d, "node-1");
         assert!(
             checks
                 .iter()
@@ -245,15 +237,7 @@ mod tests {
     #[test]
     fn an_ipv6_only_break_without_host_reports_is_named_for_ipv6() {
         let d = sim::dual_stack(sim::cluster(3));
-        let checks = sim::run(&d, |t| {
-            let bridged = t.kind == CheckKind::PodToPod
-                && sim::nodes_of(t) == (Some("node-1"), Some("node-1"));
-            if sim::family_of(t) == Family::Ipv6 && testing::through(t, "node-1") && !bridged {
-                sim::timeout()
-            } else {
-                sim::ok()
-            }
-        });
+        let checks = testing::ipv6_dead_through(&d, "node-1");
         let f = sim::diagnose(&d, &checks);
         assert!(!f.is_empty());
         for x in f.iter().filter(|x| x.severity == Severity::Error) {

@@ -161,6 +161,19 @@ mod tests {
     use crate::diagnose::sim;
     use crate::model::{CheckKind, FindingId};
 
+    /// Checks where `node`'s pods reach no Service (nor the API server's).
+    fn services_dead_from(d: &crate::model::Deployment, node: &str) -> Vec<crate::model::Check> {
+        sim::run(d, |t| {
+            if t.source.node.as_deref() == Some(node)
+                && matches!(t.kind, CheckKind::PodToService | CheckKind::PodToApiserver)
+            {
+                sim::timeout()
+            } else {
+                sim::ok()
+            }
+        })
+    }
+
     fn strip_kube(h: &mut crate::model::host::HostReport) {
         for b in h.firewall.as_mut().unwrap().iptables.iter_mut() {
             for t in b.tables.iter_mut() {
@@ -176,15 +189,7 @@ mod tests {
     #[test]
     fn a_node_without_kube_services_is_the_root_of_its_service_failures() {
         let d = sim::cluster(2);
-        let checks = sim::run(&d, |t| {
-            if t.source.node.as_deref() == Some("node-1")
-                && matches!(t.kind, CheckKind::PodToService | CheckKind::PodToApiserver)
-            {
-                sim::timeout()
-            } else {
-                sim::ok()
-            }
-        });
+        let checks = services_dead_from(&d, "node-1");
         let mut hosts = testing::healthy_hosts(&d);
         strip_kube(&mut hosts[1]);
         let f = testing::diagnose(&d, &checks, &hosts);
@@ -233,15 +238,7 @@ mod tests {
             .expect("the sim has a DNS Service")
             .service
             .clone();
-        let checks = sim::run(&d, |t| {
-            if t.source.node.as_deref() == Some("node-2")
-                && matches!(t.kind, CheckKind::PodToService | CheckKind::PodToApiserver)
-            {
-                sim::timeout()
-            } else {
-                sim::ok()
-            }
-        });
+        let checks = services_dead_from(&d, "node-2");
         let mut hosts = testing::healthy_hosts(&d);
         let table = |services: Vec<IpvsService>| Ipvs {
             version: Some("1.2.1".into()),
@@ -309,15 +306,7 @@ mod tests {
             d.cluster.kube_proxy_mode = "nftables".into();
             d
         };
-        let checks = sim::run(&d, |t| {
-            if t.source.node.as_deref() == Some("node-2")
-                && matches!(t.kind, CheckKind::PodToService | CheckKind::PodToApiserver)
-            {
-                sim::timeout()
-            } else {
-                sim::ok()
-            }
-        });
+        let checks = services_dead_from(&d, "node-2");
         let mut hosts = testing::healthy_hosts(&d);
         for (i, h) in hosts.iter_mut().enumerate() {
             strip_kube(h);

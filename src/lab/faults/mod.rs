@@ -13,8 +13,7 @@
 mod cross_node_drop;
 mod dns_down;
 mod host;
-mod ipv6_forward_drop;
-mod ipv6_forward_off;
+mod ipv6;
 mod kube_proxy_down;
 mod node_isolated;
 mod nodeport_down;
@@ -72,8 +71,8 @@ pub fn all() -> &'static [&'static dyn Fault] {
         &dns_down::DnsDown,
         &host::FORWARD_DROP,
         &host::IP_FORWARD_OFF,
-        &ipv6_forward_off::Ipv6ForwardOff,
-        &ipv6_forward_drop::Ipv6ForwardDrop,
+        &ipv6::FORWARD_OFF,
+        &ipv6::FORWARD_DROP,
         &host::CNI_CONFLICT,
         &host::BACKEND_MIX,
         &host::BRIDGE_NF_OFF,
