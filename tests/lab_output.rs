@@ -73,7 +73,8 @@ fn output_file_gets_the_format_while_the_table_goes_to_stdout() {
     assert_eq!(
         out.status.code(),
         Some(0),
-        "{}",
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
     let report = netcheck::render::saved::load(&json).expect("a saved report");
