@@ -4,6 +4,10 @@
 //! and peak memory (CLI, one probing agent, one serving agent). With
 //! `--simulate` the same on the simulated cluster (`crate::sim`): no agents,
 //! so the figures are the CLI's own (up to 10,000 nodes).
+//!
+//! A lab run's `cleanup` includes the kernel freeing its namespaces after
+//! teardown (the next run starts when that is done), and a run with failed
+//! checks names them on stderr (a healthy lab has none).
 
 use super::outcome::{Stopped, pipeline_or_stop};
 use super::{CliError, ExitCode, GlobalArgs, LabArgs};
@@ -16,7 +20,7 @@ use crate::pipeline::Options;
 use crate::runtime::{Progress, Result, Runtime};
 use crate::sim::{SimConfig, SimRuntime};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// What a bench measures: the lab, or the simulated cluster.
 pub enum Cluster {
@@ -309,6 +313,10 @@ pub async fn run(
         Cluster::Lab(c) => bench_cnis(&args.bench_cni, c.cni)?,
         Cluster::Sim(_) => vec![flavours::default()],
     };
+    if matches!(cluster, Cluster::Lab(_)) {
+        // Start with no namespaces being freed (an earlier lab's, or a test's).
+        wait_netns_freed(std::path::Path::new("/proc"), NETNS_FREE_MAX).await;
+    }
     let mut table_rows = Vec::new();
     for &cni in &cnis {
         for &nodes in &sizes {
@@ -372,7 +380,16 @@ async fn one_run(
     opts: &Options,
 ) -> std::result::Result<RunFigures, CliError> {
     match cluster {
-        Cluster::Lab(cfg) => measure(g, args, &LabRuntime::new(cfg.clone())?, nodes, opts).await,
+        Cluster::Lab(cfg) => {
+            let mut run = measure(g, args, &LabRuntime::new(cfg.clone())?, nodes, opts).await?;
+            // The kernel frees the namespaces after teardown, in the
+            // background: that is this run's cleanup, not the next run's build.
+            let freeing = wait_netns_freed(std::path::Path::new("/proc"), NETNS_FREE_MAX).await;
+            let ms = freeing.as_secs_f64() * 1000.0;
+            run.cleanup_ms += ms;
+            run.total_ms += ms;
+            Ok(run)
+        }
         Cluster::Sim(cfg) => {
             let sim = SimRuntime::new(cfg.clone()).map_err(CliError::usage)?;
             measure(g, args, &sim, nodes, opts).await
@@ -425,6 +442,11 @@ async fn measure<R: Runtime + Agents>(
     let render_ms = t.elapsed().as_secs_f64() * 1000.0;
     std::hint::black_box(rendered);
     let total_ms = started.elapsed().as_secs_f64() * 1000.0;
+    if !g.quiet {
+        for line in failure_lines(&report, MAX_FAILURE_LINES) {
+            eprintln!("{nodes} nodes: {line}");
+        }
+    }
     let cpu_s = cpu_seconds() - cpu0;
     let softirq_s = match (soft0, softirq_seconds()) {
         (Some(a), Some(b)) => b - a,
@@ -447,6 +469,103 @@ async fn measure<R: Runtime + Agents>(
         probe_rss_kib: m.probe_rss_kib.load(Ordering::Relaxed),
         serve_rss_kib: m.serve_rss_kib.load(Ordering::Relaxed),
     })
+}
+
+/// Longest wait for the kernel to free a lab's namespaces after teardown.
+const NETNS_FREE_MAX: Duration = Duration::from_secs(30);
+
+/// Whether a kernel worker is freeing network namespaces: a worker running
+/// the `netns` workqueue reads `kworker/…+netns` in /proc/PID/comm. `proc`
+/// is /proc (a directory of the same shape in tests).
+fn netns_cleanup_running(proc: &std::path::Path) -> bool {
+    let Ok(dir) = std::fs::read_dir(proc) else {
+        return false;
+    };
+    dir.flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .any(|e| {
+            std::fs::read_to_string(e.path().join("comm")).is_ok_and(|c| {
+                let c = c.trim_end();
+                c.starts_with("kworker") && c.ends_with("+netns")
+            })
+        })
+}
+
+/// Wait until no kernel worker is freeing network namespaces (seen idle
+/// twice, 50 ms apart: the work may be queued and not yet running), at most
+/// `max`. Deleting a 60-node lab's 240 namespaces takes the kernel seconds
+/// after `ip netns del` returned, and a lab built meanwhile waits for the
+/// same locks: without this wait, every bench run but the first paid for
+/// its predecessor's cleanup in its build time.
+async fn wait_netns_freed(proc: &std::path::Path, max: Duration) -> Duration {
+    let t = Instant::now();
+    let mut idle = 0;
+    while idle < 2 && t.elapsed() < max {
+        if netns_cleanup_running(proc) {
+            idle = 0;
+        } else {
+            idle += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    t.elapsed()
+}
+
+/// Failed checks a bench run names on stderr, at most.
+const MAX_FAILURE_LINES: usize = 20;
+
+/// What a bench run says about its failures (a healthy lab has none, so each
+/// is worth a look): how many recovered on the second try, then one line per
+/// failed or errored check (kind, protocol, ends, outcome, detail), at most
+/// `max`, then how many more.
+fn failure_lines(report: &crate::model::Report, max: usize) -> Vec<String> {
+    use crate::model::report::{Endpoint, Status};
+    let who = |e: &Endpoint| {
+        let name = e
+            .name
+            .as_deref()
+            .or(e.pod.as_deref())
+            .or(e.node.as_deref())
+            .unwrap_or("?");
+        match e.ip {
+            Some(ip) => format!("{name} ({ip})"),
+            None => name.to_string(),
+        }
+    };
+    let failed: Vec<_> = report
+        .checks
+        .iter()
+        .filter(|c| matches!(c.status, Status::Fail | Status::Error))
+        .collect();
+    let mut out = Vec::new();
+    if report.summary.recovered > 0 || !failed.is_empty() {
+        out.push(format!(
+            "{} check(s) recovered on the second try, {} failed",
+            report.summary.recovered,
+            failed.len()
+        ));
+    }
+    for c in failed.iter().take(max) {
+        out.push(format!(
+            "  {} {} {} -> {}{}: {} ({})",
+            c.kind.as_str(),
+            c.protocol.as_str(),
+            who(&c.source),
+            who(&c.target),
+            c.port.map(|p| format!(":{p}")).unwrap_or_default(),
+            c.outcome
+                .map_or_else(|| "no outcome".into(), |o| format!("{o:?}").to_lowercase()),
+            c.detail
+        ));
+    }
+    if failed.len() > max {
+        out.push(format!("  … and {} more", failed.len() - max));
+    }
+    out
 }
 
 fn table(title: &Title, runs: u16, rows: &[SizeFigures], opts: &Options) -> String {
@@ -574,6 +693,96 @@ mod tests {
         assert_eq!(names(&["all"]), all);
         let e = bench_cnis(&["weave".into()], flavours::default()).unwrap_err();
         assert_eq!(e.code(), ExitCode::Usage);
+    }
+
+    #[test]
+    fn a_run_names_its_failed_checks_and_how_many_recovered() {
+        use crate::model::report::{Check, CheckKind, Endpoint, Protocol, Status};
+        let ep = |node: &str, pod: Option<&str>, ip: [u8; 4]| Endpoint {
+            node: Some(node.into()),
+            pod: pod.map(str::to_string),
+            ip: Some(std::net::Ipv4Addr::from(ip).into()),
+            name: None,
+        };
+        let check = |status, outcome, detail: &str| Check {
+            kind: CheckKind::PodToService,
+            source: ep("node-1", Some("probe-1a"), [198, 18, 0, 2]),
+            target: Endpoint {
+                name: Some("ns/probe-2a".into()),
+                ..ep("node-2", Some("probe-2a"), [198, 19, 0, 40])
+            },
+            protocol: Protocol::Udp,
+            port: Some(7001),
+            family: None,
+            status,
+            latency_ms: None,
+            detail: detail.into(),
+            path_mtu: None,
+            configured_mtu: None,
+            expected: None,
+            outcome: Some(outcome),
+        };
+        let healthy = crate::pipeline::build_report(
+            Deployment::default(),
+            vec![check(Status::Pass, crate::model::Outcome::Ok, "")],
+            Vec::new(),
+            Vec::new(),
+        );
+        assert!(failure_lines(&healthy, 5).is_empty());
+        let mut checks = vec![check(Status::Pass, crate::model::Outcome::Ok, "")];
+        checks.extend((0..3).map(|_| {
+            check(
+                Status::Fail,
+                crate::model::Outcome::Timeout,
+                "no answer within 3000 ms",
+            )
+        }));
+        let mut r =
+            crate::pipeline::build_report(Deployment::default(), checks, Vec::new(), Vec::new());
+        r.summary.recovered = 4;
+        let lines = failure_lines(&r, 2);
+        assert_eq!(
+            lines,
+            [
+                "4 check(s) recovered on the second try, 3 failed",
+                "  pod-to-service udp probe-1a (198.18.0.2) -> ns/probe-2a (198.19.0.40):7001: timeout (no answer within 3000 ms)",
+                "  pod-to-service udp probe-1a (198.18.0.2) -> ns/probe-2a (198.19.0.40):7001: timeout (no answer within 3000 ms)",
+                "  … and 1 more",
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn the_bench_waits_while_the_kernel_frees_namespaces() {
+        let proc = tempfile::tempdir().unwrap();
+        let task = |pid: &str, comm: &str| {
+            let d = proc.path().join(pid);
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(d.join("comm"), format!("{comm}\n")).unwrap();
+        };
+        task("1", "systemd");
+        task("77", "kworker/u8:3+events_unbound");
+        task("self", "kworker/u8:9+netns");
+        std::fs::create_dir_all(proc.path().join("net")).unwrap();
+        assert!(!netns_cleanup_running(proc.path()));
+        let idle = wait_netns_freed(proc.path(), Duration::from_secs(5)).await;
+        assert!(idle < Duration::from_secs(1), "{idle:?}");
+        task("4242", "kworker/u8:3+netns");
+        assert!(netns_cleanup_running(proc.path()));
+        let busy = wait_netns_freed(proc.path(), Duration::from_millis(300)).await;
+        assert!(busy >= Duration::from_millis(300), "{busy:?}");
+        // Freed in the meantime: the wait ends.
+        let dir = proc.path().join("4242");
+        let freed = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            std::fs::write(dir.join("comm"), "kworker/u8:3\n").unwrap();
+        });
+        let waited = wait_netns_freed(proc.path(), Duration::from_secs(10)).await;
+        freed.await.unwrap();
+        assert!(
+            waited >= Duration::from_millis(200) && waited < Duration::from_secs(5),
+            "{waited:?}"
+        );
     }
 
     #[test]

@@ -152,10 +152,25 @@ impl Tools {
         stdin: Option<String>,
         timeout: Duration,
     ) -> Result<String> {
+        self.netns_exec_env(ns, program, args, &[], stdin, timeout)
+            .await
+    }
+
+    /// [`Self::netns_exec_timeout`] with `envs` added to the program's
+    /// environment (`ip netns exec` passes its own on).
+    pub async fn netns_exec_env(
+        &self,
+        ns: &str,
+        program: &Path,
+        args: &[&str],
+        envs: &[(&str, &str)],
+        stdin: Option<String>,
+        timeout: Duration,
+    ) -> Result<String> {
         let prog = program.to_string_lossy();
         let mut all: Vec<&str> = vec!["netns", "exec", ns, &prog];
         all.extend_from_slice(args);
-        run_timeout(&self.ip, &all, stdin, timeout).await
+        run_env_timeout(&self.ip, &all, envs, stdin, timeout).await
     }
 
     /// Load an `nft -f` document into a namespace (one transaction).
@@ -213,9 +228,21 @@ pub async fn run_timeout(
     stdin: Option<String>,
     timeout: Duration,
 ) -> Result<String> {
+    run_env_timeout(program, args, &[], stdin, timeout).await
+}
+
+/// [`run_timeout`] with `envs` added to the program's environment.
+pub async fn run_env_timeout(
+    program: &Path,
+    args: &[&str],
+    envs: &[(&str, &str)],
+    stdin: Option<String>,
+    timeout: Duration,
+) -> Result<String> {
     let what = format!("{} {}", program.display(), args.join(" "));
     let mut cmd = tokio::process::Command::new(program);
     cmd.args(args)
+        .envs(envs.iter().copied())
         .stdin(if stdin.is_some() {
             Stdio::piped()
         } else {

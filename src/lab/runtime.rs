@@ -15,6 +15,7 @@ use super::plan::{
 };
 use super::procs::{self, Started};
 use super::state::LabState;
+use crate::agent::probe::ACTIVE_ENV;
 use crate::model::host::HostReport;
 use crate::model::report::{ClusterSummary, Endpoint, ServiceRef};
 use crate::model::topology::{
@@ -530,6 +531,25 @@ impl LabRuntime {
     }
 }
 
+/// Active probes of all probing agents together, per core of this machine.
+const ACTIVE_PER_CORE: usize = 64;
+/// Active probes of one probing agent, at least.
+const ACTIVE_MIN: usize = 2;
+
+/// How many probes each of `agents` probing agents works on at once when
+/// they all share `cores` cores ([`crate::agent::probe::ACTIVE_ENV`]). On a
+/// cluster each node's agents have the node's cores, and 16 each
+/// ([`crate::agent::probe::DEFAULT_ACTIVE`]) keep a plan short. In the lab
+/// every agent runs on the same two or so cores: 180 agents at 16 each (60
+/// nodes) put thousands of probes' packets at once into the per-CPU backlog
+/// every packet crossing a veth goes through (`netdev_max_backlog`, 1000),
+/// which overflows: tens of thousands of packets dropped per run, timeouts,
+/// and sends failing with ENOBUFS. The cores are as busy with fewer.
+pub fn agent_active(cores: usize, agents: usize) -> usize {
+    (ACTIVE_PER_CORE * cores.max(1) / agents.max(1))
+        .clamp(ACTIVE_MIN, crate::agent::probe::DEFAULT_ACTIVE)
+}
+
 /// The DNS Service as the pods' resolv.conf names it (IPv4 unless the lab
 /// is IPv6 only).
 fn dns_service_ref(p: &LabPlan) -> ServiceRef {
@@ -578,12 +598,19 @@ impl Runtime for LabRuntime {
         let ns = self.namespace_of(source)?;
         let input = serde_json::to_string(plan)
             .map_err(|e| RuntimeError::Other(format!("could not encode the probe plan: {e}")))?;
+        // The agents share this machine's cores: fewer active probes each
+        // (unless the environment says how many).
+        let active = std::env::var(ACTIVE_ENV).unwrap_or_else(|_| {
+            let cores = std::thread::available_parallelism().map_or(1, usize::from);
+            agent_active(cores, self.plan.nodes * (self.plan.pods_per_node + 1)).to_string()
+        });
         let out = self
             .tools
-            .netns_exec_timeout(
+            .netns_exec_env(
                 &ns,
                 &self.cfg.agent_exe,
                 &["agent", "probe"],
+                &[(ACTIVE_ENV, &active)],
                 Some(input),
                 Duration::from_millis(plan.deadline_ms) + Duration::from_secs(10),
             )
@@ -675,5 +702,23 @@ impl Drop for LabRuntime {
             let _ = c.child.wait();
         }
         super::state::destroy_blocking(&self.tools, &st);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::agent_active;
+
+    #[test]
+    fn agents_sharing_a_few_cores_work_on_fewer_probes_each() {
+        // Two cores: 3 nodes (9 probing agents), 10, 30 and 60 nodes.
+        assert_eq!(agent_active(2, 9), 14);
+        assert_eq!(agent_active(2, 30), 4);
+        assert_eq!(agent_active(2, 90), 2);
+        assert_eq!(agent_active(2, 180), 2);
+        // Never above the agent's own default, never below two.
+        assert_eq!(agent_active(64, 9), crate::agent::probe::DEFAULT_ACTIVE);
+        assert_eq!(agent_active(0, 0), crate::agent::probe::DEFAULT_ACTIVE);
+        assert_eq!(agent_active(1, 10_000), 2);
     }
 }

@@ -8,7 +8,6 @@ use http_body_util::{BodyExt, Empty, Limited};
 use hyper_util::rt::TokioIo;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
-use tokio::net::TcpStream;
 
 /// The identity JSON is tiny; anything larger is cut here.
 const MAX_BODY: usize = 4096;
@@ -18,13 +17,13 @@ const MAX_PEER: usize = 512;
 pub(super) async fn probe(id: &str, target: IpAddr, port: u16, path: &str) -> ProbeResult {
     let started = Instant::now();
     let addr = SocketAddr::new(target, port);
-    let stream = match TcpStream::connect(addr).await {
+    // The request carries the handshake's last ACK, and once the answer is
+    // read the connection ends with a reset (no `Connection: close`, so the
+    // server does not start a FIN exchange first): see `tcp::connect`.
+    let stream = match super::tcp::connect(addr).await {
         Ok(s) => s,
         Err(e) => return from_io(id, "connect", &e),
     };
-    // Once the answer is read the connection ends with a reset: no
-    // `Connection: close`, so the server does not start a FIN exchange first.
-    super::tcp::abortive_close(&stream);
     let (mut sender, conn) = match hyper::client::conn::http1::handshake(TokioIo::new(stream)).await
     {
         Ok(x) => x,

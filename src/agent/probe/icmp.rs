@@ -557,18 +557,27 @@ pub(super) async fn probe(
     let mut sent: HashMap<u32, Instant> = HashMap::new();
     let mut next_send = tokio::time::Instant::now();
     let mut n_sent = 0u32;
+    let mut dropped = 0u32;
     loop {
         if n_sent < attempts.count && tokio::time::Instant::now() >= next_send {
             let key = reg.new_key();
             sent.insert(key, Instant::now());
             n_sent += 1;
             next_send += attempts.interval;
-            if let Err(e) = reg
+            match reg
                 .socket()
                 .send(target, key, reg.socket().echo_size())
                 .await
             {
-                return from_io(id, "ICMP send", &e);
+                Ok(()) => {}
+                // Lost on our side, as on the wire: the next attempt follows.
+                Err(e) if super::dropped_locally(&e) => {
+                    dropped += 1;
+                    if dropped == attempts.count {
+                        return super::all_sends_dropped(id, "echo request", dropped);
+                    }
+                }
+                Err(e) => return from_io(id, "ICMP send", &e),
             }
         }
         let wait = if n_sent < attempts.count {

@@ -157,6 +157,21 @@ impl Drop for Context {
 /// the CPU than it can finish quickly.
 pub const DEFAULT_ACTIVE: usize = 16;
 
+/// Environment variable that sets the active probes of an agent instead of
+/// [`DEFAULT_ACTIVE`] (a whole number from 1 to 1024). The lab sets it: its
+/// agents share the machine's few cores, where a node's agents on a real
+/// cluster have the node's own ([`crate::lab`]'s `agent_active`).
+pub const ACTIVE_ENV: &str = "NETCHECK_AGENT_ACTIVE";
+
+/// The active probes `value` (of [`ACTIVE_ENV`]) asks for; anything but a
+/// whole number from 1 to 1024 is the default.
+pub(crate) fn active_from(value: Option<&str>) -> usize {
+    value
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|n| (1..=1024).contains(n))
+        .unwrap_or(DEFAULT_ACTIVE)
+}
+
 /// Bounds of the fast window.
 pub(crate) const FAST_WINDOW_MIN: Duration = Duration::from_millis(10);
 /// The fast window is this many times the recent wall time of answered probes.
@@ -204,7 +219,8 @@ pub async fn run_plan(plan: &ProbePlan) -> ProbeReport {
     let plan_deadline = tokio::time::Instant::now() + Duration::from_millis(plan.deadline_ms);
     let ctx = Arc::new(Context::new());
     let in_flight = effective_in_flight(plan.max_in_flight);
-    let active = Arc::new(tokio::sync::Semaphore::new(DEFAULT_ACTIVE.min(in_flight)));
+    let active = active_from(std::env::var(ACTIVE_ENV).ok().as_deref());
+    let active = Arc::new(tokio::sync::Semaphore::new(active.min(in_flight)));
     let pacer = Arc::new(Pacer::new());
     tracing::debug!(
         probes = plan.probes.len(),
@@ -401,6 +417,28 @@ pub(crate) fn ok(id: &str, latency: Duration) -> ProbeResult {
 
 pub(crate) fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
+}
+
+/// A send the kernel dropped on our side (ENOBUFS): the datagram never
+/// left, as if lost on the wire. On a loaded node the per-CPU backlog that
+/// every packet crossing a veth passes through (`net.core.netdev_max_backlog`,
+/// 1000) overflows, and a UDP or ICMP send that meets it fails with ENOBUFS
+/// (the lab at 60 nodes drops there by the thousand). Such a send is not the
+/// probe's error: the next attempt goes out as planned, and a probe whose
+/// every attempt was dropped is a `timeout` (probed again by the
+/// confirmation pass), not an `error` (which is not).
+pub(crate) fn dropped_locally(e: &io::Error) -> bool {
+    e.raw_os_error() == Some(libc::ENOBUFS)
+}
+
+/// The result of a probe none of whose `count` sends left this host (each
+/// [`dropped_locally`]).
+pub(crate) fn all_sends_dropped(id: &str, what: &str, count: u32) -> ProbeResult {
+    let mut r = ProbeResult::new(id, Outcome::Timeout);
+    r.detail = Some(format!(
+        "no {what} left this host: the kernel dropped all {count} on our side (ENOBUFS: a full queue on a loaded node)"
+    ));
+    r
 }
 
 /// A socket error as a probe outcome: refused and unreachable are answers from

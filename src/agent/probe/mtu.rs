@@ -447,12 +447,12 @@ impl Sweep<'_> {
     }
 }
 
-/// A send the kernel dropped on our side (ENOBUFS): a full queue, or a veth
-/// whose peer does not take a frame that large (the kernel says so for
-/// ICMPv6; for IPv4 it drops silently). Not an error of the probe: that
-/// echo is lost, as on the wire.
+/// A send the kernel dropped on our side ([`super::dropped_locally`]): a
+/// full queue, or a veth whose peer does not take a frame that large (the
+/// kernel says so for ICMPv6; for IPv4 it drops silently). Not an error of
+/// the probe: that echo is lost, as on the wire.
 fn lost(e: &std::io::Error) -> bool {
-    e.raw_os_error() == Some(libc::ENOBUFS)
+    super::dropped_locally(e)
 }
 
 fn unreachable(id: &str, detail: String) -> ProbeResult {

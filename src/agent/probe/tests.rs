@@ -1006,3 +1006,38 @@ async fn http_down_or_failing_while_tcp_answers_is_told_apart() {
     assert_eq!(by_id(r, "http-ok").outcome, Outcome::Ok, "{r:?}");
     assert_eq!(by_id(r, "tcp-refused").outcome, Outcome::Refused, "{r:?}");
 }
+
+#[test]
+fn a_send_the_kernel_dropped_is_a_loss_not_an_error() {
+    let enobufs = std::io::Error::from_raw_os_error(libc::ENOBUFS);
+    assert!(dropped_locally(&enobufs));
+    for other in [
+        libc::ECONNREFUSED,
+        libc::EPERM,
+        libc::EHOSTUNREACH,
+        libc::EMSGSIZE,
+    ] {
+        assert!(
+            !dropped_locally(&std::io::Error::from_raw_os_error(other)),
+            "errno {other}"
+        );
+    }
+    // Every attempt dropped: a timeout (probed again), with the reason.
+    let r = all_sends_dropped("u", "datagram", 3);
+    assert_eq!(r.outcome, Outcome::Timeout);
+    let detail = r.detail.unwrap_or_default();
+    assert!(
+        detail.contains("all 3") && detail.contains("ENOBUFS"),
+        "{detail}"
+    );
+}
+
+#[test]
+fn the_active_probes_can_be_set_from_the_environment() {
+    assert_eq!(active_from(None), DEFAULT_ACTIVE);
+    assert_eq!(active_from(Some("4")), 4);
+    assert_eq!(active_from(Some(" 2\n")), 2);
+    for bad in ["0", "-1", "1025", "four", ""] {
+        assert_eq!(active_from(Some(bad)), DEFAULT_ACTIVE, "{bad:?}");
+    }
+}

@@ -1,6 +1,7 @@
 //! UDP echo: a datagram with a random token that the peer must send back.
 //! Each attempt carries its own token, so a late answer to an earlier attempt
-//! still counts (with that attempt's latency).
+//! still counts (with that attempt's latency). A datagram the kernel
+//! dropped before it left ([`super::dropped_locally`]) is lost, not an error.
 
 use super::{Attempts, from_io, ok};
 use crate::model::ProbeResult;
@@ -30,12 +31,21 @@ pub(super) async fn probe(id: &str, target: IpAddr, port: u16, attempts: Attempt
     let mut sent: Vec<Instant> = Vec::with_capacity(attempts.count as usize);
     let mut buf = [0u8; 512];
     let mut next_send = tokio::time::Instant::now();
+    let mut dropped = 0u32;
     loop {
         if (sent.len() as u32) < attempts.count && tokio::time::Instant::now() >= next_send {
             let k = sent.len() as u32;
             sent.push(Instant::now());
-            if let Err(e) = sock.send(&token(k)).await {
-                return from_io(id, "send", &e);
+            match sock.send(&token(k)).await {
+                Ok(_) => {}
+                // Lost on our side, as on the wire: the next attempt follows.
+                Err(e) if super::dropped_locally(&e) => {
+                    dropped += 1;
+                    if dropped == attempts.count {
+                        return super::all_sends_dropped(id, "datagram", dropped);
+                    }
+                }
+                Err(e) => return from_io(id, "send", &e),
             }
             next_send += attempts.interval;
         }
