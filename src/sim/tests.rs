@@ -349,3 +349,31 @@ fn every_lab_fault_simulated_is_named_at_its_root_at_30_nodes() {
 fn every_lab_fault_simulated_is_named_at_its_root_at_1000_nodes() {
     every_fault_is_named_at_its_root(1000);
 }
+
+/// The diagnosis walks the checks a fixed number of times, whatever the
+/// number of nodes: no rule scans every check once per node or node pair
+/// (pod-route-missing did per node and peer without a route, which the
+/// simulated flannel nodes past 64 have, cross-node once per checked pair:
+/// 118 s of diagnosis at 1,000 nodes). Above 64 nodes on both sides, so
+/// that the ring routes of `hosts` apply to both.
+#[test]
+fn the_diagnosis_scans_the_checks_as_often_at_any_size() {
+    let scans = |nodes: usize| {
+        let (r, n) = crate::diagnose::scans::during(|| run(SimConfig::new(nodes, 2)));
+        assert_eq!(r.summary.failed, 0, "{:#?}", r.findings);
+        n
+    };
+    let (small, large) = (scans(70), scans(140));
+    assert_eq!(small, large, "scans at 70 nodes: {small}, at 140: {large}");
+    // And with a fault: a root found once, not once per node.
+    let faulty = |nodes: usize| {
+        let mut cfg = SimConfig::new(nodes, 2);
+        cfg.faults = vec!["node-isolated".to_string()];
+        crate::diagnose::scans::during(|| run(cfg)).1
+    };
+    let (small, large) = (faulty(70), faulty(140));
+    assert_eq!(
+        small, large,
+        "scans with a fault at 70 nodes: {small}, at 140: {large}"
+    );
+}
