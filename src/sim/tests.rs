@@ -377,3 +377,30 @@ fn the_diagnosis_scans_the_checks_as_often_at_any_size() {
         "scans with a fault at 70 nodes: {small}, at 140: {large}"
     );
 }
+
+/// A matrix with a row per node and a few columns (DNS) is folded past
+/// `MAX_FULL_ROWS` rows, as a wide one is: a table of a large cluster stays
+/// a summary, and `--wide` still draws every row.
+#[test]
+fn a_tall_matrix_is_folded_unless_wide() {
+    use crate::render::{RenderOptions, table};
+    let nodes = table::MAX_FULL_ROWS + 1;
+    let r = run(SimConfig::new(nodes, 2));
+    let text = table::render(&r, &RenderOptions::default());
+    assert!(
+        text.contains(&format!("(folded: {nodes} rows; --wide shows all)")),
+        "{text}"
+    );
+    // The DNS matrix's header, drawn only when the matrix is.
+    let drawn = "│ source → target │ kubernetes.default";
+    assert!(!text.contains(drawn), "{text}");
+    let wide = table::render(
+        &r,
+        &RenderOptions {
+            wide: true,
+            ..RenderOptions::default()
+        },
+    );
+    assert!(wide.contains(drawn), "no DNS matrix with --wide");
+    assert!(text.lines().count() + nodes < wide.lines().count());
+}
