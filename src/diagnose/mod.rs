@@ -43,16 +43,40 @@ impl<'a> Evidence<'a> {
     }
 
     /// Indices of failed checks (`fail` or `error`) not yet explained.
+    ///
+    /// Each call walks every check: a rule calls it once per finding (or
+    /// once per evaluation), never once per node or node pair, or the
+    /// diagnosis grows with nodes × checks (`scans` counts the calls in tests).
     pub fn unexplained_failures<'b>(
         &'b self,
         explained: &'b BTreeSet<usize>,
     ) -> impl Iterator<Item = (usize, &'a Check)> + 'b {
+        #[cfg(test)]
+        scans::count();
         self.checks.iter().enumerate().filter(move |(i, c)| {
             matches!(
                 c.status,
                 crate::model::Status::Fail | crate::model::Status::Error
             ) && !explained.contains(i)
         })
+    }
+}
+
+/// How many times this thread walked the checks for unexplained failures
+/// (tests only): the diagnosis of a healthy run walks them a fixed number of
+/// times, whatever the number of nodes.
+#[cfg(test)]
+pub mod scans {
+    use std::cell::Cell;
+    thread_local!(static SCANS: Cell<usize> = const { Cell::new(0) });
+    pub fn count() {
+        SCANS.with(|s| s.set(s.get() + 1));
+    }
+    /// The scans `f` made on this thread.
+    pub fn during<T>(f: impl FnOnce() -> T) -> (T, usize) {
+        let before = SCANS.with(Cell::get);
+        let out = f();
+        (out, SCANS.with(Cell::get) - before)
     }
 }
 

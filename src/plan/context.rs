@@ -178,6 +178,10 @@ impl<'a> Ctx<'a> {
         }
         let max_timeout = self.timing.probe_timeout.max(self.timing.dns_timeout);
         sp.plan.deadline_ms = plan_deadline(sp.plan.probes.len(), max_timeout).as_millis() as u64;
+        // Every source's plan is held for the whole run: without the slack
+        // of the pushes (up to half of each vector), ~25 % less at 1,000 nodes.
+        sp.plan.probes.shrink_to_fit();
+        sp.templates.shrink_to_fit();
         out.push(sp);
     }
 }

@@ -464,17 +464,28 @@ pub fn folded_matrix(g: &Grid<'_>, th: &Theme, width: usize) -> String {
     out
 }
 
+/// Past this many rows a matrix is folded too (unless `--wide`): a few
+/// columns with a row per node (DNS) are thousands of lines on a large cluster.
+pub const MAX_FULL_ROWS: usize = 100;
+
 /// A titled matrix, full or folded to the width.
 pub fn grid_section(g: &Grid<'_>, th: &Theme, opts: &RenderOptions) -> String {
     // Each column takes at least 4 characters: wider grids are folded
     // without drawing the full matrix first (at 5,000 nodes it would be
     // millions of cells).
-    let full = (opts.wide || (g.cols.len() + 1) * 4 <= opts.width).then(|| full_matrix(g, th));
+    let tall = g.rows.len() > MAX_FULL_ROWS;
+    let narrow = (g.cols.len() + 1) * 4 <= opts.width;
+    let full = (opts.wide || (narrow && !tall)).then(|| full_matrix(g, th));
     let fits = full
         .as_ref()
         .is_some_and(|f| width_of(&strip_ansi(f)) <= opts.width);
     let (body, note) = if let Some(full) = full.filter(|_| fits || opts.wide) {
         (full, String::new())
+    } else if tall && narrow {
+        (
+            folded_matrix(g, th, opts.width),
+            format!(" (folded: {} rows; --wide shows all)", g.rows.len()),
+        )
     } else {
         (
             folded_matrix(g, th, opts.width),

@@ -1,7 +1,7 @@
 //! `cross-node-pod-traffic-broken`: pods on one node reach each other, but
 //! traffic between some or all node pairs fails.
 
-use crate::diagnose::facts::{PodMesh, crosses};
+use crate::diagnose::facts::{NodePair, PodMesh, pair};
 use crate::diagnose::{Diagnosis, Evidence, Rule, cap_evidence, describe_check, finding};
 use crate::model::{CheckKind, FindingId, Severity};
 use std::collections::BTreeSet;
@@ -17,22 +17,32 @@ impl Rule for CrossNode {
         if !mesh.works_locally() {
             return Vec::new();
         }
-        // Pairs with unexplained pod-to-pod failures.
+        // Pairs with unexplained pod-to-pod failures (one pass over the
+        // checks, not one per pair).
+        let failing: BTreeSet<NodePair> = ev
+            .unexplained_failures(explained)
+            .filter(|(_, c)| c.kind == CheckKind::PodToPod)
+            .filter_map(|(_, c)| match (c.source_node(), c.target_node()) {
+                (Some(a), Some(b)) if a != b => Some(pair(a, b)),
+                _ => None,
+            })
+            .collect();
         let broken: Vec<_> = mesh
             .cross
             .keys()
-            .filter(|p| {
-                ev.unexplained_failures(explained)
-                    .any(|(_, c)| c.kind == CheckKind::PodToPod && crosses(c, p))
-            })
+            .filter(|p| failing.contains(*p))
             .cloned()
             .collect();
         if broken.is_empty() {
             return Vec::new();
         }
+        let broken_set: BTreeSet<&NodePair> = broken.iter().collect();
         let explains: BTreeSet<usize> = ev
             .unexplained_failures(explained)
-            .filter(|(_, c)| broken.iter().any(|p| crosses(c, p)))
+            .filter(|(_, c)| match (c.source_node(), c.target_node()) {
+                (Some(a), Some(b)) if a != b => broken_set.contains(&pair(a, b)),
+                _ => false,
+            })
             .map(|(i, _)| i)
             .collect();
         let mut nodes = BTreeSet::new();

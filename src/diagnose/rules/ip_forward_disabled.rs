@@ -79,8 +79,10 @@ impl Rule for IpForwardDisabled {
     }
     fn evaluate(&self, ev: &Evidence<'_>, explained: &BTreeSet<usize>) -> Vec<Diagnosis> {
         let mut out = Vec::new();
+        // Once per run, not per host: it reads every check.
+        let switches: Vec<&Switch> = SWITCHES.iter().filter(|s| in_use(ev, s.family)).collect();
         for h in host::hosts(ev) {
-            for s in SWITCHES.iter().filter(|s| in_use(ev, s.family)) {
+            for s in switches.iter().copied() {
                 if (s.value)(h) != Some(0) {
                     continue;
                 }

@@ -1,10 +1,10 @@
 //! `node-isolated`: one node fails with all others while the others work
 //! with each other. Its failed cells, of every kind, are evidence of one finding.
 
-use crate::diagnose::facts::{PodMesh, crosses_node, pair};
+use crate::diagnose::facts::{NodePair, PodMesh, crosses_node};
 use crate::diagnose::{Diagnosis, Evidence, Rule, cap_evidence, describe_check, finding};
 use crate::model::{FindingId, Severity};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 pub struct NodeIsolated;
 
@@ -20,20 +20,34 @@ impl Rule for NodeIsolated {
         if nodes.len() < 3 || !mesh.works_locally() {
             return Vec::new();
         }
+        // Each node's pairs, indexed once: the work grows with the pairs
+        // checked, not with nodes × nodes.
+        let mut mine: BTreeMap<&str, (usize, bool)> = BTreeMap::new();
+        for ((a, b), t) in &mesh.cross {
+            for x in [a, b] {
+                let e = mine.entry(x.as_str()).or_insert((0, true));
+                e.0 += 1;
+                e.1 &= t.all_fail();
+            }
+        }
+        // Pairs with a pass: the rest works among themselves unless every
+        // one of them touches `n`.
+        let passing: Vec<&NodePair> = mesh
+            .cross
+            .iter()
+            .filter(|(_, t)| t.any_pass())
+            .map(|(p, _)| p)
+            .collect();
         let mut out = Vec::new();
         for n in &nodes {
-            let mine: Vec<_> = nodes
-                .iter()
-                .filter(|o| *o != n)
-                .filter_map(|o| mesh.cross.get(&pair(n, o)).map(|t| (o, *t)))
-                .collect();
-            let isolated = !mine.is_empty() && mine.iter().all(|(_, t)| t.all_fail());
+            let (peers, all_fail) = mine.get(n.as_str()).copied().unwrap_or((0, true));
+            let isolated = peers > 0 && all_fail;
+            if !isolated {
+                continue;
+            }
             // The rest must still work among themselves, or it is not this node.
-            let others_work = mesh
-                .cross
-                .iter()
-                .any(|((a, b), t)| a != n && b != n && t.any_pass());
-            if !isolated || !others_work {
+            let others_work = passing.iter().any(|(a, b)| a != n && b != n);
+            if !others_work {
                 continue;
             }
             let explains: BTreeSet<usize> = ev
@@ -55,8 +69,7 @@ impl Rule for NodeIsolated {
                 format!(" and pods on {n} reach each other")
             };
             let mut evidence = vec![format!(
-                "pod traffic between {n} and each of the other {} nodes fails; the other nodes reach each other{local}",
-                mine.len()
+                "pod traffic between {n} and each of the other {peers} nodes fails; the other nodes reach each other{local}"
             )];
             evidence.extend(
                 explains

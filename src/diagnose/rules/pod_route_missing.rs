@@ -14,9 +14,10 @@
 use super::host::{self, diagnosis};
 use crate::diagnose::{Diagnosis, Evidence, Rule};
 use crate::model::host::{HostReport, Route};
+use crate::model::topology::NodeInfo;
 use crate::model::{Check, FindingId, Severity, Status};
 use ipnet::IpNet;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 pub struct PodRouteMissing;
 
@@ -32,11 +33,25 @@ fn dst_net(r: &Route) -> Option<IpNet> {
         .or_else(|| r.dst.parse::<std::net::IpAddr>().ok().map(IpNet::from))
 }
 
-/// The route of `h` that carries traffic to `cidr` (a prefix covering it).
-fn route_to<'a>(h: &'a HostReport, cidr: &IpNet) -> Option<&'a Route> {
-    h.routes.iter().find(|r| {
-        dst_net(r).is_some_and(|n| n.prefix_len() <= cidr.prefix_len() && n.contains(cidr))
-    })
+/// A host's routes with their destinations parsed once.
+struct Routes<'a>(Vec<(IpNet, &'a Route)>);
+
+impl<'a> Routes<'a> {
+    fn of(h: &'a HostReport) -> Self {
+        Routes(
+            h.routes
+                .iter()
+                .filter_map(|r| Some((dst_net(r)?, r)))
+                .collect(),
+        )
+    }
+    /// The route that carries traffic to `cidr` (a prefix covering it).
+    fn to(&self, cidr: &IpNet) -> Option<&'a Route> {
+        self.0
+            .iter()
+            .find(|(n, _)| n.prefix_len() <= cidr.prefix_len() && n.contains(cidr))
+            .map(|(_, r)| *r)
+    }
 }
 
 /// A check between nodes `a` and `b` (either way) with a pod at one end.
@@ -50,17 +65,60 @@ fn failed(c: &Check) -> bool {
     matches!(c.status, Status::Fail | Status::Error)
 }
 
-/// A failed cross-node check of `n` with a node outside `except`.
-fn fails_elsewhere(ev: &Evidence<'_>, n: &str, except: &[&str]) -> bool {
-    ev.checks.iter().filter(|c| failed(c)).any(|c| {
-        c.is_cross_node()
-            && [c.source_node(), c.target_node()].contains(&Some(n))
-            && ![c.source_node(), c.target_node()]
-                .iter()
-                .flatten()
-                .any(|x| *x != n && except.contains(x))
-            && (c.source.pod.is_some() || c.target.pod.is_some())
-    })
+/// The two nodes of a failed cross-node check with a pod at one end.
+fn failed_pod_pair(c: &Check) -> Option<(&str, &str)> {
+    if !failed(c) || (c.source.pod.is_none() && c.target.pod.is_none()) {
+        return None;
+    }
+    match (c.source_node(), c.target_node()) {
+        (Some(s), Some(t)) if s != t => Some((s, t)),
+        _ => None,
+    }
+}
+
+/// The failed checks between nodes, indexed once per evaluation so that the
+/// rule's work grows with the checks, not with nodes × peers × checks.
+#[derive(Default)]
+struct Failures<'a> {
+    /// Per node, every node it has a failed pod check with (explained or not).
+    peers: HashMap<&'a str, BTreeSet<&'a str>>,
+    /// Per node and peer (both ways), the unexplained failed pod checks
+    /// between them.
+    unexplained: HashMap<&'a str, BTreeMap<&'a str, BTreeSet<usize>>>,
+}
+
+impl<'a> Failures<'a> {
+    fn of(ev: &Evidence<'a>, explained: &BTreeSet<usize>) -> Self {
+        let mut f = Failures::default();
+        for (i, c) in ev.checks.iter().enumerate() {
+            let Some((s, t)) = failed_pod_pair(c) else {
+                continue;
+            };
+            f.peers.entry(s).or_default().insert(t);
+            f.peers.entry(t).or_default().insert(s);
+            if explained.contains(&i) {
+                continue;
+            }
+            for (x, y) in [(s, t), (t, s)] {
+                f.unexplained
+                    .entry(x)
+                    .or_default()
+                    .entry(y)
+                    .or_default()
+                    .insert(i);
+            }
+        }
+        f
+    }
+    fn between(&self, a: &str, b: &str) -> Option<&BTreeSet<usize>> {
+        self.unexplained.get(a)?.get(b)
+    }
+    /// `n` has a failed cross-node pod check with a node other than `except`.
+    fn elsewhere(&self, n: &str, except: &str) -> bool {
+        self.peers
+            .get(n)
+            .is_some_and(|p| p.iter().any(|x| *x != except))
+    }
 }
 
 impl Rule for PodRouteMissing {
@@ -69,42 +127,50 @@ impl Rule for PodRouteMissing {
     }
     fn evaluate(&self, ev: &Evidence<'_>, explained: &BTreeSet<usize>) -> Vec<Diagnosis> {
         let nodes = &ev.deployment.nodes;
+        let failures = Failures::of(ev, explained);
+        let order: HashMap<&str, usize> = nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.name.as_str(), i))
+            .collect();
         let mut out = Vec::new();
         for h in host::hosts(ev).filter(|h| !h.routes.is_empty()) {
             let a = h.node.as_str();
-            let peers: Vec<_> = nodes.iter().filter(|n| n.name != a).collect();
+            // Only peers `a` has unexplained failures with can be a finding.
+            let Some(failing) = failures.unexplained.get(a) else {
+                continue;
+            };
+            let mut candidates: Vec<&NodeInfo> = failing
+                .keys()
+                .filter(|b| !failures.elsewhere(a, b) && !failures.elsewhere(b, a))
+                .filter_map(|b| order.get(b).map(|&i| &nodes[i]))
+                .collect();
+            if candidates.is_empty() {
+                continue;
+            }
+            candidates.sort_by_key(|n| order[n.name.as_str()]);
+            let routes = Routes::of(h);
             // (peer, its first pod CIDR, the route that reaches it)
-            let routed: Vec<(&str, IpNet, &Route)> = peers
+            let routed: Vec<(&str, IpNet, &Route)> = nodes
                 .iter()
+                .filter(|n| n.name != a)
                 .filter_map(|n| {
                     let c = *n.pod_cidrs.first()?;
-                    Some((n.name.as_str(), c, route_to(h, &c)?))
+                    Some((n.name.as_str(), c, routes.to(&c)?))
                 })
                 .collect();
             if routed.is_empty() {
                 continue;
             }
-            for b in &peers {
-                let Some(cidr) = b
-                    .pod_cidrs
-                    .iter()
-                    .find(|c| route_to(h, c).is_none())
-                    .copied()
+            for b in candidates {
+                let Some(cidr) = b.pod_cidrs.iter().find(|c| routes.to(c).is_none()).copied()
                 else {
                     continue;
                 };
                 let bn = b.name.as_str();
-                let explains: BTreeSet<usize> = ev
-                    .unexplained_failures(explained)
-                    .filter(|(_, c)| between(c, a, bn))
-                    .map(|(i, _)| i)
-                    .collect();
-                if explains.is_empty()
-                    || fails_elsewhere(ev, a, &[bn])
-                    || fails_elsewhere(ev, bn, &[a])
-                {
+                let Some(explains) = failures.between(a, bn).cloned() else {
                     continue;
-                }
+                };
                 let passing = ev
                     .checks
                     .iter()
