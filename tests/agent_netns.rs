@@ -297,6 +297,7 @@ fn probe(id: &str, timeout_ms: u64, spec: ProbeSpec) -> Probe {
         timeout_ms,
         retries: 2,
         cell: None,
+        phase: 0,
         spec,
     }
 }
@@ -945,6 +946,7 @@ fn dns_through_the_namespace_resolv_conf() {
         timeout_ms: 2000,
         retries: 2,
         cell: None,
+        phase: 0,
         spec: ProbeSpec::Dns {
             name: name.into(),
             server,

@@ -32,8 +32,19 @@ pub struct Probe {
     /// outcome is answered in full. Absent: always answered in full.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cell: Option<u32>,
+    /// When the agent starts this probe: every probe of a lower phase is
+    /// started first (in plan order within a phase). The planner puts
+    /// probes through kube-proxy's rules (Services, NodePorts) in phase 1:
+    /// a node programs a new Service some time after its endpoints are
+    /// ready (a second, or more on a busy node), so they go last. Absent: 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub phase: u8,
     #[serde(flatten)]
     pub spec: ProbeSpec,
+}
+
+fn is_zero(n: &u8) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -242,6 +242,7 @@ impl SourcePlan {
             timeout_ms: timeout.as_millis() as u64,
             retries,
             cell: None,
+            phase: phase_of(t.kind),
             spec,
         });
         self.templates.push(t);
@@ -266,6 +267,16 @@ impl CheckTemplate {
             expect: Vec::new(),
             note: None,
         }
+    }
+}
+
+/// The agent starts kube-proxy's paths (Services, NodePorts) after the
+/// others: they are the ones a node may not have programmed yet when the
+/// probe pods have just become ready (see `Probe::phase`).
+pub fn phase_of(kind: CheckKind) -> u8 {
+    match kind {
+        CheckKind::PodToService | CheckKind::Nodeport => 1,
+        _ => 0,
     }
 }
 

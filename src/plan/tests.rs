@@ -880,3 +880,51 @@ fn checks_nodeport_alone_plans_only_nodeport() {
     );
     assert!(CheckSet::default_set().contains(CheckKind::Nodeport));
 }
+
+/// kube-proxy's paths start last in every agent (phase 1), everything else
+/// first; the phase is in the plan's JSON only when it is not 0.
+#[test]
+fn service_and_nodeport_probes_start_in_the_later_phase() {
+    let mut d = deployment(3, 2);
+    for (i, p) in d.pods.iter_mut().enumerate() {
+        if let Some(s) = p.service.as_mut() {
+            s.node_port = Some(30_000 + i as u16);
+        }
+    }
+    let plans = plan(&d, &PlanOptions::default());
+    let mut phases = BTreeMap::new();
+    for sp in &plans {
+        for (p, t) in sp.plan.probes.iter().zip(&sp.templates) {
+            phases
+                .entry(t.kind)
+                .or_insert_with(BTreeSet::new)
+                .insert(p.phase);
+        }
+    }
+    for (kind, seen) in &phases {
+        let want = u8::from(matches!(
+            kind,
+            CheckKind::PodToService | CheckKind::Nodeport
+        ));
+        assert_eq!(seen, &BTreeSet::from([want]), "{kind:?}");
+    }
+    assert!(phases.contains_key(&CheckKind::Nodeport), "{phases:?}");
+    assert!(phases.contains_key(&CheckKind::PodToService));
+    let sp = &plans[0];
+    let json = serde_json::to_value(&sp.plan).unwrap();
+    let probes = json["probes"].as_array().unwrap();
+    for (p, t) in probes.iter().zip(&sp.templates) {
+        let phase = p.get("phase").and_then(|v| v.as_u64());
+        if t.kind == CheckKind::PodToService {
+            assert_eq!(phase, Some(1), "{p}");
+        } else if t.kind == CheckKind::PodToPod {
+            assert_eq!(phase, None, "{p}");
+        }
+    }
+    // A plan from a CLI that knows no phases parses: phase 0.
+    let old: crate::model::ProbePlan = serde_json::from_str(
+        r#"{"deadlineMs":1000,"probes":[{"id":"0","timeoutMs":500,"kind":"icmp","target":"198.18.0.2"}]}"#,
+    )
+    .unwrap();
+    assert_eq!(old.probes[0].phase, 0);
+}

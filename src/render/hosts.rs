@@ -7,6 +7,7 @@
 //! follow it grouped by value, so a node that differs stands out, and every
 //! flagged value gets its own line.
 
+use super::host_fold as fold;
 use super::theme::Theme;
 use crate::model::Report;
 use crate::model::host::HostReport;
@@ -228,7 +229,7 @@ fn inspection_long(h: Option<&HostReport>) -> String {
 
 /// `value: node-1, node-2` lines for one overview field, grouped by value in
 /// order of first appearance ("every node" when all agree).
-fn grouped(r: &Report, pick: impl Fn(&HostReport) -> Option<&String>) -> Vec<String> {
+fn grouped(r: &Report, fold: bool, pick: impl Fn(&HostReport) -> Option<&String>) -> Vec<String> {
     let mut groups: Vec<(&String, Vec<&str>)> = Vec::new();
     for h in &r.hosts {
         let Some(v) = pick(h) else { continue };
@@ -243,6 +244,8 @@ fn grouped(r: &Report, pick: impl Fn(&HostReport) -> Option<&String>) -> Vec<Str
         .map(|(v, nodes)| {
             if nodes.len() == all && all > 1 {
                 format!("{v} (every node)")
+            } else if fold {
+                format!("{v} ({})", fold::names(&nodes))
             } else {
                 format!("{v} ({})", nodes.join(", "))
             }
@@ -347,8 +350,9 @@ fn boxed(head: Vec<String>, rows: Vec<Vec<String>>, th: &Theme) -> String {
 }
 
 /// The host view for the terminal, at most `width` columns wide ("" when
-/// there are no nodes).
-pub fn table(r: &Report, th: &Theme, width: usize) -> String {
+/// there are no nodes). Past [`super::table::MAX_FULL_ROWS`] nodes, unless
+/// `wide`, folded ([`super::host_fold`]).
+pub fn table(r: &Report, th: &Theme, width: usize, wide: bool) -> String {
     let names = node_names(r);
     if names.is_empty() {
         return String::new();
@@ -367,10 +371,17 @@ pub fn table(r: &Report, th: &Theme, width: usize) -> String {
     .to_vec();
     let (head, rows) =
         without_empty_columns(head, names.iter().map(|n| short_cells(r, n)).collect());
+    let fold = !wide && rows.len() > super::table::MAX_FULL_ROWS;
+    let (rows, folded) = if fold {
+        fold::fold_rows(&head, rows, super::table::MAX_FULL_ROWS)
+    } else {
+        (rows, None)
+    };
     // Too wide: wrap inside the cells (the MTUs take two lines) as long as
     // no word has to break; narrower, cells would break mid-word
     // ("198.18.0.0/2" over "4"), so a wrapped line per node reads better.
     let body = match widths_keeping_words(&head, &rows, width) {
+        _ if rows.is_empty() => String::new(),
         _ if width == 0 => boxed(head, rows, th),
         Some((_, true)) => boxed(head, rows, th),
         Some((widths, false)) if width >= WRAP_CELLS_FROM => {
@@ -385,6 +396,13 @@ pub fn table(r: &Report, th: &Theme, width: usize) -> String {
         _ => list_form(&head, &rows, th, width),
     };
     let mut out = format!("{}\n{}", th.bold("Hosts"), body);
+    if let Some(line) = folded {
+        if width == 0 {
+            out.push_str(&format!("  {}\n", th.dim(&line)));
+        } else {
+            super::table::wrapped(&mut out, "  ", "    ", &th.dim(&line), width);
+        }
+    }
     let mut section = |label: &str, lines: Vec<String>| {
         for (i, line) in lines.iter().enumerate() {
             let label = if i == 0 { label } else { "" };
@@ -396,28 +414,22 @@ pub fn table(r: &Report, th: &Theme, width: usize) -> String {
             }
         }
     };
-    section("CNI", grouped(r, |h| h.overview.cni.as_ref()));
-    section("overlay", grouped(r, |h| h.overview.overlay.as_ref()));
-    let flagged: Vec<String> = r
-        .hosts
-        .iter()
-        .flat_map(|h| {
-            h.overview
-                .flagged
-                .iter()
-                .map(move |f| format!("{}: {f}", h.node))
-        })
-        .collect();
+    section("CNI", grouped(r, fold, |h| h.overview.cni.as_ref()));
+    section("overlay", grouped(r, fold, |h| h.overview.overlay.as_ref()));
+    let per_node = |each: &dyn Fn(&HostReport) -> &[String]| -> Vec<String> {
+        let lines = r
+            .hosts
+            .iter()
+            .flat_map(|h| each(h).iter().map(move |t| (h.node.as_str(), t.clone())));
+        if fold {
+            fold::merge_by_text(lines.collect())
+        } else {
+            lines.map(|(node, t)| format!("{node}: {t}")).collect()
+        }
+    };
+    let flagged = per_node(&|h| &h.overview.flagged);
     // What could not be read, per node and part, with the reason.
-    let not_read: Vec<String> = r
-        .hosts
-        .iter()
-        .flat_map(|h| {
-            h.unavailable
-                .iter()
-                .map(move |u| format!("{}: {u}", h.node))
-        })
-        .collect();
+    let not_read = per_node(&|h| &h.unavailable);
     section("not read", not_read);
     let mark = if th.unicode { "✗ flagged" } else { "flagged" };
     for (i, line) in flagged.iter().enumerate() {
@@ -493,14 +505,14 @@ mod tests {
     fn wrapping_never_breaks_a_word() {
         let r = report();
         let th = Theme::plain();
-        let natural = table(&r, &th, 0);
+        let natural = table(&r, &th, 0, false);
         let natural_width = natural
             .lines()
             .map(textwrap::core::display_width)
             .max()
             .unwrap_or(0);
         for width in [natural_width - 1, natural_width - 12, 100, 90] {
-            let out = table(&r, &th, width);
+            let out = table(&r, &th, width, false);
             for cidr in [
                 "198.18.0.0/24",
                 "198.18.1.0/24",
@@ -548,7 +560,7 @@ mod tests {
             cells,
             vec!["ok", "partial: not read: cni binaries", "unavailable"]
         );
-        let t = table(&r, &Theme::plain(), 0);
+        let t = table(&r, &Theme::plain(), 0, false);
         insta::assert_snapshot!("hosts_partial", t);
         let (_, rows) = rows(&r);
         let long = rows[1].last().unwrap();
@@ -556,5 +568,52 @@ mod tests {
             long.starts_with("partial: read CNI config, iptables, nftables, sysctls, conntrack, interfaces, routes; not read: cni binaries: not available"),
             "{long}"
         );
+    }
+
+    /// 150 nodes: the table keeps the two that differ and one line for the
+    /// others, the CNI and flagged lines count instead of listing; `--wide`
+    /// draws every node.
+    #[test]
+    fn a_large_cluster_keeps_the_nodes_that_differ() {
+        let mut r = report();
+        let template = fixture("node1");
+        r.nodes.clear();
+        r.hosts.clear();
+        for i in 0..150 {
+            let name = format!("node-{i:03}");
+            r.nodes.push(NodeInfo {
+                name: name.clone(),
+                ready: true,
+                internal_ips: vec![format!("198.18.255.{}", i + 1).parse().unwrap()],
+                ..Default::default()
+            });
+            let mut h = template.clone();
+            h.node = name;
+            if i == 42 {
+                h.overview.mtus.insert("cni0".into(), 1500);
+            }
+            if i % 10 == 1 {
+                h.overview.flagged.push("rp_filter=1 on eth0".into());
+            }
+            r.hosts.push(h);
+        }
+        r.hosts[7].overview.cni = Some("other.conflist".into());
+        let th = Theme::plain();
+        let t = table(&r, &th, 0, false);
+        insta::assert_snapshot!("hosts_folded", t);
+        assert!(t.lines().count() < 30, "{t}");
+        assert!(
+            t.contains("node-042") && t.contains("node-011") && !t.contains("node-002 "),
+            "{t}"
+        );
+        assert!(t.contains("… and 134 more node(s) like this"), "{t}");
+        assert!(
+            t.contains("rp_filter=1 on eth0 (node-001, node-011,"),
+            "{t}"
+        );
+        assert!(t.contains("… and 7 more)"), "{t}");
+        let wide = table(&r, &th, 0, true);
+        assert!(wide.lines().count() > 150, "{wide}");
+        assert!(wide.contains("node-002"), "{wide}");
     }
 }

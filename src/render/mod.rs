@@ -12,6 +12,7 @@
 
 pub mod diff;
 pub mod grid;
+pub mod host_fold;
 pub mod hosts;
 pub mod junit;
 pub mod markdown;

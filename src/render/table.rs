@@ -54,7 +54,7 @@ pub fn render(report: &Report, opts: &RenderOptions) -> String {
             out.push('\n');
         }
     }
-    let h = hosts::table(report, &th, opts.width);
+    let h = hosts::table(report, &th, opts.width, opts.wide);
     if !h.is_empty() {
         out.push('\n');
         out.push_str(&h);

@@ -32,6 +32,7 @@ fn probe(spec: ProbeSpec) -> Probe {
         retries: 2,
         spec,
         cell: None,
+        phase: 0,
     }
 }
 

@@ -231,8 +231,9 @@ pub async fn run_plan(plan: &ProbePlan) -> ProbeReport {
 
     let mut results: Vec<Option<ProbeResult>> = vec![None; plan.probes.len()];
     {
-        let mut stream = futures::stream::iter(plan.probes.iter().enumerate())
-            .map(|(i, probe)| {
+        let mut stream = futures::stream::iter(start_order(&plan.probes))
+            .map(|i| {
+                let probe = &plan.probes[i];
                 let (ctx, active, pacer) = (ctx.clone(), active.clone(), pacer.clone());
                 async move { (i, run_paced(&ctx, &active, &pacer, probe).await) }
             })
@@ -269,6 +270,15 @@ pub async fn run_plan(plan: &ProbePlan) -> ProbeReport {
         peak_rss_kib: peak_rss_kib(),
         cells: Vec::new(),
     }
+}
+
+/// The order probes start in: by phase, then in plan order (the results
+/// keep the plan's order whatever this is).
+pub(crate) fn start_order(probes: &[Probe]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..probes.len()).collect();
+    // Stable: plan order within a phase.
+    order.sort_by_key(|&i| probes[i].phase);
+    order
 }
 
 /// One probe once an active slot is free; the slot goes back when the probe

@@ -53,6 +53,7 @@ fn probe(id: &str, timeout_ms: u64, retries: u8, spec: ProbeSpec) -> Probe {
         timeout_ms,
         retries,
         cell: None,
+        phase: 0,
         spec,
     }
 }
@@ -1040,4 +1041,41 @@ fn the_active_probes_can_be_set_from_the_environment() {
     for bad in ["0", "-1", "1025", "four", ""] {
         assert_eq!(active_from(Some(bad)), DEFAULT_ACTIVE, "{bad:?}");
     }
+}
+
+/// Probes start by phase, in plan order within a phase; a plan without
+/// phases starts in plan order.
+#[test]
+fn later_phases_start_after_every_earlier_probe() {
+    let icmp = |id: &str, phase: u8| Probe {
+        phase,
+        ..probe(id, 100, 0, ProbeSpec::Icmp { target: LO })
+    };
+    let probes = vec![
+        icmp("svc-a", 1),
+        icmp("pod-a", 0),
+        icmp("svc-b", 1),
+        icmp("pod-b", 0),
+        icmp("pod-c", 0),
+    ];
+    let started: Vec<&str> = start_order(&probes)
+        .into_iter()
+        .map(|i| probes[i].id.as_str())
+        .collect();
+    assert_eq!(started, ["pod-a", "pod-b", "pod-c", "svc-a", "svc-b"]);
+    let plain: Vec<Probe> = (0..4).map(|i| icmp(&i.to_string(), 0)).collect();
+    assert_eq!(start_order(&plain), [0, 1, 2, 3]);
+}
+
+/// The results keep the plan's order whatever order the probes started in.
+#[tokio::test]
+async fn results_keep_the_plan_order_across_phases() {
+    let late = Probe {
+        phase: 1,
+        ..probe("late", 500, 0, ProbeSpec::Icmp { target: LO })
+    };
+    let early = probe("early", 500, 0, ProbeSpec::Icmp { target: LO });
+    let report = run_plan(&plan(5_000, vec![late, early])).await;
+    let ids: Vec<&str> = report.results.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, ["late", "early"]);
 }
