@@ -6,7 +6,7 @@
 //!
 //! | table | rules kept | who reads them |
 //! |---|---|---|
-//! | filter | ACCEPTs (not those limited to tcp, sctp or icmp), DROPs and REJECTs without `-s`/`-d`, jumps and gotos to the table's own chains | [`query::forward_drop`] (an ACCEPT for pod traffic reached from FORWARD), [`query::overlay_block`] (the first ACCEPT or plain DROP of the overlay's protocol reached from INPUT/OUTPUT), [`query::reached_rules`] (the jumps) |
+//! | filter | ACCEPTs, and DROPs and REJECTs that match on protocol and ports at most ([`query::ports_only`]), not limited to tcp, sctp or icmp; jumps and gotos to the table's own chains | [`query::forward_drop`] (an ACCEPT for pod traffic reached from FORWARD), [`query::overlay_block`] (the first ACCEPT or plain DROP of the overlay's protocol reached from INPUT/OUTPUT), [`query::reached_rules`] (the jumps) |
 //! | nat | jumps to KUBE-NODEPORTS | `nodeport-unreachable` (the addresses KUBE-SERVICES sends to KUBE-NODEPORTS) |
 //! | any other | none | |
 //!
@@ -23,6 +23,7 @@
 //! [`query::forward_drop`]: super::query::forward_drop
 //! [`query::overlay_block`]: super::query::overlay_block
 //! [`query::reached_rules`]: super::query::reached_rules
+//! [`query::ports_only`]: super::query::ports_only
 
 use crate::model::host::{Firewall, IptRule, IptTable, Ipvs, NftRuleset, NftTable, fold_into};
 
@@ -90,15 +91,19 @@ pub fn slim_table(t: &mut IptTable) {
 /// Whether a question reads `r`, a rule of table `table` whose chains are `chains`.
 fn keeps(table: &str, r: &IptRule, chains: &[String]) -> bool {
     let target = r.target.as_deref().unwrap_or("");
+    // Limited to a protocol no overlay uses (they are udp or ipip) and so
+    // not accepting all pod traffic either: kube-proxy's per-Service
+    // REJECTs and health-check ACCEPTs are such rules.
+    let not_overlay = r.protocol.as_deref().is_some_and(|p| {
+        matches!(
+            p,
+            "tcp" | "6" | "sctp" | "132" | "icmp" | "1" | "icmpv6" | "ipv6-icmp" | "58"
+        )
+    });
     match table {
         "filter" => match target {
-            "ACCEPT" => !r.protocol.as_deref().is_some_and(|p| {
-                matches!(
-                    p,
-                    "tcp" | "6" | "sctp" | "132" | "icmp" | "1" | "icmpv6" | "ipv6-icmp" | "58"
-                )
-            }),
-            "DROP" | "REJECT" => r.source.is_none() && r.destination.is_none(),
+            "ACCEPT" => !not_overlay,
+            "DROP" | "REJECT" => !not_overlay && super::query::ports_only(r),
             t => chains.iter().any(|c| c == t),
         },
         "nat" => target == "KUBE-NODEPORTS",
@@ -486,8 +491,8 @@ mod tests {
     }
 
     /// iptables-save of a node with `services` Services (two endpoints
-    /// each, a NodePort each, every tenth without endpoints) as kube-proxy
-    /// in iptables mode writes it.
+    /// each, a NodePort each, every tenth without endpoints, every tenth a
+    /// health-check node port) as kube-proxy in iptables mode writes it.
     fn many_services(services: usize) -> String {
         let mut nat = String::from(
             "*nat\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n:KUBE-SERVICES - [0:0]\n:KUBE-NODEPORTS - [0:0]\n:KUBE-MARK-MASQ - [0:0]\n:KUBE-POSTROUTING - [0:0]\n",
@@ -496,7 +501,7 @@ mod tests {
             "-A PREROUTING -j KUBE-SERVICES\n-A OUTPUT -j KUBE-SERVICES\n-A POSTROUTING -j KUBE-POSTROUTING\n-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000\n",
         );
         let mut filter = String::from(
-            "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:KUBE-SERVICES - [0:0]\n:KUBE-FORWARD - [0:0]\n-A FORWARD -m conntrack --ctstate NEW -j KUBE-SERVICES\n-A FORWARD -j KUBE-FORWARD\n-A KUBE-FORWARD -m mark --mark 0x4000/0x4000 -j ACCEPT\n",
+            "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:KUBE-SERVICES - [0:0]\n:KUBE-FORWARD - [0:0]\n:KUBE-EXTERNAL-SERVICES - [0:0]\n:KUBE-NODEPORTS - [0:0]\n-A INPUT -j KUBE-NODEPORTS\n-A INPUT -m conntrack --ctstate NEW -j KUBE-EXTERNAL-SERVICES\n-A FORWARD -m conntrack --ctstate NEW -j KUBE-SERVICES\n-A FORWARD -j KUBE-FORWARD\n-A KUBE-FORWARD -m mark --mark 0x4000/0x4000 -j ACCEPT\n",
         );
         for s in 0..services {
             let ip = format!("198.19.{}.{}", s / 250, s % 250 + 1);
@@ -505,15 +510,21 @@ mod tests {
             rules.push_str(&format!(
                 "-A KUBE-SERVICES -d {ip}/32 -p tcp -m comment --comment \"ns/svc-{s}:http cluster IP\" -m tcp --dport 80 -j {svc}\n"
             ));
+            let node_port = 30000 + s % 2700;
             if s % 10 == 0 {
                 filter.push_str(&format!(
-                    "-A KUBE-SERVICES -d {ip}/32 -p tcp -m comment --comment \"ns/svc-{s}:http has no endpoints\" -m tcp --dport 80 -j REJECT --reject-with icmp-port-unreachable\n"
+                    "-A KUBE-SERVICES -d {ip}/32 -p tcp -m comment --comment \"ns/svc-{s}:http has no endpoints\" -m tcp --dport 80 -j REJECT --reject-with icmp-port-unreachable\n-A KUBE-EXTERNAL-SERVICES -p tcp -m comment --comment \"ns/svc-{s}:http has no endpoints\" -m addrtype --dst-type LOCAL -m tcp --dport {node_port} -j REJECT --reject-with icmp-port-unreachable\n"
                 ));
                 continue;
             }
+            if s % 10 == 1 {
+                filter.push_str(&format!(
+                    "-A KUBE-NODEPORTS -m comment --comment \"ns/svc-{s}:http health check node port\" -m tcp -p tcp --dport {} -j ACCEPT\n",
+                    node_port + 100
+                ));
+            }
             rules.push_str(&format!(
-                "-A KUBE-NODEPORTS -p tcp -m comment --comment \"ns/svc-{s}:http\" -m tcp --dport {} -j KUBE-EXT-{s:016X}\n",
-                30000 + s % 2700
+                "-A KUBE-NODEPORTS -p tcp -m comment --comment \"ns/svc-{s}:http\" -m tcp --dport {node_port} -j KUBE-EXT-{s:016X}\n"
             ));
             nat.push_str(&format!(":KUBE-EXT-{s:016X} - [0:0]\n"));
             rules.push_str(&format!("-A KUBE-EXT-{s:016X} -j {svc}\n"));
