@@ -48,12 +48,7 @@ fn inspect_host_on_this_machine_prints_a_sensible_document() {
             Some(e) => assert!(e.starts_with("not available"), "{e}"),
             None => {
                 assert!(b.binary.is_some());
-                let counted: usize = b
-                    .tables
-                    .iter()
-                    .flat_map(|t| &t.chains)
-                    .map(|c| c.rules.len())
-                    .sum();
+                let counted: usize = b.tables.iter().map(|t| t.rules_total()).sum();
                 assert_eq!(counted, b.rule_count);
             }
         }

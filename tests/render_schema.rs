@@ -384,6 +384,7 @@ fn policy_kinds_not_judged_checks_and_the_ipvs_table_validate() {
                     inactive_conn: 14,
                 }],
             }],
+            service_count: 40,
             error: None,
         }),
         ..Default::default()
@@ -407,5 +408,64 @@ fn policy_kinds_not_judged_checks_and_the_ipvs_table_validate() {
     );
     let mut bad = doc;
     bad["checks"][0]["expected"] = "maybe".into();
+    assert!(!errors(&v, &bad).is_empty());
+}
+
+/// Host reports in the agent's shape (rules a question reads, counts for
+/// the rest, per-Service chains folded, nft's copy of iptables-nft's tables
+/// by name, the IPVS table's DNS entries and count), built from the real
+/// captures by the agent's parsers, validate; a folded group without its
+/// counts does not.
+#[test]
+fn slim_host_reports_from_the_real_captures_validate() {
+    use netcheck::inspect::captures::{Captures, from_captures};
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let read = |f: &str| std::fs::read_to_string(fixtures.join(f)).ok();
+    let mut r = render_support::healthy();
+    r.hosts.push(from_captures(&Captures {
+        node: "node-1".into(),
+        iptables_legacy_save: Some(String::new()),
+        iptables_nft_save: read("host-v1.36/node1/iptables-nft-save.txt"),
+        nft_json: read("host-v1.36/node1/nft-ruleset.json"),
+        ..Default::default()
+    }));
+    r.hosts.push(from_captures(&Captures {
+        node: "node-2".into(),
+        iptables_legacy_save: Some(String::new()),
+        iptables_nft_save: read(
+            "host-v1.36/turn2/node1-iptables-nft-save-kube-proxy-nftables-mode.txt",
+        ),
+        nft_json: read("host-v1.36/turn2/node1-nft-ruleset-kube-proxy-nftables-mode.json"),
+        ipvsadm: read("cni/kube-proxy-ipvs/ipvsadm-Ln.txt"),
+        ..Default::default()
+    }));
+    let v = validator();
+    let text = render(&r, OutputFormat::Json, &RenderOptions::default());
+    let doc: Value = serde_json::from_str(&text).expect("-o json is JSON");
+    let errs = errors(&v, &doc);
+    assert!(errs.is_empty(), "{errs:#?}");
+    let n = doc["hosts"].as_array().map_or(0, |h| h.len());
+    let first = &doc["hosts"][n - 2]["firewall"];
+    let nat = &first["iptables"][1]["tables"][2];
+    assert_eq!(nat["name"], "nat");
+    assert_eq!(nat["folded"][0]["prefix"], "KUBE-SEP-");
+    let ip_filter = first["nftables"]["tables"]
+        .as_array()
+        .and_then(|t| {
+            t.iter()
+                .find(|t| t["family"] == "ip" && t["name"] == "filter")
+        })
+        .expect("table ip filter");
+    assert_eq!(ip_filter["readBy"], "iptables-nft-save");
+    let second = &doc["hosts"][n - 1];
+    assert_eq!(second["ipvs"]["serviceCount"], 9);
+    let kube_proxy = second["firewall"]["nftables"]["tables"]
+        .as_array()
+        .and_then(|t| t.iter().find(|t| t["name"] == "kube-proxy"))
+        .expect("table ip kube-proxy");
+    assert_eq!(kube_proxy["folded"][0]["prefix"], "service-");
+    let mut bad = doc.clone();
+    bad["hosts"][n - 2]["firewall"]["iptables"][1]["tables"][2]["folded"][0] =
+        serde_json::json!({"prefix": "KUBE-SEP-"});
     assert!(!errors(&v, &bad).is_empty());
 }

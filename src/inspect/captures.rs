@@ -2,7 +2,7 @@
 //! support bundle or a test fixture holds (`iptables-save` text, `nft -j`
 //! JSON, `ip -j` JSON, `sysctl` lines, CNI files). Same parsers as the agent.
 
-use super::{cni, iptables, ipvs, links, nft, query};
+use super::{cni, iptables, ipvs, links, nft, query, slim};
 use crate::model::host::{Firewall, HostReport, IptablesBackend};
 
 #[derive(Debug, Clone, Default)]
@@ -89,6 +89,10 @@ pub fn from_captures(c: &Captures) -> HostReport {
             ..Default::default()
         },
     });
+    // What the agent reports: nft's copy of iptables-nft's tables by name,
+    // the rules no question reads counted.
+    slim::defer_to_iptables(&mut fw);
+    slim::slim_firewall(&mut fw);
     r.firewall = Some(fw);
     if let Some(s) = &c.sysctls {
         let v = links::parse_sysctl_lines(s);
@@ -108,6 +112,9 @@ pub fn from_captures(c: &Captures) -> HostReport {
         }
     }
     r.ipvs = c.ipvsadm.as_deref().map(ipvs::parse);
+    if let Some(t) = r.ipvs.as_mut() {
+        slim::slim_ipvs(t);
+    }
     r.overview = query::summarize(&r);
     r
 }

@@ -25,7 +25,9 @@ const KUBE_PROXY_CHAINS: [&str; 6] = [
     "KUBE-PROXY-FIREWALL",
     "KUBE-FORWARD",
 ];
-const KUBE_PROXY_CHAIN_PREFIXES: [&str; 3] = ["KUBE-SVC-", "KUBE-SEP-", "KUBE-EXT-"];
+/// Its per-Service and per-endpoint chains, which a host report folds
+/// into counts ([`crate::inspect::slim`]).
+const KUBE_PROXY_CHAIN_PREFIXES: [&str; 6] = crate::inspect::slim::PER_SERVICE_CHAINS;
 
 /// Plugins that decorate a chain rather than give pods their network.
 const META_PLUGINS: [&str; 8] = [
@@ -75,7 +77,8 @@ pub fn node_kube_proxy_mode(h: &HostReport) -> Option<(String, String)> {
         .filter(|b| b.error.is_none())
         .flat_map(|b| {
             b.tables.iter().flat_map(move |t| {
-                t.chains
+                let named = t
+                    .chains
                     .iter()
                     .filter(|c| is_kube_proxy_chain(&c.name))
                     .map(move |c| {
@@ -84,7 +87,19 @@ pub fn node_kube_proxy_mode(h: &HostReport) -> Option<(String, String)> {
                             .position(|k| *k == c.name)
                             .unwrap_or(KUBE_PROXY_CHAINS.len());
                         (rank, format!("{} chain in iptables-{}", c.name, b.backend))
-                    })
+                    });
+                let folded = t
+                    .folded
+                    .iter()
+                    .filter(|g| g.chains > 0 && is_kube_proxy_chain(&g.prefix))
+                    .map(move |g| {
+                        let what = format!("{} {}* chains", g.chains, g.prefix);
+                        (
+                            KUBE_PROXY_CHAINS.len(),
+                            format!("{what} in iptables-{}", b.backend),
+                        )
+                    });
+                named.chain(folded)
             })
         })
         .collect();
@@ -95,7 +110,7 @@ pub fn node_kube_proxy_mode(h: &HostReport) -> Option<(String, String)> {
             .ipvs
             .as_ref()
             .filter(|t| t.error.is_none())
-            .map(|t| format!(" ({} IPVS virtual services)", t.services.len()))
+            .map(|t| format!(" ({} IPVS virtual services)", t.services_total()))
             .unwrap_or_default();
         let with = chain.map(|c| format!(" and {c}")).unwrap_or_default();
         return Some(("ipvs".into(), format!("the kube-ipvs0 device{table}{with}")));

@@ -15,11 +15,7 @@ pub struct Saved {
 
 impl Saved {
     pub fn rule_count(&self) -> usize {
-        self.tables
-            .iter()
-            .flat_map(|t| &t.chains)
-            .map(|c| c.rules.len())
-            .sum()
+        self.tables.iter().map(IptTable::rules_total).sum()
     }
 }
 
@@ -166,7 +162,7 @@ pub fn parse(text: &str) -> Saved {
             }
             table = Some(IptTable {
                 name: name.trim().to_string(),
-                chains: Vec::new(),
+                ..Default::default()
             });
             continue;
         }

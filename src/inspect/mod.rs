@@ -18,5 +18,6 @@ pub mod nft;
 pub mod query;
 pub mod recognise;
 pub mod runtime_config;
+pub mod slim;
 #[cfg(test)]
 pub(crate) mod tests;

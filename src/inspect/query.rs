@@ -365,6 +365,16 @@ pub fn forward_drop(r: &HostReport, pod_cidrs: &[IpNet]) -> Option<ForwardDrop> 
     None
 }
 
+/// A rule that matches on protocol and ports at most (and a comment): no
+/// addresses, no other match. The only kind [`overlay_block`] judges.
+pub fn ports_only(rule: &IptRule) -> bool {
+    rule.matches
+        .iter()
+        .all(|m| ["comment", "udp", "tcp", "multiport"].contains(&m.as_str()))
+        && rule.source.is_none()
+        && rule.destination.is_none()
+}
+
 /// Where a packet of `protocol`/`port` arriving on the node meets a DROP or
 /// REJECT before any ACCEPT in INPUT (iptables) or an input-hook chain (nft).
 pub fn overlay_block(r: &HostReport, ov: &Overlay) -> Option<String> {
@@ -401,12 +411,7 @@ pub fn overlay_block(r: &HostReport, ov: &Overlay) -> Option<String> {
         };
         for chain in ["INPUT", "OUTPUT"] {
             for rule in reached_rules(filter, chain) {
-                let simple = rule
-                    .matches
-                    .iter()
-                    .all(|m| ["comment", "udp", "tcp", "multiport"].contains(&m.as_str()))
-                    && rule.source.is_none()
-                    && rule.destination.is_none();
+                let simple = ports_only(rule);
                 let hits = proto_hits(rule.protocol.as_deref())
                     && (rule.protocol.is_some() || rule.dports.is_empty())
                     && port_hits(&rule.dports);

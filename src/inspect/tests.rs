@@ -73,8 +73,10 @@ fn real_node_firewall_is_kube_proxy_on_nft_with_empty_legacy() {
         flannel.rules[0].comment.as_deref(),
         Some("flanneld forward")
     );
-    // A structured kube-proxy Service rule.
-    let nat = &nft_b.tables[2];
+    // A structured kube-proxy Service rule, as the parser reads it (the
+    // report counts these: inspect::slim).
+    let parsed = iptables::parse(&read("host-v1.36/node1/iptables-nft-save.txt"));
+    let nat = &parsed.tables[2];
     let svc = nat.chain("KUBE-SERVICES").unwrap();
     let dns = svc
         .rules
@@ -1235,7 +1237,15 @@ fn cni_specific_details_the_fixtures_pin() {
 #[test]
 fn ipvs_table_parsed_into_virtual_services_and_real_servers() {
     let h = cni_node("kube-proxy-ipvs");
-    let t = h.ipvs.as_ref().expect("ipvsadm -Ln captured");
+    // The report keeps the count and the DNS Service's (port 53) entries.
+    let kept = h.ipvs.as_ref().expect("ipvsadm -Ln captured");
+    assert_eq!(kept.services_total(), 9);
+    let ports: Vec<&str> = kept.services.iter().map(|s| s.address.as_str()).collect();
+    assert_eq!(
+        ports,
+        vec!["10.96.0.10:53", "10.96.0.10:53", "[fd00:10:96::a]:53"]
+    );
+    let t = &super::ipvs::parse(&read("cni/kube-proxy-ipvs/ipvsadm-Ln.txt"));
     assert_eq!(t.version.as_deref(), Some("1.2.1"));
     assert_eq!(t.services.len(), 9);
     let dns = t.service("udp", "10.96.0.10:53").unwrap();

@@ -257,9 +257,44 @@ pub struct IptTable {
     pub name: String,
     #[serde(default)]
     pub chains: Vec<IptChain>,
+    /// kube-proxy's per-Service and per-endpoint chains (`KUBE-SVC-…`,
+    /// `KUBE-SEP-…`), counted by prefix instead of listed: thousands on a
+    /// real cluster, and no question reads them ([`crate::inspect::slim`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub folded: Vec<FoldedChains>,
+}
+
+/// Chains of one kind counted, not listed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FoldedChains {
+    /// What their names start with: `KUBE-SEP-`, `service-`.
+    pub prefix: String,
+    pub chains: usize,
+    pub rules: usize,
+}
+
+/// Add `chains` chains holding `rules` rules to the `prefix` group.
+pub fn fold_into(groups: &mut Vec<FoldedChains>, prefix: &str, chains: usize, rules: usize) {
+    match groups.iter_mut().find(|g| g.prefix == prefix) {
+        Some(g) => {
+            g.chains += chains;
+            g.rules += rules;
+        }
+        None => groups.push(FoldedChains {
+            prefix: prefix.to_string(),
+            chains,
+            rules,
+        }),
+    }
 }
 
 impl IptTable {
+    /// Rules in the table: every chain's, folded ones too.
+    pub fn rules_total(&self) -> usize {
+        self.chains.iter().map(IptChain::rules_total).sum::<usize>()
+            + self.folded.iter().map(|g| g.rules).sum::<usize>()
+    }
     pub fn chain(&self, name: &str) -> Option<&IptChain> {
         self.chains.iter().find(|c| c.name == name)
     }
@@ -279,8 +314,35 @@ pub struct IptChain {
     pub packets: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bytes: Option<u64>,
+    /// Rules in the chain, also those not kept in `rules` (0 in reports
+    /// that kept every rule: then `rules` is all of them).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rule_count: usize,
+    /// The rules some question reads (every rule in older reports):
+    /// [`crate::inspect::slim`] says which.
     #[serde(default)]
     pub rules: Vec<IptRule>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+impl IptChain {
+    /// How many rules the chain has, kept or only counted.
+    pub fn rules_total(&self) -> usize {
+        self.rule_count.max(self.rules.len())
+    }
+    /// Add a rule at `at`, counted.
+    pub fn insert_rule(&mut self, at: usize, rule: IptRule) {
+        self.rule_count = self.rules_total() + 1;
+        self.rules.insert(at.min(self.rules.len()), rule);
+    }
+    /// Flush the chain (`iptables -F`).
+    pub fn clear_rules(&mut self) {
+        self.rules.clear();
+        self.rule_count = 0;
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -340,6 +402,15 @@ pub struct NftTable {
     #[serde(default)]
     pub chains: Vec<NftChain>,
     pub rule_count: usize,
+    /// kube-proxy's per-Service and per-endpoint chains (`service-…`,
+    /// `endpoint-…` in `table ip kube-proxy`), counted instead of listed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub folded: Vec<FoldedChains>,
+    /// A table iptables-nft made and `iptables-nft-save` already read
+    /// (`iptables-nft-save`): listed by name only, its rules are in
+    /// `firewall.iptables` (or `ip6tables`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_by: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -439,11 +510,24 @@ pub struct Ipvs {
     /// `1.2.1` from `IP Virtual Server version 1.2.1 (size=4096)`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    /// Virtual services in the table, also those not kept in `services`
+    /// (0 in reports that kept them all).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub service_count: usize,
+    /// The virtual services on port 53 (the cluster DNS Service's, which
+    /// `kube-proxy-rules-missing` looks for; every one in older reports).
     #[serde(default)]
     pub services: Vec<IpvsService>,
     /// Why the table could not be read (`not available: …`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+impl Ipvs {
+    /// How many virtual services the table has, kept or only counted.
+    pub fn services_total(&self) -> usize {
+        self.service_count.max(self.services.len())
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

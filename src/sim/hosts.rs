@@ -3,7 +3,9 @@
 //! (node-3 of a 3-node lab, iptables mode), with its addresses turned into
 //! `@NAME@` placeholders and the probe Services' kube-proxy rules left out
 //! (the node keeps `kubernetes` and `kube-dns`: a simulated node does not
-//! grow with the probe Services). Each node gets the template with its own
+//! grow with the probe Services), in the shape the agent reports
+//! ([`crate::inspect::slim`]: the rules a question reads, counts for the
+//! rest; nft's copy of iptables-nft's tables by name). Each node gets the template with its own
 //! names and addresses, its own bridge ports and routes, and then what its
 //! [`NodeState`] says is broken, changed the way the lab's faults change a
 //! node; the overview is summarised last by the same function the agent uses.
@@ -149,24 +151,6 @@ fn table<'a>(r: &'a mut HostReport, backend: &str, name: &str) -> Option<&'a mut
         .find(|t| t.name == name)
 }
 
-/// The nft view's chain `chain` of table `table` (iptables-nft's tables).
-fn nft_chain<'a>(
-    r: &'a mut HostReport,
-    table: &str,
-    chain: &str,
-) -> Option<&'a mut crate::model::host::NftChain> {
-    r.firewall
-        .as_mut()?
-        .nftables
-        .as_mut()?
-        .tables
-        .iter_mut()
-        .find(|t| t.name == table)?
-        .chains
-        .iter_mut()
-        .find(|c| c.name == chain)
-}
-
 /// Break the report the way the lab's fault changes the node.
 fn apply_state(s: &NodeState, r: &mut HostReport) -> Result<(), String> {
     if !s.overlay_up {
@@ -177,10 +161,7 @@ fn apply_state(s: &NodeState, r: &mut HostReport) -> Result<(), String> {
     if !s.kube_proxy_rules {
         // iptables mode: the nat KUBE-SERVICES chain flushed.
         if let Some(c) = table(r, "nft", "nat").and_then(|t| t.chain_mut("KUBE-SERVICES")) {
-            c.rules.clear();
-        }
-        if let Some(c) = nft_chain(r, "nat", "KUBE-SERVICES") {
-            c.rule_count = 0;
+            c.clear_rules();
         }
     }
     if s.forward_policy_drop {
@@ -229,10 +210,10 @@ fn forward_drop(r: &mut HostReport) -> Result<(), String> {
     let filter = table(r, "nft", "filter").ok_or("the host template has no filter table")?;
     if let Some(fwd) = filter.chain_mut("FORWARD") {
         fwd.policy = Some("DROP".into());
-        fwd.rules.insert(0, jump);
+        fwd.insert_rule(0, jump);
     }
     if let Some(c) = filter.chain_mut("FLANNEL-FWD") {
-        c.rules.clear();
+        c.clear_rules();
     }
     if let Some(mut user) = extra
         .tables
@@ -242,25 +223,6 @@ fn forward_drop(r: &mut HostReport) -> Result<(), String> {
     {
         user.rules = vec![ret];
         filter.chains.push(user);
-    }
-    if let Some(c) = nft_chain(r, "filter", "FORWARD") {
-        c.policy = Some("drop".into());
-        c.rule_count += 1;
-    }
-    if let Some(c) = nft_chain(r, "filter", "FLANNEL-FWD") {
-        c.rule_count = 0;
-    }
-    if let Some(t) = r
-        .firewall
-        .as_mut()
-        .and_then(|f| f.nftables.as_mut())
-        .and_then(|n| n.tables.iter_mut().find(|t| t.name == "filter"))
-    {
-        t.chains.push(crate::model::host::NftChain {
-            name: "DOCKER-USER".into(),
-            rule_count: 1,
-            ..Default::default()
-        });
     }
     Ok(())
 }
@@ -309,16 +271,37 @@ fn recount(r: &mut HostReport) {
         return;
     };
     for b in fw.iptables.iter_mut() {
-        b.rule_count = b
-            .tables
-            .iter()
-            .flat_map(|t| &t.chains)
-            .map(|c| c.rules.len())
-            .sum();
+        b.rule_count = b.tables.iter().map(|t| t.rules_total()).sum();
     }
-    if let Some(n) = fw.nftables.as_mut() {
-        for t in n.tables.iter_mut() {
-            t.rule_count = t.chains.iter().map(|c| c.rule_count).sum();
-        }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::host::HostReport;
+
+    fn template() -> HostReport {
+        serde_json::from_str(super::TEMPLATE).expect("the template is a host report")
+    }
+
+    /// The template is what the agent reports: slimming it changes nothing,
+    /// and nft's copy of iptables-nft's tables is named only.
+    #[test]
+    fn the_template_is_in_the_shape_the_agent_reports() {
+        let t = template();
+        let mut slim = t.clone();
+        let fw = slim.firewall.as_mut().expect("firewall");
+        crate::inspect::slim::defer_to_iptables(fw);
+        crate::inspect::slim::slim_firewall(fw);
+        assert_eq!(slim, t);
+        let nft = t
+            .firewall
+            .as_ref()
+            .and_then(|f| f.nftables.as_ref())
+            .expect("nft");
+        assert!(
+            nft.tables
+                .iter()
+                .all(|t| t.read_by.is_some() && t.chains.is_empty())
+        );
     }
 }

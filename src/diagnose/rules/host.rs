@@ -244,8 +244,7 @@ pub mod testing {
         filter
             .chain_mut("INPUT")
             .expect("INPUT")
-            .rules
-            .insert(0, rule);
+            .insert_rule(0, rule);
     }
 
     /// Docker's way: FORWARD policy DROP, and the flannel accept is gone.

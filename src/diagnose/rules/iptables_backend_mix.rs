@@ -28,7 +28,7 @@ impl Rule for IptablesBackendMix {
                     let chains: Vec<String> = b
                         .tables
                         .iter()
-                        .flat_map(|t| t.chains.iter().filter(|c| !c.rules.is_empty()).map(move |c| format!("{}/{}", t.name, c.name)))
+                        .flat_map(|t| t.chains.iter().filter(|c| c.rules_total() > 0).map(move |c| format!("{}/{}", t.name, c.name)))
                         .take(6)
                         .collect();
                     evidence.push(format!(

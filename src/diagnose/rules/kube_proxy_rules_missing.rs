@@ -115,7 +115,7 @@ fn ipvs_gap(
 ) -> Option<String> {
     let t = h.ipvs.as_ref().filter(|t| t.error.is_none())?;
     let n = h.node.as_str();
-    if t.services.is_empty() {
+    if t.services_total() == 0 {
         return Some(format!(
             "{n}: the IPVS table (`ipvsadm -Ln`) has no virtual service"
         ));
@@ -132,7 +132,7 @@ fn ipvs_gap(
     (!has).then(|| {
         format!(
             "{n}: the IPVS table (`ipvsadm -Ln`) has {} virtual services, none for {}/{}'s ClusterIP {ip}",
-            t.services.len(),
+            t.services_total(),
             dns.namespace,
             dns.name
         )
@@ -178,6 +178,7 @@ mod tests {
         for b in h.firewall.as_mut().unwrap().iptables.iter_mut() {
             for t in b.tables.iter_mut() {
                 t.chains.retain(|c| !c.name.starts_with("KUBE-"));
+                t.folded.clear();
                 for c in t.chains.iter_mut() {
                     c.rules
                         .retain(|r| !r.target.as_deref().unwrap_or("").starts_with("KUBE-"));
@@ -244,6 +245,7 @@ mod tests {
             version: Some("1.2.1".into()),
             services,
             error: None,
+            ..Default::default()
         };
         let svc = |a: String| IpvsService {
             protocol: "UDP".into(),

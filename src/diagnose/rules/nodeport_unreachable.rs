@@ -157,7 +157,7 @@ fn host_evidence(ev: &Evidence<'_>, h: &HostReport) -> Vec<String> {
         let Some(nodeports) = chain("KUBE-NODEPORTS") else {
             continue;
         };
-        if nodeports.rules.is_empty() {
+        if nodeports.rules_total() == 0 {
             let others: Vec<&str> = ev
                 .hosts
                 .iter()
@@ -205,7 +205,7 @@ fn nodeport_rules(h: &HostReport) -> usize {
         .filter(|t| t.name == "nat")
         .flat_map(|t| &t.chains)
         .filter(|c| c.name == "KUBE-NODEPORTS")
-        .map(|c| c.rules.len())
+        .map(|c| c.rules_total())
         .max()
         .unwrap_or(0)
 }
