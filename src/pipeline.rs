@@ -117,12 +117,9 @@ async fn stages_until_diagnosis<R: Runtime>(
     let t = Instant::now();
     progress.message("diagnosing");
     crate::policy::judge::judge_checks_with(&policy, &mut checks);
-    // The cells from the judged checks and the passes agents only counted.
-    let mut cells = crate::model::cells::Cells::default();
+    // The cells: the passes agents only counted, and the judged checks.
+    let mut cells = probed.cells;
     checks.iter().for_each(|c| cells.add_check(c));
-    for (key, passes) in probed.omitted {
-        cells.add_omitted(key, &passes);
-    }
     let cells = cells.finish();
     let findings = diagnose::diagnose(&Evidence {
         deployment: &deployment,
@@ -155,11 +152,9 @@ pub struct Probed {
     pub confirmation: Confirmation,
     /// Agents counted passes per cell (`cells`).
     pub aggregated: bool,
-    /// The passes counted per cell, not in `checks`.
-    pub omitted: Vec<(
-        crate::model::cells::CellKey,
-        crate::model::cells::OmittedPasses,
-    )>,
+    /// The passes agents counted per cell (not in `checks`), counted into
+    /// their cells as each source answered.
+    pub cells: crate::model::cells::Cells,
 }
 
 /// Send every source its plan and gather the checks; then probe the
@@ -185,14 +180,14 @@ pub async fn probe_all<R: Runtime>(
         .aggregate
         .applies_with(d.nodes.len(), || planner.count_probes());
     let began = tokio::time::Instant::now();
-    let firsts = first_round(rt, &planner, aggregated, expected_block, progress, began).await;
+    let mut cells = crate::model::cells::Cells::default();
+    let firsts = first_round(rt, &planner, aggregated, expected_block, progress, &mut cells).await;
     let mut per_source: Vec<Vec<Check>> = Vec::with_capacity(firsts.len());
     let mut probe_index: Vec<(Vec<usize>, tokio::time::Instant)> = Vec::with_capacity(firsts.len());
-    let mut omitted = Vec::new();
     for f in firsts {
-        per_source.push(f.assembled.checks);
-        probe_index.push((f.assembled.probes, f.at));
-        omitted.extend(f.assembled.omitted);
+        let at = f.at.unwrap_or(began);
+        per_source.push(f.checks);
+        probe_index.push((f.probes, at));
     }
     // A failure the policy denies is what it intends, unless traffic it
     // denies reached the same target anyway: there it is not enforced, and
@@ -224,37 +219,35 @@ pub async fn probe_all<R: Runtime>(
             .collect(),
         confirmation,
         aggregated,
-        omitted,
+        cells,
     }
 }
 
-/// One source's first answer, assembled.
+/// One source's first answer, assembled: its checks answered in full and
+/// the index in its plan of each (its counted passes are in the cells).
+#[derive(Default)]
 struct First {
-    assembled: cells::Assembled,
-    /// When it answered (a source that probes nothing: when it was planned).
-    at: tokio::time::Instant,
+    checks: Vec<Check>,
+    probes: Vec<usize>,
+    /// When it answered (None: it probes nothing).
+    at: Option<tokio::time::Instant>,
 }
 
 /// The first round: every source planned, asked and assembled in turn, up
 /// to the runtime's bound at once; the answers by source number, whatever
-/// order they came in.
+/// order they came in, and the passes agents counted into `cells` as they come.
 async fn first_round<R: Runtime>(
     rt: &R,
     planner: &plan::Planner<'_>,
     aggregated: bool,
     expected_block: &dyn Fn(&Check) -> bool,
     progress: &dyn Progress,
-    began: tokio::time::Instant,
+    cells: &mut crate::model::cells::Cells,
 ) -> Vec<First> {
     use futures::StreamExt;
     let total = planner.len();
     let done = std::sync::atomic::AtomicUsize::new(0);
-    let mut firsts: Vec<First> = (0..total)
-        .map(|_| First {
-            assembled: cells::Assembled::default(),
-            at: began,
-        })
-        .collect();
+    let mut firsts: Vec<First> = (0..total).map(|_| First::default()).collect();
     let mut answers = futures::stream::iter(0..total)
         .map(|i| {
             let done = &done;
@@ -266,39 +259,44 @@ async fn first_round<R: Runtime>(
             }
         })
         .buffer_unordered(rt.probe_calls_at_once().max(1));
-    while let Some((i, first)) = answers.next().await {
+    while let Some((i, (first, omitted))) = answers.next().await {
+        for (key, passes) in omitted {
+            cells.add_omitted(key, &passes);
+        }
         firsts[i] = first;
     }
     firsts
 }
 
-/// Plan source `i`, ask its agent, assemble the answer; the plan and the
-/// raw answer are dropped here.
+/// Plan source `i`, ask its agent, assemble the answer (and the passes it
+/// counted per cell); the plan and the raw answer are dropped here.
 async fn first_answer<R: Runtime>(
     rt: &R,
     planner: &plan::Planner<'_>,
     i: usize,
     aggregated: bool,
     expected_block: &dyn Fn(&Check) -> bool,
-) -> First {
+) -> (First, Vec<(crate::model::cells::CellKey, crate::model::cells::OmittedPasses)>) {
     let Some(mut sp) = planner.plan_source(i) else {
-        return First {
-            assembled: cells::Assembled::default(),
-            at: tokio::time::Instant::now(),
-        };
+        return (First::default(), Vec::new());
     };
     if aggregated {
         // A failure NetworkPolicy intends passing is an unexpected allow: in full.
         cells::mark(&mut sp, expected_block);
     }
     let answer = ask(rt, &sp).await;
-    let at = tokio::time::Instant::now();
-    let assembled = match answer {
+    let at = Some(tokio::time::Instant::now());
+    let a = match answer {
         Ok(report) => cells::assemble(&sp, Ok(&report)),
         // An agent that could not be run is not called again.
         Err(e) => cells::assemble(&sp, Err(&format!("could not run the probe agent: {e}"))),
     };
-    First { assembled, at }
+    let first = First {
+        checks: a.checks,
+        probes: a.probes,
+        at,
+    };
+    (first, a.omitted)
 }
 
 /// The confirmation round: one more call per source with failures, all at
