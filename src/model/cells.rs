@@ -9,7 +9,7 @@
 
 use super::report::{Check, CheckKind, Family, Protocol, Status};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// Buckets per factor e of latency (0.5 % per bucket).
 const BUCKETS_PER_E: f64 = 200.0;
@@ -312,15 +312,47 @@ pub struct OmittedPasses {
 }
 
 /// Cells being built: checks and omitted passes in, summaries out. A cell
-/// is a [`Tally`] under its key until [`Cells::finish`]: at 5,000 nodes a run
-/// counts 280,000 cells, and the summaries' names, protocol lists and
-/// histograms held twice were a large part of the CLI's memory.
+/// is a [`Tally`] under a key of numbered names until [`Cells::finish`]: at
+/// 5,000 nodes a run counts 280,000 cells, and summaries with their names,
+/// protocol lists and histograms held while being counted were a large part
+/// of the CLI's memory.
 #[derive(Debug, Clone, Default)]
-pub struct Cells(BTreeMap<CellKey, Tally>);
+pub struct Cells {
+    /// Each source and target name once, numbered in the order first seen.
+    names: Vec<String>,
+    numbers: HashMap<String, u32>,
+    tallies: BTreeMap<TallyKey, Tally>,
+}
+
+/// A [`CellKey`] with its names numbered (`Cells::names`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct TallyKey {
+    kind: CheckKind,
+    source: u32,
+    target: u32,
+    hairpin: bool,
+    family: Family,
+}
 
 impl Cells {
+    fn number(&mut self, name: String) -> u32 {
+        if let Some(&n) = self.numbers.get(&name) {
+            return n;
+        }
+        let n = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
+        self.numbers.insert(name.clone(), n);
+        self.names.push(name);
+        n
+    }
     fn slot(&mut self, key: CellKey) -> &mut Tally {
-        self.0.entry(key).or_default()
+        let k = TallyKey {
+            kind: key.kind,
+            source: self.number(key.source),
+            target: self.number(key.target),
+            hairpin: key.hairpin,
+            family: key.family,
+        };
+        self.tallies.entry(k).or_default()
     }
     pub fn add_check(&mut self, c: &Check) {
         self.slot(CellKey::of(c)).add_check(c);
@@ -328,11 +360,44 @@ impl Cells {
     pub fn add_omitted(&mut self, key: CellKey, a: &OmittedPasses) {
         self.slot(key).add_omitted(a);
     }
-    /// Summaries in key order, medians filled in.
+    /// Summaries in key order ([`CellKey`]'s: by names, not numbers),
+    /// medians filled in.
     pub fn finish(self) -> Vec<CellSummary> {
-        self.0
+        let Cells { names, tallies, .. } = self;
+        // Each name's place among the names sorted: keys by those places
+        // sort as the keys by name.
+        let mut by_name: Vec<u32> = (0..u32::try_from(names.len()).unwrap_or(u32::MAX)).collect();
+        by_name.sort_unstable_by(|&a, &b| names[a as usize].cmp(&names[b as usize]));
+        let mut rank = vec![0u32; names.len()];
+        for (r, &n) in by_name.iter().enumerate() {
+            rank[n as usize] = u32::try_from(r).unwrap_or(u32::MAX);
+        }
+        drop(by_name);
+        let ranked = |k: &TallyKey| TallyKey {
+            source: rank[k.source as usize],
+            target: rank[k.target as usize],
+            ..*k
+        };
+        let mut sorted: Vec<(TallyKey, Tally)> =
+            tallies.into_iter().map(|(k, t)| (ranked(&k), t)).collect();
+        sorted.sort_unstable_by_key(|(k, _)| *k);
+        let mut name_of = vec![0u32; names.len()];
+        for (n, &r) in rank.iter().enumerate() {
+            name_of[r as usize] = u32::try_from(n).unwrap_or(u32::MAX);
+        }
+        let name = |r: u32| names[name_of[r as usize] as usize].clone();
+        sorted
             .into_iter()
-            .map(|(k, t)| t.into_summary(k))
+            .map(|(k, t)| {
+                let key = CellKey {
+                    kind: k.kind,
+                    source: name(k.source),
+                    target: name(k.target),
+                    hairpin: k.hairpin,
+                    family: k.family,
+                };
+                t.into_summary(key)
+            })
             .collect()
     }
 }
@@ -364,14 +429,14 @@ fn protocol_bit(p: Protocol) -> u8 {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Tally {
     protocols: u8,
-    passed: usize,
-    failed: usize,
-    errors: usize,
-    expected_blocks: usize,
-    unexpected_allows: usize,
-    skipped: usize,
-    recovered: usize,
-    omitted: usize,
+    passed: u32,
+    failed: u32,
+    errors: u32,
+    expected_blocks: u32,
+    unexpected_allows: u32,
+    skipped: u32,
+    recovered: u32,
+    omitted: u32,
     max_latency_ms: Option<f64>,
     /// (bucket, passes), buckets ascending.
     latency: Vec<(i32, u32)>,
@@ -413,8 +478,9 @@ impl Tally {
     }
     /// Count passes an agent summarised (as [`CellSummary::add_omitted`]).
     fn add_omitted(&mut self, a: &OmittedPasses) {
-        self.passed += a.passed;
-        self.omitted += a.passed;
+        let passed = u32::try_from(a.passed).unwrap_or(u32::MAX);
+        self.passed = self.passed.saturating_add(passed);
+        self.omitted = self.omitted.saturating_add(passed);
         for &p in &a.protocols {
             self.protocols |= protocol_bit(p);
         }
@@ -437,14 +503,14 @@ impl Tally {
                 .into_iter()
                 .filter(|&p| self.protocols & protocol_bit(p) != 0)
                 .collect(),
-            passed: self.passed,
-            failed: self.failed,
-            errors: self.errors,
-            expected_blocks: self.expected_blocks,
-            unexpected_allows: self.unexpected_allows,
-            skipped: self.skipped,
-            recovered: self.recovered,
-            omitted: self.omitted,
+            passed: self.passed as usize,
+            failed: self.failed as usize,
+            errors: self.errors as usize,
+            expected_blocks: self.expected_blocks as usize,
+            unexpected_allows: self.unexpected_allows as usize,
+            skipped: self.skipped as usize,
+            recovered: self.recovered as usize,
+            omitted: self.omitted as usize,
             median_latency_ms: median_of(self.latency.iter().copied()),
             max_latency_ms: self.max_latency_ms,
             latency: LatencyHistogram::default(),
@@ -508,17 +574,25 @@ mod tests {
         ];
         let mut checks = Vec::new();
         for i in 0..300usize {
+            // Names first seen out of their order, two kinds.
             checks.push(Check {
-                kind: CheckKind::PodToPod,
-                source: ep(&format!("node-{}", i % 3)),
-                target: ep(&format!("node-{}", i % 5)),
+                kind: if (i / 15) % 4 == 0 {
+                    CheckKind::NodeToPod
+                } else {
+                    CheckKind::PodToPod
+                },
+                source: ep(&format!("node-{}", [10, 9, 2][i % 3])),
+                target: ep(&format!("node-{}", [12, 3, 1, 30, 9][(i / 3) % 5])),
                 protocol: PROTOCOLS[(i / 15) % PROTOCOLS.len()],
                 port: None,
                 family: None,
                 status: statuses[(i * 5) % 17 % statuses.len()],
                 latency_ms: Some(round_latency(0.05 + (i * 37 % 101) as f64 * 0.011)),
                 detail: if i % 11 == 0 {
-                    format!("{}timeout on the first try", crate::model::report::RECOVERED_PREFIX)
+                    format!(
+                        "{}timeout on the first try",
+                        crate::model::report::RECOVERED_PREFIX
+                    )
                 } else {
                     String::new()
                 },
@@ -545,10 +619,14 @@ mod tests {
         let mut want: BTreeMap<CellKey, CellSummary> = BTreeMap::new();
         for c in &checks {
             let k = CellKey::of(c);
-            want.entry(k.clone()).or_insert_with(|| CellSummary::empty(&k)).add_check(c);
+            want.entry(k.clone())
+                .or_insert_with(|| CellSummary::empty(&k))
+                .add_check(c);
         }
         for (k, o) in &omitted {
-            want.entry(k.clone()).or_insert_with(|| CellSummary::empty(k)).add_omitted(o);
+            want.entry(k.clone())
+                .or_insert_with(|| CellSummary::empty(k))
+                .add_omitted(o);
         }
         let want: Vec<CellSummary> = want
             .into_values()

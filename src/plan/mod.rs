@@ -324,9 +324,7 @@ fn planner(kind: CheckKind) -> Option<KindPlanner> {
         CheckKind::PodToApiserver => KindPlanner::FromPod(pod_to_apiserver::plan),
         CheckKind::Dns => KindPlanner::FromPod(dns::plan),
         CheckKind::NodeToPod => KindPlanner::FromHost(node_to_pod::plan),
-        CheckKind::Nodeport => {
-            KindPlanner::FromPodAndHost(nodeport::plan_pod, nodeport::plan_host)
-        }
+        CheckKind::Nodeport => KindPlanner::FromPodAndHost(nodeport::plan_pod, nodeport::plan_host),
         // No external egress check exists yet: `CheckSet::parse` refuses
         // `--checks external` as a usage error rather than plan nothing.
         CheckKind::External => return None,
@@ -458,7 +456,9 @@ impl<'a> Planner<'a> {
                         .iter()
                         .for_each(|f| f(&self.cx, &from, j, dst, &mut sp));
                 }
-                self.from_pod.iter().for_each(|f| f(&self.cx, &from, &mut sp));
+                self.from_pod
+                    .iter()
+                    .for_each(|f| f(&self.cx, &from, &mut sp));
             }
             return self.cx.finish(sp);
         }

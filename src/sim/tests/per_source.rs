@@ -159,20 +159,19 @@ fn per_source_probing_gives_the_checks_of_the_whole_plan() {
         let opts = options(aggregate);
         let aggregated = aggregate.applies(0, nodes);
         let (want, want_omitted) = whole_plan(&rt, &d, &opts, aggregated);
-        let probed = current_thread().block_on(pipeline::probe_all(
-            &rt,
-            &d,
-            &opts,
-            &|_| false,
-            &Quiet,
-        ));
+        let probed =
+            current_thread().block_on(pipeline::probe_all(&rt, &d, &opts, &|_| false, &Quiet));
         assert_eq!(probed.aggregated, aggregated);
         let mut want_cells = crate::model::cells::Cells::default();
         for (key, passes) in want_omitted {
             want_cells.add_omitted(key, &passes);
         }
         let want_cells = want_cells.finish();
-        assert_eq!(probed.cells.finish(), want_cells, "{nodes} nodes, {fault:?}");
+        assert_eq!(
+            probed.cells.finish(),
+            want_cells,
+            "{nodes} nodes, {fault:?}"
+        );
         assert_eq!(want_cells.is_empty(), !aggregated);
         if fault.is_none() {
             // Nothing was probed again: the very same checks.
