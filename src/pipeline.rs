@@ -117,12 +117,9 @@ async fn stages_until_diagnosis<R: Runtime>(
     let t = Instant::now();
     progress.message("diagnosing");
     crate::policy::judge::judge_checks_with(&policy, &mut checks);
-    // The cells from the judged checks and the passes agents only counted.
-    let mut cells = crate::model::cells::Cells::default();
+    // The cells: the passes agents only counted, and the judged checks.
+    let mut cells = probed.cells;
     checks.iter().for_each(|c| cells.add_check(c));
-    for (key, passes) in probed.omitted {
-        cells.add_omitted(key, &passes);
-    }
     let cells = cells.finish();
     let findings = diagnose::diagnose(&Evidence {
         deployment: &deployment,
@@ -155,16 +152,20 @@ pub struct Probed {
     pub confirmation: Confirmation,
     /// Agents counted passes per cell (`cells`).
     pub aggregated: bool,
-    /// The passes counted per cell, not in `checks`.
-    pub omitted: Vec<(
-        crate::model::cells::CellKey,
-        crate::model::cells::OmittedPasses,
-    )>,
+    /// The passes agents counted per cell (not in `checks`), counted into
+    /// their cells as each source answered.
+    pub cells: crate::model::cells::Cells,
 }
 
-/// Send every source its plan at once and gather the checks; then probe the
+/// Send every source its plan and gather the checks; then probe the
 /// failures once more (`confirm`). `expected_block` says which failures
 /// NetworkPolicy intends (they are not probed again).
+///
+/// One source at a time, up to [`Runtime::probe_calls_at_once`] at once:
+/// plan it, ask its agent, assemble the answer, drop the plan. What a source
+/// keeps is its checks (only the failures and the few kinds answered in
+/// full when agents count passes per cell), where each came from in its plan
+/// and when it answered; the confirmation plans a source with failures again.
 pub async fn probe_all<R: Runtime>(
     rt: &R,
     d: &Deployment,
@@ -172,40 +173,29 @@ pub async fn probe_all<R: Runtime>(
     expected_block: &dyn Fn(&Check) -> bool,
     progress: &dyn Progress,
 ) -> Probed {
-    let mut plans = plan::plan(d, opts);
-    let probes: usize = plans.iter().map(|sp| sp.plan.probes.len()).sum();
-    let aggregated = opts.aggregate.applies(probes, d.nodes.len());
-    if aggregated {
-        // A failure NetworkPolicy intends passing is an unexpected allow: in full.
-        plans
-            .iter_mut()
-            .for_each(|sp| cells::mark(sp, expected_block));
-    }
-    let total = plans.len();
-    let done = std::sync::atomic::AtomicUsize::new(0);
+    let planner = plan::Planner::new(d, opts);
+    // The count plans every source once more, only where it decides (`auto`
+    // on a small cluster).
+    let aggregated = opts
+        .aggregate
+        .applies_with(d.nodes.len(), || planner.count_probes());
     let began = tokio::time::Instant::now();
-    let answers = futures::future::join_all(plans.iter().map(|sp| {
-        let done = &done;
-        async move {
-            let answer = ask(rt, sp).await;
-            let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-            progress.tick(n, total);
-            (answer, tokio::time::Instant::now())
-        }
-    }))
+    let mut cells = crate::model::cells::Cells::default();
+    let firsts = first_round(
+        rt,
+        &planner,
+        aggregated,
+        expected_block,
+        progress,
+        &mut cells,
+    )
     .await;
-    let mut per_source: Vec<Vec<Check>> = Vec::with_capacity(plans.len());
-    let mut probe_index: Vec<(Vec<usize>, tokio::time::Instant)> = Vec::with_capacity(plans.len());
-    let mut omitted = Vec::new();
-    for (sp, (answer, at)) in plans.iter().zip(answers) {
-        let a = match answer {
-            Ok(report) => cells::assemble(sp, Ok(&report)),
-            // An agent that could not be run is not called again.
-            Err(e) => cells::assemble(sp, Err(&format!("could not run the probe agent: {e}"))),
-        };
-        per_source.push(a.checks);
-        probe_index.push((a.probes, at));
-        omitted.extend(a.omitted);
+    let mut per_source: Vec<Vec<Check>> = Vec::with_capacity(firsts.len());
+    let mut probe_index: Vec<(Vec<usize>, tokio::time::Instant)> = Vec::with_capacity(firsts.len());
+    for f in firsts {
+        let at = f.at.unwrap_or(began);
+        per_source.push(f.checks);
+        probe_index.push((f.probes, at));
     }
     // A failure the policy denies is what it intends, unless traffic it
     // denies reached the same target anyway: there it is not enforced, and
@@ -227,17 +217,103 @@ pub async fn probe_all<R: Runtime>(
             });
         }
     }
-    let confirmation = confirm_round(rt, &plans, &mut per_source, pending, began, progress).await;
+    drop(probe_index);
+    let confirmation = confirm_round(rt, &planner, &mut per_source, pending, began, progress).await;
+    // Sized once: a vector grown by doubling holds up to twice the checks
+    // (105,000 at 5,000 nodes) while it copies them.
+    let unreached = plan::unreached_checks(d);
+    let mut checks =
+        Vec::with_capacity(per_source.iter().map(Vec::len).sum::<usize>() + unreached.len());
+    per_source.into_iter().for_each(|c| checks.extend(c));
+    checks.extend(unreached);
     Probed {
-        checks: per_source
-            .into_iter()
-            .flatten()
-            .chain(plan::unreached_checks(d))
-            .collect(),
+        checks,
         confirmation,
         aggregated,
-        omitted,
+        cells,
     }
+}
+
+/// One source's first answer, assembled: its checks answered in full and
+/// the index in its plan of each (its counted passes are in the cells).
+#[derive(Default)]
+struct First {
+    checks: Vec<Check>,
+    probes: Vec<usize>,
+    /// When it answered (None: it probes nothing).
+    at: Option<tokio::time::Instant>,
+}
+
+/// The first round: every source planned, asked and assembled in turn, up
+/// to the runtime's bound at once; the answers by source number, whatever
+/// order they came in, and the passes agents counted into `cells` as they come.
+async fn first_round<R: Runtime>(
+    rt: &R,
+    planner: &plan::Planner<'_>,
+    aggregated: bool,
+    expected_block: &dyn Fn(&Check) -> bool,
+    progress: &dyn Progress,
+    cells: &mut crate::model::cells::Cells,
+) -> Vec<First> {
+    use futures::StreamExt;
+    let total = planner.len();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let mut firsts: Vec<First> = (0..total).map(|_| First::default()).collect();
+    let mut answers = futures::stream::iter(0..total)
+        .map(|i| {
+            let done = &done;
+            async move {
+                let first = first_answer(rt, planner, i, aggregated, expected_block).await;
+                let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                progress.tick(n, total);
+                (i, first)
+            }
+        })
+        .buffer_unordered(rt.probe_calls_at_once().max(1));
+    while let Some((i, (first, omitted))) = answers.next().await {
+        for (key, passes) in omitted {
+            cells.add_omitted(key, &passes);
+        }
+        firsts[i] = first;
+    }
+    firsts
+}
+
+/// Plan source `i`, ask its agent, assemble the answer (and the passes it
+/// counted per cell); the plan and the raw answer are dropped here.
+async fn first_answer<R: Runtime>(
+    rt: &R,
+    planner: &plan::Planner<'_>,
+    i: usize,
+    aggregated: bool,
+    expected_block: &dyn Fn(&Check) -> bool,
+) -> (
+    First,
+    Vec<(
+        crate::model::cells::CellKey,
+        crate::model::cells::OmittedPasses,
+    )>,
+) {
+    let Some(mut sp) = planner.plan_source(i) else {
+        return (First::default(), Vec::new());
+    };
+    if aggregated {
+        // A failure NetworkPolicy intends passing is an unexpected allow: in full.
+        cells::mark(&mut sp, expected_block);
+    }
+    let answer = ask(rt, &sp).await;
+    let at = Some(tokio::time::Instant::now());
+    let a = match answer {
+        Ok(report) => cells::assemble(&sp, Ok(&report)),
+        // An agent that could not be run is not called again.
+        Err(e) => cells::assemble(&sp, Err(&format!("could not run the probe agent: {e}"))),
+    };
+    // Kept until the end of the probe stage: without the pushes' slack.
+    let (mut checks, mut probes) = (a.checks, a.probes);
+    checks.shrink_to_fit();
+    probes.shrink_to_fit();
+    let first = First { checks, probes, at };
+    (first, a.omitted)
 }
 
 /// The confirmation round: one more call per source with failures, all at
@@ -245,7 +321,7 @@ pub async fn probe_all<R: Runtime>(
 /// [`confirm::CONFIRM_DELAY`] after the first round `began`.
 async fn confirm_round<R: Runtime>(
     rt: &R,
-    plans: &[plan::SourcePlan],
+    planner: &plan::Planner<'_>,
     per_source: &mut [Vec<Check>],
     pending: Vec<confirm::Pending>,
     began: tokio::time::Instant,
@@ -262,7 +338,7 @@ async fn confirm_round<R: Runtime>(
         pending.len()
     ));
     tokio::time::sleep_until(start).await;
-    ask_again(rt, plans, per_source, &pending, 2, &mut tally).await;
+    ask_again(rt, planner, per_source, &pending, 2, &mut tally).await;
     // Services kube-proxy has not synced yet stay "refused": tried again,
     // a second apart, within the window.
     let mut pending = pending;
@@ -280,28 +356,32 @@ async fn confirm_round<R: Runtime>(
             pending.iter().map(|p| p.indices.len()).sum::<usize>()
         ));
         tokio::time::sleep_until(at).await;
-        ask_again(rt, plans, per_source, &pending, try_no, &mut tally).await;
+        ask_again(rt, planner, per_source, &pending, try_no, &mut tally).await;
     }
     tally.took = Some(t.elapsed());
     tally
 }
 
 /// One more call per pending source, all at once (try number `try_no`),
-/// folded into the sources' checks.
+/// folded into the sources' checks. Each source is planned again, one at a
+/// time, for the plan of its failed probes only (the same ids).
 async fn ask_again<R: Runtime>(
     rt: &R,
-    plans: &[plan::SourcePlan],
+    planner: &plan::Planner<'_>,
     per_source: &mut [Vec<Check>],
     pending: &[confirm::Pending],
     try_no: usize,
     tally: &mut Confirmation,
 ) {
-    let again: Vec<plan::SourcePlan> = pending
+    let again: Vec<(&confirm::Pending, plan::SourcePlan)> = pending
         .iter()
-        .map(|p| confirm::confirmation_plan(&plans[p.source], &p.indices))
+        .filter_map(|p| {
+            let full = planner.plan_source(p.source)?;
+            Some((p, confirm::confirmation_plan(&full, &p.indices)))
+        })
         .collect();
-    let answers = futures::future::join_all(again.iter().map(|cp| ask(rt, cp))).await;
-    for ((p, cp), answer) in pending.iter().zip(&again).zip(answers) {
+    let answers = futures::future::join_all(again.iter().map(|(_, cp)| ask(rt, cp))).await;
+    for ((p, cp), answer) in again.iter().zip(answers) {
         let answer = answer
             .as_ref()
             .map_err(|e| format!("could not run the probe agent: {e}"));

@@ -186,6 +186,9 @@ impl<R: Runtime + Agents> Runtime for Measured<'_, R> {
         }
         Ok(r)
     }
+    fn probe_calls_at_once(&self) -> usize {
+        self.lab.probe_calls_at_once()
+    }
     async fn inspect_host(&self, node: &str) -> Result<HostReport> {
         self.lab.inspect_host(node).await
     }

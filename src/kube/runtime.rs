@@ -259,6 +259,13 @@ impl Runtime for KubeRuntime {
         self.deploy_steps(d, progress).await
     }
 
+    /// As many as exec streams may be open: a call the pipeline keeps open
+    /// beyond them would wait for a slot inside its own time bound, holding
+    /// its plan.
+    fn probe_calls_at_once(&self) -> usize {
+        MAX_EXECS_IN_FLIGHT
+    }
+
     async fn probe(&self, source: &Source, plan: &ProbePlan) -> Result<ProbeReport> {
         let pod = match source {
             Source::Pod(name) => name.clone(),

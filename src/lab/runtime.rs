@@ -594,6 +594,12 @@ impl Runtime for LabRuntime {
         Ok(d)
     }
 
+    /// Every agent at once, as a lab always ran (each lab source's plan is
+    /// small, and a lab has at most `MAX_NODES` × 17 sources).
+    fn probe_calls_at_once(&self) -> usize {
+        usize::MAX
+    }
+
     async fn probe(&self, source: &Source, plan: &ProbePlan) -> Result<ProbeReport> {
         let ns = self.namespace_of(source)?;
         let input = serde_json::to_string(plan)

@@ -136,7 +136,11 @@ pub fn still_refused(p: &Pending, checks: &[Check]) -> Option<Pending> {
 pub fn confirmation_plan(sp: &SourcePlan, indices: &[usize]) -> SourcePlan {
     let mut out = SourcePlan {
         source: sp.source.clone(),
-        plan: sp.plan.clone(),
+        plan: crate::model::ProbePlan {
+            deadline_ms: sp.plan.deadline_ms,
+            max_in_flight: sp.plan.max_in_flight,
+            probes: Vec::new(),
+        },
         templates: Vec::with_capacity(indices.len()),
     };
     out.plan.probes = indices
@@ -227,7 +231,7 @@ fn first_try(c: &Check) -> String {
 /// One source's part of the round: which of its first-round checks are
 /// probed again, and when its first answer came.
 pub struct Pending {
-    /// Index of the source's plan.
+    /// The source's number (`plan::Planner::plan_source`).
     pub source: usize,
     /// Indices into that plan's probes.
     pub indices: Vec<usize>,

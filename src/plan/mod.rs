@@ -181,8 +181,13 @@ impl Aggregate {
     }
     /// Whether a run of `probes` probes on `nodes` nodes aggregates.
     pub fn applies(self, probes: usize, nodes: usize) -> bool {
+        self.applies_with(nodes, || probes)
+    }
+    /// [`Self::applies`], counting the probes (`probes()`) only when the
+    /// answer depends on them: `auto` up to [`AGGREGATE_ABOVE_NODES`] nodes.
+    pub fn applies_with(self, nodes: usize, probes: impl FnOnce() -> usize) -> bool {
         match self {
-            Aggregate::Auto => probes > AGGREGATE_ABOVE_CHECKS || nodes > AGGREGATE_ABOVE_NODES,
+            Aggregate::Auto => nodes > AGGREGATE_ABOVE_NODES || probes() > AGGREGATE_ABOVE_CHECKS,
             Aggregate::Always => true,
             Aggregate::Never => false,
         }
@@ -297,7 +302,7 @@ type FromPod = fn(&Ctx<'_>, &SourceAddr<'_>, &mut SourcePlan);
 type FromHost = fn(&Ctx<'_>, &HostAgent, &mut SourcePlan);
 
 /// Where a check kind's probes start, and the planner that plans them.
-enum Planner {
+enum KindPlanner {
     ToPod(ToPod),
     FromPod(FromPod),
     FromHost(FromHost),
@@ -321,16 +326,16 @@ pub const PLAN_ORDER: [CheckKind; 8] = [
 ];
 
 /// The planner of each check kind; `None` for a kind nothing can plan yet.
-fn planner(kind: CheckKind) -> Option<Planner> {
+fn planner(kind: CheckKind) -> Option<KindPlanner> {
     Some(match kind {
-        CheckKind::PodToPod => Planner::ToPod(pod_to_pod::plan),
-        CheckKind::Mtu => Planner::ToPod(mtu::plan),
-        CheckKind::PodToService => Planner::ToPod(pod_to_service::plan),
-        CheckKind::PodToNode => Planner::FromPod(pod_to_node::plan),
-        CheckKind::PodToApiserver => Planner::FromPod(pod_to_apiserver::plan),
-        CheckKind::Dns => Planner::FromPod(dns::plan),
-        CheckKind::NodeToPod => Planner::FromHost(node_to_pod::plan),
-        CheckKind::Nodeport => Planner::FromPodAndHost(nodeport::plan_pod, nodeport::plan_host),
+        CheckKind::PodToPod => KindPlanner::ToPod(pod_to_pod::plan),
+        CheckKind::Mtu => KindPlanner::ToPod(mtu::plan),
+        CheckKind::PodToService => KindPlanner::ToPod(pod_to_service::plan),
+        CheckKind::PodToNode => KindPlanner::FromPod(pod_to_node::plan),
+        CheckKind::PodToApiserver => KindPlanner::FromPod(pod_to_apiserver::plan),
+        CheckKind::Dns => KindPlanner::FromPod(dns::plan),
+        CheckKind::NodeToPod => KindPlanner::FromHost(node_to_pod::plan),
+        CheckKind::Nodeport => KindPlanner::FromPodAndHost(nodeport::plan_pod, nodeport::plan_host),
         // No external egress check exists yet: `CheckSet::parse` refuses
         // `--checks external` as a usage error rather than plan nothing.
         CheckKind::External => return None,
@@ -402,45 +407,96 @@ pub fn plan_deadline(probes: usize, max_timeout: Duration) -> Duration {
         .saturating_add(PLAN_SLACK)
 }
 
+/// Plans one source at a time. Sources are numbered in plan order: every
+/// pod of the deployment, then every host agent. A run plans, asks and
+/// assembles each source in turn and drops its plan (a plan is ~500 bytes a
+/// probe, and at 5,000 nodes every plan at once was most of the CLI's
+/// memory); the confirmation pass plans a source again for its failed probes.
+/// Planning is deterministic: the same source gets the same probes and ids.
+pub struct Planner<'a> {
+    cx: Ctx<'a>,
+    to_pods: Vec<ToPod>,
+    from_pod: Vec<FromPod>,
+    from_host: Vec<FromHost>,
+}
+
+impl<'a> Planner<'a> {
+    /// The planners of the kinds `opts.checks` asks for, in [`PLAN_ORDER`].
+    pub fn new(d: &'a Deployment, opts: &'a PlanOptions) -> Self {
+        let mut p = Planner {
+            cx: Ctx::new(d, opts),
+            to_pods: Vec::new(),
+            from_pod: Vec::new(),
+            from_host: Vec::new(),
+        };
+        for kind in PLAN_ORDER.into_iter().filter(|k| opts.checks.contains(*k)) {
+            match planner(kind) {
+                Some(KindPlanner::ToPod(f)) => p.to_pods.push(f),
+                Some(KindPlanner::FromPod(f)) => p.from_pod.push(f),
+                Some(KindPlanner::FromHost(f)) => p.from_host.push(f),
+                Some(KindPlanner::FromPodAndHost(pod, host)) => {
+                    p.from_pod.push(pod);
+                    p.from_host.push(host);
+                }
+                None => {}
+            }
+        }
+        p
+    }
+
+    /// How many sources there are (pods, then host agents), planned or not.
+    pub fn len(&self) -> usize {
+        self.cx.d.pods.len() + self.cx.d.hosts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The plan of source `i` (a pod's addresses, or a host agent), or None
+    /// when it probes nothing or there is no such source.
+    pub fn plan_source(&self, i: usize) -> Option<SourcePlan> {
+        let d = self.cx.d;
+        if let Some(src) = d.pods.get(i) {
+            let mut sp = SourcePlan::new(Source::Pod(src.name.clone()));
+            for &ip in &src.ips {
+                let from = SourceAddr::new(i, src, ip);
+                for j in self.cx.pods_reached(&src.node) {
+                    let dst = &d.pods[j];
+                    self.to_pods
+                        .iter()
+                        .for_each(|f| f(&self.cx, &from, j, dst, &mut sp));
+                }
+                self.from_pod
+                    .iter()
+                    .for_each(|f| f(&self.cx, &from, &mut sp));
+            }
+            return self.cx.finish(sp);
+        }
+        let h = d.hosts.get(i - d.pods.len())?;
+        let mut sp = SourcePlan::new(Source::Host(h.node.clone()));
+        self.from_host.iter().for_each(|f| f(&self.cx, h, &mut sp));
+        self.cx.finish(sp)
+    }
+
+    /// Every source's plan in turn (what [`plan`] returns, one at a time).
+    pub fn plans(&self) -> impl Iterator<Item = SourcePlan> + '_ {
+        (0..self.len()).filter_map(|i| self.plan_source(i))
+    }
+
+    /// How many probes the run plans, without holding the plans (each is
+    /// planned and dropped).
+    pub fn count_probes(&self) -> usize {
+        self.plans().map(|sp| sp.plan.probes.len()).sum()
+    }
+}
+
 /// Build every source's plan: each pod's addresses, then each node's host
 /// agent, with the planners of the kinds `opts.checks` asks for in
-/// [`PLAN_ORDER`] (a probe's id is its place in its source's plan).
+/// [`PLAN_ORDER`] (a probe's id is its place in its source's plan). Holds
+/// them all: a run plans per source ([`Planner`]).
 pub fn plan(d: &Deployment, opts: &PlanOptions) -> Vec<SourcePlan> {
-    let cx = Ctx::new(d, opts);
-    let mut to_pods: Vec<ToPod> = Vec::new();
-    let mut from_pod: Vec<FromPod> = Vec::new();
-    let mut from_host: Vec<FromHost> = Vec::new();
-    for kind in PLAN_ORDER.into_iter().filter(|k| opts.checks.contains(*k)) {
-        match planner(kind) {
-            Some(Planner::ToPod(f)) => to_pods.push(f),
-            Some(Planner::FromPod(f)) => from_pod.push(f),
-            Some(Planner::FromHost(f)) => from_host.push(f),
-            Some(Planner::FromPodAndHost(p, h)) => {
-                from_pod.push(p);
-                from_host.push(h);
-            }
-            None => {}
-        }
-    }
-    let mut out = Vec::new();
-    for (i, src) in d.pods.iter().enumerate() {
-        let mut sp = SourcePlan::new(Source::Pod(src.name.clone()));
-        for &ip in &src.ips {
-            let from = SourceAddr::new(i, src, ip);
-            for j in cx.pods_reached(&src.node) {
-                let dst = &d.pods[j];
-                to_pods.iter().for_each(|f| f(&cx, &from, j, dst, &mut sp));
-            }
-            from_pod.iter().for_each(|f| f(&cx, &from, &mut sp));
-        }
-        cx.finish(sp, &mut out);
-    }
-    for h in &d.hosts {
-        let mut sp = SourcePlan::new(Source::Host(h.node.clone()));
-        from_host.iter().for_each(|f| f(&cx, h, &mut sp));
-        cx.finish(sp, &mut out);
-    }
-    out
+    Planner::new(d, opts).plans().collect()
 }
 
 /// Turn one probe result into a check.

@@ -927,4 +927,79 @@ fn service_and_nodeport_probes_start_in_the_later_phase() {
     )
     .unwrap();
     assert_eq!(old.probes[0].phase, 0);
+
+/// A source's plan as data, to compare plans made apart.
+fn plan_data(sp: &SourcePlan) -> (Source, ProbePlan, Vec<CheckTemplate>) {
+    (sp.source.clone(), sp.plan.clone(), sp.templates.clone())
+}
+
+/// The pipeline plans one source at a time, in whatever order its agents
+/// are asked, and plans a source again for its confirmation: each source's
+/// plan must be the one `plan` makes (the same probes and ids), whatever was
+/// planned before it, and a source that probes nothing has no plan.
+#[test]
+fn planning_per_source_in_any_order_gives_the_plans_of_plan() {
+    let d = with_node_ports(deployment(6, 2));
+    let only_hosts = CheckSet::parse(&["node-to-pod".to_string()]).unwrap();
+    for opts in [
+        PlanOptions::default(),
+        PlanOptions {
+            pairs: PairStrategy::Sample(2),
+            ..Default::default()
+        },
+        PlanOptions {
+            checks: only_hosts,
+            ..Default::default()
+        },
+    ] {
+        let whole: Vec<_> = plan(&d, &opts).iter().map(plan_data).collect();
+        let planner = Planner::new(&d, &opts);
+        assert_eq!(planner.len(), d.pods.len() + d.hosts.len());
+        // Backwards, then each source twice in a row.
+        let mut apart: Vec<_> = (0..planner.len())
+            .rev()
+            .filter_map(|i| planner.plan_source(i))
+            .map(|sp| plan_data(&sp))
+            .collect();
+        apart.reverse();
+        assert_eq!(apart, whole, "{:?} {:?}", opts.checks, opts.pairs);
+        for i in 0..planner.len() {
+            let once = planner.plan_source(i).map(|sp| plan_data(&sp));
+            assert_eq!(once, planner.plan_source(i).map(|sp| plan_data(&sp)));
+            // Source i is pod i, then host i - pods.
+            let want = match d.pods.get(i) {
+                Some(p) => Source::Pod(p.name.clone()),
+                None => Source::Host(d.hosts[i - d.pods.len()].node.clone()),
+            };
+            if let Some((source, plan, _)) = once {
+                assert_eq!(source, want);
+                let ids: Vec<String> = (0..plan.probes.len()).map(|n| n.to_string()).collect();
+                let got: Vec<String> = plan.probes.iter().map(|p| p.id.clone()).collect();
+                assert_eq!(got, ids, "ids are places in the source's plan");
+            }
+        }
+        assert!(planner.plan_source(planner.len()).is_none());
+        assert_eq!(
+            planner.count_probes(),
+            whole.iter().map(|(_, p, _)| p.probes.len()).sum::<usize>()
+        );
+    }
+    // Only host agents probe with node-to-pod alone: the pods plan nothing.
+    let opts = PlanOptions {
+        checks: CheckSet::parse(&["node-to-pod".to_string()]).unwrap(),
+        ..Default::default()
+    };
+    let planner = Planner::new(&d, &opts);
+    assert!(planner.plan_source(0).is_none());
+    assert_eq!(plan(&d, &opts).len(), d.hosts.len());
+}
+
+#[test]
+fn aggregation_counts_the_probes_only_when_they_decide() {
+    let never = || -> usize { panic!("counted the probes") };
+    assert!(Aggregate::Auto.applies_with(AGGREGATE_ABOVE_NODES + 1, never));
+    assert!(Aggregate::Always.applies_with(1, never));
+    assert!(!Aggregate::Never.applies_with(10_000, never));
+    assert!(Aggregate::Auto.applies_with(3, || AGGREGATE_ABOVE_CHECKS + 1));
+    assert!(!Aggregate::Auto.applies_with(3, || AGGREGATE_ABOVE_CHECKS));
 }

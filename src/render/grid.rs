@@ -693,22 +693,31 @@ pub fn mtu_grid(report: &Report) -> Grid<'_> {
 
 /// Every grid of a report, in reading order; empty ones left out.
 pub fn grids(report: &Report) -> Vec<Grid<'_>> {
-    let mut out = vec![
-        kind_grid(report, CheckKind::PodToPod),
-        services_grid(report),
-        kind_grid(report, CheckKind::NodeToPod),
-        kind_grid(report, CheckKind::PodToNode),
-        mtu_grid(report),
-        dns_grid(report),
-        kind_grid(report, CheckKind::Nodeport),
-        kind_grid(report, CheckKind::External),
-    ];
-    out.retain(|g| !g.is_empty());
+    each_grid(report).collect()
+}
+
+/// The grids of [`grids`], each built when the iterator gets to it: a
+/// renderer that draws one and drops it holds one at a time (at 5,000
+/// nodes all of them at once were tens of MB).
+pub fn each_grid(report: &Report) -> impl Iterator<Item = Grid<'_>> {
     let nodes = node_order(report);
-    if let Some(suffix) = common_node_suffix(&nodes) {
-        for g in &mut out {
-            g.strip_node_suffix(&nodes, &suffix);
-        }
-    }
-    out
+    let suffix = common_node_suffix(&nodes);
+    (0..8)
+        .map(move |i| match i {
+            0 => kind_grid(report, CheckKind::PodToPod),
+            1 => services_grid(report),
+            2 => kind_grid(report, CheckKind::NodeToPod),
+            3 => kind_grid(report, CheckKind::PodToNode),
+            4 => mtu_grid(report),
+            5 => dns_grid(report),
+            6 => kind_grid(report, CheckKind::Nodeport),
+            _ => kind_grid(report, CheckKind::External),
+        })
+        .filter(|g| !g.is_empty())
+        .map(move |mut g| {
+            if let Some(suffix) = &suffix {
+                g.strip_node_suffix(&nodes, suffix);
+            }
+            g
+        })
 }

@@ -35,12 +35,14 @@ pub fn render(report: &Report, opts: &RenderOptions) -> String {
         out.push('\n');
         out.push_str(&findings);
     }
-    let grids = grid::grids(report);
-    for g in &grids {
+    // One matrix at a time: drawn (or folded), then dropped.
+    let mut any_grid = false;
+    for g in grid::each_grid(report) {
+        any_grid = true;
         out.push('\n');
-        out.push_str(&grid_section(g, &th, opts));
+        out.push_str(&grid_section(&g, &th, opts));
     }
-    if !grids.is_empty() {
+    if any_grid {
         out.push('\n');
         let mut legend = th.legend_items();
         if report.checks.iter().any(|c| c.recovered()) {

@@ -61,6 +61,11 @@ impl Progress for Quiet {
     fn message(&self, _msg: &str) {}
 }
 
+/// How many probe agents the pipeline asks at once unless the runtime says
+/// otherwise ([`Runtime::probe_calls_at_once`]): every agent of a lab-sized
+/// run at once, and a bound on the plans held at once at thousands of nodes.
+pub const PROBE_CALLS_AT_ONCE: usize = 1024;
+
 pub trait Runtime: Send + Sync {
     /// Learn the cluster: nodes, CNI, kube-proxy mode, DNS, policies.
     fn discover(&self, progress: &dyn Progress) -> impl Future<Output = Result<Deployment>> + Send;
@@ -79,6 +84,12 @@ pub trait Runtime: Send + Sync {
         source: &Source,
         plan: &ProbePlan,
     ) -> impl Future<Output = Result<ProbeReport>> + Send;
+
+    /// How many `probe` calls the pipeline keeps open at once (each holds
+    /// its source's plan until the answer is assembled).
+    fn probe_calls_at_once(&self) -> usize {
+        PROBE_CALLS_AT_ONCE
+    }
 
     /// Inspect a node's host (CNI, firewall, sysctls, interfaces, conntrack).
     fn inspect_host(&self, node: &str) -> impl Future<Output = Result<HostReport>> + Send;

@@ -6,6 +6,8 @@ use crate::model::{FindingId, Outcome, Severity};
 use crate::pipeline::{self, Options};
 use crate::runtime::Quiet;
 
+mod per_source;
+
 /// The pipeline on a simulated cluster with the CLI's default pairs (`auto`:
 /// all up to 50 nodes, then sampled; `all` at 1,000 nodes is 20 GB).
 fn run(cfg: SimConfig) -> crate::model::report::Report {
