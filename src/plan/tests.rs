@@ -927,6 +927,7 @@ fn service_and_nodeport_probes_start_in_the_later_phase() {
     )
     .unwrap();
     assert_eq!(old.probes[0].phase, 0);
+}
 
 /// A source's plan as data, to compare plans made apart.
 fn plan_data(sp: &SourcePlan) -> (Source, ProbePlan, Vec<CheckTemplate>) {
