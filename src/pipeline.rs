@@ -414,7 +414,10 @@ async fn ask<R: Runtime>(rt: &R, sp: &plan::SourcePlan) -> Result<crate::model::
 async fn inspect_all<R: Runtime>(rt: &R, d: &Deployment) -> Vec<HostReport> {
     futures::future::join_all(d.nodes.iter().map(|n| async move {
         match rt.inspect_host(&n.name).await {
-            Ok(r) => r,
+            Ok(mut r) => {
+                r.shrink_to_fit();
+                r
+            }
             Err(e) => HostReport {
                 node: n.name.clone(),
                 unavailable: vec![format!("host inspection: {e}")],

@@ -420,3 +420,26 @@ fn junit_case_names_are_the_same_in_every_run() {
         a.1
     );
 }
+
+/// `--output-file r.json` streams the JSON to the file: the same document
+/// `-o json` renders, byte for byte, and one that reads back as the report.
+#[test]
+fn the_streamed_json_file_is_the_rendered_document() {
+    let r = render_support::healthy();
+    let dir = std::env::temp_dir().join(format!(
+        "netcheck-emit-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("r.json");
+    let opts = RenderOptions::default();
+    netcheck::render::emit(&r, OutputFormat::Table, Some(&path), &opts).unwrap();
+    let written = std::fs::read_to_string(&path).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(written, netcheck::render::json(&r));
+    let back: netcheck::model::Report = serde_json::from_str(&written).unwrap();
+    assert_eq!(back.checks.len(), r.checks.len());
+}

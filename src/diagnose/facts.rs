@@ -41,8 +41,8 @@ impl Tally {
         }
     }
     /// Passes counted in a cell and not in the checks.
-    pub fn add_passes(&mut self, n: usize) {
-        self.pass += n;
+    pub fn add_passes(&mut self, n: u32) {
+        self.pass += n as usize;
     }
     pub fn all_fail(&self) -> bool {
         self.fail > 0 && self.pass == 0

@@ -195,7 +195,7 @@ fn aggregate(r: &Report, portless: bool) -> BTreeMap<CellKey, Agg<'_>> {
     // Passes agents counted: a passing cell per protocol, unless a check
     // of the same key says worse.
     for s in r.cells.iter().filter(|s| s.omitted > 0) {
-        for p in &s.protocols {
+        for p in s.protocols.iter() {
             let k = CellKey {
                 kind: s.kind,
                 source: s.source.clone(),

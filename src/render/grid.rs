@@ -88,7 +88,7 @@ impl<'a> Cell<'a> {
 
     /// Passes counted in the report's cells and not in `checks`.
     pub fn omitted_passes(&self) -> usize {
-        self.omitted.iter().map(|s| s.omitted).sum()
+        self.omitted.iter().map(|s| s.omitted as usize).sum()
     }
 
     /// Every check in the cell failed or could not run.
@@ -110,7 +110,7 @@ impl<'a> Cell<'a> {
             let mut v: Vec<(f64, usize)> = self
                 .omitted
                 .iter()
-                .filter_map(|s| Some((s.median_latency_ms?, s.passed)))
+                .filter_map(|s| Some((s.median_latency_ms?, s.passed as usize)))
                 .collect();
             v.extend(
                 self.checks
@@ -167,11 +167,11 @@ impl<'a> Cell<'a> {
 
     /// Only one protocol in the cell (DNS, MTU, the API server).
     pub fn single_protocol(&self) -> bool {
-        let mut all = self.checks.iter().map(|c| c.protocol).chain(
-            self.omitted
-                .iter()
-                .flat_map(|s| s.protocols.iter().copied()),
-        );
+        let mut all = self
+            .checks
+            .iter()
+            .map(|c| c.protocol)
+            .chain(self.omitted.iter().flat_map(|s| s.protocols.iter()));
         all.next().is_some_and(|f| all.all(|p| p == f))
     }
 

@@ -168,32 +168,63 @@ pub struct Outputs {
     pub file: Option<(PathBuf, String)>,
 }
 
-/// Both renders of a run: without `--output-file`, `-o` goes to stdout; with
-/// it, the table goes to stdout and the file gets
-/// [`format_from_path_or_flag`]. A table written to a file never has colour.
+/// Where a run's report goes: without `--output-file`, `-o` to stdout;
+/// with it, the table to stdout and the file in
+/// [`format_from_path_or_flag`]'s format.
+fn destinations(
+    flag: OutputFormat,
+    output_file: Option<&Path>,
+) -> (OutputFormat, Option<(&Path, OutputFormat)>) {
+    match output_file {
+        None => (flag, None),
+        Some(p) => (
+            OutputFormat::Table,
+            Some((p, format_from_path_or_flag(p, flag))),
+        ),
+    }
+}
+
+/// A table written to a file never has colour, and is never folded.
+fn file_options(opts: &RenderOptions) -> RenderOptions {
+    RenderOptions {
+        color: false,
+        wide: true,
+        ..*opts
+    }
+}
+
+/// Both renders of a run (see [`destinations`]).
 pub fn outputs(
     report: &Report,
     flag: OutputFormat,
     output_file: Option<&Path>,
     opts: &RenderOptions,
 ) -> Outputs {
-    match output_file {
-        None => Outputs {
-            stdout: render(report, flag, opts),
-            file: None,
-        },
-        Some(p) => {
-            let f = format_from_path_or_flag(p, flag);
-            let file_opts = RenderOptions {
-                color: false,
-                wide: true,
-                ..*opts
-            };
-            Outputs {
-                stdout: render(report, OutputFormat::Table, opts),
-                file: Some((p.to_path_buf(), render(report, f, &file_opts))),
-            }
+    let (to_stdout, file) = destinations(flag, output_file);
+    Outputs {
+        stdout: render(report, to_stdout, opts),
+        file: file.map(|(p, f)| (p.to_path_buf(), render(report, f, &file_options(opts)))),
+    }
+}
+
+/// Write one format of the report. JSON is streamed: at 5,000 nodes the
+/// document is 225 MB, and held as a string it took the CLI's peak from
+/// 296 to 506 MiB.
+fn write_format(
+    w: &mut impl std::io::Write,
+    report: &Report,
+    format: OutputFormat,
+    opts: &RenderOptions,
+) -> std::io::Result<()> {
+    match format {
+        OutputFormat::Json => {
+            serde_json::to_writer_pretty(&mut *w, report).map_err(|e| match e.io_error_kind() {
+                Some(kind) => std::io::Error::new(kind, e),
+                None => std::io::Error::other(e),
+            })?;
+            w.write_all(b"\n")
         }
+        other => w.write_all(render(report, other, opts).as_bytes()),
     }
 }
 
@@ -207,18 +238,23 @@ pub fn emit(
 ) -> anyhow::Result<()> {
     use anyhow::Context;
     use std::io::Write;
-    let out = outputs(report, flag, output_file, opts);
-    if let Some((path, text)) = &out.file {
-        std::fs::write(path, text).with_context(|| {
+    let (to_stdout, file) = destinations(flag, output_file);
+    if let Some((path, format)) = file {
+        let write = || -> std::io::Result<()> {
+            let mut w = std::io::BufWriter::new(std::fs::File::create(path)?);
+            write_format(&mut w, report, format, &file_options(opts))?;
+            w.flush()
+        };
+        write().with_context(|| {
             format!(
                 "could not write the report to {}; check the directory exists and is writable",
                 path.display()
             )
         })?;
     }
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
     // A closed pipe (`| head`) is not an error worth a message.
-    match stdout.write_all(out.stdout.as_bytes()) {
+    match write_format(&mut stdout, report, to_stdout, opts).and_then(|()| stdout.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         r => r.context("could not write the report to stdout"),
     }

@@ -235,7 +235,10 @@ impl Rule for DnsSlow {
         for c in crate::diagnose::facts::omitted(ev.cells).filter(|c| c.kind == CheckKind::PodToPod)
         {
             if let Some(m) = c.median_latency_ms {
-                pod_rtt.entry(&c.source).or_default().push((m, c.omitted));
+                pod_rtt
+                    .entry(&c.source)
+                    .or_default()
+                    .push((m, c.omitted as usize));
             }
         }
         let slow: Vec<(String, f64, Option<f64>)> = dns

@@ -59,7 +59,7 @@ impl Rule for HairpinBroken {
                     .collect();
                 let counted: usize = crate::diagnose::facts::omitted(ev.cells)
                     .filter(|c| c.hairpin && c.source == n)
-                    .map(|c| c.omitted)
+                    .map(|c| c.omitted as usize)
                     .sum();
                 evidence.push(format!(
                     "{n}: {} of {} hairpin checks (a pod through its own Service) fail",

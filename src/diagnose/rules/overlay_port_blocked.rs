@@ -42,7 +42,7 @@ impl Rule for OverlayPortBlocked {
                     + crate::diagnose::facts::omitted(ev.cells)
                         .filter(|c| c.kind == CheckKind::PodToNode)
                         .filter(|c| c.source != c.target && (c.source == *n || c.target == *n))
-                        .map(|c| c.omitted)
+                        .map(|c| c.omitted as usize)
                         .sum::<usize>();
                 let mut evidence = vec![
                     format!("{n}: overlay {}", ov.describe()),

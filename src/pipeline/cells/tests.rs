@@ -55,7 +55,7 @@ fn cells_from_checks_equal_cells_from_aggregated_answers() {
             .collect();
         let kept: Vec<&Check> = kept.iter().collect();
         assert_eq!(kept, expected, "seed {seed}");
-        let omitted: usize = cells.iter().map(|c| c.omitted).sum();
+        let omitted: usize = cells.iter().map(|c| c.omitted as usize).sum();
         assert_eq!(omitted, full.len() - kept.len(), "seed {seed}");
         assert!(omitted > 0, "seed {seed}: nothing was counted");
     }
