@@ -358,6 +358,7 @@ async fn confirm_round<R: Runtime>(
         tokio::time::sleep_until(at).await;
         ask_again(rt, planner, per_source, &pending, try_no, &mut tally).await;
     }
+    confirm::attribute_sync(per_source, &mut tally);
     tally.took = Some(t.elapsed());
     tally
 }

@@ -343,7 +343,11 @@ fn aggregation_problems(fault: &str, r: &Value) -> Vec<String> {
         .unwrap()
         .iter()
         .filter(|c| c["status"] == "pass" && counted.contains(&c["kind"].as_str().unwrap_or("")))
-        .filter(|c| !c["detail"].as_str().unwrap_or("").starts_with("flaky: "))
+        // Listed because they failed first: flaky, or waiting for kube-proxy.
+        .filter(|c| {
+            let d = c["detail"].as_str().unwrap_or("");
+            !d.starts_with("flaky: ") && !d.starts_with("waited for kube-proxy: ")
+        })
         .count();
     if listed_passes > 0 {
         out.push(format!(

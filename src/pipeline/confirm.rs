@@ -28,6 +28,13 @@
 //! [`SERVICE_SYNC_WINDOW`] after the first round began
 //! ([`awaits_service_sync`]).
 //!
+//! The probe Services are as new as the run: kube-proxy programs them a
+//! second or more after their endpoints appear, on every cluster. A Service
+//! or NodePort check that passed on a later try while kube-proxy was seen
+//! programming them (some connection through one was refused, then passed)
+//! waited for kube-proxy: it is a plain pass whose detail begins "waited for
+//! kube-proxy: " ([`SYNCED_PREFIX`]), not flaky ([`attribute_sync`]).
+//!
 //! MTU: the larger path MTU of the two tries counts, since a packet that came
 //! back proves the path carries its size, and a smaller result the second time
 //! is a lost packet, not a narrower path.
@@ -58,8 +65,12 @@ pub const SERVICE_RETRY_EVERY: Duration = Duration::from_secs(1);
 pub struct Confirmation {
     /// Probes sent a second time.
     pub reprobed: usize,
-    /// Of those, the ones that passed the second time.
+    /// Of those, the ones that passed the second time (or later) and were
+    /// not waiting for kube-proxy: flaky.
     pub recovered: usize,
+    /// Of those, Service and NodePort checks that passed once kube-proxy had
+    /// programmed the new probe Services ([`attribute_sync`]).
+    pub synced: usize,
     /// Of those, the ones that failed again.
     pub confirmed: usize,
     /// Wall time of the round, its delay included; None when nothing was
@@ -111,6 +122,45 @@ pub fn awaits_service_sync(c: &Check) -> bool {
     c.status == Status::Fail
         && c.outcome == Some(Outcome::Refused)
         && matches!(c.kind, CheckKind::PodToService | CheckKind::Nodeport)
+}
+
+/// How the detail of a Service or NodePort check begins that passed once
+/// kube-proxy had programmed the run's new probe Services: "waited for
+/// kube-proxy: refused on the first try, passed on the second".
+pub const SYNCED_PREFIX: &str = "waited for kube-proxy: ";
+
+/// A check through a Service (a ClusterIP or a NodePort) that recovered.
+fn recovered_through_service(c: &Check) -> bool {
+    c.recovered() && matches!(c.kind, CheckKind::PodToService | CheckKind::Nodeport)
+}
+
+/// After the confirmation: the Service and NodePort checks that recovered
+/// waited for kube-proxy, when the run saw kube-proxy still programming the
+/// new probe Services: one of them was refused (kube-proxy's REJECT for a
+/// Service whose endpoints it has not synced yet) and passed later. A timeout
+/// through such a Service is then the same wait (the REJECT's ICMP answers
+/// are rate-limited, and a rule set half loaded drops a SYN). Without a
+/// refusal, a check that failed once through a Service stays flaky: nothing
+/// says kube-proxy was behind.
+pub fn attribute_sync(per_source: &mut [Vec<Check>], tally: &mut Confirmation) {
+    let refused_first = format!("{RECOVERED_PREFIX}refused ");
+    let seen_syncing = per_source
+        .iter()
+        .flatten()
+        .any(|c| recovered_through_service(c) && c.detail.starts_with(&refused_first));
+    if !seen_syncing {
+        return;
+    }
+    for c in per_source.iter_mut().flatten() {
+        if !recovered_through_service(c) {
+            continue;
+        }
+        if let Some(rest) = c.detail.strip_prefix(RECOVERED_PREFIX) {
+            c.detail = format!("{SYNCED_PREFIX}{rest}");
+            tally.recovered = tally.recovered.saturating_sub(1);
+            tally.synced += 1;
+        }
+    }
 }
 
 /// The part of `p` whose checks (in `checks`, the source's) are still

@@ -256,6 +256,10 @@ fn is_tcp_to(p: &Probe, target: &str) -> bool {
     matches!(&p.spec, ProbeSpec::Tcp { target: t, .. } if t.to_string() == target)
 }
 
+fn is_udp_to(p: &Probe, target: &str) -> bool {
+    matches!(&p.spec, ProbeSpec::Udp { target: t, .. } if t.to_string() == target)
+}
+
 fn pod(name: &str) -> Source {
     Source::Pod(name.into())
 }
@@ -378,19 +382,17 @@ async fn a_service_vip_refused_until_kube_proxy_syncs_passes() {
     let report = run_fake(&rt).await;
     // The second try waited for the delay.
     assert!(started.elapsed() >= confirm::CONFIRM_DELAY);
-    let c = report
-        .checks
-        .iter()
-        .find(|c| c.kind == CheckKind::PodToService && c.recovered())
-        .expect("the Service check recovered");
+    let c = service_check_that_waited(&report);
     assert_eq!(c.status, Status::Pass);
     assert_eq!(c.source.pod.as_deref(), Some("probe-2-1"));
     assert_eq!(c.target.ip.map(|i| i.to_string()).as_deref(), Some(VIP_1_0));
-    assert!(
-        c.detail.starts_with("flaky: refused on the first try"),
-        "{}",
-        c.detail
+    // kube-proxy was still programming the new Service: not flaky.
+    assert_eq!(
+        c.detail,
+        "waited for kube-proxy: refused on the first try, passed on the second"
     );
+    assert!(!c.recovered());
+    assert_eq!(report.summary.recovered, 0);
     assert!(
         report
             .findings
@@ -398,6 +400,59 @@ async fn a_service_vip_refused_until_kube_proxy_syncs_passes() {
             .all(|f| f.severity != Severity::Error)
     );
     assert!(!failed(&report, false));
+}
+
+/// The pod-to-Service check that passed once kube-proxy had synced.
+fn service_check_that_waited(report: &Report) -> &Check {
+    report
+        .checks
+        .iter()
+        .find(|c| c.kind == CheckKind::PodToService && c.detail.starts_with(confirm::SYNCED_PREFIX))
+        .unwrap_or_else(|| {
+            panic!(
+                "no Service check waited for kube-proxy: {:#?}",
+                report.checks
+            )
+        })
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_service_timeout_while_kube_proxy_syncs_waited_for_it_and_a_pod_timeout_is_flaky() {
+    // One Service refused at first (kube-proxy not synced), another timed out
+    // (a SYN into a half-loaded rule set), and a pod-to-pod probe timed out
+    // once: the Service checks waited for kube-proxy, the pod check is flaky.
+    let rt = Fake::scripted(|src, p, attempt| {
+        if attempt > 0 || *src != pod("probe-2-1") {
+            return None;
+        }
+        if is_tcp_to(p, VIP_1_0) {
+            return Some(refused(p));
+        }
+        (is_udp_to(p, VIP_1_0) || is_tcp_to(p, POD_1_0))
+            .then(|| ProbeResult::new(&p.id, Outcome::Timeout))
+    });
+    let report = run_fake(&rt).await;
+    let waited: Vec<&Check> = report
+        .checks
+        .iter()
+        .filter(|c| c.detail.starts_with(confirm::SYNCED_PREFIX))
+        .collect();
+    assert_eq!(waited.len(), 2, "{waited:#?}");
+    assert!(
+        waited.iter().all(|c| c.kind == CheckKind::PodToService
+            && c.status == Status::Pass
+            && !c.recovered())
+    );
+    assert!(
+        waited
+            .iter()
+            .any(|c| c.detail.contains("timeout on the first try")),
+        "{waited:#?}"
+    );
+    let flaky: Vec<&Check> = report.checks.iter().filter(|c| c.recovered()).collect();
+    assert_eq!(flaky.len(), 1, "{flaky:#?}");
+    assert_eq!(flaky[0].kind, CheckKind::PodToPod);
+    assert_eq!(report.summary.recovered, 1);
 }
 
 fn refused(p: &Probe) -> ProbeResult {
@@ -416,17 +471,13 @@ async fn a_service_refused_past_the_confirmation_is_tried_until_kube_proxy_syncs
     let started = tokio::time::Instant::now();
     let report = run_fake(&rt).await;
     assert!(started.elapsed() >= confirm::CONFIRM_DELAY + confirm::SERVICE_RETRY_EVERY);
-    let c = report
-        .checks
-        .iter()
-        .find(|c| c.kind == CheckKind::PodToService && c.recovered())
-        .expect("the Service check recovered");
+    let c = service_check_that_waited(&report);
     assert_eq!(c.status, Status::Pass);
     assert_eq!(
         c.detail,
-        "flaky: refused on the first 2 tries, passed on the third"
+        "waited for kube-proxy: refused on the first 2 tries, passed on the third"
     );
-    assert_eq!(report.summary.recovered, 1);
+    assert_eq!(report.summary.recovered, 0);
     assert_eq!(report.summary.confirmed, 0);
     assert_eq!(report.summary.failed, 0);
     // The third call asked only for that probe.
@@ -606,7 +657,13 @@ async fn a_refused_service_under_a_deny_policy_is_probed_again() {
         "{services:#?}"
     );
     assert!(services.iter().any(|c| c.status == Status::UnexpectedAllow));
-    assert!(report.summary.recovered > 0);
+    // Refused until kube-proxy synced: they waited for it, not flaky.
+    assert!(
+        services
+            .iter()
+            .all(|c| c.detail.starts_with(confirm::SYNCED_PREFIX)),
+        "{services:#?}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
