@@ -374,6 +374,27 @@ fn each_fault_is_named_as_the_root_when_agents_aggregate() {
     assert!(problems.is_empty(), "{problems:#?}");
 }
 
+/// The same with kube-proxy in nftables mode: every fault, not only
+/// kube-proxy's own, is named at its root whichever way Services are
+/// programmed (the backend mix, the FORWARD drop and bridge-nf-off meet
+/// `table ip kube-proxy` instead of KUBE-SERVICES). kube-proxy's own faults
+/// have their nftables tests in lab_run_nftables (deleting the table leaves
+/// no kube-proxy rules at all: `kube-proxy-rules-missing` is the root there).
+#[test]
+fn each_fault_is_named_at_its_root_in_nftables_mode() {
+    if !require_root() {
+        return;
+    }
+    let cni = flavours::default();
+    let own = ["kube-proxy-down", "nodeport-down"];
+    let problems: Vec<String> = faults::all()
+        .iter()
+        .filter(|f| f.applies_to(cni) && !f.needs_ipv6() && !own.contains(&f.name()))
+        .flat_map(|f| fault_problems_with(cni, *f, &["--kube-proxy", "nftables"]))
+        .collect();
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+
 /// One fault on one flavour: exit code, exactly the expected error finding,
 /// its severity, and what it must quote.
 fn fault_problems(cni: &dyn Flavour, f: &dyn faults::Fault) -> Vec<String> {
