@@ -326,6 +326,7 @@ fn every_probe_kind_across_a_veth() {
     let plan = ProbePlan {
         deadline_ms: 10_000,
         max_in_flight: None,
+        later_phases_after_ms: 0,
         probes: vec![
             probe("icmp", 2000, ProbeSpec::Icmp { target: b }),
             probe("icmp6", 2000, ProbeSpec::Icmp { target: b6 }),
@@ -443,6 +444,7 @@ fn path_mtu_finds_a_lowered_mtu_exactly() {
     let plan = ProbePlan {
         deadline_ms: 10_000,
         max_in_flight: None,
+        later_phases_after_ms: 0,
         probes: vec![
             probe("icmp", 2000, ProbeSpec::Icmp { target: b }),
             probe(
@@ -504,6 +506,7 @@ fn a_path_that_stops_answering_after_one_echo_is_not_an_mtu_of_576() {
     let plan = ProbePlan {
         deadline_ms: 10_000,
         max_in_flight: None,
+        later_phases_after_ms: 0,
         probes: vec![probe(
             "mtu",
             1500,
@@ -617,6 +620,7 @@ fn icmp_errors_from_the_path_are_unreachable() {
     let plan = ProbePlan {
         deadline_ms: 10_000,
         max_in_flight: None,
+        later_phases_after_ms: 0,
         probes: vec![
             probe("icmp6", 2000, ProbeSpec::Icmp { target: dead6(0) }),
             probe(
@@ -717,6 +721,7 @@ fn a_thousand_dead_targets_cost_about_one_timeout() {
     let plan = ProbePlan {
         deadline_ms: 30_000,
         max_in_flight: None,
+        later_phases_after_ms: 0,
         probes,
     };
     let (r, took) = pair.probe(&plan, &[]);
@@ -799,6 +804,7 @@ fn peak_memory_for_a_500_target_plan() {
     let plan = ProbePlan {
         deadline_ms: 30_000,
         max_in_flight: None,
+        later_phases_after_ms: 0,
         probes,
     };
     let (r, took) = pair.probe(&plan, &[]);
@@ -844,6 +850,7 @@ fn icmp_falls_back_to_unprivileged_ping_sockets() {
     let plan = ProbePlan {
         deadline_ms: 10_000,
         max_in_flight: None,
+        later_phases_after_ms: 0,
         probes: vec![
             probe("icmp", 2000, ProbeSpec::Icmp { target: b }),
             probe(
@@ -957,6 +964,7 @@ fn dns_through_the_namespace_resolv_conf() {
     let plan = ProbePlan {
         deadline_ms: 10_000,
         max_in_flight: None,
+        later_phases_after_ms: 0,
         probes: vec![
             dns("short", "web", None),
             dns("two-labels", "kubernetes.default", None),
@@ -1072,6 +1080,7 @@ fn the_agent_reports_its_interface_mtu_and_sweeps_up_to_it() {
     let plan = ProbePlan {
         deadline_ms: 10_000,
         max_in_flight: None,
+        later_phases_after_ms: 0,
         probes: vec![mtu_probe("v4", pair.ip_b()), mtu_probe("v6", pair.ip6_b())],
     };
     let (r, _) = pair.probe(&plan, &[]);

@@ -14,7 +14,19 @@ pub struct ProbePlan {
     /// Upper bound of probes in flight at once (the agent picks a default when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_in_flight: Option<usize>,
+    /// The agent starts no probe of phase 1 or later ([`Probe::phase`])
+    /// before this many milliseconds after the plan began: a node's
+    /// kube-proxy programs the run's new Services about a second after their
+    /// endpoints appear, and a probe sent before that is refused, or its SYN
+    /// is dropped and resent a second later (a 1 s "latency" that is not the
+    /// path's). Absent: 0.
+    #[serde(default, skip_serializing_if = "is_zero_ms")]
+    pub later_phases_after_ms: u64,
     pub probes: Vec<Probe>,
+}
+
+fn is_zero_ms(n: &u64) -> bool {
+    *n == 0
 }
 
 /// One probe: an id the result echoes, its own deadline, and what to do.

@@ -189,6 +189,8 @@ pub fn confirmation_plan(sp: &SourcePlan, indices: &[usize]) -> SourcePlan {
         plan: crate::model::ProbePlan {
             deadline_ms: sp.plan.deadline_ms,
             max_in_flight: sp.plan.max_in_flight,
+            // Past the first round: kube-proxy had its second.
+            later_phases_after_ms: 0,
             probes: Vec::new(),
         },
         templates: Vec::with_capacity(indices.len()),

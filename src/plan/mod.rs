@@ -235,6 +235,7 @@ impl SourcePlan {
             plan: ProbePlan {
                 deadline_ms: 0,
                 max_in_flight: None,
+                later_phases_after_ms: 0,
                 probes: Vec::new(),
             },
             templates: Vec::new(),
@@ -274,6 +275,13 @@ impl CheckTemplate {
         }
     }
 }
+
+/// How long after its plan began an agent holds back kube-proxy's paths
+/// (phase 1, see `ProbePlan::later_phases_after_ms`). kube-proxy's
+/// `minSyncPeriod` is 1 s by default: the probe pods have just become ready,
+/// and a node programs their Services within about that. A node slower
+/// than this is waited for by the confirmation (`pipeline::confirm`).
+pub const SERVICE_SETTLE: Duration = Duration::from_secs(1);
 
 /// The agent starts kube-proxy's paths (Services, NodePorts) after the
 /// others: they are the ones a node may not have programmed yet when the

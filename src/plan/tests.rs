@@ -921,12 +921,28 @@ fn service_and_nodeport_probes_start_in_the_later_phase() {
             assert_eq!(phase, None, "{p}");
         }
     }
-    // A plan from a CLI that knows no phases parses: phase 0.
+    // A plan with kube-proxy's paths holds them back for kube-proxy's
+    // sync, and its deadline has room for the wait.
+    assert_eq!(json["laterPhasesAfterMs"], 1000, "{json}");
+    let only_pods = plan(
+        &d,
+        &PlanOptions {
+            checks: CheckSet::parse(&["pod-to-pod".into()]).unwrap(),
+            ..PlanOptions::default()
+        },
+    );
+    let sp0 = &only_pods[0];
+    assert_eq!(sp0.plan.later_phases_after_ms, 0);
+    let unheld = serde_json::to_value(&sp0.plan).unwrap();
+    assert!(unheld.get("laterPhasesAfterMs").is_none(), "{unheld}");
+    assert!(sp.plan.deadline_ms >= sp0.plan.deadline_ms + 1000);
+    // A plan from a CLI that knows no phases parses: phase 0, no wait.
     let old: crate::model::ProbePlan = serde_json::from_str(
         r#"{"deadlineMs":1000,"probes":[{"id":"0","timeoutMs":500,"kind":"icmp","target":"198.18.0.2"}]}"#,
     )
     .unwrap();
     assert_eq!(old.probes[0].phase, 0);
+    assert_eq!(old.later_phases_after_ms, 0);
 }
 
 /// A source's plan as data, to compare plans made apart.

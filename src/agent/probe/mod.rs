@@ -230,12 +230,20 @@ pub async fn run_plan(plan: &ProbePlan) -> ProbeReport {
     );
 
     let mut results: Vec<Option<ProbeResult>> = vec![None; plan.probes.len()];
+    // kube-proxy's paths wait for it to program the new Services.
+    let later_phases_at =
+        tokio::time::Instant::now() + Duration::from_millis(plan.later_phases_after_ms);
     {
         let mut stream = futures::stream::iter(start_order(&plan.probes))
             .map(|i| {
                 let probe = &plan.probes[i];
                 let (ctx, active, pacer) = (ctx.clone(), active.clone(), pacer.clone());
-                async move { (i, run_paced(&ctx, &active, &pacer, probe).await) }
+                async move {
+                    if probe.phase > 0 {
+                        tokio::time::sleep_until(later_phases_at).await;
+                    }
+                    (i, run_paced(&ctx, &active, &pacer, probe).await)
+                }
             })
             .buffer_unordered(in_flight);
         let collect = async {

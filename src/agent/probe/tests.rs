@@ -62,6 +62,7 @@ fn plan(deadline_ms: u64, probes: Vec<Probe>) -> ProbePlan {
     ProbePlan {
         deadline_ms,
         max_in_flight: None,
+        later_phases_after_ms: 0,
         probes,
     }
 }
@@ -1078,4 +1079,43 @@ async fn results_keep_the_plan_order_across_phases() {
     let report = run_plan(&plan(5_000, vec![late, early])).await;
     let ids: Vec<&str> = report.results.iter().map(|r| r.id.as_str()).collect();
     assert_eq!(ids, ["late", "early"]);
+}
+
+/// kube-proxy's paths (phase 1) wait `later_phases_after_ms` from the plan's
+/// start; the wait is not in their latency, and a plan without them does not
+/// wait at all.
+#[tokio::test]
+async fn later_phases_wait_for_kube_proxy_and_the_wait_is_not_latency() {
+    let l = tokio::net::TcpListener::bind((LO, 0)).await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((s, _)) = l.accept().await {
+            drop(s);
+        }
+    });
+    let tcp = |id: &str, phase: u8| Probe {
+        phase,
+        ..probe(
+            id,
+            1_000,
+            0,
+            ProbeSpec::Tcp {
+                target: LO,
+                port,
+                echo: false,
+            },
+        )
+    };
+    let mut held = plan(5_000, vec![tcp("pod", 0), tcp("svc", 1)]);
+    held.later_phases_after_ms = 300;
+    let report = run_plan(&held).await;
+    assert!(report.duration_ms >= 300.0, "{report:?}");
+    let svc = by_id(&report.results, "svc");
+    assert_eq!(svc.outcome, Outcome::Ok, "{svc:?}");
+    assert!(svc.latency_ms.is_some_and(|l| l < 250.0), "{svc:?}");
+    let mut early_only = plan(5_000, vec![tcp("pod", 0)]);
+    early_only.later_phases_after_ms = 300;
+    let report = run_plan(&early_only).await;
+    assert!(report.duration_ms < 300.0, "{report:?}");
+    assert_eq!(by_id(&report.results, "pod").outcome, Outcome::Ok);
 }
