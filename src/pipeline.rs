@@ -259,11 +259,13 @@ async fn first_round<R: Runtime>(
     let total = planner.len();
     let done = std::sync::atomic::AtomicUsize::new(0);
     let mut firsts: Vec<First> = (0..total).map(|_| First::default()).collect();
+    // kube-proxy's paths wait for it until a second after the stage began.
+    let settled = tokio::time::Instant::now() + plan::SERVICE_SETTLE;
     let mut answers = futures::stream::iter(0..total)
         .map(|i| {
             let done = &done;
             async move {
-                let first = first_answer(rt, planner, i, aggregated, expected_block).await;
+                let first = first_answer(rt, planner, i, aggregated, expected_block, settled).await;
                 let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
                 progress.tick(n, total);
                 (i, first)
@@ -287,6 +289,7 @@ async fn first_answer<R: Runtime>(
     i: usize,
     aggregated: bool,
     expected_block: &dyn Fn(&Check) -> bool,
+    settled: tokio::time::Instant,
 ) -> (
     First,
     Vec<(
@@ -301,6 +304,8 @@ async fn first_answer<R: Runtime>(
         // A failure NetworkPolicy intends passing is an unexpected allow: in full.
         cells::mark(&mut sp, expected_block);
     }
+    let hold = settled.saturating_duration_since(tokio::time::Instant::now());
+    plan::hold_later_phases(&mut sp, hold);
     let answer = ask(rt, &sp).await;
     let at = Some(tokio::time::Instant::now());
     let a = match answer {

@@ -177,12 +177,7 @@ impl<'a> Ctx<'a> {
             return None;
         }
         let max_timeout = self.timing.probe_timeout.max(self.timing.dns_timeout);
-        let mut deadline = plan_deadline(sp.plan.probes.len(), max_timeout);
-        if sp.plan.probes.iter().any(|p| p.phase > 0) {
-            sp.plan.later_phases_after_ms = super::SERVICE_SETTLE.as_millis() as u64;
-            deadline += super::SERVICE_SETTLE;
-        }
-        sp.plan.deadline_ms = deadline.as_millis() as u64;
+        sp.plan.deadline_ms = plan_deadline(sp.plan.probes.len(), max_timeout).as_millis() as u64;
         Some(sp)
     }
 }

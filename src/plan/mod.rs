@@ -280,8 +280,22 @@ impl CheckTemplate {
 /// (phase 1, see `ProbePlan::later_phases_after_ms`). kube-proxy's
 /// `minSyncPeriod` is 1 s by default: the probe pods have just become ready,
 /// and a node programs their Services within about that. A node slower
-/// than this is waited for by the confirmation (`pipeline::confirm`).
+/// than this is waited for by the confirmation (`pipeline::confirm`). Held
+/// by [`hold_later_phases`].
 pub const SERVICE_SETTLE: Duration = Duration::from_secs(1);
+
+/// Hold `sp`'s phase-1 probes back for `hold` (when it has any), its
+/// deadline longer by as much. The probe stage asks it for what is left of
+/// [`SERVICE_SETTLE`] since the stage began: a source asked later (a large
+/// run asks a bounded number at once) is not held at all.
+pub fn hold_later_phases(sp: &mut SourcePlan, hold: Duration) {
+    if hold.is_zero() || !sp.plan.probes.iter().any(|p| p.phase > 0) {
+        return;
+    }
+    let ms = u64::try_from(hold.as_millis()).unwrap_or(u64::MAX);
+    sp.plan.later_phases_after_ms = ms;
+    sp.plan.deadline_ms = sp.plan.deadline_ms.saturating_add(ms);
+}
 
 /// The agent starts kube-proxy's paths (Services, NodePorts) after the
 /// others: they are the ones a node may not have programmed yet when the

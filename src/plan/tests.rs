@@ -921,9 +921,17 @@ fn service_and_nodeport_probes_start_in_the_later_phase() {
             assert_eq!(phase, None, "{p}");
         }
     }
-    // A plan with kube-proxy's paths holds them back for kube-proxy's
-    // sync, and its deadline has room for the wait.
-    assert_eq!(json["laterPhasesAfterMs"], 1000, "{json}");
+    // Held for kube-proxy's sync when asked: the deadline has room for the
+    // wait; a plan without kube-proxy's paths, or asked late, is not held.
+    assert!(json.get("laterPhasesAfterMs").is_none(), "{json}");
+    let mut held = sp.clone();
+    crate::plan::hold_later_phases(&mut held, Duration::from_millis(700));
+    let json = serde_json::to_value(&held.plan).unwrap();
+    assert_eq!(json["laterPhasesAfterMs"], 700, "{json}");
+    assert_eq!(held.plan.deadline_ms, sp.plan.deadline_ms + 700);
+    let mut late = sp.clone();
+    crate::plan::hold_later_phases(&mut late, Duration::ZERO);
+    assert_eq!(late.plan, sp.plan);
     let only_pods = plan(
         &d,
         &PlanOptions {
@@ -931,11 +939,9 @@ fn service_and_nodeport_probes_start_in_the_later_phase() {
             ..PlanOptions::default()
         },
     );
-    let sp0 = &only_pods[0];
-    assert_eq!(sp0.plan.later_phases_after_ms, 0);
-    let unheld = serde_json::to_value(&sp0.plan).unwrap();
-    assert!(unheld.get("laterPhasesAfterMs").is_none(), "{unheld}");
-    assert!(sp.plan.deadline_ms >= sp0.plan.deadline_ms + 1000);
+    let mut pods = only_pods[0].clone();
+    crate::plan::hold_later_phases(&mut pods, Duration::from_millis(700));
+    assert_eq!(pods.plan, only_pods[0].plan);
     // A plan from a CLI that knows no phases parses: phase 0, no wait.
     let old: crate::model::ProbePlan = serde_json::from_str(
         r#"{"deadlineMs":1000,"probes":[{"id":"0","timeoutMs":500,"kind":"icmp","target":"198.18.0.2"}]}"#,
