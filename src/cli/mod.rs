@@ -244,7 +244,8 @@ pub struct LabArgs {
     /// List the faults and exit
     #[arg(long)]
     pub list_faults: bool,
-    /// How kube-proxy programs Services on the lab's nodes
+    /// How kube-proxy programs Services on the lab's nodes (nftables: `table
+    /// ip kube-proxy`, and `table ip6 kube-proxy` for IPv6)
     #[arg(long, value_enum, default_value_t = KubeProxyArg::Iptables, value_name = "MODE")]
     pub kube_proxy: KubeProxyArg,
     /// The CNI the lab's nodes run. Flavours that need IPIP, GENEVE or
@@ -254,9 +255,8 @@ pub struct LabArgs {
     pub cni: String,
     /// IP families of the lab's cluster: ipv4, ipv6 (pods, Services, nodes
     /// and DNS with IPv6 addresses in 2001:2::/48) or dual (both; every
-    /// check runs per family). IPv6 needs the flannel flavour and kube-proxy
-    /// in iptables mode: the other flavours and nftables mode are IPv4 in
-    /// the lab
+    /// check runs per family). IPv6 needs the flannel flavour: the other
+    /// flavours are IPv4 in the lab
     #[arg(long, default_value = "ipv4", value_name = "FAMILY", value_parser = ["ipv4", "ipv6", "dual"])]
     pub ip_family: String,
     /// NetworkPolicies (YAML) to load into the lab's objects
