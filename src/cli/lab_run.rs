@@ -385,4 +385,27 @@ mod tests {
         let bad = crate::cli::Cli::parse_args(["kubectl-netcheck", "lab", "--kube-proxy", "ipvs"]);
         assert!(bad.is_err());
     }
+
+    /// kube-proxy's nftables mode builds IPv6 and dual stack (`table ip6
+    /// kube-proxy`).
+    #[test]
+    fn nftables_mode_takes_every_ip_family() {
+        for family in ["ipv4", "ipv6", "dual"] {
+            let cli = crate::cli::Cli::parse_args([
+                "kubectl-netcheck",
+                "lab",
+                "--kube-proxy",
+                "nftables",
+                "--ip-family",
+                family,
+            ])
+            .unwrap();
+            let Some(crate::cli::Command::Lab(args)) = cli.command else {
+                panic!("lab");
+            };
+            let req = parse_request(&args).unwrap_or_else(|e| panic!("{family}: {e:?}"));
+            assert_eq!(req.cfg.kube_proxy, KubeProxyMode::Nftables);
+            assert_eq!(req.cfg.ip_family.name(), family);
+        }
+    }
 }
