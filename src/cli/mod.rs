@@ -93,7 +93,7 @@ pub enum KubeProxyArg {
     /// KUBE-SERVICES chains in iptables
     #[default]
     Iptables,
-    /// table ip kube-proxy in nftables (needs nft)
+    /// table ip kube-proxy (and ip6 kube-proxy for IPv6) in nftables (needs nft)
     Nftables,
 }
 
@@ -244,8 +244,7 @@ pub struct LabArgs {
     /// List the faults and exit
     #[arg(long)]
     pub list_faults: bool,
-    /// How kube-proxy programs Services on the lab's nodes (nftables: `table
-    /// ip kube-proxy`, and `table ip6 kube-proxy` for IPv6)
+    /// How kube-proxy programs Services on the lab's nodes
     #[arg(long, value_enum, default_value_t = KubeProxyArg::Iptables, value_name = "MODE")]
     pub kube_proxy: KubeProxyArg,
     /// The CNI the lab's nodes run. Flavours that need IPIP, GENEVE or
