@@ -483,4 +483,45 @@ mod tests {
         );
         assert!(f[0].title.starts_with("IPv4 only: "), "{}", f[0].title);
     }
+
+    /// An IPv4-only cluster in nftables mode: its nodes carry `table ip6
+    /// kube-proxy` too (the real capture has it, without Services); a node
+    /// that lost `table ip kube-proxy` is named although its IPv6 table is
+    /// there: IPv4 is judged on IPv4's table.
+    #[test]
+    fn on_ipv4_only_the_ip6_table_does_not_stand_in_for_the_ip_one() {
+        let d = {
+            let mut d = sim::cluster(3);
+            d.cluster.kube_proxy_mode = "nftables".into();
+            d
+        };
+        let checks = services_dead_from(&d, "node-2");
+        let json = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/host-v1.36/turn2/node1-nft-ruleset-kube-proxy-nftables-mode.json"
+        ))
+        .expect("fixture");
+        let ruleset = crate::inspect::nft::parse(&json).expect("nft JSON");
+        assert!(
+            ruleset
+                .tables
+                .iter()
+                .any(|t| t.family == "ip6" && t.name == "kube-proxy"),
+            "the real IPv4-only node has table ip6 kube-proxy"
+        );
+        let mut hosts = testing::healthy_hosts(&d);
+        for h in hosts.iter_mut() {
+            strip_kube(h);
+            let mut rs = ruleset.clone();
+            if h.node == "node-2" {
+                rs.tables
+                    .retain(|t| !(t.family == "ip" && t.name == "kube-proxy"));
+            }
+            h.firewall.as_mut().unwrap().nftables = Some(rs);
+        }
+        let f = testing::diagnose(&d, &checks, &hosts);
+        assert_eq!(f[0].id, FindingId::KubeProxyRulesMissing, "{f:#?}");
+        assert_eq!(f[0].nodes, vec!["node-2"]);
+        assert!(!f[0].title.contains("only"), "{}", f[0].title);
+    }
 }
