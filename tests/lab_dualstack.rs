@@ -4,7 +4,8 @@
 //! lab has IPv6 checks only; `ipv6-forward-off` is named at its root,
 //! `ip-forward-disabled` for IPv6 on the broken node, with IPv6 checks as
 //! its evidence and every IPv4 check passing; the flags that cannot mean
-//! anything are usage errors.
+//! anything are usage errors. kube-proxy's nftables mode on dual stack is
+//! tests/lab_dualstack_nftables.rs.
 
 mod lab_common;
 
@@ -219,7 +220,6 @@ fn ipv6_flags_that_cannot_mean_anything_are_usage_errors() {
     for args in [
         &["--ip-family", "ipv5"][..],
         &["--ip-family", "dual", "--cni", "kindnet"],
-        &["--ip-family", "dual", "--kube-proxy", "nftables"],
         &["--fault", "ipv6-forward-off"],
         &["--fault", "ipv6-forward-drop"],
     ] {

@@ -64,11 +64,10 @@ pub fn parse_request(args: &LabArgs) -> Result<Request, CliError> {
             f.name()
         )));
     }
-    if cfg.ip_family.v6() && (cni.name() != "flannel" || cfg.kube_proxy != KubeProxyMode::Iptables)
-    {
+    if cfg.ip_family.v6() && cni.name() != "flannel" {
         return Err(CliError::usage(format!(
-            "--ip-family {} is built with --cni flannel and --kube-proxy iptables only; \
-             the lab's other flavours and nftables mode are IPv4",
+            "--ip-family {} is built with --cni flannel only; \
+             the lab's other flavours are IPv4",
             args.ip_family
         )));
     }
@@ -385,5 +384,28 @@ mod tests {
         );
         let bad = crate::cli::Cli::parse_args(["kubectl-netcheck", "lab", "--kube-proxy", "ipvs"]);
         assert!(bad.is_err());
+    }
+
+    /// kube-proxy's nftables mode builds IPv6 and dual stack (`table ip6
+    /// kube-proxy`).
+    #[test]
+    fn nftables_mode_takes_every_ip_family() {
+        for family in ["ipv4", "ipv6", "dual"] {
+            let cli = crate::cli::Cli::parse_args([
+                "kubectl-netcheck",
+                "lab",
+                "--kube-proxy",
+                "nftables",
+                "--ip-family",
+                family,
+            ])
+            .unwrap();
+            let Some(crate::cli::Command::Lab(args)) = cli.command else {
+                panic!("lab");
+            };
+            let req = parse_request(&args).unwrap_or_else(|e| panic!("{family}: {e:?}"));
+            assert_eq!(req.cfg.kube_proxy, KubeProxyMode::Nftables);
+            assert_eq!(req.cfg.ip_family.name(), family);
+        }
     }
 }

@@ -104,6 +104,18 @@ pub trait Rule: Sync {
 pub fn diagnose(ev: &Evidence<'_>) -> Vec<Finding> {
     let families: BTreeSet<Family> = ev.checks.iter().map(Check::family).collect();
     if !families.contains(&Family::Ipv6) {
+        // IPv4 only, but the nodes have IPv6 nftables state (kube-proxy's
+        // nftables mode writes `table ip6 kube-proxy` on a node with IPv6,
+        // Services or not): IPv4 is judged on IPv4's tables alone. Copies
+        // the host reports only then.
+        if ev.hosts.iter().any(has_ip6_nft_rules) {
+            let hosts = family_hosts(ev.hosts, Family::Ipv4);
+            let part = Evidence {
+                hosts: &hosts,
+                ..*ev
+            };
+            return diagnose_one(&part).into_iter().map(|(f, _)| f).collect();
+        }
         return diagnose_one(ev).into_iter().map(|(f, _)| f).collect();
     }
     let runs: Vec<family::Run> = families
@@ -116,14 +128,7 @@ pub fn diagnose(ev: &Evidence<'_>) -> Vec<Finding> {
                 .cloned()
                 .collect();
             // Each family's own firewall: ip6tables for IPv6.
-            let hosts: Vec<HostReport> = ev
-                .hosts
-                .iter()
-                .map(|h| HostReport {
-                    firewall: h.firewall.as_ref().map(|fw| fw.for_family(fam)),
-                    ..h.clone()
-                })
-                .collect();
+            let hosts = family_hosts(ev.hosts, fam);
             let part = Evidence {
                 checks: &checks,
                 hosts: &hosts,
@@ -142,6 +147,28 @@ pub fn diagnose(ev: &Evidence<'_>) -> Vec<Finding> {
     let mut findings = family::merge(runs);
     findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
     findings
+}
+
+/// The host reports as one family's packets see them
+/// ([`crate::model::host::Firewall::for_family`]).
+fn family_hosts(hosts: &[HostReport], fam: Family) -> Vec<HostReport> {
+    hosts
+        .iter()
+        .map(|h| HostReport {
+            firewall: h.firewall.as_ref().map(|fw| fw.for_family(fam)),
+            ..h.clone()
+        })
+        .collect()
+}
+
+/// A node with rules read from an `ip6` nftables table (not one only
+/// listed because ip6tables-nft-save read it).
+fn has_ip6_nft_rules(h: &HostReport) -> bool {
+    h.firewall
+        .iter()
+        .filter_map(|fw| fw.nftables.as_ref())
+        .flat_map(|n| &n.tables)
+        .any(|t| t.family == "ip6" && t.read_by.is_none())
 }
 
 /// The rules over one set of checks: each finding with how many failed

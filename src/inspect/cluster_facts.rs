@@ -59,16 +59,24 @@ fn is_unknown(v: &str) -> bool {
 /// or the firewall could not be read.
 pub fn node_kube_proxy_mode(h: &HostReport) -> Option<(String, String)> {
     let fw = h.firewall.as_ref()?;
-    if let Some(t) = fw
+    // One table per IP family kube-proxy runs (`ip`, `ip6`).
+    let tables: Vec<String> = fw
         .nftables
-        .as_ref()
+        .iter()
         .filter(|n| n.error.is_none())
-        .and_then(|n| n.tables.iter().find(|t| t.name == "kube-proxy"))
-    {
-        return Some((
-            "nftables".into(),
-            format!("nftables table {} kube-proxy", t.family),
-        ));
+        .flat_map(|n| &n.tables)
+        .filter(|t| t.name == "kube-proxy")
+        .map(|t| format!("{} kube-proxy", t.family))
+        .collect();
+    match tables.as_slice() {
+        [] => {}
+        [one] => return Some(("nftables".into(), format!("nftables table {one}"))),
+        more => {
+            return Some((
+                "nftables".into(),
+                format!("nftables tables {}", more.join(" and ")),
+            ));
+        }
     }
     // The best-known chain first (KUBE-SERVICES), wherever it is.
     let mut chains: Vec<(usize, String)> = fw
@@ -390,7 +398,8 @@ mod tests {
         assert_eq!(c.kube_proxy_mode, "nftables");
         assert_eq!(
             c.from_nodes.get("kubeProxyMode").map(String::as_str),
-            Some("nftables table ip kube-proxy on node1")
+            // The real node has both families' tables (the IPv6 one empty).
+            Some("nftables tables ip kube-proxy and ip6 kube-proxy on node1")
         );
     }
 

@@ -578,4 +578,79 @@ mod tests {
         assert!(big < 6_000, "{big} bytes for 5,000 Services");
         assert!(big - small < 100, "{small} -> {big} bytes");
     }
+
+    /// kube-proxy's IPv6 table (the derived dual-stack fixture, README
+    /// there): read as the IPv4 one is, its per-Service chains folded, and
+    /// each family's question answered on its own table only.
+    #[test]
+    fn each_family_is_judged_on_its_own_kube_proxy_table() {
+        use crate::model::Family;
+        let six = nft::parse(&read(
+            "derived-v1.36-dualstack/node1-nft-table-ip6-kube-proxy.json",
+        ))
+        .expect("nft JSON");
+        assert_eq!(six.tables.len(), 1);
+        let t = &six.tables[0];
+        assert_eq!((t.family.as_str(), t.name.as_str()), ("ip6", "kube-proxy"));
+        let chain = |n: &str| t.chains.iter().find(|c| c.name == n).expect(n);
+        let pre = chain("filter-prerouting-pre-dnat");
+        assert_eq!(
+            (pre.hook.as_deref(), pre.priority, pre.policy.as_deref()),
+            (Some("prerouting"), Some(-110), Some("accept"))
+        );
+        assert_eq!(chain("nat-postrouting").priority, Some(100));
+        assert_eq!(chain("services").rule_count, 3);
+        assert_eq!(chain("cluster-ips-check").rule_count, 2);
+        assert_eq!(chain("reject-chain").rule_count, 1);
+        // 15 fixed chains with 22 rules, and 4 Service chains of one rule.
+        assert_eq!(t.chains.len(), 19);
+        assert_eq!(t.rule_count, 22 + 4, "{t:#?}");
+
+        let (full, slim) = full_and_slim(
+            fixture("node1"),
+            "",
+            &read("host-v1.36/turn2/node1-iptables-nft-save-kube-proxy-nftables-mode.txt"),
+            Some(&read(
+                "derived-v1.36-dualstack/node1-nft-ruleset-dualstack.json",
+            )),
+        );
+        same_answers("dual-stack nftables mode", &full, &slim);
+        let fw = slim.firewall.clone().expect("firewall");
+        let tables = &fw.nftables.as_ref().expect("nft").tables;
+        for family in ["ip", "ip6"] {
+            let kp = tables
+                .iter()
+                .find(|t| t.family == family && t.name == "kube-proxy")
+                .unwrap_or_else(|| panic!("table {family} kube-proxy"));
+            let folded = kp.folded.iter().find(|g| g.prefix == "service-");
+            assert_eq!(
+                folded.map(|g| g.chains),
+                Some(4),
+                "{family}: {:?}",
+                kp.folded
+            );
+        }
+        let judged = |fw: &Firewall| {
+            [Family::Ipv4, Family::Ipv6].map(|f| query::kube_proxy_rules(&fw.for_family(f)))
+        };
+        assert_eq!(judged(&fw), [Some(true), Some(true)]);
+        let without = |family: &str| {
+            let mut fw = fw.clone();
+            if let Some(n) = fw.nftables.as_mut() {
+                n.tables
+                    .retain(|t| !(t.family == family && t.name == "kube-proxy"));
+            }
+            fw
+        };
+        // The IPv6 table gone: IPv6 has no rules, whatever IPv4's table holds.
+        assert_eq!(judged(&without("ip6")), [Some(true), Some(false)]);
+        assert_eq!(judged(&without("ip")), [Some(false), Some(true)]);
+        // An IPv6-only node shows the mode through its IPv6 table.
+        let mut h = slim.clone();
+        h.firewall = Some(without("ip"));
+        assert_eq!(
+            cluster_facts::node_kube_proxy_mode(&h),
+            Some(("nftables".into(), "nftables table ip6 kube-proxy".into()))
+        );
+    }
 }

@@ -7,6 +7,7 @@
 
 use super::ctx::LabCtx;
 use super::flavours::PodWire;
+use super::kube_proxy_mode::FamilyServices;
 use super::kube_proxy_nft::NftNode;
 use super::plan::{
     APISERVER_IP, APISERVER_IP_V6, APISERVER_PORT, DNS_REPLICAS, DNS_SERVICE_IP, DNS_SERVICE_IP_V6,
@@ -125,7 +126,8 @@ fn family_ports(
     v
 }
 
-/// The ports of one family (IPv4: iptables and nftables; IPv6: ip6tables).
+/// The ports of one family (IPv4: iptables or `table ip kube-proxy`; IPv6:
+/// ip6tables or `table ip6 kube-proxy`).
 pub fn of_family(services: &[ServicePort], v6: bool) -> Vec<ServicePort> {
     services
         .iter()
@@ -134,13 +136,35 @@ pub fn of_family(services: &[ServicePort], v6: bool) -> Vec<ServicePort> {
         .collect()
 }
 
-/// What of node `i` kube-proxy's nftables table names.
-pub fn nft_node(ctx: &LabCtx, i: usize) -> NftNode {
+/// Node `i` as kube-proxy programs it, per family the lab has (IPv4's
+/// first): the node's address and pod CIDR of that family, and that
+/// family's ports of `services`.
+pub fn kube_proxy_families(
+    ctx: &LabCtx,
+    i: usize,
+    services: &[ServicePort],
+) -> Vec<FamilyServices> {
     let p = &ctx.plan;
-    NftNode {
-        node_ip: p.node_ip(i),
-        pod_cidr: p.pod_cidr(i).parse().unwrap_or_default(),
+    let mut v = Vec::new();
+    if p.family.v4() {
+        v.push(FamilyServices {
+            node: NftNode {
+                node_ip: p.node_ip(i).into(),
+                pod_cidr: p.pod_cidr(i).parse().unwrap_or_default(),
+            },
+            services: of_family(services, false),
+        });
     }
+    if p.family.v6() {
+        v.push(FamilyServices {
+            node: NftNode {
+                node_ip: p.node_ip6(i).into(),
+                pod_cidr: p.pod_cidr6(i).parse().unwrap_or_default(),
+            },
+            services: of_family(services, true),
+        });
+    }
+    v
 }
 
 /// Load br_netfilter when the kernel has it but it is not loaded (bridged
@@ -324,15 +348,15 @@ async fn build_node(ctx: &LabCtx, i: usize, services: &[ServicePort]) -> Result<
         .collect();
     let v4 = of_family(services, false);
     let rules = ctx.kube_proxy.node_iptables(&ctx.cni.iptables(p, i), &v4);
-    let nft = ctx.kube_proxy.initial(&nft_node(ctx, i), &v4);
-    // IPv6: kube-proxy's rules in ip6tables (iptables mode; the lab refuses
-    // IPv6 with nftables mode), kubelet's chains with them.
-    let rules6 = p.family.v6().then(|| {
-        super::rules::node_rules(
-            &super::flavours::CniRules::default(),
-            Some(&of_family(services, true)),
-        )
-    });
+    // nftables mode: each family's kube-proxy table.
+    let nft = ctx
+        .kube_proxy
+        .initial(&kube_proxy_families(ctx, i, services));
+    // IPv6: kubelet's chains in ip6tables, with kube-proxy's in iptables mode.
+    let rules6 = p
+        .family
+        .v6()
+        .then(|| ctx.kube_proxy.node_ip6tables(&of_family(services, true)));
     let fdb_lines = ctx.cni.fdb_lines(p, i);
     let mut sysctls = vec![
         ("net.ipv4.ip_forward".to_string(), "1".to_string(), false),

@@ -10,6 +10,7 @@
 use super::cmd::Tools;
 use super::flavours::CniRules;
 use super::kube_proxy_nft::{self, NftNode};
+use super::plan::IpFamily;
 use super::rules::{self, ServicePort};
 use crate::runtime::{Result, RuntimeError};
 
@@ -19,7 +20,8 @@ pub enum KubeProxyMode {
     /// KUBE-SERVICES → KUBE-SVC-… → KUBE-SEP-… in iptables (the default).
     #[default]
     Iptables,
-    /// `table ip kube-proxy` in nftables; nothing of kube-proxy in iptables.
+    /// `table ip kube-proxy` (and `table ip6 kube-proxy` for IPv6) in
+    /// nftables; nothing of kube-proxy in iptables or ip6tables.
     Nftables,
 }
 
@@ -75,7 +77,7 @@ impl KubeProxyMode {
     }
 
     /// The node's whole iptables document (kubelet's and the CNI's chains,
-    /// and kube-proxy's in iptables mode).
+    /// and kube-proxy's IPv4 ones in iptables mode).
     pub fn node_iptables(self, cni: &CniRules, services: &[ServicePort]) -> String {
         match self {
             KubeProxyMode::Iptables => rules::node_rules(cni, Some(services)),
@@ -83,47 +85,81 @@ impl KubeProxyMode {
         }
     }
 
-    /// What kube-proxy writes at build time besides the iptables document.
-    pub fn initial(self, node: &NftNode, services: &[ServicePort]) -> Option<Load> {
+    /// The node's ip6tables document on an IPv6 or dual-stack lab:
+    /// kubelet's chains, and kube-proxy's IPv6 ones in iptables mode.
+    pub fn node_ip6tables(self, services6: &[ServicePort]) -> String {
+        match self {
+            KubeProxyMode::Iptables => rules::node_rules(&CniRules::default(), Some(services6)),
+            KubeProxyMode::Nftables => rules::kubelet_rules6(),
+        }
+    }
+
+    /// What kube-proxy writes at build time besides the iptables documents:
+    /// in nftables mode, each family's table.
+    pub fn initial(self, families: &[FamilyServices]) -> Option<Load> {
         match self {
             KubeProxyMode::Iptables => None,
-            KubeProxyMode::Nftables => {
-                Some(Load::Nft(kube_proxy_nft::replace_table(node, services)))
-            }
+            KubeProxyMode::Nftables => Some(nft_tables(families)),
         }
     }
 
-    /// What kube-proxy's later sync writes: its own rules only.
-    pub fn sync(self, node: &NftNode, services: &[ServicePort]) -> Load {
+    /// What kube-proxy's later sync writes: its own rules only, in each
+    /// family (IPv4's first; kube-proxy runs one proxier per family).
+    pub fn sync(self, families: &[FamilyServices]) -> Load {
         match self {
-            KubeProxyMode::Iptables => Load::IptablesNoflush(rules::kube_proxy_sync(services)),
-            KubeProxyMode::Nftables => Load::Nft(kube_proxy_nft::replace_table(node, services)),
+            KubeProxyMode::Iptables => all(families
+                .iter()
+                .map(|f| {
+                    let doc = rules::kube_proxy_sync(&f.services);
+                    if f.node.v6() {
+                        Load::Ip6tablesNoflush(doc)
+                    } else {
+                        Load::IptablesNoflush(doc)
+                    }
+                })
+                .collect()),
+            KubeProxyMode::Nftables => nft_tables(families),
         }
     }
 
-    /// Removes the Service rules (`kube-proxy-down`): KUBE-SERVICES flushed
-    /// in nat, or the whole kube-proxy table deleted.
-    pub fn remove_services(self) -> Load {
-        match self {
+    /// Removes the Service rules of every family the lab has
+    /// (`kube-proxy-down`): KUBE-SERVICES flushed in nat (iptables and
+    /// ip6tables), or each kube-proxy table deleted, as a node shows them
+    /// when kube-proxy is not running and its rules were cleaned up or never
+    /// came back (`kube-proxy --cleanup`, a reboot: nftables tables do not
+    /// survive one).
+    pub fn remove_services(self, family: IpFamily) -> Load {
+        per_family(family, |v6| match self {
             KubeProxyMode::Iptables => {
-                Load::IptablesNoflush("*nat\n-F KUBE-SERVICES\nCOMMIT\n".into())
+                let doc = "*nat\n-F KUBE-SERVICES\nCOMMIT\n".to_string();
+                if v6 {
+                    Load::Ip6tablesNoflush(doc)
+                } else {
+                    Load::IptablesNoflush(doc)
+                }
             }
-            KubeProxyMode::Nftables => Load::Nft(kube_proxy_nft::delete_table()),
-        }
+            KubeProxyMode::Nftables => Load::Nft(kube_proxy_nft::delete_table(v6)),
+        })
     }
 
     /// Removes the NodePort rules only (`nodeport-down`), the ClusterIP rules
-    /// staying: nat KUBE-NODEPORTS flushed, or the `service-nodeports` map.
-    pub fn remove_node_ports(self) -> Load {
-        match self {
+    /// staying, in every family the lab has: nat KUBE-NODEPORTS flushed, or
+    /// each table's `service-nodeports` map.
+    pub fn remove_node_ports(self, family: IpFamily) -> Load {
+        per_family(family, |v6| match self {
             KubeProxyMode::Iptables => {
-                Load::IptablesNoflush("*nat\n-F KUBE-NODEPORTS\nCOMMIT\n".into())
+                let doc = "*nat\n-F KUBE-NODEPORTS\nCOMMIT\n".to_string();
+                if v6 {
+                    Load::Ip6tablesNoflush(doc)
+                } else {
+                    Load::IptablesNoflush(doc)
+                }
             }
             KubeProxyMode::Nftables => Load::Nft(format!(
                 "flush map {} service-nodeports\n",
-                kube_proxy_nft::TABLE
+                kube_proxy_nft::table_name(v6)
             )),
-        }
+        })
     }
 
     /// The mode's tools are there (`nft` for nftables), or what to install.
@@ -136,6 +172,44 @@ impl KubeProxyMode {
             )),
             _ => Ok(()),
         }
+    }
+}
+
+/// One IP family of a node as kube-proxy programs it: the node's address
+/// and pod CIDR of that family ([`NftNode`]) and that family's Service ports.
+#[derive(Debug, Clone)]
+pub struct FamilyServices {
+    pub node: NftNode,
+    pub services: Vec<ServicePort>,
+}
+
+/// Each family's whole kube-proxy table, replaced (one `nft -f` each: the
+/// proxiers sync on their own).
+fn nft_tables(families: &[FamilyServices]) -> Load {
+    all(families
+        .iter()
+        .map(|f| Load::Nft(kube_proxy_nft::replace_table(&f.node, &f.services)))
+        .collect())
+}
+
+/// `load(v6)` for each family the lab has, IPv4's first.
+fn per_family(family: IpFamily, load: impl Fn(bool) -> Load) -> Load {
+    let mut v = Vec::new();
+    if family.v4() {
+        v.push(load(false));
+    }
+    if family.v6() {
+        v.push(load(true));
+    }
+    all(v)
+}
+
+/// One load, or several in order.
+fn all(mut loads: Vec<Load>) -> Load {
+    if loads.len() == 1 {
+        loads.remove(0)
+    } else {
+        Load::All(loads)
     }
 }
 
@@ -153,33 +227,93 @@ mod tests {
         assert_eq!(KubeProxyMode::default(), KubeProxyMode::Iptables);
     }
 
+    fn v4_node() -> FamilyServices {
+        FamilyServices {
+            node: NftNode {
+                node_ip: std::net::Ipv4Addr::new(198, 19, 255, 1).into(),
+                pod_cidr: "198.18.0.0/24".parse().unwrap(),
+            },
+            services: Vec::new(),
+        }
+    }
+
+    fn v6_node() -> FamilyServices {
+        FamilyServices {
+            node: NftNode {
+                node_ip: "2001:2:0:fffe::1".parse().unwrap(),
+                pod_cidr: "2001:2::/64".parse().unwrap(),
+            },
+            services: Vec::new(),
+        }
+    }
+
     #[test]
     fn each_mode_writes_where_kube_proxy_does() {
-        let node = NftNode {
-            node_ip: std::net::Ipv4Addr::new(198, 19, 255, 1),
-            pod_cidr: "198.18.0.0/24".parse().unwrap(),
-        };
+        let node = [v4_node()];
         let ipt = KubeProxyMode::Iptables;
         let nft = KubeProxyMode::Nftables;
         let cni = crate::lab::flavours::flannel::flanneld_rules("198.18.0.0/24");
         assert!(ipt.node_iptables(&cni, &[]).contains("KUBE-SERVICES"));
         assert!(!nft.node_iptables(&cni, &[]).contains("KUBE-SERVICES"));
-        assert_eq!(ipt.initial(&node, &[]), None);
+        assert_eq!(ipt.initial(&node), None);
         assert!(
-            matches!(nft.initial(&node, &[]), Some(Load::Nft(d)) if d.contains("table ip kube-proxy {\n"))
+            matches!(nft.initial(&node), Some(Load::Nft(d)) if d.contains("table ip kube-proxy {\n"))
         );
-        assert!(matches!(ipt.sync(&node, &[]), Load::IptablesNoflush(_)));
-        assert!(matches!(nft.sync(&node, &[]), Load::Nft(_)));
+        assert!(matches!(ipt.sync(&node), Load::IptablesNoflush(_)));
+        assert!(matches!(nft.sync(&node), Load::Nft(_)));
         assert_eq!(
-            nft.remove_services(),
+            nft.remove_services(IpFamily::Ipv4),
             Load::Nft("delete table ip kube-proxy\n".into())
         );
         assert_eq!(
-            nft.remove_node_ports(),
+            nft.remove_node_ports(IpFamily::Ipv4),
             Load::Nft("flush map ip kube-proxy service-nodeports\n".into())
         );
         assert!(
-            matches!(ipt.remove_node_ports(), Load::IptablesNoflush(d) if d.contains("-F KUBE-NODEPORTS"))
+            matches!(ipt.remove_node_ports(IpFamily::Ipv4), Load::IptablesNoflush(d) if d.contains("-F KUBE-NODEPORTS"))
         );
+    }
+
+    /// Dual stack: kube-proxy writes each family where that family's rules
+    /// live (ip6tables, or `table ip6 kube-proxy`), and the faults remove
+    /// both families' rules, as a node without kube-proxy shows them.
+    #[test]
+    fn each_family_has_its_own_rules_and_the_faults_remove_both() {
+        let both = [v4_node(), v6_node()];
+        let ipt = KubeProxyMode::Iptables;
+        let nft = KubeProxyMode::Nftables;
+        assert!(ipt.node_ip6tables(&[]).contains(":KUBE-SERVICES"));
+        let kubelet6 = nft.node_ip6tables(&[]);
+        assert!(!kubelet6.contains("KUBE-SERVICES") && !kubelet6.contains("127.0.0.0/8"));
+        assert!(kubelet6.contains(":KUBE-KUBELET-CANARY"));
+        let Some(Load::All(tables)) = nft.initial(&both) else {
+            panic!("two tables")
+        };
+        assert!(matches!(&tables[..], [Load::Nft(a), Load::Nft(b)]
+            if a.contains("table ip kube-proxy {\n") && b.contains("table ip6 kube-proxy {\n")));
+        assert_eq!(Some(nft.sync(&both)), nft.initial(&both));
+        assert!(matches!(ipt.sync(&both),
+            Load::All(l) if matches!(&l[..], [Load::IptablesNoflush(_), Load::Ip6tablesNoflush(_)])));
+        assert!(matches!(ipt.sync(&[v6_node()]), Load::Ip6tablesNoflush(_)));
+        assert_eq!(
+            nft.remove_services(IpFamily::Dual),
+            Load::All(vec![
+                Load::Nft("delete table ip kube-proxy\n".into()),
+                Load::Nft("delete table ip6 kube-proxy\n".into()),
+            ])
+        );
+        assert_eq!(
+            nft.remove_services(IpFamily::Ipv6),
+            Load::Nft("delete table ip6 kube-proxy\n".into())
+        );
+        assert_eq!(
+            nft.remove_node_ports(IpFamily::Dual),
+            Load::All(vec![
+                Load::Nft("flush map ip kube-proxy service-nodeports\n".into()),
+                Load::Nft("flush map ip6 kube-proxy service-nodeports\n".into()),
+            ])
+        );
+        assert!(matches!(ipt.remove_services(IpFamily::Ipv6),
+            Load::Ip6tablesNoflush(d) if d.contains("-F KUBE-SERVICES")));
     }
 }

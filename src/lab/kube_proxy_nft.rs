@@ -1,7 +1,10 @@
 //! kube-proxy's nftables mode, as the lab plays it: `table ip kube-proxy`
-//! with the sets, maps and chains kube-proxy v1.36 writes (the real capture
-//! fixtures/real-cluster-v1.36/turn2/node1-nft-table-kube-proxy.txt), loaded
-//! with `nft -f`:
+//! (and, for IPv6, `table ip6 kube-proxy`: kube-proxy runs one proxier per
+//! family, each with its own table of the same sets, maps and chains) as
+//! kube-proxy v1.36 writes them (the real capture
+//! fixtures/real-cluster-v1.36/turn2/node1-nft-table-kube-proxy.txt; its
+//! `nft -j list ruleset` shows the `ip6` table beside it), loaded with
+//! `nft -f`:
 //!
 //! - `service-ips`: a verdict map from ClusterIP . protocol . port to the
 //!   Service port's chain `service-<hash>-<ns>/<name>/<proto>/<port>`, which
@@ -14,30 +17,86 @@
 //!   port's `external-<hash>-…` chain (masquerade mark, then the Service
 //!   port's chain), reached for the addresses in `nodeport-ips`;
 //! - `cluster-ips` (masquerade mark for sources outside the cluster CIDR,
-//!   REJECT for ports no Service has), `nodeport-ips` (the node's IP) and
+//!   REJECT for ports no Service has), `nodeport-ips` (the node's IP of the
+//!   table's family: kube-proxy's default `--nodeport-addresses primary`) and
 //!   `hairpin-connections` (a local endpoint reaching itself through its
 //!   Service is masqueraded in `masquerading`).
 //!
+//! The IPv6 table differs only in what the family changes: `ipv6_addr`
+//! keys, `ip6 daddr`/`ip6 saddr` matches, `dnat ip6 to`, the IPv6 cluster
+//! and Service CIDRs, and `reject` answering ICMPv6.
+//!
 //! In this mode kube-proxy writes nothing in iptables: the node's iptables
 //! document is kubelet's and flannel's chains only ([`super::rules`]).
-//! Every load replaces the whole table in one `nft -f` transaction (declare,
-//! delete, write): what kube-proxy's sync leaves is the same table.
+//! Every load replaces one family's whole table in one `nft -f` transaction
+//! (declare, delete, write): what kube-proxy's sync leaves is the same table.
 
-use super::plan::{CLUSTER_CIDR, SERVICE_CIDR};
+use super::plan::{CLUSTER_CIDR, CLUSTER_CIDR_V6, SERVICE_CIDR, SERVICE_CIDR_V6};
 use super::rules::{ServicePort, hash16};
 use std::fmt::Write;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
-/// The table's family and name.
-pub const TABLE: &str = "ip kube-proxy";
+/// The table's family and name for IPv4 or IPv6 (`ip kube-proxy`,
+/// `ip6 kube-proxy`).
+pub fn table_name(v6: bool) -> &'static str {
+    if v6 {
+        "ip6 kube-proxy"
+    } else {
+        "ip kube-proxy"
+    }
+}
 
-/// What of the node the table names.
+/// What of the node one family's table names.
 #[derive(Debug, Clone)]
 pub struct NftNode {
-    /// The node's IP (`nodeport-ips`).
-    pub node_ip: Ipv4Addr,
-    /// The node's pod CIDR: endpoints in it are local (`hairpin-connections`).
-    pub pod_cidr: ipnet::Ipv4Net,
+    /// The node's IP of the table's family (`nodeport-ips`); its family is
+    /// the table's.
+    pub node_ip: IpAddr,
+    /// The node's pod CIDR of that family: endpoints in it are local
+    /// (`hairpin-connections`).
+    pub pod_cidr: ipnet::IpNet,
+}
+
+impl NftNode {
+    /// An IPv6 table (`table ip6 kube-proxy`).
+    pub fn v6(&self) -> bool {
+        self.node_ip.is_ipv6()
+    }
+    /// `ip kube-proxy` or `ip6 kube-proxy`.
+    pub fn table(&self) -> &'static str {
+        table_name(self.v6())
+    }
+    /// The address keyword of matches and DNAT: `ip` or `ip6`.
+    fn ipx(&self) -> &'static str {
+        if self.v6() { "ip6" } else { "ip" }
+    }
+    /// The set element type of an address: `ipv4_addr` or `ipv6_addr`.
+    fn addr_type(&self) -> &'static str {
+        if self.v6() { "ipv6_addr" } else { "ipv4_addr" }
+    }
+    fn cluster_cidr(&self) -> &'static str {
+        if self.v6() {
+            CLUSTER_CIDR_V6
+        } else {
+            CLUSTER_CIDR
+        }
+    }
+    fn service_cidr(&self) -> &'static str {
+        if self.v6() {
+            SERVICE_CIDR_V6
+        } else {
+            SERVICE_CIDR
+        }
+    }
+    /// `text` with IPv4's `ip daddr`/`ip saddr` as this family writes them.
+    fn family_text(&self, text: &str) -> String {
+        if self.v6() {
+            text.replace("ip daddr", "ip6 daddr")
+                .replace("ip saddr", "ip6 saddr")
+        } else {
+            text.to_string()
+        }
+    }
 }
 
 /// The chain of one Service port, named as kube-proxy names it.
@@ -58,17 +117,18 @@ pub fn external_chain(p: &ServicePort) -> String {
     service_chain(p).replacen("service-", "external-", 1)
 }
 
-/// The `nft -f` document that replaces the node's kube-proxy table with one
-/// for `services` (atomic: one transaction).
+/// The `nft -f` document that replaces the node's kube-proxy table of
+/// `node`'s family with one for `services` (atomic: one transaction).
 pub fn replace_table(node: &NftNode, services: &[ServicePort]) -> String {
-    let mut s = format!("table {TABLE} {{ }}\ndelete table {TABLE}\n");
+    let t = node.table();
+    let mut s = format!("table {t} {{ }}\ndelete table {t}\n");
     s.push_str(&table(node, services));
     s
 }
 
-/// `delete table ip kube-proxy` (the `kube-proxy-down` fault).
-pub fn delete_table() -> String {
-    format!("delete table {TABLE}\n")
+/// `delete table ip kube-proxy` (or `ip6`): the `kube-proxy-down` fault.
+pub fn delete_table(v6: bool) -> String {
+    format!("delete table {}\n", table_name(v6))
 }
 
 /// `{ a, b }`, or nothing for an empty list (an empty set has no elements line).
@@ -162,7 +222,8 @@ const REJECT_CHAIN: &str = "
 
 /// The sets and maps, filled from `services`.
 fn sets(s: &mut String, node: &NftNode, services: &[ServicePort]) {
-    const KEY: &str = "ipv4_addr . inet_proto . inet_service";
+    let addr = node.addr_type();
+    let key = format!("{addr} . inet_proto . inet_service");
     let with: Vec<&ServicePort> = services
         .iter()
         .filter(|p| !p.endpoints.is_empty())
@@ -172,7 +233,7 @@ fn sets(s: &mut String, node: &NftNode, services: &[ServicePort]) {
         .flat_map(|p| {
             p.endpoints
                 .iter()
-                .filter(|e| matches!(e, std::net::IpAddr::V4(v4) if node.pod_cidr.contains(v4)))
+                .filter(|e| node.pod_cidr.contains(*e))
                 .map(|e| format!("{e} . {e} . {} . {}", p.protocol, p.target_port))
         })
         .collect();
@@ -180,7 +241,7 @@ fn sets(s: &mut String, node: &NftNode, services: &[ServicePort]) {
         s,
         "set",
         "hairpin-connections",
-        &format!("ipv4_addr . {KEY}"),
+        &format!("{addr} . {key}"),
         "service hairpin connections",
         &hairpin,
     );
@@ -188,19 +249,12 @@ fn sets(s: &mut String, node: &NftNode, services: &[ServicePort]) {
     ips.sort();
     ips.dedup();
     let ips: Vec<String> = ips.iter().map(std::net::IpAddr::to_string).collect();
-    set(
-        s,
-        "set",
-        "cluster-ips",
-        "ipv4_addr",
-        "Active ClusterIPs",
-        &ips,
-    );
+    set(s, "set", "cluster-ips", addr, "Active ClusterIPs", &ips);
     set(
         s,
         "set",
         "nodeport-ips",
-        "ipv4_addr",
+        addr,
         "IPs that accept NodePort traffic",
         &[node.node_ip.to_string()],
     );
@@ -221,7 +275,7 @@ fn sets(s: &mut String, node: &NftNode, services: &[ServicePort]) {
         s,
         "map",
         "no-endpoint-services",
-        &format!("{KEY} : verdict"),
+        &format!("{key} : verdict"),
         "vmap to drop or reject packets to services with no endpoints",
         &rejects,
     );
@@ -249,7 +303,7 @@ fn sets(s: &mut String, node: &NftNode, services: &[ServicePort]) {
         s,
         "map",
         "firewall-ips",
-        &format!("{KEY} : verdict"),
+        &format!("{key} : verdict"),
         "destinations that are subject to LoadBalancerSourceRanges",
         &[],
     );
@@ -269,7 +323,7 @@ fn sets(s: &mut String, node: &NftNode, services: &[ServicePort]) {
         s,
         "map",
         "service-ips",
-        &format!("{KEY} : verdict"),
+        &format!("{key} : verdict"),
         "ClusterIP, ExternalIP and LoadBalancer IP traffic",
         &vips,
     );
@@ -294,26 +348,32 @@ fn sets(s: &mut String, node: &NftNode, services: &[ServicePort]) {
     );
 }
 
-/// The whole `table ip kube-proxy { … }` for one node.
+/// The whole `table ip kube-proxy { … }` (or `ip6`, after `node`'s
+/// family) for one node.
 pub fn table(node: &NftNode, services: &[ServicePort]) -> String {
     let mut s = String::with_capacity(4096 + services.len() * 300);
-    let _ = writeln!(s, "table {TABLE} {{\n\tcomment \"rules for kube-proxy\"");
+    let _ = writeln!(
+        s,
+        "table {} {{\n\tcomment \"rules for kube-proxy\"",
+        node.table()
+    );
     sets(&mut s, node, services);
-    s.push_str(FIXED_CHAINS);
+    s.push_str(&node.family_text(FIXED_CHAINS));
+    let (ipx, cluster, service) = (node.ipx(), node.cluster_cidr(), node.service_cidr());
     let _ = write!(
         s,
         "\n\tchain services {{\n\
-         \t\tip daddr @cluster-ips ip saddr != {CLUSTER_CIDR} meta mark set meta mark | 0x00004000 comment \"masquerade clusterIP traffic from outside cluster\"\n\
-         \t\tip daddr . meta l4proto . th dport vmap @service-ips\n\
-         \t\tip daddr @nodeport-ips meta l4proto . th dport vmap @service-nodeports\n\
+         \t\t{ipx} daddr @cluster-ips {ipx} saddr != {cluster} meta mark set meta mark | 0x00004000 comment \"masquerade clusterIP traffic from outside cluster\"\n\
+         \t\t{ipx} daddr . meta l4proto . th dport vmap @service-ips\n\
+         \t\t{ipx} daddr @nodeport-ips meta l4proto . th dport vmap @service-nodeports\n\
          \t}}\n"
     );
-    s.push_str(MASQUERADING);
+    s.push_str(&node.family_text(MASQUERADING));
     let _ = write!(
         s,
         "\n\tchain cluster-ips-check {{\n\
-         \t\tip daddr @cluster-ips reject comment \"Reject traffic to invalid ports of ClusterIPs\"\n\
-         \t\tip daddr {SERVICE_CIDR} drop comment \"Drop traffic to unallocated ClusterIPs\"\n\
+         \t\t{ipx} daddr @cluster-ips reject comment \"Reject traffic to invalid ports of ClusterIPs\"\n\
+         \t\t{ipx} daddr {service} drop comment \"Drop traffic to unallocated ClusterIPs\"\n\
          \t}}\n"
     );
     s.push_str(REJECT_CHAIN);
@@ -326,7 +386,7 @@ pub fn table(node: &NftNode, services: &[ServicePort]) -> String {
             .collect();
         let _ = write!(
             s,
-            "\n\tchain {} {{\n\t\tmeta l4proto {} dnat ip to numgen random mod {} map {{ {} }}\n\t}}\n",
+            "\n\tchain {} {{\n\t\tmeta l4proto {} dnat {ipx} to numgen random mod {} map {{ {} }}\n\t}}\n",
             service_chain(p),
             p.protocol,
             p.endpoints.len(),
@@ -348,11 +408,19 @@ pub fn table(node: &NftNode, services: &[ServicePort]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::{Ipv4Addr, Ipv6Addr};
 
     fn node() -> NftNode {
         NftNode {
-            node_ip: Ipv4Addr::new(198, 19, 255, 1),
+            node_ip: Ipv4Addr::new(198, 19, 255, 1).into(),
             pod_cidr: "198.18.0.0/24".parse().unwrap(),
+        }
+    }
+
+    fn node6() -> NftNode {
+        NftNode {
+            node_ip: "2001:2:0:fffe::b".parse().unwrap(),
+            pod_cidr: "2001:2::/64".parse().unwrap(),
         }
     }
 
@@ -461,7 +529,69 @@ mod tests {
                 .collect()
         };
         assert_eq!(heads(&doc), heads(real));
+        // The IPv6 table has the same heads with IPv6 keys (the derived
+        // fixture, README there).
+        let real6 = include_str!(
+            "../../tests/fixtures/derived-v1.36-dualstack/node1-nft-table-ip6-kube-proxy.txt"
+        );
+        let six = ServicePort {
+            cluster_ip: "2001:2:0:ffff::20".parse::<Ipv6Addr>().unwrap().into(),
+            endpoints: vec!["2001:2::2".parse::<Ipv6Addr>().unwrap().into()],
+            ..port("probe-1a", "tcp", &[])
+        };
+        let doc6 = table(&node6(), &[six]);
+        assert_eq!(heads(&doc6), heads(real6));
+        assert!(heads(&doc6).iter().any(|h| h.contains("ipv6_addr")));
     }
+
+    /// The IPv6 table says what the derived fixture says, line for line
+    /// where the Services are the same: matches on `ip6`, `dnat ip6 to`,
+    /// the IPv6 CIDRs; no IPv4 left in it.
+    #[test]
+    fn the_ipv6_table_matches_on_ip6_with_the_ipv6_cidrs() {
+        let real6 = include_str!(
+            "../../tests/fixtures/derived-v1.36-dualstack/node1-nft-table-ip6-kube-proxy.txt"
+        );
+        let v6 = |s: &str| -> IpAddr { s.parse::<Ipv6Addr>().unwrap().into() };
+        let dns = ServicePort {
+            service: "kube-system/kube-dns".into(),
+            port_name: "dns".into(),
+            protocol: "udp",
+            cluster_ip: v6("2001:2:0:ffff::a"),
+            port: 53,
+            endpoints: vec![v6("2001:2::52"), v6("2001:2:0:1::42")],
+            target_port: 53,
+            node_port: None,
+        };
+        let doc = table(&node6(), std::slice::from_ref(&dns));
+        assert_consistent(&doc);
+        assert!(doc.starts_with("table ip6 kube-proxy {\n"), "{doc}");
+        for line in [
+            "ip6 daddr @nodeport-ips meta l4proto . th dport vmap @no-endpoint-nodeports",
+            "ip6 daddr . meta l4proto . th dport vmap @no-endpoint-services",
+            "ip6 daddr . meta l4proto . th dport vmap @service-ips",
+            "ct status dnat ip6 saddr . ip6 daddr . meta l4proto . th dport @hairpin-connections masquerade fully-random",
+            "ip6 daddr @cluster-ips reject comment \"Reject traffic to invalid ports of ClusterIPs\"",
+            "meta l4proto udp dnat ip6 to numgen random mod 2 map { 0 : 2001:2::52 . 53, 1 : 2001:2:0:1::42 . 53 }",
+        ] {
+            assert!(doc.contains(line), "{line}\n{doc}");
+            assert!(real6.contains(line), "the fixture has {line}");
+        }
+        assert!(doc.contains("ip6 saddr != 2001:2:0::/56"));
+        assert!(doc.contains("ip6 daddr 2001:2:0:ffff::/112 drop"));
+        assert!(doc.contains("elements = { 2001:2:0:fffe::b }"));
+        assert!(
+            doc.contains("2001:2::52 . 2001:2::52 . udp . 53"),
+            "local: hairpin"
+        );
+        assert!(!doc.contains("2001:2:0:1::42 . 2001:2:0:1::42"));
+        assert!(!doc.contains("ip daddr") && !doc.contains("ipv4_addr") && !doc.contains("198."));
+        let full = replace_table(&node6(), &[dns]);
+        assert!(full.starts_with("table ip6 kube-proxy { }\ndelete table ip6 kube-proxy\n"));
+        assert_eq!(delete_table(true), "delete table ip6 kube-proxy\n");
+        assert_eq!(delete_table(false), "delete table ip kube-proxy\n");
+    }
+
     #[test]
     fn a_node_port_is_in_service_nodeports_and_rejected_until_it_has_endpoints() {
         let np = ServicePort {

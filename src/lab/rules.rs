@@ -279,6 +279,19 @@ pub fn kube_proxy_sync(services: &[ServicePort]) -> String {
 /// iptables rules (nftables mode: only kubelet's and the CNI's chains, as the
 /// real capture node1-iptables-nft-save-kube-proxy-nftables-mode.txt shows).
 pub fn node_rules(cni: &CniRules, kube_proxy: Option<&[ServicePort]>) -> String {
+    let v6 = kube_proxy.is_some_and(|v| v.first().is_some_and(|p| p.cluster_ip.is_ipv6()));
+    document(cni, kube_proxy, v6)
+}
+
+/// The kubelet's own ip6tables chains, with nothing of kube-proxy's (its
+/// nftables mode on an IPv6 or dual-stack node: kube-proxy is in `table ip6
+/// kube-proxy`).
+pub fn kubelet_rules6() -> String {
+    document(&CniRules::default(), None, true)
+}
+
+/// [`node_rules`] for one family (`v6`: ip6tables, which has no localnet rule).
+fn document(cni: &CniRules, kube_proxy: Option<&[ServicePort]>, v6: bool) -> String {
     let n = kube_proxy.map_or(0, <[ServicePort]>::len);
     let mut s = String::with_capacity(1024 + n * 700);
     let lines = |s: &mut String, v: &[String]| {
@@ -329,7 +342,6 @@ pub fn node_rules(cni: &CniRules, kube_proxy: Option<&[ServicePort]>) -> String 
         }
     }
     // kubelet's localnet rule is IPv4's (127.0.0.0/8); ip6tables has none.
-    let v6 = kube_proxy.is_some_and(|v| v.first().is_some_and(|p| p.cluster_ip.is_ipv6()));
     if !v6 {
         s.push_str(KUBELET_FIREWALL);
     }

@@ -439,23 +439,11 @@ impl LabRuntime {
     /// Services' rules after its own random delay, in the background.
     fn schedule_service_sync(&self, ctx: &LabCtx) {
         let services = super::build::service_ports(ctx, self.ports, true);
-        let v4 = super::build::of_family(&services, false);
-        let v6 = super::build::of_family(&services, true);
         for i in 0..self.plan.nodes {
-            let mut rules = self
+            let rules = self
                 .cfg
                 .kube_proxy
-                .sync(&super::build::nft_node(ctx, i), &v4);
-            if !v6.is_empty() {
-                let six = super::kube_proxy_mode::Load::Ip6tablesNoflush(
-                    super::rules::kube_proxy_sync(&v6),
-                );
-                rules = if v4.is_empty() {
-                    six
-                } else {
-                    super::kube_proxy_mode::Load::All(vec![rules, six])
-                };
-            }
+                .sync(&super::build::kube_proxy_families(ctx, i, &services));
             let delay = super::kube_proxy::random_delay();
             tracing::debug!(
                 "lab {}: kube-proxy on {} syncs the probe Services in {delay:?}",

@@ -43,8 +43,16 @@ impl Rule for KubeProxyRulesMissing {
             })
             .map(|(h, ipvs)| {
                 let n = h.node.as_str();
+                // On dual stack the IPv6 run sees ip6tables in iptables' place
+                // and only the IPv6 tables (`Firewall::for_family`).
+                let v6 = h.firewall.as_ref().is_some_and(is_ip6tables);
+                let (tool, table) = if v6 {
+                    ("ip6tables", "`ip6 kube-proxy`")
+                } else {
+                    ("iptables", "`kube-proxy`")
+                };
                 let mut evidence = vec![ipvs.clone().unwrap_or_else(|| format!(
-                    "{n}: no KUBE-SERVICES chain in any iptables backend and no `kube-proxy` nftables table"
+                    "{n}: no KUBE-SERVICES chain in any {tool} backend and no {table} nftables table"
                 ))];
                 if ipvs.is_some() {
                     evidence.push(format!(
@@ -53,7 +61,7 @@ impl Rule for KubeProxyRulesMissing {
                 } else if let Some(fw) = &h.firewall {
                     for b in &fw.iptables {
                         evidence.push(format!(
-                            "{n}: iptables-{}: {}",
+                            "{n}: {tool}-{}: {}",
                             b.backend,
                             b.error.clone().unwrap_or_else(|| format!("{} rules", b.rule_count))
                         ));
@@ -80,8 +88,8 @@ impl Rule for KubeProxyRulesMissing {
                     )
                 } else if mode == "nftables" {
                     format!(
-                        "In nftables mode it writes `table ip kube-proxy`: `nft list table ip kube-proxy` on {n} \
-                         shows whether it is back."
+                        "In nftables mode it writes `table ip kube-proxy`, and `table ip6 kube-proxy` for IPv6: \
+                         `nft list tables` on {n} shows whether they are back."
                     )
                 } else {
                     "If its iptables backend differs from the one inspected, see iptables-backend-mix.".into()
@@ -136,6 +144,16 @@ fn ipvs_gap(
             dns.namespace,
             dns.name
         )
+    })
+}
+
+/// The iptables backends of `fw` are ip6tables (the IPv6 run's view of a
+/// dual-stack node's firewall, [`crate::model::host::Firewall::for_family`]).
+fn is_ip6tables(fw: &crate::model::host::Firewall) -> bool {
+    fw.iptables.iter().any(|b| {
+        b.binary
+            .as_deref()
+            .is_some_and(|bin| bin.contains("ip6tables"))
     })
 }
 
@@ -340,7 +358,8 @@ mod tests {
         assert!(ev.contains("nodes that have them: node-0, node-1"), "{ev}");
         assert!(ev.contains("kube-proxy mode: nftables"), "{ev}");
         assert!(
-            f[0].remediation.contains("nft list table ip kube-proxy"),
+            f[0].remediation.contains("`table ip kube-proxy`")
+                && f[0].remediation.contains("`nft list tables` on node-2"),
             "{:?}",
             f[0].remediation
         );
@@ -352,5 +371,157 @@ mod tests {
             1,
             "nodes with the table are not flagged: {f:#?}"
         );
+    }
+
+    /// A dual-stack node in nftables mode (the derived fixture's `table ip
+    /// kube-proxy` and `table ip6 kube-proxy`, kubelet's chains in
+    /// ip6tables) on every node but `node`, which lacks the tables of
+    /// `gone` ("ip", "ip6"); its pods' Services fail in those families.
+    fn dual_nftables(node: &str, gone: &[&str]) -> Vec<crate::model::Finding> {
+        use crate::model::Family;
+        use crate::model::host::IptablesBackend;
+        let mut d = sim::dual_stack(sim::cluster(3));
+        d.cluster.kube_proxy_mode = "nftables".into();
+        let json = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/derived-v1.36-dualstack/node1-nft-ruleset-dualstack.json"
+        ))
+        .expect("fixture");
+        let ruleset = crate::inspect::nft::parse(&json).expect("nft JSON");
+        let kubelet6 = crate::inspect::iptables::parse(
+            "*mangle\n:KUBE-IPTABLES-HINT - [0:0]\n:KUBE-KUBELET-CANARY - [0:0]\nCOMMIT\n",
+        );
+        let mut hosts = testing::healthy_hosts(&d);
+        for h in hosts.iter_mut() {
+            strip_kube(h);
+            let fw = h.firewall.as_mut().unwrap();
+            fw.ip6tables = vec![IptablesBackend {
+                backend: "nft".into(),
+                binary: Some("/usr/sbin/ip6tables-nft-save".into()),
+                rule_count: 0,
+                tables: kubelet6.tables.clone(),
+                ..Default::default()
+            }];
+            let mut rs = ruleset.clone();
+            if h.node == node {
+                rs.tables
+                    .retain(|t| !(t.name == "kube-proxy" && gone.contains(&t.family.as_str())));
+            }
+            fw.nftables = Some(rs);
+        }
+        let dead = |f: Family| gone.contains(&if f == Family::Ipv6 { "ip6" } else { "ip" });
+        let checks = sim::run(&d, |t| {
+            if t.source.node.as_deref() == Some(node)
+                && matches!(t.kind, CheckKind::PodToService | CheckKind::PodToApiserver)
+                && dead(sim::family_of(t))
+            {
+                sim::timeout()
+            } else {
+                sim::ok()
+            }
+        });
+        assert!(checks.iter().any(|c| c.family() == Family::Ipv6));
+        testing::diagnose(&d, &checks, &hosts)
+    }
+
+    /// IPv6's table gone, IPv4's there: the IPv6 run, judged on `table ip6
+    /// kube-proxy` alone, names it; the IPv4 run sees its table and is silent.
+    #[test]
+    fn on_dual_stack_a_node_without_its_ip6_table_is_named_for_ipv6() {
+        let f = dual_nftables("node-2", &["ip6"]);
+        assert_eq!(
+            sim::ids(&f),
+            vec![FindingId::KubeProxyRulesMissing],
+            "{f:#?}"
+        );
+        assert_eq!(f[0].nodes, vec!["node-2"]);
+        assert!(f[0].title.starts_with("IPv6 only: "), "{}", f[0].title);
+        let ev = f[0].evidence.join("\n");
+        assert!(
+            ev.contains(
+                "node-2: no KUBE-SERVICES chain in any ip6tables backend and no `ip6 kube-proxy` nftables table"
+            ),
+            "{ev}"
+        );
+        assert!(ev.contains("node-2: ip6tables-nft: 0 rules"), "{ev}");
+        // The IPv6 run sees no table of IPv4's: `table ip kube-proxy` is
+        // there and does not count.
+        assert!(ev.contains("node-2: nftables: no tables"), "{ev}");
+        assert!(
+            f[0].remediation.contains("`table ip6 kube-proxy` for IPv6"),
+            "{}",
+            f[0].remediation
+        );
+    }
+
+    /// Both tables gone (kube-proxy down on a dual-stack node): one finding
+    /// for both families, with each family's evidence.
+    #[test]
+    fn on_dual_stack_a_node_without_both_tables_is_one_finding() {
+        let f = dual_nftables("node-2", &["ip", "ip6"]);
+        assert_eq!(
+            sim::ids(&f),
+            vec![FindingId::KubeProxyRulesMissing],
+            "{f:#?}"
+        );
+        assert_eq!(f[0].nodes, vec!["node-2"]);
+        assert!(!f[0].title.contains("only"), "{}", f[0].title);
+        let ev = f[0].evidence.join("\n");
+        assert!(
+            ev.contains(
+                "no KUBE-SERVICES chain in any iptables backend and no `kube-proxy` nftables table"
+            ),
+            "{ev}"
+        );
+        assert!(ev.contains("no KUBE-SERVICES chain in any ip6tables backend and no `ip6 kube-proxy` nftables table"), "{ev}");
+        // The IPv4 table alone gone is IPv4's.
+        let f = dual_nftables("node-2", &["ip"]);
+        assert_eq!(
+            sim::ids(&f),
+            vec![FindingId::KubeProxyRulesMissing],
+            "{f:#?}"
+        );
+        assert!(f[0].title.starts_with("IPv4 only: "), "{}", f[0].title);
+    }
+
+    /// An IPv4-only cluster in nftables mode: its nodes carry `table ip6
+    /// kube-proxy` too (the real capture has it, without Services); a node
+    /// that lost `table ip kube-proxy` is named although its IPv6 table is
+    /// there: IPv4 is judged on IPv4's table.
+    #[test]
+    fn on_ipv4_only_the_ip6_table_does_not_stand_in_for_the_ip_one() {
+        let d = {
+            let mut d = sim::cluster(3);
+            d.cluster.kube_proxy_mode = "nftables".into();
+            d
+        };
+        let checks = services_dead_from(&d, "node-2");
+        let json = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/host-v1.36/turn2/node1-nft-ruleset-kube-proxy-nftables-mode.json"
+        ))
+        .expect("fixture");
+        let ruleset = crate::inspect::nft::parse(&json).expect("nft JSON");
+        assert!(
+            ruleset
+                .tables
+                .iter()
+                .any(|t| t.family == "ip6" && t.name == "kube-proxy"),
+            "the real IPv4-only node has table ip6 kube-proxy"
+        );
+        let mut hosts = testing::healthy_hosts(&d);
+        for h in hosts.iter_mut() {
+            strip_kube(h);
+            let mut rs = ruleset.clone();
+            if h.node == "node-2" {
+                rs.tables
+                    .retain(|t| !(t.family == "ip" && t.name == "kube-proxy"));
+            }
+            h.firewall.as_mut().unwrap().nftables = Some(rs);
+        }
+        let f = testing::diagnose(&d, &checks, &hosts);
+        assert_eq!(f[0].id, FindingId::KubeProxyRulesMissing, "{f:#?}");
+        assert_eq!(f[0].nodes, vec!["node-2"]);
+        assert!(!f[0].title.contains("only"), "{}", f[0].title);
     }
 }

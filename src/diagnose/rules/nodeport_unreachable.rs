@@ -124,7 +124,7 @@ impl Rule for NodeportUnreachable {
                     "kube-proxy (or its replacement) programs NodePorts on each node. On {list}: \
                      look for the nodePort in its rules (`iptables-save -t nat | grep -e KUBE-NODEPORTS \
                      -e 'service nodeports'`, or `nft list map ip kube-proxy service-nodeports` and \
-                     `nft list set ip kube-proxy nodeport-ips`); check kube-proxy's \
+                     `nft list set ip kube-proxy nodeport-ips`, `ip6 kube-proxy` for IPv6); check kube-proxy's \
                      `nodePortAddresses` (`kubectl -n kube-system get cm kube-proxy -o yaml`) includes \
                      the node's IP, and restart kube-proxy there. When it fails only from other nodes, \
                      a firewall (cloud security group, host firewall) blocks the NodePort range \

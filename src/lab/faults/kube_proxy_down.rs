@@ -1,9 +1,12 @@
 //! `kube-proxy-down`: the last node's Service rules are gone, as when
-//! kube-proxy died and something flushed its rules: pods on that node reach
-//! pods by IP but no ClusterIP. In iptables mode its nat KUBE-SERVICES chain
-//! is flushed; in nftables mode its `table ip kube-proxy` is deleted. It
-//! happens after that node's kube-proxy had synced the probe Services (else
-//! its sync would put them back).
+//! kube-proxy is not running and its rules did not outlive it (the node
+//! rebooted, or `kube-proxy --cleanup` ran): pods on that node reach pods by
+//! IP but no ClusterIP. A dead kube-proxy leaves no family behind: in
+//! iptables mode its nat KUBE-SERVICES chain is flushed in iptables and, on
+//! an IPv6 or dual-stack lab, ip6tables; in nftables mode `table ip
+//! kube-proxy` and `table ip6 kube-proxy` are deleted. It happens after that
+//! node's kube-proxy had synced the probe Services (else its sync would put
+//! them back).
 
 use super::Fault;
 use crate::lab::ctx::LabCtx;
@@ -18,7 +21,7 @@ impl Fault for KubeProxyDown {
         "kube-proxy-down"
     }
     fn description(&self) -> &'static str {
-        "one node's Service rules are gone (KUBE-SERVICES flushed, or table ip kube-proxy deleted)"
+        "one node's Service rules are gone in every family (KUBE-SERVICES flushed, or the kube-proxy tables deleted)"
     }
     fn target(&self) -> &'static str {
         "the last node"
@@ -32,7 +35,7 @@ impl Fault for KubeProxyDown {
             lab.services.wait_node(last).await?;
             let ns = lab.plan.node_ns(last);
             lab.kube_proxy
-                .remove_services()
+                .remove_services(lab.plan.family)
                 .apply(&lab.tools, &ns)
                 .await
         })

@@ -4,7 +4,7 @@
 //! IP at a nodePort answers no one (from its own pods and host, from other
 //! nodes), while every ClusterIP still works. In iptables mode its nat
 //! KUBE-NODEPORTS chain is flushed; in nftables mode its `service-nodeports`
-//! map. It happens after that node's kube-proxy had synced the probe
+//! map; in each family the lab has (ip6tables, `table ip6 kube-proxy`). It happens after that node's kube-proxy had synced the probe
 //! Services (else its sync would put them back).
 
 use super::Fault;
@@ -34,7 +34,7 @@ impl Fault for NodeportDown {
             lab.services.wait_node(last).await?;
             let ns = lab.plan.node_ns(last);
             lab.kube_proxy
-                .remove_node_ports()
+                .remove_node_ports(lab.plan.family)
                 .apply(&lab.tools, &ns)
                 .await
         })
