@@ -59,8 +59,9 @@ fn is_unknown(v: &str) -> bool {
 /// or the firewall could not be read.
 pub fn node_kube_proxy_mode(h: &HostReport) -> Option<(String, String)> {
     let fw = h.firewall.as_ref()?;
-    // One table per IP family kube-proxy runs (`ip`, `ip6`).
-    let tables: Vec<String> = fw
+    // One table per IP family kube-proxy runs (`ip`, `ip6`), in that order
+    // whatever order the node lists them in.
+    let mut tables: Vec<String> = fw
         .nftables
         .iter()
         .filter(|n| n.error.is_none())
@@ -68,6 +69,8 @@ pub fn node_kube_proxy_mode(h: &HostReport) -> Option<(String, String)> {
         .filter(|t| t.name == "kube-proxy")
         .map(|t| format!("{} kube-proxy", t.family))
         .collect();
+    tables.sort();
+    tables.dedup();
     match tables.as_slice() {
         [] => {}
         [one] => return Some(("nftables".into(), format!("nftables table {one}"))),

@@ -136,35 +136,52 @@ pub fn of_family(services: &[ServicePort], v6: bool) -> Vec<ServicePort> {
         .collect()
 }
 
-/// Node `i` as kube-proxy programs it, per family the lab has (IPv4's
-/// first): the node's address and pod CIDR of that family, and that
-/// family's ports of `services`.
+/// Node `i` as kube-proxy programs it, per family (IPv4's first): the
+/// node's address and pod CIDR of that family, and that family's ports of
+/// `services`. Both families whatever the lab's: kube-proxy runs a proxier
+/// for each family the node's kernel has, so a single-stack node carries
+/// the other family's rules too, empty (`table ip6 kube-proxy` on an
+/// IPv4-only cluster in nftables mode, ip6tables' KUBE-SERVICES in iptables
+/// mode), as the real captures show.
 pub fn kube_proxy_families(
     ctx: &LabCtx,
     i: usize,
     services: &[ServicePort],
 ) -> Vec<FamilyServices> {
     let p = &ctx.plan;
-    let mut v = Vec::new();
-    if p.family.v4() {
-        v.push(FamilyServices {
+    // The family the cluster does not have: the node has no address of it,
+    // no pods, no Services; kube-proxy writes its rules all the same.
+    let absent = |ip: std::net::IpAddr| FamilyServices {
+        node: NftNode {
+            node_ip: ip,
+            pod_cidr: ipnet::IpNet::new(ip, if ip.is_ipv6() { 128 } else { 32 })
+                .unwrap_or_default(),
+        },
+        services: Vec::new(),
+    };
+    let v4 = if p.family.v4() {
+        FamilyServices {
             node: NftNode {
                 node_ip: p.node_ip(i).into(),
                 pod_cidr: p.pod_cidr(i).parse().unwrap_or_default(),
             },
             services: of_family(services, false),
-        });
-    }
-    if p.family.v6() {
-        v.push(FamilyServices {
+        }
+    } else {
+        absent(std::net::Ipv4Addr::UNSPECIFIED.into())
+    };
+    let v6 = if p.family.v6() {
+        FamilyServices {
             node: NftNode {
                 node_ip: p.node_ip6(i).into(),
                 pod_cidr: p.pod_cidr6(i).parse().unwrap_or_default(),
             },
             services: of_family(services, true),
-        });
-    }
-    v
+        }
+    } else {
+        absent(std::net::Ipv6Addr::UNSPECIFIED.into())
+    };
+    vec![v4, v6]
 }
 
 /// Load br_netfilter when the kernel has it but it is not loaded (bridged
@@ -352,11 +369,10 @@ async fn build_node(ctx: &LabCtx, i: usize, services: &[ServicePort]) -> Result<
     let nft = ctx
         .kube_proxy
         .initial(&kube_proxy_families(ctx, i, services));
-    // IPv6: kubelet's chains in ip6tables, with kube-proxy's in iptables mode.
-    let rules6 = p
-        .family
-        .v6()
-        .then(|| ctx.kube_proxy.node_ip6tables(&of_family(services, true)));
+    // IPv6: kubelet's chains in ip6tables, with kube-proxy's in iptables
+    // mode, on every node (the kernel has IPv6: kubelet and kube-proxy
+    // program it on an IPv4-only cluster too, with no Services).
+    let rules6 = ctx.kube_proxy.node_ip6tables(&of_family(services, true));
     let fdb_lines = ctx.cni.fdb_lines(p, i);
     let mut sysctls = vec![
         ("net.ipv4.ip_forward".to_string(), "1".to_string(), false),
@@ -398,12 +414,10 @@ async fn build_node(ctx: &LabCtx, i: usize, services: &[ServicePort]) -> Result<
         ctx.iptables_restore(&ns, &rules, false)
             .await
             .map_err(|e| RuntimeError::Other(format!("loading {ns}'s iptables rules: {e}")))?;
-        if let Some(rules6) = &rules6 {
-            ctx.tools
-                .ip6tables_restore(&ns, rules6, false)
-                .await
-                .map_err(|e| RuntimeError::Other(format!("loading {ns}'s ip6tables rules: {e}")))?;
-        }
+        ctx.tools
+            .ip6tables_restore(&ns, &rules6, false)
+            .await
+            .map_err(|e| RuntimeError::Other(format!("loading {ns}'s ip6tables rules: {e}")))?;
         match &nft {
             Some(load) => load.apply(&ctx.tools, &ns).await.map_err(|e| {
                 RuntimeError::Other(format!("loading {ns}'s kube-proxy nftables table: {e}"))

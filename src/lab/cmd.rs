@@ -186,7 +186,8 @@ impl Tools {
     }
 
     /// Load an iptables-restore document into a namespace (one call per node).
-    /// `ip6tables-restore [--noflush]` inside a namespace (IPv6 labs; the
+    /// `ip6tables-restore [--noflush]` inside a namespace (every lab node:
+    /// kubelet and kube-proxy program IPv6 on a single-stack node too; the
     /// same package as iptables-restore, found next to it).
     pub async fn ip6tables_restore(&self, ns: &str, rules: &str, noflush: bool) -> Result<()> {
         let sibling = self.iptables_restore.with_file_name("ip6tables-restore");
@@ -195,8 +196,9 @@ impl Tools {
         } else {
             find_program("ip6tables-restore").ok_or_else(|| {
                 RuntimeError::NotReady(
-                    "an IPv6 lab needs ip6tables-restore, which is not installed: \
-                     install it with `apt-get install iptables`"
+                    "the lab needs ip6tables-restore (its nodes carry IPv6 rules, as \
+                     real nodes do), which is not installed: install it with \
+                     `apt-get install iptables`"
                         .into(),
                 )
             })?

@@ -10,7 +10,6 @@
 use super::cmd::Tools;
 use super::flavours::CniRules;
 use super::kube_proxy_nft::{self, NftNode};
-use super::plan::IpFamily;
 use super::rules::{self, ServicePort};
 use crate::runtime::{Result, RuntimeError};
 
@@ -85,11 +84,12 @@ impl KubeProxyMode {
         }
     }
 
-    /// The node's ip6tables document on an IPv6 or dual-stack lab:
-    /// kubelet's chains, and kube-proxy's IPv6 ones in iptables mode.
+    /// The node's ip6tables document (every node, whatever the cluster's
+    /// families): kubelet's chains, and kube-proxy's IPv6 ones in iptables
+    /// mode (with no Services on an IPv4-only cluster).
     pub fn node_ip6tables(self, services6: &[ServicePort]) -> String {
         match self {
-            KubeProxyMode::Iptables => rules::node_rules(&CniRules::default(), Some(services6)),
+            KubeProxyMode::Iptables => rules::node_rules6(&CniRules::default(), services6),
             KubeProxyMode::Nftables => rules::kubelet_rules6(),
         }
     }
@@ -122,14 +122,15 @@ impl KubeProxyMode {
         }
     }
 
-    /// Removes the Service rules of every family the lab has
-    /// (`kube-proxy-down`): KUBE-SERVICES flushed in nat (iptables and
+    /// Removes the Service rules of both families (`kube-proxy-down`; a
+    /// node carries both whatever the cluster's, see
+    /// `build::kube_proxy_families`): KUBE-SERVICES flushed in nat (iptables and
     /// ip6tables), or each kube-proxy table deleted, as a node shows them
     /// when kube-proxy is not running and its rules were cleaned up or never
     /// came back (`kube-proxy --cleanup`, a reboot: nftables tables do not
     /// survive one).
-    pub fn remove_services(self, family: IpFamily) -> Load {
-        per_family(family, |v6| match self {
+    pub fn remove_services(self) -> Load {
+        both_families(|v6| match self {
             KubeProxyMode::Iptables => {
                 let doc = "*nat\n-F KUBE-SERVICES\nCOMMIT\n".to_string();
                 if v6 {
@@ -145,8 +146,8 @@ impl KubeProxyMode {
     /// Removes the NodePort rules only (`nodeport-down`), the ClusterIP rules
     /// staying, in every family the lab has: nat KUBE-NODEPORTS flushed, or
     /// each table's `service-nodeports` map.
-    pub fn remove_node_ports(self, family: IpFamily) -> Load {
-        per_family(family, |v6| match self {
+    pub fn remove_node_ports(self) -> Load {
+        both_families(|v6| match self {
             KubeProxyMode::Iptables => {
                 let doc = "*nat\n-F KUBE-NODEPORTS\nCOMMIT\n".to_string();
                 if v6 {
@@ -192,16 +193,9 @@ fn nft_tables(families: &[FamilyServices]) -> Load {
         .collect())
 }
 
-/// `load(v6)` for each family the lab has, IPv4's first.
-fn per_family(family: IpFamily, load: impl Fn(bool) -> Load) -> Load {
-    let mut v = Vec::new();
-    if family.v4() {
-        v.push(load(false));
-    }
-    if family.v6() {
-        v.push(load(true));
-    }
-    all(v)
+/// `load(v6)` for each family, IPv4's first.
+fn both_families(load: impl Fn(bool) -> Load) -> Load {
+    all(vec![load(false), load(true)])
 }
 
 /// One load, or several in order.
@@ -261,16 +255,9 @@ mod tests {
         );
         assert!(matches!(ipt.sync(&node), Load::IptablesNoflush(_)));
         assert!(matches!(nft.sync(&node), Load::Nft(_)));
-        assert_eq!(
-            nft.remove_services(IpFamily::Ipv4),
-            Load::Nft("delete table ip kube-proxy\n".into())
-        );
-        assert_eq!(
-            nft.remove_node_ports(IpFamily::Ipv4),
-            Load::Nft("flush map ip kube-proxy service-nodeports\n".into())
-        );
         assert!(
-            matches!(ipt.remove_node_ports(IpFamily::Ipv4), Load::IptablesNoflush(d) if d.contains("-F KUBE-NODEPORTS"))
+            matches!(ipt.remove_node_ports(), Load::All(l) if matches!(&l[..],
+                [Load::IptablesNoflush(d), Load::Ip6tablesNoflush(_)] if d.contains("-F KUBE-NODEPORTS")))
         );
     }
 
@@ -296,24 +283,20 @@ mod tests {
             Load::All(l) if matches!(&l[..], [Load::IptablesNoflush(_), Load::Ip6tablesNoflush(_)])));
         assert!(matches!(ipt.sync(&[v6_node()]), Load::Ip6tablesNoflush(_)));
         assert_eq!(
-            nft.remove_services(IpFamily::Dual),
+            nft.remove_services(),
             Load::All(vec![
                 Load::Nft("delete table ip kube-proxy\n".into()),
                 Load::Nft("delete table ip6 kube-proxy\n".into()),
             ])
         );
         assert_eq!(
-            nft.remove_services(IpFamily::Ipv6),
-            Load::Nft("delete table ip6 kube-proxy\n".into())
-        );
-        assert_eq!(
-            nft.remove_node_ports(IpFamily::Dual),
+            nft.remove_node_ports(),
             Load::All(vec![
                 Load::Nft("flush map ip kube-proxy service-nodeports\n".into()),
                 Load::Nft("flush map ip6 kube-proxy service-nodeports\n".into()),
             ])
         );
-        assert!(matches!(ipt.remove_services(IpFamily::Ipv6),
-            Load::Ip6tablesNoflush(d) if d.contains("-F KUBE-SERVICES")));
+        assert!(matches!(ipt.remove_services(),
+            Load::All(l) if matches!(&l[..], [_, Load::Ip6tablesNoflush(d)] if d.contains("-F KUBE-SERVICES"))));
     }
 }

@@ -26,6 +26,12 @@
 //! keys, `ip6 daddr`/`ip6 saddr` matches, `dnat ip6 to`, the IPv6 cluster
 //! and Service CIDRs, and `reject` answering ICMPv6.
 //!
+//! Every node has both tables whatever the cluster's families: kube-proxy
+//! runs a proxier per family the node's kernel has, so an IPv4-only node
+//! carries an `ip6 kube-proxy` table without Services or NodePort
+//! addresses (as the real capture's ruleset shows), and an IPv6-only one an
+//! empty `ip kube-proxy`.
+//!
 //! In this mode kube-proxy writes nothing in iptables: the node's iptables
 //! document is kubelet's and flannel's chains only ([`super::rules`]).
 //! Every load replaces one family's whole table in one `nft -f` transaction
@@ -46,11 +52,23 @@ pub fn table_name(v6: bool) -> &'static str {
     }
 }
 
+/// `nodeport-ips`: the node's address of the table's family; none when the
+/// node has none (the other family's table on a single-stack lab).
+fn node_port_ips(node: &NftNode) -> Vec<String> {
+    if node.node_ip.is_unspecified() {
+        Vec::new()
+    } else {
+        vec![node.node_ip.to_string()]
+    }
+}
+
 /// What of the node one family's table names.
 #[derive(Debug, Clone)]
 pub struct NftNode {
     /// The node's IP of the table's family (`nodeport-ips`); its family is
-    /// the table's.
+    /// the table's. Unspecified (`0.0.0.0`, `::`): the node has no address
+    /// of that family, and the table serves nothing (the other family's
+    /// table on a single-stack cluster).
     pub node_ip: IpAddr,
     /// The node's pod CIDR of that family: endpoints in it are local
     /// (`hairpin-connections`).
@@ -256,7 +274,7 @@ fn sets(s: &mut String, node: &NftNode, services: &[ServicePort]) {
         "nodeport-ips",
         addr,
         "IPs that accept NodePort traffic",
-        &[node.node_ip.to_string()],
+        &node_port_ips(node),
     );
     let rejects: Vec<String> = services
         .iter()
@@ -459,6 +477,23 @@ mod tests {
             let w = w.trim_end_matches('"');
             assert!(sets.iter().any(|x| x == w), "no set {w}");
         }
+    }
+
+    /// The other family's table on a single-stack node: every set, map and
+    /// chain kube-proxy declares, with nothing in them (no Service, no
+    /// NodePort address).
+    #[test]
+    fn a_family_the_node_has_no_address_of_gets_an_empty_table() {
+        let absent = NftNode {
+            node_ip: Ipv6Addr::UNSPECIFIED.into(),
+            pod_cidr: "::/128".parse().unwrap(),
+        };
+        let doc = table(&absent, &[]);
+        assert_consistent(&doc);
+        assert!(doc.starts_with("table ip6 kube-proxy {"), "{doc}");
+        assert!(doc.contains("set nodeport-ips {") && doc.contains("map service-ips {"));
+        assert!(!doc.contains("elements"), "{doc}");
+        assert!(!doc.contains("::,") && !doc.contains("{ :: }"), "{doc}");
     }
 
     #[test]

@@ -283,6 +283,13 @@ pub fn node_rules(cni: &CniRules, kube_proxy: Option<&[ServicePort]>) -> String 
     document(cni, kube_proxy, v6)
 }
 
+/// The node's ip6tables document in iptables mode: kubelet's chains and
+/// kube-proxy's for `services6` (IPv6 ports; none on an IPv4-only cluster,
+/// where kube-proxy still writes its chains).
+pub fn node_rules6(cni: &CniRules, services6: &[ServicePort]) -> String {
+    document(cni, Some(services6), true)
+}
+
 /// The kubelet's own ip6tables chains, with nothing of kube-proxy's (its
 /// nftables mode on an IPv6 or dual-stack node: kube-proxy is in `table ip6
 /// kube-proxy`).

@@ -35,7 +35,7 @@ impl Fault for KubeProxyDown {
             lab.services.wait_node(last).await?;
             let ns = lab.plan.node_ns(last);
             lab.kube_proxy
-                .remove_services(lab.plan.family)
+                .remove_services()
                 .apply(&lab.tools, &ns)
                 .await
         })

@@ -34,7 +34,7 @@ impl Fault for NodeportDown {
             lab.services.wait_node(last).await?;
             let ns = lab.plan.node_ns(last);
             lab.kube_proxy
-                .remove_node_ports(lab.plan.family)
+                .remove_node_ports()
                 .apply(&lab.tools, &ns)
                 .await
         })
