@@ -147,6 +147,13 @@ fn nodeport_down_is_named_at_its_root_in_nftables_mode() {
         r["findings"]
     );
     assert_eq!(r["findings"][0]["nodes"], serde_json::json!(["node-3"]));
+    // The evidence is the node's own table: its NodePort map emptied while
+    // the other nodes' hold their Services' nodePorts.
+    let evidence = r["findings"][0]["evidence"].to_string();
+    assert!(
+        evidence.contains("node-3: nft ip kube-proxy service-nodeports is empty (it holds"),
+        "{evidence}"
+    );
     // Only node-3's NodePorts failed; its ClusterIPs, and every other
     // node's NodePorts, answered.
     let failed: Vec<&Value> = r["checks"]

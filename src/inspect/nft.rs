@@ -3,7 +3,7 @@
 //! read on its own, so one statement the crate does not know (a newer nft, an
 //! `xt` match from iptables-nft) costs that object's details, not the ruleset.
 
-use crate::model::host::{NftChain, NftDrop, NftRuleset, NftTable};
+use crate::model::host::{NftChain, NftDrop, NftRuleset, NftSetSize, NftTable};
 use nftables::schema::NfListObject;
 use serde_json::Value;
 
@@ -17,6 +17,9 @@ pub fn parse(text: &str) -> Result<NftRuleset, String> {
         .ok_or_else(|| "`nft -j` output has no \"nftables\" array".to_string())?;
     let mut rs = NftRuleset::default();
     for obj in objects {
+        if add_set(&mut rs, obj) {
+            continue;
+        }
         // The crate's types first; the raw JSON for what they do not cover.
         match serde_json::from_value::<NfListObject>(obj.clone()) {
             Ok(NfListObject::MetainfoObject(m)) => {
@@ -94,6 +97,27 @@ fn table_mut<'a>(rs: &'a mut NftRuleset, family: &str, name: &str) -> &'a mut Nf
         let last = rs.tables.len() - 1;
         &mut rs.tables[last]
     }
+}
+
+/// A `set` or `map` object: its table gets its name and element count
+/// (`elem`, absent when empty). False when `obj` is neither.
+fn add_set(rs: &mut NftRuleset, obj: &Value) -> bool {
+    let Some((kind, s)) = ["set", "map"]
+        .into_iter()
+        .find_map(|k| obj.get(k).map(|s| (k, s)))
+    else {
+        return false;
+    };
+    let field = |k: &str| s.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    let elements = s.get("elem").and_then(Value::as_array).map_or(0, Vec::len);
+    table_mut(rs, &field("family"), &field("table"))
+        .sets
+        .push(NftSetSize {
+            name: field("name"),
+            kind: kind.to_string(),
+            elements,
+        });
+    true
 }
 
 fn chain_mut<'a>(t: &'a mut NftTable, name: &str) -> &'a mut NftChain {

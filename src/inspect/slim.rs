@@ -369,6 +369,13 @@ mod tests {
             .and_then(|n| n.tables.iter().find(|t| t.name == "kube-proxy"));
         let kp = kp.expect("table ip kube-proxy");
         assert!(kp.read_by.is_none());
+        // Its sets and maps, counted as the capture holds them: four
+        // Service ports, two ClusterIPs, no NodePort Service.
+        assert_eq!(kp.set_size("service-ips"), Some(4));
+        assert_eq!(kp.set_size("cluster-ips"), Some(2));
+        assert_eq!(kp.set_size("nodeport-ips"), Some(1));
+        assert_eq!(kp.set_size("service-nodeports"), Some(0));
+        assert_eq!(kp.set_size("no-such-map"), None);
         assert!(
             kp.chains
                 .iter()

@@ -442,6 +442,31 @@ pub struct NftTable {
     /// `firewall.iptables` (or `ip6tables`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub read_by: Option<String>,
+    /// Its named sets and maps and how many elements each holds (kube-proxy's
+    /// `service-ips`, `service-nodeports`, `nodeport-ips`: where nftables
+    /// mode keeps its Services, which no rule names one by one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sets: Vec<NftSetSize>,
+}
+
+/// A named nftables set or map, counted.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NftSetSize {
+    pub name: String,
+    /// `set` or `map`.
+    pub kind: String,
+    pub elements: usize,
+}
+
+impl NftTable {
+    /// The element count of its set or map `name`, when it has one.
+    pub fn set_size(&self, name: &str) -> Option<usize> {
+        self.sets
+            .iter()
+            .find(|s| s.name == name)
+            .map(|s| s.elements)
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -8,7 +8,7 @@
 
 use crate::diagnose::facts::{Tally, is_hairpin};
 use crate::diagnose::{Diagnosis, Evidence, Rule, cap_evidence, describe_check, finding};
-use crate::model::host::{HostReport, IptChain};
+use crate::model::host::{HostReport, IptChain, NftTable};
 use crate::model::{CheckKind, FindingId, Severity, Status};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -136,8 +136,59 @@ impl Rule for NodeportUnreachable {
     }
 }
 
+/// What kube-proxy's nftables tables say of the node's NodePorts: an empty
+/// `service-nodeports` map, or an empty `nodeport-ips` set, where other
+/// nodes' hold elements (a cluster without NodePort Services has them empty
+/// everywhere).
+fn nft_evidence(ev: &Evidence<'_>, h: &HostReport) -> Vec<String> {
+    let n = h.node.as_str();
+    let mut out = Vec::new();
+    for t in kube_proxy_tables(h) {
+        for set in ["service-nodeports", "nodeport-ips"] {
+            if t.set_size(set) != Some(0) {
+                continue;
+            }
+            let others: Vec<String> = ev
+                .hosts
+                .iter()
+                .filter(|o| o.node != n)
+                .filter_map(|o| {
+                    let size = kube_proxy_tables(o)
+                        .filter(|ot| ot.family == t.family)
+                        .find_map(|ot| ot.set_size(set))?;
+                    (size > 0).then(|| format!("{size} on {}", o.node))
+                })
+                .collect();
+            if !others.is_empty() {
+                let more = others.len().saturating_sub(2);
+                out.push(format!(
+                    "{n}: nft {} kube-proxy {set} is empty (it holds {}{})",
+                    t.family,
+                    others[..others.len().min(2)].join(", "),
+                    if more > 0 {
+                        format!(" and elements on {more} more node(s)")
+                    } else {
+                        String::new()
+                    }
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// A host's kube-proxy nftables tables (one per family).
+fn kube_proxy_tables(h: &HostReport) -> impl Iterator<Item = &NftTable> {
+    h.firewall
+        .iter()
+        .flat_map(|f| &f.nftables)
+        .flat_map(|n| &n.tables)
+        .filter(|t| t.name == "kube-proxy")
+}
+
 /// What the node's iptables say of its NodePorts (kube-proxy iptables mode):
-/// an empty KUBE-NODEPORTS, or a jump to it that leaves the node's IP out.
+/// an empty KUBE-NODEPORTS, or a jump to it that leaves the node's IP out;
+/// in nftables mode, [`nft_evidence`].
 fn host_evidence(ev: &Evidence<'_>, h: &HostReport) -> Vec<String> {
     let n = h.node.as_str();
     let node_ips: Vec<std::net::IpAddr> = ev
@@ -193,6 +244,7 @@ fn host_evidence(ev: &Evidence<'_>, h: &HostReport) -> Vec<String> {
             }
         }
     }
+    out.extend(nft_evidence(ev, h));
     out
 }
 
@@ -315,6 +367,76 @@ mod tests {
 
     /// With the node's iptables: its KUBE-NODEPORTS is empty where the
     /// others have rules, and the jump to it names another address.
+    #[test]
+    fn in_nftables_mode_the_evidence_is_the_empty_service_nodeports_map() {
+        use crate::model::host::{NftRuleset, NftSetSize, NftTable};
+        let d = sim::cluster(3);
+        let checks = sim::run(&d, |t| {
+            if nodeport_to(t, "node-1") {
+                sim::timeout()
+            } else {
+                sim::ok()
+            }
+        });
+        let mut hosts = testing::healthy_hosts(&d);
+        for (i, h) in hosts.iter_mut().enumerate() {
+            let sets = vec![
+                NftSetSize {
+                    name: "service-nodeports".into(),
+                    kind: "map".into(),
+                    elements: if i == 1 { 0 } else { 2 },
+                },
+                NftSetSize {
+                    name: "nodeport-ips".into(),
+                    kind: "set".into(),
+                    elements: 1,
+                },
+            ];
+            h.firewall.as_mut().unwrap().nftables = Some(NftRuleset {
+                tables: vec![NftTable {
+                    family: "ip".into(),
+                    name: "kube-proxy".into(),
+                    sets,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            });
+        }
+        let f = testing::diagnose(&d, &checks, &hosts);
+        let np = f
+            .iter()
+            .find(|f| f.id == FindingId::NodeportUnreachable)
+            .expect("nodeport-unreachable");
+        let ev = np.evidence.join("\n");
+        assert!(
+            ev.contains(
+                "node-1: nft ip kube-proxy service-nodeports is empty (it holds 2 on node-0, 2 on node-2)"
+            ),
+            "{ev}"
+        );
+        assert!(!ev.contains("nodeport-ips"), "{ev}");
+        // Empty on every node (no NodePort Service anywhere): no evidence.
+        for h in hosts.iter_mut() {
+            let t = &mut h
+                .firewall
+                .as_mut()
+                .unwrap()
+                .nftables
+                .as_mut()
+                .unwrap()
+                .tables[0];
+            t.sets[0].elements = 0;
+        }
+        let f = testing::diagnose(&d, &checks, &hosts);
+        let ev = f
+            .iter()
+            .filter(|f| f.id == FindingId::NodeportUnreachable)
+            .flat_map(|f| f.evidence.clone())
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(!ev.contains("service-nodeports"), "{ev}");
+    }
+
     #[test]
     fn host_evidence_shows_the_empty_chain_and_the_nodeport_addresses() {
         use crate::model::host::IptRule;
