@@ -64,11 +64,10 @@ pub fn parse_request(args: &LabArgs) -> Result<Request, CliError> {
             f.name()
         )));
     }
-    if cfg.ip_family.v6() && (cni.name() != "flannel" || cfg.kube_proxy != KubeProxyMode::Iptables)
-    {
+    if cfg.ip_family.v6() && cfg.kube_proxy != KubeProxyMode::Iptables {
         return Err(CliError::usage(format!(
-            "--ip-family {} is built with --cni flannel and --kube-proxy iptables only; \
-             the lab's other flavours and nftables mode are IPv4",
+            "--ip-family {} is built with --kube-proxy iptables only; \
+             the lab's nftables mode is IPv4",
             args.ip_family
         )));
     }
