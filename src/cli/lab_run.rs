@@ -365,6 +365,23 @@ mod tests {
                 panic!("lab");
             };
             assert_eq!(parse_request(&args).unwrap().cfg.cni.name(), f.name());
+            // Every flavour builds every IP family.
+            for fam in ["ipv6", "dual"] {
+                let cli = crate::cli::Cli::parse_args([
+                    "kubectl-netcheck",
+                    "lab",
+                    "--cni",
+                    f.name(),
+                    "--ip-family",
+                    fam,
+                ])
+                .unwrap();
+                let Some(crate::cli::Command::Lab(args)) = cli.command else {
+                    panic!("lab");
+                };
+                let req = parse_request(&args).unwrap_or_else(|e| panic!("{fam}: {e}"));
+                assert_eq!(req.cfg.ip_family.name(), fam);
+            }
         }
         let bad = crate::cli::Cli::parse_args(["kubectl-netcheck", "lab", "--cni", "weave"]);
         assert!(bad.is_err());
