@@ -55,7 +55,7 @@
 use super::{CniRules, Flavour, Overlay, PodWire};
 use crate::inspect::calico::{POD_GATEWAY, workload_interface};
 use crate::lab::ctx::LabCtx;
-use crate::lab::plan::{CLUSTER_CIDR, LabPlan, WIRE_GATEWAY};
+use crate::lab::plan::{CLUSTER_CIDR, IpFamily, LabPlan, WIRE_GATEWAY};
 use crate::runtime::Result;
 use futures::future::BoxFuture;
 use std::net::Ipv4Addr;
@@ -99,8 +99,8 @@ impl Flavour for Calico {
     fn description(&self) -> &'static str {
         "Calico's VXLAN mode: a cali veth per pod (proxy ARP, gateway 169.254.1.1), no bridge, vxlan.calico to the others (pod MTU 1450; IPv6: vxlan-v6.calico, 1430)"
     }
-    fn pod_mtu(&self, p: &LabPlan) -> u16 {
-        pod_mtu(p)
+    fn pod_mtu(&self, family: IpFamily) -> u16 {
+        if family.v6() { MTU_V6 } else { MTU }
     }
     fn bridge(&self) -> Option<&'static str> {
         None
@@ -180,7 +180,7 @@ impl Flavour for Calico {
 /// The pods' MTU: 1450, or 1430 when the IPv6 tunnel runs too (Felix gives
 /// pods the smallest MTU of its encapsulations).
 pub fn pod_mtu(p: &LabPlan) -> u16 {
-    if p.family.v6() { MTU_V6 } else { MTU }
+    Calico.pod_mtu(p.family)
 }
 
 /// Felix's VXLAN devices on a node of the lab: `vxlan.calico`, and
@@ -757,8 +757,9 @@ mod tests {
             !inside.iter().any(|x| x.starts_with("neigh")),
             "learned by NDP"
         );
-        assert_eq!(Calico.pod_mtu(&p), 1430);
-        assert_eq!(Calico.pod_mtu(&plan()), 1450);
+        assert_eq!(Calico.pod_mtu(IpFamily::Dual), 1430);
+        assert_eq!(Calico.pod_mtu(IpFamily::Ipv6), 1430);
+        assert_eq!(pod_mtu(&plan()), 1450);
         let n = &workloads(&p, 2)[0].host_if;
         assert!(sysctls(&p, 2).contains(&(format!("net.ipv6.conf.{n}.forwarding"), "1".into())));
         let v: serde_json::Value = serde_json::from_str(&conflist(&p, "node-1")).unwrap();

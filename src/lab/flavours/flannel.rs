@@ -31,7 +31,7 @@ impl Flavour for Flannel {
     fn description(&self) -> &'static str {
         "flannel's VXLAN backend: a bridge cni0 per node, flannel.1 to the others (pod MTU 1450)"
     }
-    fn pod_mtu(&self, _p: &LabPlan) -> u16 {
+    fn pod_mtu(&self, _family: crate::lab::plan::IpFamily) -> u16 {
         OVERLAY_MTU
     }
     fn bridge(&self) -> Option<&'static str> {

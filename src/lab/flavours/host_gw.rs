@@ -31,7 +31,7 @@ impl Flavour for HostGw {
     fn description(&self) -> &'static str {
         "flannel's host-gw backend: a bridge cni0 per node, routes to the others via their node IPs (pod MTU 1500)"
     }
-    fn pod_mtu(&self, _p: &LabPlan) -> u16 {
+    fn pod_mtu(&self, _family: crate::lab::plan::IpFamily) -> u16 {
         WIRE_MTU
     }
     fn bridge(&self) -> Option<&'static str> {

@@ -37,7 +37,7 @@ impl Flavour for Kindnet {
     fn description(&self) -> &'static str {
         "kind's CNI: a ptp veth per pod, no bridge, routes to the others via their node IPs (pod MTU 1500)"
     }
-    fn pod_mtu(&self, _p: &LabPlan) -> u16 {
+    fn pod_mtu(&self, _family: crate::lab::plan::IpFamily) -> u16 {
         WIRE_MTU
     }
     fn bridge(&self) -> Option<&'static str> {

@@ -18,7 +18,9 @@
 //! - its own iptables chains ([`CniRules`]) and sysctls;
 //! - what the faults that reach into the CNI do on it: cut one node pair
 //!   ([`Flavour::cut_pair`]), isolate a node ([`Flavour::isolate`]), the route
-//!   to a peer's pods ([`Flavour::peer_route`]).
+//!   to a peer's pods ([`Flavour::peer_route`]);
+//! - all of it in IPv6 too when the lab has it (`plan.family.v6()`:
+//!   `--ip-family ipv6|dual`), as the CNI wires its second family.
 //!
 //! Adding a flavour: one file here with a unit struct implementing
 //! [`Flavour`] and one line in [`all`]; `--cni` and the tests pick it up from
@@ -35,7 +37,7 @@ pub mod host_gw;
 pub mod kindnet;
 
 use super::ctx::LabCtx;
-use super::plan::LabPlan;
+use super::plan::{IpFamily, LabPlan};
 use crate::runtime::Result;
 use futures::future::BoxFuture;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -127,8 +129,8 @@ pub trait Flavour: Send + Sync {
     /// One line for `--help`.
     fn description(&self) -> &'static str;
     /// The MTU of the pods' eth0 (and of the flavour's devices) on a lab of
-    /// `p`'s IP families.
-    fn pod_mtu(&self, p: &LabPlan) -> u16;
+    /// these IP families.
+    fn pod_mtu(&self, family: IpFamily) -> u16;
     /// The bridge same-node pods share, or None (a routed veth per pod).
     fn bridge(&self) -> Option<&'static str>;
     /// The encapsulation between nodes, or None (routed over the underlay).
@@ -165,7 +167,8 @@ pub trait Flavour: Send + Sync {
     /// node reaches them, while its underlay address still answers.
     fn isolate<'a>(&'a self, lab: &'a LabCtx, i: usize) -> BoxFuture<'a, Result<()>>;
     /// The route node `a` holds to node `b`'s pods as a routing agent keeps
-    /// it (`ip route` arguments: destination, gateway, device), which
+    /// it (`ip route` arguments: destination, gateway, device), of the lab's
+    /// first family (IPv4 on dual stack, IPv6 on an IPv6 lab), which
     /// `route-missing` deletes. None: the flavour finds peers another way
     /// (flannel's VXLAN: the route is fixed, the peer is in the FDB, and
     /// losing a peer is `cross-node-drop`).
@@ -405,7 +408,7 @@ mod tests {
                 for pod in &pods {
                     let host = f.pod_host_lines(&plan, pod).join("\n");
                     assert!(
-                        host.contains(&format!("mtu {}", f.pod_mtu(&plan)))
+                        host.contains(&format!("mtu {}", f.pod_mtu(family)))
                             && host.contains(&pod.ns),
                         "{}: {host}",
                         f.name()
