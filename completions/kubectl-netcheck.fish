@@ -96,9 +96,9 @@ complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -
 nftables\t'table ip kube-proxy (and ip6 kube-proxy for IPv6) in nftables (needs nft)'"
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l cni -d 'The CNI the lab\'s nodes run. Flavours that need IPIP, GENEVE or WireGuard devices (Calico IPIP, Cilium, Weave) are out of the lab: this kernel has VXLAN but not those' -r -f -a "flannel\t'flannel\'s VXLAN backend: a bridge cni0 per node, flannel.1 to the others (pod MTU 1450)'
 host-gw\t'flannel\'s host-gw backend: a bridge cni0 per node, routes to the others via their node IPs (pod MTU 1500)'
-calico\t'Calico\'s VXLAN mode: a cali veth per pod (proxy ARP, gateway 169.254.1.1), no bridge, vxlan.calico to the others (pod MTU 1450)'
+calico\t'Calico\'s VXLAN mode: a cali veth per pod (proxy ARP, gateway 169.254.1.1), no bridge, vxlan.calico to the others (pod MTU 1450; IPv6: vxlan-v6.calico, 1430)'
 kindnet\t'kind\'s CNI: a ptp veth per pod, no bridge, routes to the others via their node IPs (pod MTU 1500)'"
-complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l ip-family -d 'IP families of the lab\'s cluster: ipv4, ipv6 (pods, Services, nodes and DNS with IPv6 addresses in 2001:2::/48) or dual (both; every check runs per family). IPv6 needs the flannel flavour: the other flavours are IPv4 in the lab' -r -f -a "ipv4\t''
+complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l ip-family -d 'IP families of the lab\'s cluster: ipv4, ipv6 (pods, Services, nodes and DNS with IPv6 addresses in 2001:2::/48) or dual (both; every check runs per family), on every --cni flavour and --kube-proxy mode' -r -f -a "ipv4\t''
 ipv6\t''
 dual\t''"
 complete -c kubectl-netcheck -n "__fish_kubectl_netcheck_using_subcommand lab" -l policy -d 'NetworkPolicies (YAML) to load into the lab\'s objects' -r -F

@@ -12,6 +12,7 @@ use lab_common::*;
 use netcheck::inspect::calico::workload_interface;
 use netcheck::lab::faults::{self, Fault};
 use netcheck::lab::flavours::{self, Flavour};
+use netcheck::lab::plan::IpFamily;
 use netcheck::lab::testing::require_root;
 use netcheck::lab::{LabConfig, LabPlan, LabRuntime};
 use netcheck::runtime::{Quiet, Runtime};
@@ -22,10 +23,16 @@ fn calico() -> &'static dyn Flavour {
 
 /// A calico lab without agents, kube-proxy synced.
 async fn build(faults: &[&'static dyn Fault]) -> Result<LabRuntime, String> {
+    build_in(faults, IpFamily::Ipv4).await
+}
+
+/// [`build`] with these IP families.
+async fn build_in(faults: &[&'static dyn Fault], family: IpFamily) -> Result<LabRuntime, String> {
     let mut cfg = LabConfig::new(3, 2, exe());
     cfg.agents = false;
     cfg.cni = calico();
     cfg.faults = faults.to_vec();
+    cfg.ip_family = family;
     let rt = LabRuntime::new(cfg).map_err(|e| e.to_string())?;
     let d = rt.discover(&Quiet).await.map_err(|e| e.to_string())?;
     let r = async {
@@ -108,9 +115,11 @@ fn shape_problems(p: &LabPlan) -> Vec<String> {
         ping(&p.pod_ns(0, 0), p.pod_ip(2, 1), 56),
         "cross node".into(),
     );
+    // The pods' MTU (1450; 1430 with vxlan-v6.calico) crosses.
+    let mtu = netcheck::lab::flavours::calico::pod_mtu(p);
     want(
-        ping_df(&p.pod_ns(0, 0), p.pod_ip(1, 0), 1450 - 28),
-        "1450 across".into(),
+        ping_df(&p.pod_ns(0, 0), p.pod_ip(1, 0), mtu - 28),
+        format!("{mtu} across"),
     );
     want(
         ping(&p.pod_ns(2, 0), p.node_ip(2), 56),
@@ -131,6 +140,95 @@ async fn a_calico_node_looks_like_one_and_routes_pods() {
     }
     let rt = build(&[]).await.expect("build");
     let problems = shape_problems(rt.plan());
+    let id = rt.id().to_string();
+    rt.teardown().await.expect("teardown");
+    assert_nothing_left(&id, &[]);
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+
+/// One IPv6 echo from `ns` (a few tries, 1 s each); `df`: the payload must
+/// cross unfragmented (IPv6 never fragments on the way: `-M do`).
+fn ping6(ns: &str, ip: std::net::Ipv6Addr, payload: u16) -> bool {
+    let size = payload.to_string();
+    let ip = ip.to_string();
+    run_in(
+        ns,
+        "ping",
+        &[
+            "-6", "-n", "-c", "3", "-i", "0.2", "-W", "1", "-M", "do", "-s", &size, &ip,
+        ],
+    )
+    .is_ok()
+}
+
+/// A dual-stack Calico node and pod as Calico makes them: the pod's IPv6
+/// default route via the `cali` end's link-local address (which the host
+/// end has, learned by neighbour discovery), a /128 host route per pod,
+/// `vxlan-v6.calico` over the IPv6 underlay at 1430, and packets of the
+/// pods' MTU (1430) crossing it.
+fn dual_stack_shape_problems(p: &LabPlan) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut want = |ok: bool, what: String| {
+        if !ok {
+            problems.push(what);
+        }
+    };
+    let node = p.node_ns(0);
+    let v6 = sh(&node, "ip -d link show vxlan-v6.calico");
+    want(
+        v6.contains("mtu 1430")
+            && v6.contains("id 4096")
+            && v6.contains(&format!("local {}", p.node_ip6(0)))
+            && v6.contains("dstport 4789"),
+        format!("vxlan-v6.calico: {v6}"),
+    );
+    let cali = workload_interface(&p.k8s_namespace(), &p.pod_name(0, 0));
+    let ll = sh(&node, &format!("ip -o -6 addr show dev {cali}"));
+    want(
+        ll.contains("fe80::ecee:eeff:feee:eeee/64") && !ll.contains("tentative"),
+        format!("{cali}'s link-local address: {ll}"),
+    );
+    let routes = sh(&node, "ip -6 route");
+    want(
+        routes.contains(&format!("{} dev {cali}", p.pod_ip6(0, 0)))
+            && routes.contains(&format!(
+                "{} via {} dev vxlan-v6.calico",
+                p.pod_cidr6(1),
+                netcheck::lab::flavours::calico::vtep_ip6(p, 1)
+            )),
+        format!("IPv6 routes: {routes}"),
+    );
+    let pod = p.pod_ns(0, 0);
+    let pod_routes = sh(&pod, "ip -6 route");
+    want(
+        pod_routes.contains("default via fe80::ecee:eeff:feee:eeee dev eth0"),
+        format!("pod IPv6 routes: {pod_routes}"),
+    );
+    let mtu = sh(&pod, "cat /sys/class/net/eth0/mtu");
+    want(mtu.trim() == "1430", format!("pod MTU {mtu}"));
+    want(ping6(&pod, p.pod_ip6(0, 1), 56), "IPv6 same node".into());
+    want(ping6(&pod, p.pod_ip6(2, 1), 56), "IPv6 cross node".into());
+    want(
+        ping6(&pod, p.pod_ip6(1, 0), 1430 - 48),
+        "1430 across over IPv6".into(),
+    );
+    want(ping(&pod, p.pod_ip(1, 0), 56), "IPv4 still crosses".into());
+    let neigh = sh(&pod, "ip -6 neigh show fe80::ecee:eeff:feee:eeee");
+    want(
+        neigh.contains("ee:ee:ee:ee:ee:ee") && !neigh.contains("PERMANENT"),
+        format!("the IPv6 gateway is learned by neighbour discovery: {neigh}"),
+    );
+    problems
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dual_stack_calico_node_looks_like_one_and_routes_pods() {
+    if !require_root() {
+        return;
+    }
+    let rt = build_in(&[], IpFamily::Dual).await.expect("build");
+    let mut problems = shape_problems(rt.plan());
+    problems.extend(dual_stack_shape_problems(rt.plan()));
     let id = rt.id().to_string();
     rt.teardown().await.expect("teardown");
     assert_nothing_left(&id, &[]);

@@ -9,6 +9,7 @@ mod lab_common;
 use lab_common::*;
 use netcheck::lab::faults;
 use netcheck::lab::flavours::{self, Flavour};
+use netcheck::lab::plan::IpFamily;
 use netcheck::lab::testing::require_root;
 use netcheck::model::Severity;
 use serde_json::Value;
@@ -197,7 +198,7 @@ fn healthy_lab_in_every_flavour_and_kube_proxy_mode() {
                 problems.push(format!("{name}: kubeProxyMode is {}", c["kubeProxyMode"]));
             }
             for chk in r["checks"].as_array().unwrap() {
-                if chk["kind"] == "mtu" && chk["pathMtu"] != cni.pod_mtu() {
+                if chk["kind"] == "mtu" && chk["pathMtu"] != cni.pod_mtu(IpFamily::Ipv4) {
                     problems.push(format!("{name}: MTU check {chk}"));
                     break;
                 }
@@ -468,10 +469,10 @@ fn fault_problems_with(cni: &dyn Flavour, f: &dyn faults::Fault, extra: &[&str])
         let seen_path = [path, path + 4]
             .iter()
             .any(|p| mtu.contains(&p.to_string()));
-        if !seen_path || !mtu.contains(&cni.pod_mtu().to_string()) {
+        if !seen_path || !mtu.contains(&cni.pod_mtu(IpFamily::Ipv4).to_string()) {
             problems.push(format!(
                 "{name}: finding lacks path ({path})/configured ({}) MTU: {mtu}",
-                cni.pod_mtu()
+                cni.pod_mtu(IpFamily::Ipv4)
             ));
         }
     }

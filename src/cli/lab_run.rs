@@ -64,13 +64,6 @@ pub fn parse_request(args: &LabArgs) -> Result<Request, CliError> {
             f.name()
         )));
     }
-    if cfg.ip_family.v6() && cni.name() != "flannel" {
-        return Err(CliError::usage(format!(
-            "--ip-family {} is built with --cni flannel only; \
-             the lab's other flavours are IPv4",
-            args.ip_family
-        )));
-    }
     Ok(Request {
         cfg,
         opts: Options {
@@ -365,6 +358,23 @@ mod tests {
                 panic!("lab");
             };
             assert_eq!(parse_request(&args).unwrap().cfg.cni.name(), f.name());
+            // Every flavour builds every IP family.
+            for fam in ["ipv6", "dual"] {
+                let cli = crate::cli::Cli::parse_args([
+                    "kubectl-netcheck",
+                    "lab",
+                    "--cni",
+                    f.name(),
+                    "--ip-family",
+                    fam,
+                ])
+                .unwrap();
+                let Some(crate::cli::Command::Lab(args)) = cli.command else {
+                    panic!("lab");
+                };
+                let req = parse_request(&args).unwrap_or_else(|e| panic!("{fam}: {e}"));
+                assert_eq!(req.cfg.ip_family.name(), fam);
+            }
         }
         let bad = crate::cli::Cli::parse_args(["kubectl-netcheck", "lab", "--cni", "weave"]);
         assert!(bad.is_err());

@@ -254,8 +254,7 @@ pub struct LabArgs {
     pub cni: String,
     /// IP families of the lab's cluster: ipv4, ipv6 (pods, Services, nodes
     /// and DNS with IPv6 addresses in 2001:2::/48) or dual (both; every
-    /// check runs per family). IPv6 needs the flannel flavour: the other
-    /// flavours are IPv4 in the lab
+    /// check runs per family), on every --cni flavour and --kube-proxy mode
     #[arg(long, default_value = "ipv4", value_name = "FAMILY", value_parser = ["ipv4", "ipv6", "dual"])]
     pub ip_family: String,
     /// NetworkPolicies (YAML) to load into the lab's objects

@@ -84,4 +84,46 @@ mod tests {
         assert_eq!(cni, "calico");
         assert!(why.contains("vxlan.calico"), "{why}");
     }
+
+    /// A dual-stack Calico node has `vxlan-v6.calico` (VXLAN over the IPv6
+    /// underlay, MTU 1430) beside `vxlan.calico`; an IPv6-only one has it
+    /// alone. Either is Calico's, and the host summary shows both MTUs.
+    #[test]
+    fn vxlan_v6_calico_is_calicos_and_its_mtu_is_shown() {
+        use crate::model::host::{HostReport, Interface, Tunnel};
+        let vxlan = |name: &str, mtu: u32| Interface {
+            name: name.into(),
+            kind: Some("vxlan".into()),
+            mtu: Some(mtu),
+            tunnel: Some(Tunnel {
+                id: Some(4096),
+                port: Some(4789),
+                dev: Some("eth0".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let mut h = HostReport {
+            node: "node-1".into(),
+            interfaces: vec![
+                Interface {
+                    name: "eth0".into(),
+                    kind: Some("veth".into()),
+                    mtu: Some(1500),
+                    ..Default::default()
+                },
+                vxlan("vxlan-v6.calico", 1430),
+            ],
+            ..Default::default()
+        };
+        let (cni, why) = crate::inspect::cluster_facts::node_cni(&h).expect("IPv6 only");
+        assert_eq!(cni, "calico");
+        assert!(why.contains("vxlan-v6.calico"), "{why}");
+        h.interfaces.push(vxlan("vxlan.calico", 1450));
+        let (cni, _) = crate::inspect::cluster_facts::node_cni(&h).expect("dual stack");
+        assert_eq!(cni, "calico");
+        let mtus = crate::inspect::query::summarize(&h).mtus;
+        assert_eq!(mtus.get("vxlan.calico"), Some(&1450), "{mtus:?}");
+        assert_eq!(mtus.get("vxlan-v6.calico"), Some(&1430), "{mtus:?}");
+    }
 }

@@ -70,7 +70,11 @@ impl Overlay {
     }
 }
 
-pub fn overlay(r: &HostReport) -> Option<Overlay> {
+/// The node's tunnel devices, VXLAN first, then Geneve, WireGuard, IPIP
+/// (each kind in the kernel's order). A dual-stack overlay has one per
+/// family (`vxlan.calico` and `vxlan-v6.calico`, `flannel.1` and
+/// `flannel-v6.1`).
+fn tunnels(r: &HostReport) -> Vec<&Interface> {
     let order = ["vxlan", "geneve", "wireguard", "ipip"];
     let mut tunnels: Vec<&Interface> = r
         .interfaces
@@ -78,6 +82,12 @@ pub fn overlay(r: &HostReport) -> Option<Overlay> {
         .filter(|i| i.kind.as_deref().is_some_and(|k| order.contains(&k)))
         .collect();
     tunnels.sort_by_key(|i| order.iter().position(|k| Some(*k) == i.kind.as_deref()));
+    tunnels
+}
+
+/// The node's overlay: its first tunnel device ([`tunnels`]).
+pub fn overlay(r: &HostReport) -> Option<Overlay> {
+    let tunnels = tunnels(r);
     let i = tunnels.first()?;
     let kind = i.kind.clone().unwrap_or_default();
     let t = i.tunnel.clone().unwrap_or_default();
@@ -156,13 +166,12 @@ pub fn underlay(r: &HostReport) -> Option<String> {
     })
 }
 
-/// Interfaces pod traffic crosses on this node: pod bridges, the overlay, the underlay.
+/// Interfaces pod traffic crosses on this node: pod bridges, the overlay
+/// devices (one per family on a dual-stack overlay), the underlay.
 pub fn pod_path_interfaces(r: &HostReport) -> Vec<String> {
     let mut out = pod_bridges(r);
-    for x in [overlay(r).map(|o| o.device), underlay(r)]
-        .into_iter()
-        .flatten()
-    {
+    let tunnels = tunnels(r).into_iter().map(|i| i.name.clone());
+    for x in tunnels.chain(underlay(r)) {
         if !out.contains(&x) {
             out.push(x);
         }

@@ -283,6 +283,8 @@ mod tests {
             by_device("vxlan.calico", Some("vxlan")).unwrap().0.name,
             "calico"
         );
+        let v6 = by_device("vxlan-v6.calico", Some("vxlan")).unwrap();
+        assert_eq!((v6.0.name, v6.1.overlay), ("calico", true));
         assert_eq!(by_device("tunl0", Some("ipip")).unwrap().0.name, "calico");
         assert!(
             by_device("tunl0", None).is_none(),

@@ -325,15 +325,6 @@ impl LabPlan {
     pub fn overlay_ip6(&self, i: usize) -> Ipv6Addr {
         Ipv6Addr::new(0x2001, 2, 0, 0xfffd, 0, 0, 0, (i + 1) as u16)
     }
-    /// The IPv6 address of a pod by its slot on node i (probe pods, then DNS
-    /// replicas, as `flavours::PodWire` counts them).
-    pub fn slot_ip6(&self, i: usize, slot: usize) -> Ipv6Addr {
-        if slot < self.pods_per_node {
-            self.pod_ip6(i, slot)
-        } else {
-            self.dns_pod_ip6(slot - self.pods_per_node)
-        }
-    }
     pub fn dns_pod_ip6(&self, r: usize) -> Ipv6Addr {
         Ipv6Addr::new(
             0x2001,

@@ -199,11 +199,7 @@ impl Rule for PodRouteMissing {
                         "checks between {a} and {bn} fail; {passing} check(s) between {a} and the nodes it routes pass, and neither node fails with any other"
                     ),
                 ];
-                let gateway = b
-                    .internal_ips
-                    .first()
-                    .map(|ip| format!(" via {ip}"))
-                    .unwrap_or_default();
+                let by_hand = by_hand(cidr, b, nodes.iter().find(|n| n.name == peer), sibling);
                 let mut d = diagnosis(
                     ev,
                     FindingId::PodRouteMissing,
@@ -215,12 +211,7 @@ impl Rule for PodRouteMissing {
                     format!(
                         "On {a}, the CNI's agent lost the route to {bn}'s pods: compare `ip route` on {a} with another node, \
                          restart the CNI's agent on {a} (kube-flannel, kindnet, calico-node) and read its logs; by hand, \
-                         as the route to {peer}'s pods is: `ip route add {cidr}{gateway}{}`",
-                        sibling
-                            .dev
-                            .as_ref()
-                            .map(|d| format!(" dev {d}"))
-                            .unwrap_or_default()
+                         as the route to {peer}'s pods is: {by_hand}"
                     ),
                 );
                 d.finding.nodes.push(bn.to_string());
@@ -228,6 +219,30 @@ impl Rule for PodRouteMissing {
             }
         }
         out
+    }
+}
+
+/// The route to add by hand, shaped as the one to `peer`'s pods: via `b`'s
+/// node address of the CIDR's family when the sibling goes via its peer's
+/// node address (host-gw, kindnet); via `b`'s address on the same device
+/// when it goes via a tunnel address (Calico's VTEP, flannel.1's), which
+/// the report does not know.
+fn by_hand(cidr: IpNet, b: &NodeInfo, peer: Option<&NodeInfo>, sibling: &Route) -> String {
+    let dev = sibling.dev.as_deref();
+    let dev_arg = dev.map(|d| format!(" dev {d}")).unwrap_or_default();
+    let via_node = sibling
+        .gateway
+        .as_deref()
+        .is_some_and(|g| peer.is_some_and(|p| p.internal_ips.iter().any(|ip| ip.to_string() == g)));
+    let family = |ip: &&std::net::IpAddr| ip.is_ipv6() == matches!(cidr, IpNet::V6(_));
+    match (&sibling.gateway, b.internal_ips.iter().find(family)) {
+        (None, _) => format!("`ip route add {cidr}{dev_arg}`"),
+        (Some(_), Some(ip)) if via_node => format!("`ip route add {cidr} via {ip}{dev_arg}`"),
+        (Some(_), _) => format!(
+            "`ip route add {cidr} via <{}'s address on {}>{dev_arg} onlink`",
+            b.name,
+            dev.unwrap_or("its device")
+        ),
     }
 }
 
@@ -354,6 +369,42 @@ mod tests {
         assert!(
             !findings.iter().any(|f| f.id == FindingId::PodRouteMissing),
             "{findings:#?}"
+        );
+    }
+
+    /// The route to add by hand has the missing CIDR's family and the
+    /// sibling route's shape: via the node address of that family on a
+    /// routed network, via a placeholder for the peer's tunnel address on
+    /// an overlay (the report does not know it).
+    #[test]
+    fn the_route_by_hand_has_the_cidrs_family_and_the_siblings_shape() {
+        use crate::model::topology::NodeInfo;
+        let node = |name: &str, v4: &str, v6: &str| NodeInfo {
+            name: name.into(),
+            internal_ips: vec![v4.parse().unwrap(), v6.parse().unwrap()],
+            ..Default::default()
+        };
+        let b = node("node-1", "198.19.255.1", "2001:2:0:fffe::1");
+        let peer = node("node-2", "198.19.255.2", "2001:2:0:fffe::2");
+        let route = |gw: &str, dev: &str| Route {
+            dst: "x".into(),
+            gateway: Some(gw.into()),
+            dev: Some(dev.into()),
+            ..Default::default()
+        };
+        let v6 = "2001:2::/64".parse().unwrap();
+        assert_eq!(
+            super::by_hand(v6, &b, Some(&peer), &route("2001:2:0:fffe::2", "eth0")),
+            "`ip route add 2001:2::/64 via 2001:2:0:fffe::1 dev eth0`"
+        );
+        let v4 = "198.18.0.0/24".parse().unwrap();
+        assert_eq!(
+            super::by_hand(v4, &b, Some(&peer), &route("198.19.255.2", "eth0")),
+            "`ip route add 198.18.0.0/24 via 198.19.255.1 dev eth0`"
+        );
+        assert_eq!(
+            super::by_hand(v4, &b, Some(&peer), &route("198.18.1.0", "vxlan.calico")),
+            "`ip route add 198.18.0.0/24 via <node-1's address on vxlan.calico> dev vxlan.calico onlink`"
         );
     }
 }

@@ -3,7 +3,9 @@
 //! the last node loses its route to node-1's pods, as when the CNI's agent
 //! missed a peer or someone flushed a route: pod traffic between those two
 //! nodes dies both ways (requests one way, replies the other); each still
-//! reaches the third node.
+//! reaches the third node. On a dual-stack lab the route is IPv4's (the
+//! family the cluster lists first: the finding is `IPv4 only`, IPv6 keeps
+//! working), on an IPv6 lab IPv6's.
 
 use super::Fault;
 use crate::lab::ctx::LabCtx;
@@ -20,7 +22,7 @@ impl Fault for RouteMissing {
         "route-missing"
     }
     fn description(&self) -> &'static str {
-        "one node lost its route to another node's pods (routed flavours: host-gw, kindnet)"
+        "one node lost its route to another node's pods (routed flavours: host-gw, kindnet, calico's blocks)"
     }
     fn target(&self) -> &'static str {
         "the last node's route to node-1's pods"

@@ -1,5 +1,6 @@
-//! `vxlan-port-mismatch` (calico): the last node's `vxlan.calico` is made
-//! again on UDP 4790 while every other node's stays on 4789 (a VXLAN port
+//! `vxlan-port-mismatch` (calico): the last node's `vxlan.calico` (and on
+//! an IPv6 lab `vxlan-v6.calico`: Felix has one VXLAN port) is made again
+//! on UDP 4790 while every other node's stays on 4789 (a VXLAN port
 //! change only that node's calico-node picked up). It sends where nobody
 //! listens and listens where nobody sends: pod traffic between it and every
 //! other node dies; the underlay, and with it the nodes' own traffic, works.
@@ -40,7 +41,11 @@ impl Fault for VxlanPortMismatch {
         Box::pin(async move {
             let (p, i) = (&lab.plan, lab.last_node());
             let ns = p.node_ns(i);
-            let mut lines = vec![format!("link del {}", calico::VXLAN_DEVICE)];
+            // Felix's one VXLAN port is both devices' (vxlan-v6.calico too).
+            let mut lines: Vec<String> = calico::devices(p)
+                .iter()
+                .map(|d| format!("link del {d}"))
+                .collect();
             lines.extend(calico::vxlan_lines(p, i, ODD_PORT));
             lab.ip(&ns, &lines).await?;
             lab.bridge(&ns, &calico::fdb_lines(p, i)).await

@@ -9,7 +9,9 @@
 
 use super::{CniRules, Flavour, Overlay, PodWire};
 use crate::lab::ctx::LabCtx;
-use crate::lab::plan::{CLUSTER_CIDR, LabPlan, OVERLAY_MTU, VXLAN_PORT, VXLAN_VNI};
+use crate::lab::plan::{
+    CLUSTER_CIDR, CLUSTER_CIDR_V6, LabPlan, OVERLAY_MTU, VXLAN_PORT, VXLAN_VNI,
+};
 use crate::runtime::Result;
 use futures::future::BoxFuture;
 
@@ -29,7 +31,7 @@ impl Flavour for Flannel {
     fn description(&self) -> &'static str {
         "flannel's VXLAN backend: a bridge cni0 per node, flannel.1 to the others (pod MTU 1450)"
     }
-    fn pod_mtu(&self) -> u16 {
+    fn pod_mtu(&self, _family: crate::lab::plan::IpFamily) -> u16 {
         OVERLAY_MTU
     }
     fn bridge(&self) -> Option<&'static str> {
@@ -85,34 +87,11 @@ impl Flavour for Flannel {
     }
 
     fn pod_host_lines(&self, p: &LabPlan, pod: &PodWire) -> Vec<String> {
-        let mut l = bridge_port_lines(pod, OVERLAY_MTU);
-        if p.family.v6() {
-            l.push(format!(
-                "neigh replace {} lladdr {} dev {BRIDGE} nud permanent",
-                p.slot_ip6(pod.node, pod.slot),
-                pod.mac
-            ));
-        }
-        l
+        bridge_port_lines(p, pod, OVERLAY_MTU)
     }
 
     fn pod_lines(&self, p: &LabPlan, pod: &PodWire) -> Vec<String> {
-        let mut l = bridged_pod_lines(p, pod);
-        if p.family.v6() {
-            let gw = p.gateway6(pod.node);
-            l.extend([
-                format!(
-                    "addr add {}/64 dev eth0 nodad",
-                    p.slot_ip6(pod.node, pod.slot)
-                ),
-                format!("route add ::/0 via {gw} dev eth0"),
-                format!(
-                    "neigh replace {gw} lladdr {} dev eth0 nud permanent",
-                    p.cni_mac(pod.node)
-                ),
-            ]);
-        }
-        l
+        bridged_pod_lines(p, pod)
     }
 
     fn iptables(&self, p: &LabPlan, i: usize) -> CniRules {
@@ -159,16 +138,16 @@ impl Flavour for Flannel {
 /// Dual stack on one VXLAN device: flanneld makes a second one,
 /// `flannel-v6.1`, over an IPv6 underlay; the lab keeps one `flannel.1`
 /// over the IPv4 underlay, which carries IPv6 inside just as well. cni0
-/// gets the node's IPv6 gateway, `flannel.1` an IPv6 address outside every
-/// pod /64, and each peer's IPv6 pod /64 is routed via its `flannel.1` IPv6
-/// address (a permanent neighbour entry with its VXLAN MAC, which the FDB
-/// already maps to the peer's underlay), and that address itself too. `nodad`:
-/// usable at once.
+/// has the node's IPv6 gateway ([`bridge_lines`]), `flannel.1` gets an IPv6
+/// address outside every pod /64, and each peer's IPv6 pod /64 is routed
+/// via its `flannel.1` IPv6 address (a permanent neighbour entry with its
+/// VXLAN MAC, which the FDB already maps to the peer's underlay), and that
+/// address itself too. `nodad`: usable at once.
 fn ipv6_node_lines(p: &LabPlan, i: usize) -> Vec<String> {
-    let mut l = vec![
-        format!("addr add {}/64 dev {BRIDGE} nodad", p.gateway6(i)),
-        format!("addr add {}/128 dev {DEVICE} nodad", p.overlay_ip6(i)),
-    ];
+    let mut l = vec![format!(
+        "addr add {}/128 dev {DEVICE} nodad",
+        p.overlay_ip6(i)
+    )];
     for b in (0..p.nodes).filter(|&b| b != i) {
         l.push(format!(
             "neigh add {} lladdr {} dev {DEVICE} nud permanent",
@@ -213,46 +192,58 @@ async fn forget_peer(lab: &LabCtx, a: usize, b: usize) -> Result<()> {
 }
 
 /// The bridge `cni0` with the node's gateway address (flannel's bridge
-/// plugin with `isGateway`; host-gw has it too).
+/// plugin with `isGateway`; host-gw has it too), and on an IPv6 lab the
+/// node's IPv6 gateway on its pod /64 (`nodad`: usable at once).
 pub(crate) fn bridge_lines(p: &LabPlan, i: usize, mtu: u16) -> Vec<String> {
-    vec![
+    let mut l = vec![
         format!(
             "link add {BRIDGE} address {} mtu {mtu} type bridge",
             p.cni_mac(i)
         ),
         format!("addr add {}/24 dev {BRIDGE}", p.gateway(i)),
-        format!("link set {BRIDGE} up"),
-    ]
+    ];
+    if p.family.v6() {
+        l.push(format!("addr add {}/64 dev {BRIDGE} nodad", p.gateway6(i)));
+    }
+    l.push(format!("link set {BRIDGE} up"));
+    l
 }
 
 /// A pod's veth as a port of `cni0`, hairpin on (`hairpinMode`), and the
-/// pod's permanent neighbour entry (fixed MACs: see `LabPlan::underlay_mac`).
-pub(crate) fn bridge_port_lines(pod: &PodWire, mtu: u16) -> Vec<String> {
-    let PodWire {
-        veth, ns, mac, ip, ..
-    } = pod;
-    vec![
-        format!(
-            "link add {veth} mtu {mtu} type veth peer name eth0 address {mac} mtu {mtu} netns {ns}"
-        ),
+/// pod's permanent neighbour entries (fixed MACs: see `LabPlan::underlay_mac`).
+pub(crate) fn bridge_port_lines(p: &LabPlan, pod: &PodWire, mtu: u16) -> Vec<String> {
+    let veth = &pod.veth;
+    let mut l = vec![
+        super::veth_pair(pod, veth, None, mtu),
         format!("link set {veth} master {BRIDGE}"),
         format!("link set dev {veth} type bridge_slave hairpin on"),
         format!("link set {veth} up"),
-        format!("neigh replace {ip} lladdr {mac} dev {BRIDGE} nud permanent"),
-    ]
+    ];
+    l.extend(super::pod_neigh_lines(p, pod, BRIDGE));
+    l
 }
 
 /// Inside a pod on the bridge: its address in the node's /24, the default
-/// route via the bridge (`isDefaultGateway`), the gateway's MAC permanent.
+/// route via the bridge (`isDefaultGateway`), the gateway's MAC permanent;
+/// on an IPv6 lab the same in its node's /64.
 pub(crate) fn bridged_pod_lines(p: &LabPlan, pod: &PodWire) -> Vec<String> {
     let (ip, gw, gw_mac) = (pod.ip, p.gateway(pod.node), p.cni_mac(pod.node));
-    vec![
+    let mut l = vec![
         "link set lo up".to_string(),
         format!("addr add {ip}/24 dev eth0"),
         "link set eth0 up".to_string(),
         format!("route add default via {gw} dev eth0"),
         format!("neigh replace {gw} lladdr {gw_mac} dev eth0 nud permanent"),
-    ]
+    ];
+    if p.family.v6() {
+        let gw6 = p.gateway6(pod.node);
+        l.extend([
+            format!("addr add {}/64 dev eth0 nodad", pod.ip6),
+            format!("route add ::/0 via {gw6} dev eth0"),
+            format!("neigh replace {gw6} lladdr {gw_mac} dev eth0 nud permanent"),
+        ]);
+    }
+    l
 }
 
 /// flanneld's chains: FLANNEL-FWD accepts the pod network in FORWARD,
@@ -312,12 +303,23 @@ pub fn conflist() -> String {
         + "\n"
 }
 
-/// What flanneld writes for the CNI plugin (`/run/flannel/subnet.env`).
+/// What flanneld writes for the CNI plugin (`/run/flannel/subnet.env`):
+/// each family's network and the node's subnet (as its gateway address).
 pub fn subnet_env(p: &LabPlan, i: usize, mtu: u16) -> String {
-    format!(
-        "FLANNEL_NETWORK={CLUSTER_CIDR}\nFLANNEL_SUBNET={}/24\nFLANNEL_MTU={mtu}\nFLANNEL_IPMASQ=true\n",
-        p.gateway(i)
-    )
+    let mut env = String::new();
+    if p.family.v4() {
+        env.push_str(&format!(
+            "FLANNEL_NETWORK={CLUSTER_CIDR}\nFLANNEL_SUBNET={}/24\n",
+            p.gateway(i)
+        ));
+    }
+    if p.family.v6() {
+        env.push_str(&format!(
+            "FLANNEL_IPV6_NETWORK={CLUSTER_CIDR_V6}\nFLANNEL_IPV6_SUBNET={}/64\n",
+            p.gateway6(i)
+        ));
+    }
+    env + &format!("FLANNEL_MTU={mtu}\nFLANNEL_IPMASQ=true\n")
 }
 
 #[cfg(test)]
@@ -342,5 +344,42 @@ mod tests {
         assert_eq!(Flannel.fdb_lines(&p, 0).len(), 2);
         let env = subnet_env(&p, 1, OVERLAY_MTU);
         assert!(env.contains("FLANNEL_SUBNET=198.18.1.1/24") && env.contains("FLANNEL_MTU=1450"));
+        assert!(!env.contains("IPV6"), "{env}");
+    }
+
+    /// Dual stack: cni0 holds the IPv6 gateway, each pod its /64 address and
+    /// a default route via the gateway, each peer's IPv6 pod /64 goes over
+    /// flannel.1 via the peer's flannel.1 IPv6 address.
+    #[test]
+    fn dual_stack_pods_route_ipv6_through_cni0_and_flannel_1() {
+        let mut p = LabPlan::new("abcde", 3, 2).unwrap();
+        p.family = crate::lab::plan::IpFamily::Dual;
+        let l = Flannel.node_lines(&p, 0);
+        let has = |l: &[String], s: &str| l.iter().any(|x| x == s);
+        assert!(has(&l, "addr add 2001:2::1/64 dev cni0 nodad"), "{l:#?}");
+        assert!(has(&l, "addr add 2001:2:0:fffd::1/128 dev flannel.1 nodad"));
+        assert!(has(
+            &l,
+            "route add 2001:2:0:1::/64 via 2001:2:0:fffd::2 dev flannel.1 onlink"
+        ));
+        let pod = &PodWire::on_node(&p, 0)[1];
+        let host = Flannel.pod_host_lines(&p, pod);
+        assert!(
+            has(
+                &host,
+                "neigh replace 2001:2::3 lladdr 0e:6e:63:03:00:01 dev cni0 nud permanent"
+            ),
+            "{host:#?}"
+        );
+        let inside = Flannel.pod_lines(&p, pod);
+        assert!(has(&inside, "addr add 2001:2::3/64 dev eth0 nodad"));
+        assert!(has(&inside, "route add ::/0 via 2001:2::1 dev eth0"));
+        let env = subnet_env(&p, 1, OVERLAY_MTU);
+        assert!(
+            env.contains("FLANNEL_SUBNET=198.18.1.1/24\n")
+                && env.contains("FLANNEL_IPV6_NETWORK=2001:2:0::/56\n")
+                && env.contains("FLANNEL_IPV6_SUBNET=2001:2:0:1::1/64\n"),
+            "{env}"
+        );
     }
 }

@@ -7,12 +7,21 @@
 //! routed by the node. kindnetd routes every other node's pod CIDR via
 //! that node's IP and masquerades what leaves the cluster (KIND-MASQ-AGENT).
 //! Pod MTU 1500, the wire's.
+//!
+//! IPv6 (kind's `ipFamily: dual` or `ipv6`): ptp wires the second family
+//! the same way (host-local hands out an address of each range): the host
+//! end also holds the pod's IPv6 gateway (::1 of the node's pod /64) as a
+//! /128 with a /128 route to the pod, the pod its /64 address without the
+//! prefix route, a /128 link route to the gateway, the /64 and the default
+//! route `::/0` via it; kindnetd routes every other node's IPv6 pod /64 via
+//! that node's IPv6 address.
 
 use super::{CniRules, Flavour, Overlay, PodWire};
 use crate::lab::ctx::LabCtx;
 use crate::lab::plan::{CLUSTER_CIDR, LabPlan, WIRE_MTU};
 use crate::runtime::Result;
 use futures::future::BoxFuture;
+use std::net::IpAddr;
 
 /// The file kindnetd writes.
 pub const CONFLIST: &str = "10-kindnet.conflist";
@@ -28,7 +37,7 @@ impl Flavour for Kindnet {
     fn description(&self) -> &'static str {
         "kind's CNI: a ptp veth per pod, no bridge, routes to the others via their node IPs (pod MTU 1500)"
     }
-    fn pod_mtu(&self) -> u16 {
+    fn pod_mtu(&self, _family: crate::lab::plan::IpFamily) -> u16 {
         WIRE_MTU
     }
     fn bridge(&self) -> Option<&'static str> {
@@ -43,40 +52,41 @@ impl Flavour for Kindnet {
     }
 
     fn pod_host_lines(&self, p: &LabPlan, pod: &PodWire) -> Vec<String> {
-        let PodWire {
-            veth, ns, mac, ip, ..
-        } = pod;
-        let host_mac = host_mac(pod);
-        vec![
-            format!(
-                "link add {veth} address {host_mac} mtu {WIRE_MTU} type veth peer name eth0 address {mac} mtu {WIRE_MTU} netns {ns}"
-            ),
+        let veth = &pod.veth;
+        let mut l = vec![
+            super::veth_pair(pod, veth, Some(&host_mac(pod)), WIRE_MTU),
             format!("addr add {}/32 dev {veth}", p.gateway(pod.node)),
-            format!("link set {veth} up"),
-            format!("route add {ip}/32 dev {veth} scope link"),
-            format!("neigh replace {ip} lladdr {mac} dev {veth} nud permanent"),
-        ]
+        ];
+        if p.family.v6() {
+            l.push(format!(
+                "addr add {}/128 dev {veth} nodad",
+                p.gateway6(pod.node)
+            ));
+        }
+        l.push(format!("link set {veth} up"));
+        l.extend(super::routed_pod_lines(p, pod, veth, ""));
+        l
     }
 
     fn pod_lines(&self, p: &LabPlan, pod: &PodWire) -> Vec<String> {
-        let (ip, gw) = (pod.ip, p.gateway(pod.node));
-        vec![
-            "link set lo up".to_string(),
-            // ptp removes the subnet's link route and reaches the subnet
-            // through the gateway instead.
-            format!("addr add {ip}/24 dev eth0 noprefixroute"),
-            "link set eth0 up".to_string(),
-            format!("route add {gw}/32 dev eth0 scope link src {ip}"),
-            format!(
-                "route add {} via {gw} dev eth0 src {ip}",
-                p.pod_cidr(pod.node)
-            ),
-            format!("route add default via {gw} dev eth0"),
-            format!(
-                "neigh replace {gw} lladdr {} dev eth0 nud permanent",
-                host_mac(pod)
-            ),
-        ]
+        let mut l = vec!["link set lo up".to_string()];
+        l.extend(ptp_pod_lines(
+            pod.ip.into(),
+            24,
+            p.gateway(pod.node).into(),
+            &p.pod_cidr(pod.node),
+            pod,
+        ));
+        if p.family.v6() {
+            l.extend(ptp_pod_lines(
+                pod.ip6.into(),
+                64,
+                p.gateway6(pod.node).into(),
+                &p.pod_cidr6(pod.node),
+                pod,
+            ));
+        }
+        l
     }
 
     fn iptables(&self, _p: &LabPlan, _i: usize) -> CniRules {
@@ -104,7 +114,7 @@ impl Flavour for Kindnet {
     fn node_files(&self, p: &LabPlan, i: usize) -> Vec<(String, String)> {
         vec![(
             format!("{}/{CONFLIST}", crate::lab::nodefs::CNI_CONF_DIR),
-            conflist(&p.pod_cidr(i)),
+            conflist(&pod_cidrs(p, i)),
         )]
     }
 
@@ -135,9 +145,61 @@ fn host_mac(pod: &PodWire) -> String {
     )
 }
 
-/// kindnetd's conflist for a node: ptp with host-local IPAM on the node's
-/// pod CIDR and a default route, then portmap.
-pub fn conflist(pod_cidr: &str) -> String {
+/// What ptp does inside the pod for one of its addresses: the address
+/// without the subnet's link route (`noprefixroute`; reached through the
+/// gateway instead), a link route to the gateway, the subnet and the default
+/// route via it, the gateway's MAC (the host end's) permanent. The first
+/// family brings eth0 up.
+fn ptp_pod_lines(ip: IpAddr, prefix: u8, gw: IpAddr, cidr: &str, pod: &PodWire) -> Vec<String> {
+    let (host, default, nodad) = match ip {
+        IpAddr::V4(_) => (32, "default", ""),
+        IpAddr::V6(_) => (128, "::/0", " nodad"),
+    };
+    let mut l = vec![format!(
+        "addr add {ip}/{prefix} dev eth0 noprefixroute{nodad}"
+    )];
+    if ip.is_ipv4() {
+        l.push("link set eth0 up".to_string());
+    }
+    l.extend([
+        format!("route add {gw}/{host} dev eth0 scope link src {ip}"),
+        format!("route add {cidr} via {gw} dev eth0 src {ip}"),
+        format!("route add {default} via {gw} dev eth0"),
+        format!(
+            "neigh replace {gw} lladdr {} dev eth0 nud permanent",
+            host_mac(pod)
+        ),
+    ]);
+    l
+}
+
+/// Node i's pod CIDRs, of each family the cluster shows.
+fn pod_cidrs(p: &LabPlan, i: usize) -> Vec<String> {
+    let mut v = Vec::new();
+    if p.family.v4() {
+        v.push(p.pod_cidr(i));
+    }
+    if p.family.v6() {
+        v.push(p.pod_cidr6(i));
+    }
+    v
+}
+
+/// kindnetd's conflist for a node: ptp with host-local IPAM, one range and
+/// one default route per family (kind's dual stack lists both), then
+/// portmap.
+pub fn conflist(pod_cidrs: &[String]) -> String {
+    let ranges: Vec<serde_json::Value> = pod_cidrs
+        .iter()
+        .map(|c| serde_json::json!([{ "subnet": c }]))
+        .collect();
+    let routes: Vec<serde_json::Value> = pod_cidrs
+        .iter()
+        .map(|c| {
+            let dst = if c.contains(':') { "::/0" } else { "0.0.0.0/0" };
+            serde_json::json!({ "dst": dst })
+        })
+        .collect();
     serde_json::to_string_pretty(&serde_json::json!({
         "cniVersion": "0.3.1",
         "name": "kindnet",
@@ -148,8 +210,8 @@ pub fn conflist(pod_cidr: &str) -> String {
                 "ipam": {
                     "type": "host-local",
                     "dataDir": "/run/cni-ipam-state",
-                    "routes": [{ "dst": "0.0.0.0/0" }],
-                    "ranges": [[{ "subnet": pod_cidr }]]
+                    "routes": routes,
+                    "ranges": ranges
                 },
                 "mtu": WIRE_MTU
             },
@@ -201,5 +263,60 @@ mod tests {
         assert_eq!(v["plugins"][1]["type"], "portmap");
         let doc = crate::lab::rules::node_rules(&Kindnet.iptables(&p, 1), None);
         assert!(doc.contains(":KIND-MASQ-AGENT - [0:0]") && !doc.contains("FLANNEL"));
+        assert!(
+            !host.contains("2001:") && !inside.contains("2001:"),
+            "IPv4 only"
+        );
+    }
+
+    /// Dual stack: ptp wires IPv6 as IPv4 (the host end holds the /128
+    /// gateway, a /128 route per pod; the pod routes everything via the
+    /// gateway), peers' IPv6 pod /64s go via their IPv6 node addresses.
+    #[test]
+    fn dual_stack_pods_get_a_ptp_ipv6_address_and_route_via_the_host_end() {
+        let mut p = LabPlan::new("abcde", 3, 2).unwrap();
+        p.family = crate::lab::plan::IpFamily::Dual;
+        let has = |l: &[String], s: &str| l.iter().any(|x| x == s);
+        let l = Kindnet.node_lines(&p, 1);
+        assert!(
+            has(
+                &l,
+                "route add 2001:2:0:0::/64 via 2001:2:0:fffe::1 dev eth0"
+            ),
+            "{l:#?}"
+        );
+        assert!(has(
+            &l,
+            "route add 2001:2:0:2::/64 via 2001:2:0:fffe::3 dev eth0"
+        ));
+        assert!(has(&l, "route add 198.18.0.0/24 via 198.19.255.1 dev eth0"));
+        let pods = PodWire::on_node(&p, 1);
+        let host = Kindnet.pod_host_lines(&p, &pods[0]);
+        for want in [
+            "addr add 2001:2:0:1::1/128 dev veth0 nodad",
+            "route add 2001:2:0:1::2/128 dev veth0",
+            "neigh replace 2001:2:0:1::2 lladdr 0e:6e:63:03:01:00 dev veth0 nud permanent",
+            "route add 198.18.1.2/32 dev veth0 scope link",
+        ] {
+            assert!(has(&host, want), "{want}: {host:#?}");
+        }
+        let inside = Kindnet.pod_lines(&p, &pods[0]);
+        for want in [
+            "addr add 2001:2:0:1::2/64 dev eth0 noprefixroute nodad",
+            "route add 2001:2:0:1::1/128 dev eth0 scope link src 2001:2:0:1::2",
+            "route add 2001:2:0:1::/64 via 2001:2:0:1::1 dev eth0 src 2001:2:0:1::2",
+            "route add ::/0 via 2001:2:0:1::1 dev eth0",
+            "route add default via 198.18.1.1 dev eth0",
+        ] {
+            assert!(has(&inside, want), "{want}: {inside:#?}");
+        }
+        assert_eq!(
+            inside.iter().filter(|x| *x == "link set eth0 up").count(),
+            1
+        );
+        let v: serde_json::Value = serde_json::from_str(&Kindnet.node_files(&p, 1)[0].1).unwrap();
+        let ipam = &v["plugins"][0]["ipam"];
+        assert_eq!(ipam["ranges"][1][0]["subnet"], "2001:2:0:1::/64");
+        assert_eq!(ipam["routes"][1]["dst"], "::/0");
     }
 }

@@ -18,7 +18,9 @@
 //! - its own iptables chains ([`CniRules`]) and sysctls;
 //! - what the faults that reach into the CNI do on it: cut one node pair
 //!   ([`Flavour::cut_pair`]), isolate a node ([`Flavour::isolate`]), the route
-//!   to a peer's pods ([`Flavour::peer_route`]).
+//!   to a peer's pods ([`Flavour::peer_route`]);
+//! - all of it in IPv6 too when the lab has it (`plan.family.v6()`:
+//!   `--ip-family ipv6|dual`), as the CNI wires its second family.
 //!
 //! Adding a flavour: one file here with a unit struct implementing
 //! [`Flavour`] and one line in [`all`]; `--cni` and the tests pick it up from
@@ -35,10 +37,10 @@ pub mod host_gw;
 pub mod kindnet;
 
 use super::ctx::LabCtx;
-use super::plan::LabPlan;
+use super::plan::{IpFamily, LabPlan};
 use crate::runtime::Result;
 use futures::future::BoxFuture;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 pub use flannel::Flannel;
 pub use host_gw::HostGw;
@@ -59,6 +61,8 @@ pub struct PodWire {
     /// The pod's eth0 MAC (fixed: neighbour entries are permanent).
     pub mac: String,
     pub ip: Ipv4Addr,
+    /// Its IPv6 address (wired on an IPv6 or dual-stack lab only).
+    pub ip6: Ipv6Addr,
 }
 
 impl PodWire {
@@ -72,6 +76,7 @@ impl PodWire {
                 ns: plan.pod_ns(i, j),
                 mac: plan.pod_mac(i, j),
                 ip: plan.pod_ip(i, j),
+                ip6: plan.pod_ip6(i, j),
             })
             .collect();
         for r in plan.dns_replicas_on(i) {
@@ -82,6 +87,7 @@ impl PodWire {
                 ns: plan.dns_ns(r),
                 mac: plan.dns_mac(r),
                 ip: plan.dns_pod_ip(r),
+                ip6: plan.dns_pod_ip6(r),
             });
         }
         v
@@ -122,8 +128,9 @@ pub trait Flavour: Send + Sync {
     fn name(&self) -> &'static str;
     /// One line for `--help`.
     fn description(&self) -> &'static str;
-    /// The MTU of the pods' eth0 (and of the flavour's devices).
-    fn pod_mtu(&self) -> u16;
+    /// The MTU of the pods' eth0 (and of the flavour's devices) on a lab of
+    /// these IP families.
+    fn pod_mtu(&self, family: IpFamily) -> u16;
     /// The bridge same-node pods share, or None (a routed veth per pod).
     fn bridge(&self) -> Option<&'static str>;
     /// The encapsulation between nodes, or None (routed over the underlay).
@@ -160,7 +167,8 @@ pub trait Flavour: Send + Sync {
     /// node reaches them, while its underlay address still answers.
     fn isolate<'a>(&'a self, lab: &'a LabCtx, i: usize) -> BoxFuture<'a, Result<()>>;
     /// The route node `a` holds to node `b`'s pods as a routing agent keeps
-    /// it (`ip route` arguments: destination, gateway, device), which
+    /// it (`ip route` arguments: destination, gateway, device), of the lab's
+    /// first family (IPv4 on dual stack, IPv6 on an IPv6 lab), which
     /// `route-missing` deletes. None: the flavour finds peers another way
     /// (flannel's VXLAN: the route is fixed, the peer is in the FDB, and
     /// losing a peer is `cross-node-drop`).
@@ -211,60 +219,158 @@ pub fn parse(name: &str) -> std::result::Result<&'static dyn Flavour, String> {
     })
 }
 
-/// Node `a`'s route to node `b`'s pods on a routed flavour: via `b`'s
+/// A pod's veth pair: `host` in the node namespace (with the MAC the CNI
+/// gives it, if it fixes one) and eth0 with the pod's fixed MAC in the pod's
+/// namespace, both at `mtu`.
+pub(crate) fn veth_pair(pod: &PodWire, host: &str, host_mac: Option<&str>, mtu: u16) -> String {
+    let address = host_mac
+        .map(|m| format!(" address {m}"))
+        .unwrap_or_default();
+    format!(
+        "link add {host} mtu {mtu}{address} type veth peer name eth0 address {} mtu {mtu} netns {}",
+        pod.mac, pod.ns
+    )
+}
+
+/// The node's permanent neighbour entries for a pod on `dev`: its IPv4
+/// address and, on an IPv6 lab, its IPv6 one (fixed MACs: see
+/// `LabPlan::underlay_mac`).
+pub(crate) fn pod_neigh_lines(p: &LabPlan, pod: &PodWire, dev: &str) -> Vec<String> {
+    let mut l = vec![format!(
+        "neigh replace {} lladdr {} dev {dev} nud permanent",
+        pod.ip, pod.mac
+    )];
+    if p.family.v6() {
+        l.push(format!(
+            "neigh replace {} lladdr {} dev {dev} nud permanent",
+            pod.ip6, pod.mac
+        ));
+    }
+    l
+}
+
+/// A routed pod on its node (no bridge: kindnet's ptp, Calico): a host
+/// route to its address through its veth `dev` (`/32`, and `/128` on an
+/// IPv6 lab), `extra` appended to each (Felix's `proto 80`), and its
+/// neighbour entries.
+pub(crate) fn routed_pod_lines(p: &LabPlan, pod: &PodWire, dev: &str, extra: &str) -> Vec<String> {
+    let mut l = vec![format!(
+        "route add {}/32 dev {dev} scope link{extra}",
+        pod.ip
+    )];
+    if p.family.v6() {
+        l.push(format!("route add {}/128 dev {dev}{extra}", pod.ip6));
+    }
+    l.extend(pod_neigh_lines(p, pod, dev));
+    l
+}
+
+/// Node `a`'s IPv4 route to node `b`'s pods on a routed flavour: via `b`'s
 /// underlay address (flannel's host-gw, kindnet).
-pub(crate) fn underlay_route(p: &LabPlan, a: usize, b: usize) -> Option<String> {
+fn underlay_route4(p: &LabPlan, a: usize, b: usize) -> Option<String> {
     (a != b && a < p.nodes && b < p.nodes)
         .then(|| format!("{} via {} dev eth0", p.pod_cidr(b), p.node_ip(b)))
 }
 
-/// The routes node i holds to every other node's pods, as `ip` lines.
+/// The same for IPv6: `b`'s IPv6 pod /64 via its IPv6 underlay address.
+fn underlay_route6(p: &LabPlan, a: usize, b: usize) -> Option<String> {
+    (a != b && a < p.nodes && b < p.nodes)
+        .then(|| format!("{} via {} dev eth0", p.pod_cidr6(b), p.node_ip6(b)))
+}
+
+/// Node `a`'s route to node `b`'s pods on a routed flavour, of the lab's
+/// first family (IPv4 on dual stack, as the cluster lists it first; IPv6 on
+/// an IPv6 lab): what `route-missing` deletes.
+pub(crate) fn underlay_route(p: &LabPlan, a: usize, b: usize) -> Option<String> {
+    if p.family.v4() {
+        underlay_route4(p, a, b)
+    } else {
+        underlay_route6(p, a, b)
+    }
+}
+
+/// The routes node i holds to every other node's pods, as `ip` lines: IPv4
+/// (the lab's plumbing on every lab) and, on an IPv6 lab, IPv6 (flanneld
+/// with `EnableIPv6`, kindnetd, both route each family via the peer's node
+/// address of that family).
 pub(crate) fn underlay_routes(p: &LabPlan, i: usize) -> Vec<String> {
-    (0..p.nodes)
-        .filter_map(|b| underlay_route(p, i, b))
+    let mut l: Vec<String> = (0..p.nodes)
+        .filter_map(|b| underlay_route4(p, i, b))
         .map(|r| format!("route add {r}"))
-        .collect()
+        .collect();
+    if p.family.v6() {
+        l.extend(
+            (0..p.nodes)
+                .filter_map(|b| underlay_route6(p, i, b))
+                .map(|r| format!("route add {r}")),
+        );
+    }
+    l
 }
 
 /// The network between the nodes drops pod traffic (a firewall, a cloud
 /// route table or source/destination check between them): nft rules in the
 /// wire's bridge, which no node shows. `pairs`: (source CIDR, destination
-/// CIDR), each dropped in that direction. How routed flavours lose a peer
-/// or a whole node: there is no overlay device to take down.
+/// CIDR) of one family each, dropped in that direction. How routed flavours
+/// lose a peer or a whole node: there is no overlay device to take down.
 pub(crate) fn wire_drops<'a>(
     lab: &'a LabCtx,
     pairs: Vec<(String, String)>,
 ) -> BoxFuture<'a, Result<()>> {
     Box::pin(async move {
-        let mut doc = String::from(
-            "table bridge netcheck-wire {\n  chain forward {\n    type filter hook forward priority 0; policy accept;\n  }\n}\n",
-        );
-        for (src, dst) in pairs {
-            doc.push_str(&format!(
-                "add rule bridge netcheck-wire forward ip saddr {src} ip daddr {dst} drop\n"
-            ));
-        }
-        lab.tools.nft_load(&lab.plan.wire_ns(), &doc).await
+        lab.tools
+            .nft_load(&lab.plan.wire_ns(), &wire_drop_rules(&pairs))
+            .await
     })
 }
 
+/// The wire's nft document for [`wire_drops`].
+fn wire_drop_rules(pairs: &[(String, String)]) -> String {
+    let mut doc = String::from(
+        "table bridge netcheck-wire {\n  chain forward {\n    type filter hook forward priority 0; policy accept;\n  }\n}\n",
+    );
+    for (src, dst) in pairs {
+        let fam = if src.contains(':') { "ip6" } else { "ip" };
+        doc.push_str(&format!(
+            "add rule bridge netcheck-wire forward {fam} saddr {src} {fam} daddr {dst} drop\n"
+        ));
+    }
+    doc
+}
+
 /// [`Flavour::cut_pair`] on a routed flavour: the wire drops pod traffic
-/// between the two nodes' pod CIDRs, both ways.
+/// between the two nodes' pod CIDRs, both ways, in every family of the lab.
 pub(crate) fn cut_pair_on_wire<'a>(
     lab: &'a LabCtx,
     a: usize,
     b: usize,
 ) -> BoxFuture<'a, Result<()>> {
-    let (ca, cb) = (lab.plan.pod_cidr(a), lab.plan.pod_cidr(b));
-    wire_drops(lab, vec![(ca.clone(), cb.clone()), (cb, ca)])
+    let p = &lab.plan;
+    let mut cidrs = vec![(p.pod_cidr(a), p.pod_cidr(b))];
+    if p.family.v6() {
+        cidrs.push((p.pod_cidr6(a), p.pod_cidr6(b)));
+    }
+    let pairs = cidrs
+        .into_iter()
+        .flat_map(|(ca, cb)| [(ca.clone(), cb.clone()), (cb, ca)])
+        .collect();
+    wire_drops(lab, pairs)
 }
 
 /// [`Flavour::isolate`] on a routed flavour: the wire drops every packet
-/// from or to node i's pods (its node address still answers).
+/// from or to node i's pods, in every family of the lab (its node address
+/// still answers).
 pub(crate) fn isolate_on_wire<'a>(lab: &'a LabCtx, i: usize) -> BoxFuture<'a, Result<()>> {
-    let c = lab.plan.pod_cidr(i);
-    let any = "0.0.0.0/0".to_string();
-    wire_drops(lab, vec![(c.clone(), any.clone()), (any, c)])
+    let p = &lab.plan;
+    let mut cidrs = vec![(p.pod_cidr(i), "0.0.0.0/0".to_string())];
+    if p.family.v6() {
+        cidrs.push((p.pod_cidr6(i), "::/0".to_string()));
+    }
+    let pairs = cidrs
+        .into_iter()
+        .flat_map(|(c, any)| [(c.clone(), any.clone()), (any, c)])
+        .collect();
+    wire_drops(lab, pairs)
 }
 
 #[cfg(test)]
@@ -287,38 +393,78 @@ mod tests {
         );
     }
 
-    /// What every flavour must hold to: pods addressed at the flavour's MTU,
-    /// a conflist first among its files, every pod of a node wired.
+    /// What every flavour must hold to, in every IP family: pods addressed
+    /// at the flavour's MTU (in each family the lab has), a conflist first
+    /// among its files, every pod of a node wired.
     #[test]
     fn every_flavour_wires_every_pod_at_its_mtu() {
-        let plan = LabPlan::new("abcde", 3, 2).unwrap_or_else(|e| panic!("{e}"));
-        for f in all() {
-            let pods = PodWire::on_node(&plan, 0);
-            assert_eq!(pods.len(), 2 + plan.dns_replicas_on(0).len());
-            for pod in &pods {
-                let host = f.pod_host_lines(&plan, pod).join("\n");
+        use crate::lab::plan::IP_FAMILIES;
+        for family in IP_FAMILIES {
+            let mut plan = LabPlan::new("abcde", 3, 2).unwrap_or_else(|e| panic!("{e}"));
+            plan.family = family;
+            for f in all() {
+                let pods = PodWire::on_node(&plan, 0);
+                assert_eq!(pods.len(), 2 + plan.dns_replicas_on(0).len());
+                for pod in &pods {
+                    let host = f.pod_host_lines(&plan, pod).join("\n");
+                    assert!(
+                        host.contains(&format!("mtu {}", f.pod_mtu(family)))
+                            && host.contains(&pod.ns),
+                        "{}: {host}",
+                        f.name()
+                    );
+                    let inside = f.pod_lines(&plan, pod).join("\n");
+                    assert!(
+                        inside.contains(&pod.ip.to_string()),
+                        "{}: {inside}",
+                        f.name()
+                    );
+                    assert_eq!(
+                        inside.contains(&pod.ip6.to_string()),
+                        family.v6(),
+                        "{} {}: {inside}",
+                        f.name(),
+                        family.name()
+                    );
+                    assert_eq!(
+                        host.contains(&pod.ip6.to_string()),
+                        family.v6(),
+                        "{} {}: {host}",
+                        f.name(),
+                        family.name()
+                    );
+                }
+                let files = f.node_files(&plan, 0);
                 assert!(
-                    host.contains(&format!("mtu {}", f.pod_mtu())) && host.contains(&pod.ns),
-                    "{}: {host}",
+                    files
+                        .first()
+                        .is_some_and(|(p, c)| p.starts_with("etc/cni/net.d/")
+                            && p.ends_with(".conflist")
+                            && serde_json::from_str::<serde_json::Value>(c).is_ok()),
+                    "{}: {files:?}",
                     f.name()
                 );
-                let inside = f.pod_lines(&plan, pod).join("\n");
-                assert!(
-                    inside.contains(&pod.ip.to_string()),
-                    "{}: {inside}",
-                    f.name()
+                // The peers' pods are reached in every family of the lab.
+                let nodes = f.node_lines(&plan, 0).join("\n");
+                assert_eq!(
+                    nodes.contains(&plan.pod_cidr6(1)),
+                    family.v6(),
+                    "{} {}: {nodes}",
+                    f.name(),
+                    family.name()
                 );
             }
-            let files = f.node_files(&plan, 0);
-            assert!(
-                files
-                    .first()
-                    .is_some_and(|(p, c)| p.starts_with("etc/cni/net.d/")
-                        && p.ends_with(".conflist")
-                        && serde_json::from_str::<serde_json::Value>(c).is_ok()),
-                "{}: {files:?}",
-                f.name()
-            );
         }
+    }
+
+    /// The wire drops each family's pod CIDRs with that family's match.
+    #[test]
+    fn wire_drops_match_each_family() {
+        let doc = wire_drop_rules(&[
+            ("198.18.0.0/24".into(), "198.18.1.0/24".into()),
+            ("::/0".into(), "2001:2:0:2::/64".into()),
+        ]);
+        assert!(doc.contains("forward ip saddr 198.18.0.0/24 ip daddr 198.18.1.0/24 drop\n"));
+        assert!(doc.contains("forward ip6 saddr ::/0 ip6 daddr 2001:2:0:2::/64 drop\n"));
     }
 }
