@@ -375,6 +375,12 @@ fn ipv6_flags_that_cannot_mean_anything_are_usage_errors() {
         &["--ip-family", "ipv5"][..],
         &["--fault", "ipv6-forward-off"],
         &["--fault", "ipv6-forward-drop"],
+        // IPv4's switches on a lab without IPv4.
+        &["--ip-family", "ipv6", "--fault", "forward-drop"],
+        &["--ip-family", "ipv6", "--fault", "ip-forward-off"],
+        &["--ip-family", "ipv6", "--fault", "backend-mix"],
+        &["--ip-family", "ipv6", "--fault", "bridge-nf-off"],
+        &["--ip-family", "ipv6", "--fault", "rp-filter-strict"],
     ] {
         let out = lab(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");

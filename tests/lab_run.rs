@@ -396,6 +396,22 @@ fn each_fault_is_named_at_its_root_in_nftables_mode() {
     assert!(problems.is_empty(), "{problems:#?}");
 }
 
+/// The same on an IPv6-only lab: every fault that does not change IPv4's
+/// switches alone (those are usage errors there) is named at its root.
+#[test]
+fn each_fault_is_named_at_its_root_on_an_ipv6_only_lab() {
+    if !require_root() {
+        return;
+    }
+    let cni = flavours::default();
+    let problems: Vec<String> = faults::all()
+        .iter()
+        .filter(|f| f.applies_to(cni) && f.needs_ipv4().is_none())
+        .flat_map(|f| fault_problems_with(cni, *f, &["--ip-family", "ipv6"]))
+        .collect();
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+
 /// One fault on one flavour: exit code, exactly the expected error finding,
 /// its severity, and what it must quote.
 fn fault_problems(cni: &dyn Flavour, f: &dyn faults::Fault) -> Vec<String> {

@@ -64,6 +64,15 @@ pub fn parse_request(args: &LabArgs) -> Result<Request, CliError> {
             f.name()
         )));
     }
+    if let Some(f) = cfg.faults.iter().find(|f| f.needs_ipv4().is_some())
+        && !cfg.ip_family.v4()
+    {
+        return Err(CliError::usage(format!(
+            "fault '{}' breaks IPv4 only ({}): use --ip-family ipv4 or dual",
+            f.name(),
+            f.needs_ipv4().unwrap_or("IPv4's rules")
+        )));
+    }
     Ok(Request {
         cfg,
         opts: Options {

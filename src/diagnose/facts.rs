@@ -168,6 +168,14 @@ pub fn crosses_node(c: &Check, n: &str) -> bool {
 }
 
 /// A DNS check asked through the DNS Service (not straight to a server pod).
+/// The rules run on one family's checks at a time (`diagnose::diagnose`):
+/// whether this run is IPv6's. A run without checks is IPv4's.
+pub fn run_is_ipv6(ev: &crate::diagnose::Evidence<'_>) -> bool {
+    ev.checks
+        .first()
+        .is_some_and(|c| c.family() == crate::model::Family::Ipv6)
+}
+
 pub fn is_dns_via_service(c: &Check) -> bool {
     c.kind == CheckKind::Dns && c.detail.contains("via the DNS Service")
 }

@@ -738,6 +738,7 @@ pub fn read_sysctls(proc_sys: &Path) -> BTreeMap<String, String> {
         "net.ipv4.ip_forward",
         "net.ipv6.conf.all.forwarding",
         "net.bridge.bridge-nf-call-iptables",
+        "net.bridge.bridge-nf-call-ip6tables",
         "net.netfilter.nf_conntrack_count",
         "net.netfilter.nf_conntrack_max",
     ]

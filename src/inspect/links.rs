@@ -160,6 +160,7 @@ pub fn sysctls_from(values: &BTreeMap<String, String>) -> crate::model::host::Sy
         ip_forward: get("net.ipv4.ip_forward"),
         ipv6_forwarding: get("net.ipv6.conf.all.forwarding"),
         bridge_nf_call_iptables: get("net.bridge.bridge-nf-call-iptables"),
+        bridge_nf_call_ip6tables: get("net.bridge.bridge-nf-call-ip6tables"),
         ..Default::default()
     };
     for (k, v) in values {

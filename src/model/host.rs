@@ -514,6 +514,11 @@ pub struct Sysctls {
     /// None: the key is absent, br_netfilter is not loaded (bridged traffic skips iptables).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bridge_nf_call_iptables: Option<u32>,
+    /// The same for IPv6 (`net.bridge.bridge-nf-call-ip6tables`): bridged
+    /// IPv6 traffic goes through ip6tables only when it is 1. None: absent,
+    /// or not read (reports from before it was).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bridge_nf_call_ip6tables: Option<u32>,
     /// rp_filter per conf entry: `all`, `default` and each interface.
     #[serde(default)]
     pub rp_filter: BTreeMap<String, u32>,

@@ -20,19 +20,42 @@ impl Rule for BridgeNfCallDisabled {
         if mode == "none" || mode.starts_with("replaced") {
             return Vec::new();
         }
+        // IPv6's run reads IPv6's switch: bridged IPv6 goes through ip6tables.
+        let v6 = crate::diagnose::facts::run_is_ipv6(ev);
+        let (key, tables) = if v6 {
+            ("net.bridge.bridge-nf-call-ip6tables", "ip6tables")
+        } else {
+            ("net.bridge.bridge-nf-call-iptables", "iptables")
+        };
         host::hosts(ev)
             .filter(|h| query::uses_bridge_cni(h))
             .filter_map(|h| {
                 let s = h.sysctls.as_ref()?;
-                let value = match s.bridge_nf_call_iptables {
-                    Some(0) => "net.bridge.bridge-nf-call-iptables = 0".to_string(),
-                    None => "net.bridge.bridge-nf-call-iptables is absent: the br_netfilter module is not loaded".to_string(),
+                let setting = match (v6, s.bridge_nf_call_ip6tables) {
+                    (false, _) => s.bridge_nf_call_iptables,
+                    (true, Some(on)) => Some(on),
+                    // Not read (an older report): br_netfilter is loaded
+                    // when IPv4's key is there; say nothing of IPv6's.
+                    (true, None) if s.bridge_nf_call_iptables.is_some() => return None,
+                    (true, None) => None,
+                };
+                let value = match setting {
+                    Some(0) => format!("{key} = 0"),
+                    None => format!("{key} is absent: the br_netfilter module is not loaded"),
                     Some(_) => return None,
                 };
                 let n = h.node.as_str();
-                let cni = h.overview.cni.clone().or_else(|| {
-                    h.cni.as_ref().and_then(|c| c.selected_file()).map(|f| f.describe())
-                }).unwrap_or_else(|| "a bridge CNI".into());
+                let cni = h
+                    .overview
+                    .cni
+                    .clone()
+                    .or_else(|| {
+                        h.cni
+                            .as_ref()
+                            .and_then(|c| c.selected_file())
+                            .map(|f| f.describe())
+                    })
+                    .unwrap_or_else(|| "a bridge CNI".into());
                 // DNS through its Service is bridged too when every DNS pod is on this node.
                 let dns_here = ev.deployment.dns.as_ref().is_some_and(|d| {
                     !d.servers.is_empty() && d.servers.iter().all(|s| s.node.as_deref() == Some(n))
@@ -49,14 +72,16 @@ impl Rule for BridgeNfCallDisabled {
                     ev,
                     FindingId::BridgeNfCallDisabled,
                     Severity::Error,
-                    format!("{n}: bridged pod traffic bypasses iptables (bridge-nf-call-iptables off)"),
+                    format!(
+                        "{n}: bridged pod traffic bypasses {tables} (bridge-nf-call-{tables} off)"
+                    ),
                     n,
                     vec![format!("{n}: {value}"), format!("{n} uses {cni}")],
                     explains,
                     format!(
-                        "On {n}: `modprobe br_netfilter && sysctl -w net.bridge.bridge-nf-call-iptables=1`; persist with \
+                        "On {n}: `modprobe br_netfilter && sysctl -w {key}=1`; persist with \
                          `echo br_netfilter > /etc/modules-load.d/k8s.conf` and \
-                         `echo net.bridge.bridge-nf-call-iptables=1 > /etc/sysctl.d/99-kubernetes.conf`"
+                         `echo {key}=1 > /etc/sysctl.d/99-kubernetes.conf`"
                     ),
                 ))
             })
@@ -101,6 +126,65 @@ mod tests {
         hosts[0].sysctls.as_mut().unwrap().bridge_nf_call_iptables = None;
         let f = testing::diagnose(&d, &checks, &hosts);
         assert!(f[0].evidence[0].contains("br_netfilter module is not loaded"));
+    }
+
+    /// Each family's switch is its own: IPv4's off breaks IPv4's Services
+    /// only and is named for IPv4; IPv6's off, read from
+    /// bridge-nf-call-ip6tables, is IPv6's; on an IPv6-only cluster IPv4's
+    /// switch says nothing.
+    #[test]
+    fn each_family_reads_its_own_bridge_nf_call_switch() {
+        let d = sim::dual_stack(sim::cluster(2));
+        let v6 = |t: &crate::plan::CheckTemplate| t.target.ip.is_some_and(|ip| ip.is_ipv6());
+        let failing = |want_v6: bool| {
+            sim::run(&d, |t| match sim::nodes_of(t) {
+                (Some("node-0"), Some("node-0"))
+                    if t.kind == CheckKind::PodToService && v6(t) == want_v6 =>
+                {
+                    sim::timeout()
+                }
+                _ => sim::ok(),
+            })
+        };
+        let mut hosts = testing::healthy_hosts(&d);
+        let s = hosts[0].sysctls.as_mut().unwrap();
+        s.bridge_nf_call_iptables = Some(0);
+        s.bridge_nf_call_ip6tables = Some(1);
+        let f = testing::diagnose(&d, &failing(false), &hosts);
+        assert_eq!(
+            sim::ids(&f),
+            vec![FindingId::BridgeNfCallDisabled],
+            "{f:#?}"
+        );
+        assert!(f[0].title.starts_with("IPv4 only"), "{}", f[0].title);
+        let s = hosts[0].sysctls.as_mut().unwrap();
+        s.bridge_nf_call_iptables = Some(1);
+        s.bridge_nf_call_ip6tables = Some(0);
+        let f = testing::diagnose(&d, &failing(true), &hosts);
+        assert_eq!(
+            sim::ids(&f),
+            vec![FindingId::BridgeNfCallDisabled],
+            "{f:#?}"
+        );
+        assert!(f[0].title.starts_with("IPv6 only"), "{}", f[0].title);
+        assert!(
+            f[0].evidence
+                .iter()
+                .any(|e| e == "node-0: net.bridge.bridge-nf-call-ip6tables = 0"),
+            "{:?}",
+            f[0].evidence
+        );
+        assert!(
+            f[0].remediation
+                .contains("net.bridge.bridge-nf-call-ip6tables=1")
+        );
+        // A report without IPv6's key (older agents) says nothing of IPv6.
+        hosts[0].sysctls.as_mut().unwrap().bridge_nf_call_ip6tables = None;
+        let f = testing::diagnose(&d, &failing(true), &hosts);
+        assert!(
+            !sim::ids(&f).contains(&FindingId::BridgeNfCallDisabled),
+            "{f:#?}"
+        );
     }
 
     #[test]

@@ -18,6 +18,12 @@ impl Rule for RpFilterStrict {
         19
     }
     fn evaluate(&self, ev: &Evidence<'_>, explained: &BTreeSet<usize>) -> Vec<Diagnosis> {
+        // rp_filter is IPv4's (`net.ipv4.conf.*`): IPv6 has no such switch,
+        // so IPv6's run (an IPv6-only cluster, or dual stack's IPv6 half)
+        // has nothing to say.
+        if crate::diagnose::facts::run_is_ipv6(ev) {
+            return Vec::new();
+        }
         host::hosts(ev)
             .filter_map(|h| {
                 let s = h.sysctls.as_ref()?;
@@ -93,6 +99,31 @@ mod tests {
         );
         assert!(f[0].evidence.iter().any(|e| e.contains("strict on cni0")));
         assert!(f[0].remediation.contains("net.ipv4.conf.all.rp_filter=2"));
+    }
+
+    /// rp_filter is IPv4's: on dual stack the warning is IPv4's alone, and
+    /// an IPv6-only cluster has nothing to be warned of.
+    #[test]
+    fn strict_rp_filter_is_ipv4_only() {
+        let d = sim::dual_stack(sim::cluster(2));
+        let checks = sim::run(&d, |_| sim::ok());
+        let mut hosts = testing::healthy_hosts(&d);
+        let strict = |hosts: &mut Vec<crate::model::host::HostReport>| {
+            let s = hosts[0].sysctls.as_mut().unwrap();
+            s.rp_filter.insert("all".into(), 1);
+        };
+        strict(&mut hosts);
+        let f = testing::diagnose(&d, &checks, &hosts);
+        assert_eq!(sim::ids(&f), vec![FindingId::RpFilterStrict], "{f:#?}");
+        assert!(f[0].title.starts_with("IPv4 only"), "{}", f[0].title);
+        let six: Vec<crate::model::Check> = checks
+            .iter()
+            .filter(|c| c.family() == crate::model::Family::Ipv6)
+            .cloned()
+            .collect();
+        assert!(!six.is_empty());
+        let f = testing::diagnose(&d, &six, &hosts);
+        assert!(f.is_empty(), "{f:#?}");
     }
 
     #[test]

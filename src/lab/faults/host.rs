@@ -47,6 +47,9 @@ pub struct HostFault {
     needs_bridge: bool,
     /// Flavours on which it breaks nothing by design (see [`FORWARD_DROP`]).
     not_on: &'static [&'static str],
+    /// It changes IPv4's switch or table only: which, and IPv6's
+    /// counterpart when there is one ([`Fault::needs_ipv4`]).
+    ipv4_only: Option<&'static str>,
 }
 
 const fn fault(name: &'static str, expected: FindingId, min_nodes: usize) -> HostFault {
@@ -57,6 +60,7 @@ const fn fault(name: &'static str, expected: FindingId, min_nodes: usize) -> Hos
         min_nodes,
         needs_bridge: false,
         not_on: &[],
+        ipv4_only: None,
     }
 }
 
@@ -65,23 +69,32 @@ const fn fault(name: &'static str, expected: FindingId, min_nodes: usize) -> Hos
 /// diagnosis rightly says nothing.
 pub const FORWARD_DROP: HostFault = HostFault {
     not_on: &["calico"],
+    ipv4_only: Some("iptables' FORWARD policy; ipv6-forward-drop is IPv6's"),
     ..fault("forward-drop", FindingId::ForwardPolicyDrop, 2)
 };
-pub const IP_FORWARD_OFF: HostFault = fault("ip-forward-off", FindingId::IpForwardDisabled, 2);
+pub const IP_FORWARD_OFF: HostFault = HostFault {
+    ipv4_only: Some("net.ipv4.ip_forward; ipv6-forward-off is IPv6's"),
+    ..fault("ip-forward-off", FindingId::IpForwardDisabled, 2)
+};
 /// Not on calico: an earlier Calico config on a Calico node is the same CNI,
 /// not another one.
 pub const CNI_CONFLICT: HostFault = HostFault {
     not_on: &["calico"],
     ..fault("cni-conflict", FindingId::CniConfigConflict, 1)
 };
-pub const BACKEND_MIX: HostFault = fault("backend-mix", FindingId::IptablesBackendMix, 1);
+pub const BACKEND_MIX: HostFault = HostFault {
+    ipv4_only: Some("kube-proxy's IPv4 rules through iptables-legacy"),
+    ..fault("backend-mix", FindingId::IptablesBackendMix, 1)
+};
 pub const BRIDGE_NF_OFF: HostFault = HostFault {
     needs_bridge: true,
+    ipv4_only: Some("net.bridge.bridge-nf-call-iptables"),
     ..fault("bridge-nf-off", FindingId::BridgeNfCallDisabled, 1)
 };
 pub const CONNTRACK_FULL: HostFault = fault("conntrack-full", FindingId::ConntrackTableNearFull, 1);
 pub const RP_FILTER_STRICT: HostFault = HostFault {
     severity: Severity::Warning,
+    ipv4_only: Some("net.ipv4.conf.all.rp_filter; IPv6 has no rp_filter"),
     ..fault("rp-filter-strict", FindingId::RpFilterStrict, 1)
 };
 pub const HAIRPIN_OFF: HostFault = HostFault {
@@ -110,6 +123,9 @@ impl Fault for HostFault {
     }
     fn applies_to(&self, cni: &dyn Flavour) -> bool {
         (!self.needs_bridge || cni.bridge().is_some()) && !self.not_on.contains(&cni.name())
+    }
+    fn needs_ipv4(&self) -> Option<&'static str> {
+        self.ipv4_only
     }
     fn apply<'a>(&'a self, lab: &'a LabCtx) -> BoxFuture<'a, Result<()>> {
         apply_host(lab, lab.last_node(), self.name)

@@ -56,6 +56,12 @@ pub trait Fault: Send + Sync {
     fn needs_ipv6(&self) -> bool {
         false
     }
+    /// It breaks IPv4 only (an IPv4 sysctl, iptables and not ip6tables), so
+    /// it needs a lab with IPv4 (`--ip-family ipv4|dual`): Some(what it
+    /// changes, and IPv6's counterpart when there is one).
+    fn needs_ipv4(&self) -> Option<&'static str> {
+        None
+    }
     /// Break the built lab.
     fn apply<'a>(&'a self, lab: &'a LabCtx) -> BoxFuture<'a, Result<()>>;
 }
@@ -165,7 +171,7 @@ pub fn listing() -> String {
     let mut s = String::new();
     for f in all() {
         s.push_str(&format!(
-            "{:width$}  {} ({}; expect {}{})\n",
+            "{:width$}  {} ({}; expect {}{}{})\n",
             f.name(),
             f.description(),
             f.target(),
@@ -174,6 +180,11 @@ pub fn listing() -> String {
                 ""
             } else {
                 ", a warning"
+            },
+            if f.needs_ipv4().is_some() {
+                "; IPv4 and dual-stack labs"
+            } else {
+                ""
             }
         ));
     }
