@@ -26,19 +26,6 @@ fn lab(args: &[&str]) -> Output {
         .expect("run kubectl-netcheck")
 }
 
-fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}); stderr: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
-}
-
-fn checks(r: &Value) -> &Vec<Value> {
-    r["checks"].as_array().expect("checks")
-}
-
 /// (kind, family) of every check with `status`.
 fn kinds(r: &Value, status: &str) -> BTreeSet<(String, String)> {
     checks(r)

@@ -46,19 +46,6 @@ fn lab(args: &[&str]) -> Output {
         .expect("run kubectl-netcheck")
 }
 
-fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}); stderr: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
-}
-
-fn checks(r: &Value) -> &Vec<Value> {
-    r["checks"].as_array().expect("checks")
-}
-
 fn findings_above_info(r: &Value) -> Vec<&Value> {
     r["findings"]
         .as_array()

@@ -7,7 +7,7 @@
 
 mod lab_common;
 
-use lab_common::exe;
+use lab_common::{checks, exe, json};
 use netcheck::lab::testing::require_root;
 use serde_json::Value;
 use std::path::PathBuf;
@@ -27,15 +27,6 @@ fn lab(args: &[&str]) -> Output {
         .expect("run kubectl-netcheck")
 }
 
-fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}); stderr: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
-}
-
 /// A 3-node lab run with the example policy `file`, which must exit 1 (an
 /// error finding, DESIGN.md "Exit codes"); its JSON report.
 fn failing_lab_with(file: &str) -> Value {
@@ -51,10 +42,6 @@ fn failing_lab_with(file: &str) -> Value {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
     json(&out)
-}
-
-fn checks(r: &Value) -> &Vec<Value> {
-    r["checks"].as_array().expect("checks")
 }
 
 /// The probe namespace of the run (`netcheck-<id>`), from the checks.

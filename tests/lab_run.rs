@@ -29,15 +29,6 @@ fn lab_id(stderr: &str) -> Option<String> {
     stderr.get(at..at + 5).map(str::to_string)
 }
 
-fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}); stderr: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
-}
-
 fn error_findings(report: &Value) -> Vec<String> {
     report["findings"]
         .as_array()

@@ -21,15 +21,6 @@ fn lab(args: &[&str]) -> Output {
         .expect("run kubectl-netcheck")
 }
 
-fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}); stderr: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
-}
-
 fn findings_above_info(r: &Value) -> Vec<(String, String)> {
     r["findings"]
         .as_array()

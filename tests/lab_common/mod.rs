@@ -11,6 +11,22 @@ use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::process::Command;
 use std::time::Duration;
 
+/// The report of a `kubectl-netcheck … -o json` run, or a panic that shows
+/// its stderr.
+pub fn json(out: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}); stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+/// A report's checks.
+pub fn checks(r: &serde_json::Value) -> &Vec<serde_json::Value> {
+    r["checks"].as_array().expect("checks")
+}
+
 /// The CLI binary (the agent), for the tests that run it.
 pub fn exe() -> std::path::PathBuf {
     env!("CARGO_BIN_EXE_kubectl-netcheck").into()
