@@ -26,20 +26,6 @@ fn lab(args: &[&str]) -> Output {
         .expect("run kubectl-netcheck")
 }
 
-/// (kind, family) of every check with `status`.
-fn kinds(r: &Value, status: &str) -> BTreeSet<(String, String)> {
-    checks(r)
-        .iter()
-        .filter(|c| c["status"] == status)
-        .map(|c| {
-            (
-                c["kind"].as_str().unwrap_or("").to_string(),
-                c["family"].as_str().unwrap_or("").to_string(),
-            )
-        })
-        .collect()
-}
-
 const KINDS: [&str; 7] = [
     "pod-to-pod",
     "pod-to-service",

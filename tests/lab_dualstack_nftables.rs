@@ -55,20 +55,6 @@ fn findings_above_info(r: &Value) -> Vec<&Value> {
         .collect()
 }
 
-/// (kind, family) of every check with `status`.
-fn kinds(r: &Value, status: &str) -> BTreeSet<(String, String)> {
-    checks(r)
-        .iter()
-        .filter(|c| c["status"] == status)
-        .map(|c| {
-            (
-                c["kind"].as_str().unwrap_or("").to_string(),
-                c["family"].as_str().unwrap_or("").to_string(),
-            )
-        })
-        .collect()
-}
-
 /// The families (`ip`, `ip6`) of the `kube-proxy` nftables tables on `node`.
 fn kube_proxy_tables(r: &Value, node: &str) -> BTreeSet<String> {
     let host = r["hosts"]

@@ -27,6 +27,20 @@ pub fn checks(r: &serde_json::Value) -> &Vec<serde_json::Value> {
     r["checks"].as_array().expect("checks")
 }
 
+/// (kind, family) of every check of a report with `status`.
+pub fn kinds(r: &serde_json::Value, status: &str) -> std::collections::BTreeSet<(String, String)> {
+    checks(r)
+        .iter()
+        .filter(|c| c["status"] == status)
+        .map(|c| {
+            (
+                c["kind"].as_str().unwrap_or("").to_string(),
+                c["family"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
 /// The CLI binary (the agent), for the tests that run it.
 pub fn exe() -> std::path::PathBuf {
     env!("CARGO_BIN_EXE_kubectl-netcheck").into()
