@@ -372,7 +372,9 @@ async fn build_node(ctx: &LabCtx, i: usize, services: &[ServicePort]) -> Result<
     // IPv6: kubelet's chains in ip6tables, with kube-proxy's in iptables
     // mode, on every node (the kernel has IPv6: kubelet and kube-proxy
     // program it on an IPv4-only cluster too, with no Services).
-    let rules6 = ctx.kube_proxy.node_ip6tables(&of_family(services, true));
+    let rules6 = ctx
+        .kube_proxy
+        .node_ip6tables(&ctx.cni.ip6tables(p, i), &of_family(services, true));
     let fdb_lines = ctx.cni.fdb_lines(p, i);
     let mut sysctls = vec![
         ("net.ipv4.ip_forward".to_string(), "1".to_string(), false),

@@ -86,11 +86,12 @@ impl KubeProxyMode {
 
     /// The node's ip6tables document (every node, whatever the cluster's
     /// families): kubelet's chains, and kube-proxy's IPv6 ones in iptables
-    /// mode (with no Services on an IPv4-only cluster).
-    pub fn node_ip6tables(self, services6: &[ServicePort]) -> String {
+    /// mode (with no Services on an IPv4-only cluster), and the CNI's
+    /// IPv6 chains (`cni6`, none on an IPv4-only lab).
+    pub fn node_ip6tables(self, cni6: &CniRules, services6: &[ServicePort]) -> String {
         match self {
-            KubeProxyMode::Iptables => rules::node_rules6(&CniRules::default(), services6),
-            KubeProxyMode::Nftables => rules::kubelet_rules6(),
+            KubeProxyMode::Iptables => rules::node_rules6(cni6, services6),
+            KubeProxyMode::Nftables => rules::kubelet_rules6(cni6),
         }
     }
 
@@ -269,8 +270,11 @@ mod tests {
         let both = [v4_node(), v6_node()];
         let ipt = KubeProxyMode::Iptables;
         let nft = KubeProxyMode::Nftables;
-        assert!(ipt.node_ip6tables(&[]).contains(":KUBE-SERVICES"));
-        let kubelet6 = nft.node_ip6tables(&[]);
+        assert!(
+            ipt.node_ip6tables(&CniRules::default(), &[])
+                .contains(":KUBE-SERVICES")
+        );
+        let kubelet6 = nft.node_ip6tables(&CniRules::default(), &[]);
         assert!(!kubelet6.contains("KUBE-SERVICES") && !kubelet6.contains("127.0.0.0/8"));
         assert!(kubelet6.contains(":KUBE-KUBELET-CANARY"));
         let Some(Load::All(tables)) = nft.initial(&both) else {

@@ -290,11 +290,12 @@ pub fn node_rules6(cni: &CniRules, services6: &[ServicePort]) -> String {
     document(cni, Some(services6), true)
 }
 
-/// The kubelet's own ip6tables chains, with nothing of kube-proxy's (its
+/// The kubelet's own ip6tables chains and the CNI's (`cni`), with nothing
+/// of kube-proxy's (its
 /// nftables mode on an IPv6 or dual-stack node: kube-proxy is in `table ip6
 /// kube-proxy`).
-pub fn kubelet_rules6() -> String {
-    document(&CniRules::default(), None, true)
+pub fn kubelet_rules6(cni: &CniRules) -> String {
+    document(cni, None, true)
 }
 
 /// [`node_rules`] for one family (`v6`: ip6tables, which has no localnet rule).

@@ -10,9 +10,11 @@
 //!   `ip-forward-disabled` for IPv6 on that node.
 //! - `ipv6-forward-drop`: ip6tables' FORWARD policy DROP with Docker's
 //!   DOCKER-USER chain in front, as Docker 27 and later leave a node (they
-//!   manage ip6tables by default), while iptables for IPv4 accepts. The
+//!   manage ip6tables by default), and flanneld's IPv6 accepts gone (as
+//!   `forward-drop` does for IPv4), while iptables for IPv4 accepts. The
 //!   node's pods lose IPv6 to and from other nodes. The diagnosis must read
-//!   ip6tables and name `forward-policy-drop` for IPv6 on that node.
+//!   ip6tables and name `forward-policy-drop` for IPv6 on that node. Not on
+//!   calico: Felix's cali-FORWARD accepts its pods' IPv6 whatever the policy.
 
 use super::Fault;
 use crate::lab::ctx::LabCtx;
@@ -33,6 +35,8 @@ pub struct Ipv6Fault {
     description: &'static str,
     expected: FindingId,
     action: Break,
+    /// Flavours on which it breaks nothing by design.
+    not_on: &'static [&'static str],
 }
 
 pub const FORWARD_OFF: Ipv6Fault = Ipv6Fault {
@@ -40,16 +44,18 @@ pub const FORWARD_OFF: Ipv6Fault = Ipv6Fault {
     description: "net.ipv6.conf.all.forwarding = 0 on the node (IPv6 and dual-stack labs: --ip-family ipv6|dual)",
     expected: FindingId::IpForwardDisabled,
     action: Break::Sysctls(&[("net.ipv6.conf.all.forwarding", "0")]),
+    not_on: &[],
 };
 
 pub const FORWARD_DROP: Ipv6Fault = Ipv6Fault {
     name: "ipv6-forward-drop",
-    description: "ip6tables' FORWARD policy DROP on the node, as Docker 27+ sets it (IPv6 and dual-stack labs: --ip-family ipv6|dual)",
+    description: "ip6tables' FORWARD policy DROP on the node, as Docker 27+ sets it, and flannel's IPv6 accepts gone (IPv6 and dual-stack labs: --ip-family ipv6|dual)",
     expected: FindingId::ForwardPolicyDrop,
     action: Break::Ip6tables(
         "*filter\n:FORWARD DROP [0:0]\n:DOCKER-USER - [0:0]\n\
          -I FORWARD -j DOCKER-USER\n-A DOCKER-USER -j RETURN\nCOMMIT\n",
     ),
+    not_on: &["calico"],
 };
 
 impl Fault for Ipv6Fault {
@@ -71,6 +77,9 @@ impl Fault for Ipv6Fault {
     fn needs_ipv6(&self) -> bool {
         true
     }
+    fn applies_to(&self, cni: &dyn crate::lab::flavours::Flavour) -> bool {
+        !self.not_on.contains(&cni.name())
+    }
     fn apply<'a>(&'a self, lab: &'a LabCtx) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
             if !lab.plan.family.v6() {
@@ -82,10 +91,15 @@ impl Fault for Ipv6Fault {
             let ns = lab.plan.node_ns(lab.last_node());
             match self.action {
                 Break::Sysctls(values) => lab.sysctl(&ns, values).await,
-                Break::Ip6tables(rules) => lab
-                    .exec(&ns, "ip6tables-restore", &["--noflush"], Some(rules.into()))
-                    .await
-                    .map(drop),
+                Break::Ip6tables(rules) => {
+                    lab.exec(&ns, "ip6tables-restore", &["--noflush"], Some(rules.into()))
+                        .await?;
+                    // flanneld's IPv6 accepts, where the flavour has them.
+                    let _ = lab
+                        .exec(&ns, "ip6tables", &["-F", "FLANNEL-FWD"], None)
+                        .await;
+                    Ok(())
+                }
             }
         })
     }

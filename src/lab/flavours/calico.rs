@@ -132,6 +132,13 @@ impl Flavour for Calico {
     fn iptables(&self, _p: &LabPlan, _i: usize) -> CniRules {
         felix_rules()
     }
+    fn ip6tables(&self, p: &LabPlan, _i: usize) -> CniRules {
+        if p.family.v6() {
+            felix_family_rules(crate::lab::plan::CLUSTER_CIDR_V6)
+        } else {
+            CniRules::default()
+        }
+    }
     fn node_files(&self, p: &LabPlan, i: usize) -> Vec<(String, String)> {
         vec![(
             format!("{}/{CONF_FILE}", crate::lab::nodefs::CNI_CONF_DIR),
@@ -487,6 +494,12 @@ fn rule_id(what: &str) -> String {
 /// (the lab's pods have no policy); cali-POSTROUTING → cali-nat-outgoing
 /// masquerades pod traffic leaving the IP pool (natOutgoing, the default).
 pub fn felix_rules() -> CniRules {
+    felix_family_rules(CLUSTER_CIDR)
+}
+
+/// Felix's chains over one family's cluster CIDR (its ip6tables rules are
+/// the same chains).
+fn felix_family_rules(cluster_cidr: &str) -> CniRules {
     let accept = |flag: &str, dir: &str| {
         format!(
             "-A cali-FORWARD {flag} cali+ -m comment --comment \"{}\" -m comment --comment \"Accept traffic {dir} workloads\" -j ACCEPT",
@@ -511,7 +524,7 @@ pub fn felix_rules() -> CniRules {
                 rule_id("nat outgoing")
             ),
             format!(
-                "-A cali-nat-outgoing -s {CLUSTER_CIDR} ! -d {CLUSTER_CIDR} -m comment --comment \"{}\" -j MASQUERADE --random-fully",
+                "-A cali-nat-outgoing -s {cluster_cidr} ! -d {cluster_cidr} -m comment --comment \"{}\" -j MASQUERADE --random-fully",
                 rule_id("masquerade")
             ),
         ],

@@ -97,6 +97,9 @@ impl Flavour for Flannel {
     fn iptables(&self, p: &LabPlan, i: usize) -> CniRules {
         flanneld_rules(&p.pod_cidr(i))
     }
+    fn ip6tables(&self, p: &LabPlan, i: usize) -> CniRules {
+        flanneld_rules6(p, i)
+    }
 
     fn node_files(&self, p: &LabPlan, i: usize) -> Vec<(String, String)> {
         vec![
@@ -249,9 +252,27 @@ pub(crate) fn bridged_pod_lines(p: &LabPlan, pod: &PodWire) -> Vec<String> {
 /// flanneld's chains: FLANNEL-FWD accepts the pod network in FORWARD,
 /// FLANNEL-POSTRTG masquerades what leaves it (not what stays inside).
 pub(crate) fn flanneld_rules(pod_cidr: &str) -> CniRules {
+    flanneld_family_rules(pod_cidr, CLUSTER_CIDR, "224.0.0.0/4")
+}
+
+/// flanneld's ip6tables rules on node i of a lab with IPv6 (`EnableIPv6`:
+/// the same chains over the IPv6 CIDRs); none on an IPv4-only lab.
+pub(crate) fn flanneld_rules6(p: &LabPlan, i: usize) -> CniRules {
+    if !p.family.v6() {
+        return CniRules::default();
+    }
+    flanneld_family_rules(
+        &p.pod_cidr6(i),
+        crate::lab::plan::CLUSTER_CIDR_V6,
+        "ff00::/8",
+    )
+}
+
+/// flanneld's FLANNEL-FWD and FLANNEL-POSTRTG over one family's CIDRs.
+fn flanneld_family_rules(pod_cidr: &str, cluster_cidr: &str, multicast: &str) -> CniRules {
     let fwd = |dir: &str| {
         format!(
-            "-A FLANNEL-FWD {dir} {CLUSTER_CIDR} -m comment --comment \"flanneld forward\" -j ACCEPT"
+            "-A FLANNEL-FWD {dir} {cluster_cidr} -m comment --comment \"flanneld forward\" -j ACCEPT"
         )
     };
     let masq = |m: &str| format!("-A FLANNEL-POSTRTG {m} -m comment --comment \"flanneld masq\"");
@@ -268,12 +289,12 @@ pub(crate) fn flanneld_rules(pod_cidr: &str) -> CniRules {
         nat_rules: vec![
             // `-m mark` before the comment, as flanneld writes it.
             "-A FLANNEL-POSTRTG -m mark --mark 0x4000/0x4000 -m comment --comment \"flanneld masq\" -j RETURN".into(),
-            format!("{} -j RETURN", masq(&format!("-s {pod_cidr} -d {CLUSTER_CIDR}"))),
-            format!("{} -j RETURN", masq(&format!("-s {CLUSTER_CIDR} -d {pod_cidr}"))),
-            format!("{} -j RETURN", masq(&format!("! -s {CLUSTER_CIDR} -d {pod_cidr}"))),
+            format!("{} -j RETURN", masq(&format!("-s {pod_cidr} -d {cluster_cidr}"))),
+            format!("{} -j RETURN", masq(&format!("-s {cluster_cidr} -d {pod_cidr}"))),
+            format!("{} -j RETURN", masq(&format!("! -s {cluster_cidr} -d {pod_cidr}"))),
             format!(
                 "{} -j MASQUERADE --random-fully",
-                masq(&format!("-s {CLUSTER_CIDR} ! -d 224.0.0.0/4"))
+                masq(&format!("-s {cluster_cidr} ! -d {multicast}"))
             ),
         ],
     }

@@ -58,6 +58,9 @@ impl Flavour for HostGw {
     fn iptables(&self, p: &LabPlan, i: usize) -> CniRules {
         flanneld_rules(&p.pod_cidr(i))
     }
+    fn ip6tables(&self, p: &LabPlan, i: usize) -> CniRules {
+        super::flannel::flanneld_rules6(p, i)
+    }
 
     fn node_files(&self, p: &LabPlan, i: usize) -> Vec<(String, String)> {
         vec![

@@ -90,24 +90,13 @@ impl Flavour for Kindnet {
     }
 
     fn iptables(&self, _p: &LabPlan, _i: usize) -> CniRules {
-        let c = |s: &str| format!("-m comment --comment \"kind-masq-agent: {s}\"");
-        CniRules {
-            nat_chains: vec!["KIND-MASQ-AGENT".into()],
-            postrouting_jumps: vec![format!(
-                "-A POSTROUTING -m addrtype ! --dst-type LOCAL {} -j KIND-MASQ-AGENT",
-                c("non-LOCAL destinations go through KIND-MASQ-AGENT")
-            )],
-            nat_rules: vec![
-                format!(
-                    "-A KIND-MASQ-AGENT -d {CLUSTER_CIDR} {} -j RETURN",
-                    c("pod traffic inside the cluster is not masqueraded")
-                ),
-                format!(
-                    "-A KIND-MASQ-AGENT {} -j MASQUERADE",
-                    c("the rest is masqueraded (last in the chain)")
-                ),
-            ],
-            ..Default::default()
+        masq_agent_rules(CLUSTER_CIDR)
+    }
+    fn ip6tables(&self, p: &LabPlan, _i: usize) -> CniRules {
+        if p.family.v6() {
+            masq_agent_rules(crate::lab::plan::CLUSTER_CIDR_V6)
+        } else {
+            CniRules::default()
         }
     }
 
@@ -223,6 +212,30 @@ pub fn conflist(pod_cidrs: &[String]) -> String {
     }))
     .unwrap_or_default()
         + "\n"
+}
+
+/// kind-masq-agent's chain over one family's cluster CIDR (kindnet writes
+/// it in iptables and, with IPv6, in ip6tables).
+fn masq_agent_rules(cluster_cidr: &str) -> CniRules {
+    let c = |s: &str| format!("-m comment --comment \"kind-masq-agent: {s}\"");
+    CniRules {
+        nat_chains: vec!["KIND-MASQ-AGENT".into()],
+        postrouting_jumps: vec![format!(
+            "-A POSTROUTING -m addrtype ! --dst-type LOCAL {} -j KIND-MASQ-AGENT",
+            c("non-LOCAL destinations go through KIND-MASQ-AGENT")
+        )],
+        nat_rules: vec![
+            format!(
+                "-A KIND-MASQ-AGENT -d {cluster_cidr} {} -j RETURN",
+                c("pod traffic inside the cluster is not masqueraded")
+            ),
+            format!(
+                "-A KIND-MASQ-AGENT {} -j MASQUERADE",
+                c("the rest is masqueraded (last in the chain)")
+            ),
+        ],
+        ..Default::default()
+    }
 }
 
 #[cfg(test)]

@@ -155,6 +155,12 @@ pub trait Flavour: Send + Sync {
     }
     /// The CNI's own iptables chains and rules on node i.
     fn iptables(&self, plan: &LabPlan, i: usize) -> CniRules;
+    /// Its ip6tables chains and rules on node i of a lab with IPv6 (the
+    /// same chains over the IPv6 CIDRs, as flanneld with `EnableIPv6`,
+    /// Felix and kindnet write them); none on an IPv4-only lab.
+    fn ip6tables(&self, _plan: &LabPlan, _i: usize) -> CniRules {
+        CniRules::default()
+    }
     /// The files the CNI's installer leaves on node i, relative to the node
     /// root: its conflist in etc/cni/net.d first, then the rest.
     fn node_files(&self, plan: &LabPlan, i: usize) -> Vec<(String, String)>;
@@ -466,5 +472,28 @@ mod tests {
         ]);
         assert!(doc.contains("forward ip saddr 198.18.0.0/24 ip daddr 198.18.1.0/24 drop\n"));
         assert!(doc.contains("forward ip6 saddr ::/0 ip6 daddr 2001:2:0:2::/64 drop\n"));
+    }
+
+    /// Each flavour's IPv6 chains are its IPv4 ones over the IPv6 CIDRs, on
+    /// a lab with IPv6 only (flanneld's `EnableIPv6`, Felix, kindnet).
+    #[test]
+    fn ip6tables_rules_are_the_same_chains_over_ipv6_cidrs() {
+        let mut plan = LabPlan::new("abcde", 3, 2).unwrap_or_else(|e| panic!("{e}"));
+        for f in all() {
+            assert_eq!(f.ip6tables(&plan, 0), CniRules::default(), "{}", f.name());
+        }
+        plan.family = crate::lab::plan::IpFamily::Dual;
+        for f in all() {
+            let (v4, v6) = (f.iptables(&plan, 0), f.ip6tables(&plan, 0));
+            assert_eq!(v4.filter_chains, v6.filter_chains, "{}", f.name());
+            assert_eq!(v4.nat_chains, v6.nat_chains, "{}", f.name());
+            let rules6 = [v6.filter_rules, v6.nat_rules].concat().join("\n");
+            assert!(
+                !rules6.contains("198.18.") && !rules6.contains("224.0.0.0"),
+                "{}: {rules6}",
+                f.name()
+            );
+            assert!(rules6.contains("2001:2:"), "{}: {rules6}", f.name());
+        }
     }
 }
