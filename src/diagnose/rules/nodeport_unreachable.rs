@@ -171,10 +171,31 @@ fn nft_evidence(ev: &Evidence<'_>, h: &HostReport) -> Vec<String> {
                         String::new()
                     }
                 ));
+            } else if let Some(ports) = programmed_without_nodeports(ev, t, set) {
+                // The other nodes read before their kube-proxy synced the
+                // new probe Services (inspection runs beside the probes):
+                // the node's own table still shows it.
+                out.push(format!(
+                    "{n}: nft {} kube-proxy service-nodeports is empty, while its service-ips holds {ports} Service port(s) and the probe Services are NodePorts",
+                    t.family
+                ));
             }
         }
     }
     out
+}
+
+/// A node's kube-proxy has programmed Services (`service-ips` holds some)
+/// but no NodePort, although the run's probe Services are NodePorts: how
+/// many Service ports it holds.
+fn programmed_without_nodeports(ev: &Evidence<'_>, t: &NftTable, set: &str) -> Option<usize> {
+    let node_port_services = ev
+        .deployment
+        .pods
+        .iter()
+        .any(|p| p.service.as_ref().is_some_and(|s| s.node_port.is_some()));
+    let ports = t.set_size("service-ips").filter(|&n| n > 0)?;
+    (set == "service-nodeports" && node_port_services).then_some(ports)
 }
 
 /// A host's kube-proxy nftables tables (one per family).
@@ -415,6 +436,46 @@ mod tests {
             "{ev}"
         );
         assert!(!ev.contains("nodeport-ips"), "{ev}");
+        // The other nodes read before they programmed the probe Services:
+        // node-1's own table still shows Services without NodePorts.
+        for (i, h) in hosts.iter_mut().enumerate() {
+            let t = &mut h
+                .firewall
+                .as_mut()
+                .unwrap()
+                .nftables
+                .as_mut()
+                .unwrap()
+                .tables[0];
+            t.sets[0].elements = 0;
+            t.sets.push(NftSetSize {
+                name: "service-ips".into(),
+                kind: "map".into(),
+                elements: if i == 1 { 12 } else { 0 },
+            });
+        }
+        let f = testing::diagnose(&d, &checks, &hosts);
+        let ev = f
+            .iter()
+            .filter(|f| f.id == FindingId::NodeportUnreachable)
+            .flat_map(|f| f.evidence.clone())
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(
+            ev.contains("node-1: nft ip kube-proxy service-nodeports is empty, while its service-ips holds 12 Service port(s)"),
+            "{ev}"
+        );
+        for h in hosts.iter_mut() {
+            h.firewall
+                .as_mut()
+                .unwrap()
+                .nftables
+                .as_mut()
+                .unwrap()
+                .tables[0]
+                .sets
+                .pop();
+        }
         // Empty on every node (no NodePort Service anywhere): no evidence.
         for h in hosts.iter_mut() {
             let t = &mut h
