@@ -23,7 +23,7 @@ use netcheck::runtime::{Quiet, Runtime};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::io::{ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
@@ -310,33 +310,6 @@ async fn build_dual_nft(
     }
 }
 
-/// A TCP echo server at `at` inside `ns` (one connection at a time) until
-/// `stop` is set.
-fn echo_server(
-    ns: &str,
-    at: SocketAddr,
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-) -> std::thread::JoinHandle<()> {
-    let l = in_netns_thread(ns, || TcpListener::bind(at))
-        .expect("enter namespace")
-        .expect("bind in pod");
-    l.set_nonblocking(true).expect("nonblocking");
-    std::thread::spawn(move || {
-        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-            match l.accept() {
-                Ok((mut c, _)) => {
-                    let _ = c.set_nonblocking(false);
-                    let mut buf = [0u8; 64];
-                    if let Ok(n) = c.read(&mut buf) {
-                        let _ = c.write_all(&buf[..n]);
-                    }
-                }
-                Err(_) => std::thread::sleep(Duration::from_millis(10)),
-            }
-        }
-    })
-}
-
 fn roundtrip(ns: &str, to: SocketAddr) -> Result<(), String> {
     in_netns_thread(ns, || {
         let mut s = TcpStream::connect_timeout(&to, Duration::from_secs(2))
@@ -418,18 +391,12 @@ async fn ipv6_services_answer_through_table_ip6_kube_proxy_after_its_sync() {
     let vip = SocketAddr::from((p.service_ip6(0, 0), ports.tcp));
     let vip_udp = SocketAddr::from((p.service_ip6(0, 0), ports.udp));
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let servers = [
-        echo_server(
-            &p.pod_ns(0, 0),
-            SocketAddr::from((p.pod_ip6(0, 0), ports.tcp)),
-            stop.clone(),
-        ),
-        udp_echo_server(
-            &p.pod_ns(0, 0),
-            SocketAddr::from((p.pod_ip6(0, 0), ports.udp)),
-            stop.clone(),
-        ),
-    ];
+    let tcp_server = listen_tcp(&p.pod_ns(0, 0), p.pod_ip6(0, 0), ports.tcp);
+    let udp_server = udp_echo_server(
+        &p.pod_ns(0, 0),
+        SocketAddr::from((p.pod_ip6(0, 0), ports.udp)),
+        stop.clone(),
+    );
     let from: Vec<String> = (0..p.nodes).map(|i| p.pod_ns(i, 1)).collect();
     let early_table = run_in(
         &p.node_ns(0),
@@ -456,9 +423,8 @@ async fn ipv6_services_answer_through_table_ip6_kube_proxy_after_its_sync() {
         .map(|(i, j)| (i, j, roundtrip(&p.pod_ns(i, j), vip)))
         .collect();
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    for s in servers {
-        let _ = s.join();
-    }
+    let _ = udp_server.join();
+    drop(tcp_server);
     let id = lab.id().to_string();
     lab.teardown().await.expect("teardown");
     assert_nothing_left(&id, &[]);
@@ -527,18 +493,9 @@ async fn kube_proxy_down_deletes_both_families_tables() {
     let p = lab.plan().clone();
     lab.wait_for_service_rules().await.expect("synced");
     let port = netcheck::model::topology::ServePorts::default().tcp;
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let servers = [
-        echo_server(
-            &p.pod_ns(0, 0),
-            SocketAddr::from((p.pod_ip(0, 0), port)),
-            stop.clone(),
-        ),
-        echo_server(
-            &p.pod_ns(0, 0),
-            SocketAddr::from((p.pod_ip6(0, 0), port)),
-            stop.clone(),
-        ),
+        listen_tcp(&p.pod_ns(0, 0), p.pod_ip(0, 0), port),
+        listen_tcp(&p.pod_ns(0, 0), p.pod_ip6(0, 0), port),
     ];
     let tables: Vec<Result<String, String>> = (0..2)
         .map(|i| run_in(&p.node_ns(i), "nft", &["list", "tables"]))
@@ -556,10 +513,7 @@ async fn kube_proxy_down_deletes_both_families_tables() {
         .map(|v| roundtrip(&p.pod_ns(1, 0), *v))
         .collect();
     let by_ip = roundtrip(&p.pod_ns(1, 0), SocketAddr::from((p.pod_ip6(0, 0), port)));
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    for s in servers {
-        let _ = s.join();
-    }
+    drop(servers);
     let id = lab.id().to_string();
     lab.teardown().await.expect("teardown");
     assert_nothing_left(&id, &[]);

@@ -186,8 +186,9 @@ impl Drop for Listener {
     }
 }
 
-pub fn listen_tcp(ns: &str, ip: Ipv4Addr, port: u16) -> Listener {
-    let l = in_netns_thread(ns, || TcpListener::bind((ip, port)))
+pub fn listen_tcp(ns: &str, ip: impl Into<std::net::IpAddr>, port: u16) -> Listener {
+    let at = SocketAddr::new(ip.into(), port);
+    let l = in_netns_thread(ns, || TcpListener::bind(at))
         .expect("enter namespace")
         .expect("bind in pod");
     l.set_nonblocking(true).unwrap();
